@@ -1,0 +1,47 @@
+# Two commands on a fresh machine: `make demo` and `make test`. Both create .venv when needed.
+SHELL := /bin/bash
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+# sam build looks for the runtime's interpreter (python3.13) on PATH: the venv's own bin has it.
+export PATH := $(CURDIR)/$(BIN):$(PATH)
+export SAM_CLI_TELEMETRY := 0
+export AWS_DEFAULT_REGION ?= us-east-1
+TEMPLATES := template.yaml member/template.yaml
+
+.PHONY: demo test lint typecheck templates build pytest clean coldstart
+
+$(STAMP): requirements-dev.txt constraints.txt pyproject.toml
+	@py=$$(scripts/find-python) && echo "creating $(VENV) with $$py" && "$$py" -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements-dev.txt -c constraints.txt
+	$(BIN)/pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
+	@touch $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/python -m autopilot_local.demo
+
+test: lint typecheck templates build pytest
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: $(STAMP)
+	$(BIN)/mypy
+	for f in functions/*/app.py; do $(BIN)/mypy --strict "$$f" || exit 1; done
+
+templates: $(STAMP)
+	$(BIN)/cfn-lint $(TEMPLATES)
+	for t in $(TEMPLATES); do $(BIN)/sam validate --lint --template-file $$t || exit 1; done
+
+build: $(STAMP)
+	$(BIN)/sam build --template-file template.yaml --build-dir .aws-sam/build
+
+pytest: $(STAMP)
+	$(BIN)/pytest
+
+coldstart: $(STAMP)
+	$(BIN)/python benchmarks/cold_start.py
+
+clean:
+	rm -rf .aws-sam $(VENV)

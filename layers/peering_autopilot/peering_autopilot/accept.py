@@ -1,0 +1,175 @@
+"""Step 2 of the runbook: accept a peering request, hands-off, when it is safe to."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from enum import Enum
+from typing import Any
+
+from peering_autopilot.aws import AwsAccess, EventPublisher
+from peering_autopilot.decision import Decision, decide
+from peering_autopilot.errors import PeeringNotFoundError, RoleAssumptionError
+from peering_autopilot.hints import PeeringRequestHint
+from peering_autopilot.model import STATUS_TAG, Cidrs, Peering
+from peering_autopilot.settings import Settings, UnapprovedAction
+
+logger = logging.getLogger(__name__)
+
+# EC2 is eventually consistent: a peering may be unknown for a few seconds after its creation.
+NOT_FOUND_BACKOFF_SECONDS: tuple[float, ...] = (1.0, 2.0, 4.0, 8.0)
+
+
+class Outcome(Enum):
+    ACCEPTED = "accepted"
+    DECLINED = "declined"  # left pending for a human
+    REJECTED = "rejected"
+    SKIPPED = "skipped"  # nothing to decide: not pending, or not this hub's to accept
+
+
+DETAIL_TYPES = {
+    Outcome.ACCEPTED: "Peering Accepted",
+    Outcome.DECLINED: "Peering Declined",
+    Outcome.REJECTED: "Peering Rejected",
+}
+
+
+@dataclass(frozen=True)
+class AcceptResult:
+    peering_id: str
+    outcome: Outcome
+    reason_code: str
+    explanation: str
+    dry_run: bool
+    detail: dict[str, Any]
+
+
+def handle_peering_request(
+    hint: PeeringRequestHint,
+    settings: Settings,
+    aws: AwsAccess,
+    publisher: EventPublisher,
+    sleep: Callable[[float], None] = time.sleep,
+    backoff: Sequence[float] = NOT_FOUND_BACKOFF_SECONDS,
+) -> AcceptResult:
+    """Re-read the peering in its accepter's account and region, decide, act, and report."""
+    if not settings.is_managed_account(hint.accepter_account_id):
+        return _skipped(
+            hint.peering_id,
+            "accepter-not-managed",
+            f"accepter account {hint.accepter_account_id} is not managed by this hub",
+        )
+    if not settings.is_managed_region(hint.accepter_region):
+        return _skipped(
+            hint.peering_id,
+            "region-not-managed",
+            f"accepter region {hint.accepter_region} is not in ManagedRegions {list(settings.managed_regions)}",
+        )
+
+    ec2 = aws.ec2(hint.accepter_account_id, hint.accepter_region)
+    peering = _read_with_backoff(ec2.find_peering, hint, sleep, backoff)
+    if peering.accepter.account_id != hint.accepter_account_id:
+        return _skipped(
+            peering.peering_id,
+            "accepter-mismatch",
+            f"the peering's accepter is account {peering.accepter.account_id}, "
+            f"not {hint.accepter_account_id} as the event said",
+        )
+    if peering.status != "pending-acceptance":
+        return _skipped(
+            peering.peering_id,
+            "not-pending",
+            f"status is {peering.status} ({peering.status_message}): nothing to decide",
+        )
+
+    accepter_vpc = ec2.get_vpc(peering.accepter.vpc_id)
+    decision = decide(peering, accepter_vpc, _requester_cidrs(peering, settings, aws), settings)
+
+    if decision.accept:
+        outcome = Outcome.ACCEPTED
+    elif settings.unapproved_action is UnapprovedAction.REJECT:
+        outcome = Outcome.REJECTED
+    else:
+        outcome = Outcome.DECLINED
+
+    status_value = outcome.value if decision.accept else f"{outcome.value}:{decision.code}"
+    detail = _detail(peering, decision, outcome, settings.dry_run)
+    if not settings.dry_run:
+        if outcome is Outcome.ACCEPTED:
+            detail["statusAfter"] = ec2.accept_peering(peering.peering_id)
+        elif outcome is Outcome.REJECTED:
+            ec2.reject_peering(peering.peering_id)
+        ec2.tag(peering.peering_id, {STATUS_TAG: status_value})
+    publisher.publish(DETAIL_TYPES[outcome], detail, resources=[_arn(peering)])
+    return AcceptResult(
+        peering_id=peering.peering_id,
+        outcome=outcome,
+        reason_code=decision.code,
+        explanation=decision.explanation,
+        dry_run=settings.dry_run,
+        detail=detail,
+    )
+
+
+def _read_with_backoff(
+    find: Callable[[str], Peering | None],
+    hint: PeeringRequestHint,
+    sleep: Callable[[float], None],
+    backoff: Sequence[float],
+) -> Peering:
+    for delay in (*backoff, None):
+        peering = find(hint.peering_id)
+        if peering is not None:
+            return peering
+        if delay is None:
+            break
+        logger.info("peering %s not visible yet; retrying in %.1fs", hint.peering_id, delay)
+        sleep(delay)
+    raise PeeringNotFoundError(hint.peering_id, hint.accepter_account_id, hint.accepter_region)
+
+
+def _requester_cidrs(peering: Peering, settings: Settings, aws: AwsAccess) -> Cidrs:
+    """The requester's blocks as the peering reports them, completed by its VPC when the hub can
+    read it (secondary and IPv6 blocks matter for overlap and AWS only checks primaries)."""
+    cidrs = peering.requester.cidrs
+    side = peering.requester
+    if not settings.is_managed_account(side.account_id):
+        return cidrs
+    try:
+        vpc = aws.ec2(side.account_id, side.region).get_vpc(side.vpc_id)
+    except RoleAssumptionError as e:
+        logger.warning("reading requester VPC %s failed, using the peering's own CIDR list: %s", side.vpc_id, e)
+        return cidrs
+    return cidrs.union(vpc.cidrs)
+
+
+def _detail(peering: Peering, decision: Decision, outcome: Outcome, dry_run: bool) -> dict[str, Any]:
+    return {
+        "peeringId": peering.peering_id,
+        "outcome": outcome.value,
+        "reasonCodes": [r.value for r in decision.reasons],
+        "reason": decision.explanation,
+        "overlaps": [list(pair) for pair in decision.overlaps],
+        "requester": peering.requester.describe(),
+        "accepter": peering.accepter.describe(),
+        "statusBefore": peering.status,
+        "dryRun": dry_run,
+    }
+
+
+def _arn(peering: Peering) -> str:
+    side = peering.accepter
+    return f"arn:aws:ec2:{side.region}:{side.account_id}:vpc-peering-connection/{peering.peering_id}"
+
+
+def _skipped(peering_id: str, code: str, why: str) -> AcceptResult:
+    return AcceptResult(
+        peering_id=peering_id,
+        outcome=Outcome.SKIPPED,
+        reason_code=code,
+        explanation=why,
+        dry_run=False,
+        detail={},
+    )

@@ -1,0 +1,172 @@
+"""The gateway: every AWS call the domain makes goes through here.
+
+Clients are made lazily and share one botocore Config with the `standard` retry mode, which
+absorbs throttling (RequestLimitExceeded) with backoff. Sessions in member accounts come from
+assuming the member role; credentials are cached per account until shortly before they expire.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import ClientError
+
+from peering_autopilot import __version__
+from peering_autopilot.errors import PeeringNotFoundError, RoleAssumptionError, VpcNotFoundError
+from peering_autopilot.model import Peering, Vpc
+from peering_autopilot.settings import Settings
+
+if TYPE_CHECKING:
+    from mypy_boto3_ec2 import EC2Client
+    from mypy_boto3_events import EventBridgeClient
+
+BOTO_CONFIG = Config(
+    retries={"mode": "standard", "max_attempts": 8},
+    user_agent_extra=f"peering-autopilot/{__version__}",
+)
+EVENT_SOURCE = "peering-autopilot"
+_CREDENTIAL_MARGIN_SECONDS = 300
+_PEERING_NOT_FOUND = {"InvalidVpcPeeringConnectionID.NotFound", "InvalidVpcPeeringConnectionId.NotFound"}
+_VPC_NOT_FOUND = {"InvalidVpcID.NotFound"}
+
+
+@dataclass
+class _CachedSession:
+    session: boto3.Session
+    expires_at: float
+
+
+class AwsAccess:
+    """Hands out EC2 gateways per account and region, assuming the member role where needed."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        base_session: boto3.Session | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._settings = settings
+        self._base = base_session or boto3.Session()
+        self._clock = clock
+        self._sessions: dict[str, _CachedSession] = {}
+
+    def session_for(self, account_id: str) -> boto3.Session:
+        if account_id == self._settings.hub_account_id:
+            return self._base
+        cached = self._sessions.get(account_id)
+        if cached and cached.expires_at - _CREDENTIAL_MARGIN_SECONDS > self._clock():
+            return cached.session
+        role_arn = self._settings.member_role_arn(account_id)
+        sts = self._base.client("sts", region_name=self._settings.hub_region, config=BOTO_CONFIG)
+        try:
+            creds = sts.assume_role(RoleArn=role_arn, RoleSessionName="peering-autopilot")["Credentials"]
+        except ClientError as e:
+            error = e.response.get("Error", {})
+            raise RoleAssumptionError(account_id, role_arn, f"{error.get('Code')}: {error.get('Message')}") from e
+        session = boto3.Session(
+            aws_access_key_id=creds["AccessKeyId"],
+            aws_secret_access_key=creds["SecretAccessKey"],
+            aws_session_token=creds["SessionToken"],
+        )
+        self._sessions[account_id] = _CachedSession(session, creds["Expiration"].timestamp())
+        return session
+
+    def ec2(self, account_id: str, region: str) -> Ec2Gateway:
+        client = self.session_for(account_id).client("ec2", region_name=region, config=BOTO_CONFIG)
+        return Ec2Gateway(client, account_id, region)
+
+    def publisher(self) -> EventPublisher:
+        client = self._base.client("events", region_name=self._settings.hub_region, config=BOTO_CONFIG)
+        return EventPublisher(client, self._settings.event_bus_name)
+
+
+class Ec2Gateway:
+    """EC2 in one account and region, in the domain's terms."""
+
+    def __init__(self, client: EC2Client, account_id: str, region: str) -> None:
+        self.client = client
+        self.account_id = account_id
+        self.region = region
+
+    def find_peering(self, peering_id: str) -> Peering | None:
+        """The peering as this account sees it, or None when EC2 does not know it (yet)."""
+        try:
+            response = self.client.describe_vpc_peering_connections(VpcPeeringConnectionIds=[peering_id])
+        except ClientError as e:
+            if _code(e) in _PEERING_NOT_FOUND:
+                return None
+            raise
+        # Match the id in code too: emulators (and filters in general) may return more than asked.
+        for item in response.get("VpcPeeringConnections", []):
+            if item.get("VpcPeeringConnectionId") == peering_id:
+                return Peering.from_api(item, self.region)
+        return None
+
+    def get_vpc(self, vpc_id: str) -> Vpc:
+        try:
+            response = self.client.describe_vpcs(VpcIds=[vpc_id])
+        except ClientError as e:
+            if _code(e) in _VPC_NOT_FOUND:
+                raise VpcNotFoundError(vpc_id, self.account_id, self.region) from e
+            raise
+        for item in response.get("Vpcs", []):
+            if item.get("VpcId") == vpc_id:
+                return Vpc.from_api(item, self.region)
+        raise VpcNotFoundError(vpc_id, self.account_id, self.region)
+
+    def accept_peering(self, peering_id: str) -> str:
+        try:
+            response = self.client.accept_vpc_peering_connection(VpcPeeringConnectionId=peering_id)
+        except ClientError as e:
+            if _code(e) in _PEERING_NOT_FOUND:
+                raise PeeringNotFoundError(peering_id, self.account_id, self.region) from e
+            raise
+        return response["VpcPeeringConnection"].get("Status", {}).get("Code", "unknown")
+
+    def reject_peering(self, peering_id: str) -> None:
+        try:
+            self.client.reject_vpc_peering_connection(VpcPeeringConnectionId=peering_id)
+        except ClientError as e:
+            if _code(e) in _PEERING_NOT_FOUND:
+                raise PeeringNotFoundError(peering_id, self.account_id, self.region) from e
+            raise
+
+    def tag(self, resource_id: str, tags: Mapping[str, str]) -> None:
+        self.client.create_tags(Resources=[resource_id], Tags=[{"Key": k, "Value": v} for k, v in tags.items()])
+
+
+class EventPublisher:
+    """Publishes the autopilot's own events (source `peering-autopilot`) on the hub's bus."""
+
+    def __init__(self, client: EventBridgeClient, bus_name: str) -> None:
+        self.client = client
+        self.bus_name = bus_name
+
+    def publish(self, detail_type: str, detail: Mapping[str, Any], resources: Iterable[str] = ()) -> None:
+        response = self.client.put_events(
+            Entries=[
+                {
+                    "Source": EVENT_SOURCE,
+                    "DetailType": detail_type,
+                    "Detail": json.dumps(detail, sort_keys=True),
+                    "Resources": list(resources),
+                    "EventBusName": self.bus_name,
+                }
+            ]
+        )
+        if response.get("FailedEntryCount"):
+            entry = response["Entries"][0]
+            raise RuntimeError(
+                f"event bus {self.bus_name} refused {detail_type!r}: "
+                f"{entry.get('ErrorCode')}: {entry.get('ErrorMessage')}"
+            )
+
+
+def _code(error: ClientError) -> str:
+    return str(error.response.get("Error", {}).get("Code", ""))

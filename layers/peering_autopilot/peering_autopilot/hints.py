@@ -1,0 +1,106 @@
+"""Turn incoming events into hints: which peering to look at, and where. Events are hints only;
+the state is re-read from EC2 before anything is done. Anything malformed is refused here."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from peering_autopilot.errors import InvalidEventError
+from peering_autopilot.settings import ACCOUNT_ID, REGION
+
+PEERING_ID = re.compile(r"^pcx-[0-9a-f]{8,17}$")
+MAX_EVENT_BYTES = 256 * 1024  # EventBridge's own ceiling for an event
+CLOUDTRAIL_DETAIL_TYPE = "AWS API Call via CloudTrail"
+
+
+class EventNotActionableError(InvalidEventError):
+    """A well-formed event that records nothing to act on (for example a failed API call)."""
+
+
+@dataclass(frozen=True)
+class PeeringRequestHint:
+    """A peering request to consider, and the account and region of its accepter."""
+
+    peering_id: str
+    accepter_account_id: str
+    accepter_region: str
+    reported_by_account: str
+
+
+def peering_request_hint(event: Mapping[str, Any]) -> PeeringRequestHint:
+    """Read a CloudTrail CreateVpcPeeringConnection event (EventBridge envelope included)."""
+    _check_size(event)
+    if event.get("detail-type") != CLOUDTRAIL_DETAIL_TYPE or event.get("source") != "aws.ec2":
+        raise InvalidEventError(
+            f"expected an 'aws.ec2' '{CLOUDTRAIL_DETAIL_TYPE}' event, got source "
+            f"{_short(event.get('source'))} detail-type {_short(event.get('detail-type'))}"
+        )
+    account = _match(event.get("account"), ACCOUNT_ID, "account")
+    region = _match(event.get("region"), REGION, "region")
+    detail = _mapping(event.get("detail"), "detail")
+    name = detail.get("eventName")
+    if name != "CreateVpcPeeringConnection":
+        raise InvalidEventError(f"detail.eventName is {_short(name)}, not CreateVpcPeeringConnection")
+    if detail.get("errorCode"):
+        raise EventNotActionableError(
+            f"the CreateVpcPeeringConnection call failed ({_short(detail.get('errorCode'))}): no peering was created"
+        )
+
+    response = _mapping(detail.get("responseElements"), "detail.responseElements")
+    connection = _mapping(response.get("vpcPeeringConnection"), "detail.responseElements.vpcPeeringConnection")
+    peering_id = _match(
+        connection.get("vpcPeeringConnectionId"),
+        PEERING_ID,
+        "detail.responseElements.vpcPeeringConnection.vpcPeeringConnectionId",
+    )
+    accepter = connection.get("accepterVpcInfo") or {}
+    if not isinstance(accepter, Mapping):
+        raise InvalidEventError("detail.responseElements.vpcPeeringConnection.accepterVpcInfo is not an object")
+    request = detail.get("requestParameters") or {}
+    if not isinstance(request, Mapping):
+        raise InvalidEventError("detail.requestParameters is not an object")
+
+    # The request names the accepter; when it does not, the peer is in the caller's account/region.
+    accepter_account = accepter.get("ownerId") or request.get("peerOwnerId") or account
+    accepter_region = accepter.get("region") or request.get("peerRegion") or region
+    return PeeringRequestHint(
+        peering_id=peering_id,
+        accepter_account_id=_match(accepter_account, ACCOUNT_ID, "accepter account (accepterVpcInfo.ownerId)"),
+        accepter_region=_match(accepter_region, REGION, "accepter region (accepterVpcInfo.region)"),
+        reported_by_account=account,
+    )
+
+
+def _check_size(event: Mapping[str, Any]) -> None:
+    if not isinstance(event, Mapping):
+        raise InvalidEventError(f"the event is a {type(event).__name__}, not a JSON object")
+    try:
+        size = len(json.dumps(event, default=str).encode())
+    except (TypeError, ValueError) as e:
+        raise InvalidEventError(f"the event cannot be serialised: {e}") from e
+    if size > MAX_EVENT_BYTES:
+        raise InvalidEventError(f"the event is {size} bytes, over the {MAX_EVENT_BYTES}-byte limit")
+
+
+def _mapping(value: Any, name: str) -> Mapping[str, Any]:
+    if not isinstance(value, Mapping):
+        raise InvalidEventError(f"{name} is missing or not an object (got {type(value).__name__})")
+    return value
+
+
+def _match(value: Any, pattern: re.Pattern[str], name: str) -> str:
+    if not isinstance(value, str):
+        raise InvalidEventError(f"{name} must be a string, got {type(value).__name__}")
+    if not pattern.match(value):
+        raise InvalidEventError(f"{name} is not valid: {_short(value)}")
+    return value
+
+
+def _short(value: Any, limit: int = 80) -> str:
+    """Quote a value for an error message without echoing an absurd payload back into the logs."""
+    text = repr(value)
+    return text if len(text) <= limit else f"{text[:limit]}... ({len(text)} chars)"

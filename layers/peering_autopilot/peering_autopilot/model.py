@@ -1,0 +1,135 @@
+"""What the autopilot knows of a peering and its VPCs, read from EC2's own responses."""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+IPv4 = ipaddress.IPv4Network
+IPv6 = ipaddress.IPv6Network
+
+STATUS_TAG = "peering-autopilot:status"
+ENABLED_TAG = "peering-autopilot:enabled"
+
+# CIDR association states that still claim the address space.
+_LIVE_CIDR_STATES = frozenset({"associated", "associating"})
+
+
+@dataclass(frozen=True)
+class Cidrs:
+    """The IPv4 and IPv6 blocks of one VPC, primary and secondary alike."""
+
+    ipv4: tuple[IPv4, ...] = ()
+    ipv6: tuple[IPv6, ...] = ()
+
+    @classmethod
+    def of(cls, blocks: Iterable[str]) -> Cidrs:
+        v4: list[IPv4] = []
+        v6: list[IPv6] = []
+        for block in blocks:
+            network = ipaddress.ip_network(block, strict=False)
+            if isinstance(network, IPv4):
+                v4.append(network)
+            else:
+                v6.append(network)
+        return cls(tuple(dict.fromkeys(v4)), tuple(dict.fromkeys(v6)))
+
+    def union(self, other: Cidrs) -> Cidrs:
+        return Cidrs(
+            tuple(dict.fromkeys(self.ipv4 + other.ipv4)),
+            tuple(dict.fromkeys(self.ipv6 + other.ipv6)),
+        )
+
+    def as_strings(self) -> list[str]:
+        return [str(n) for n in (*self.ipv4, *self.ipv6)]
+
+
+@dataclass(frozen=True)
+class PeeringSide:
+    """One end of a peering as the peering itself describes it."""
+
+    account_id: str
+    region: str
+    vpc_id: str
+    cidrs: Cidrs
+
+    @classmethod
+    def from_api(cls, info: Mapping[str, Any], default_region: str) -> PeeringSide:
+        blocks = [info["CidrBlock"]] if info.get("CidrBlock") else []
+        blocks += [b["CidrBlock"] for b in info.get("CidrBlockSet", []) if b.get("CidrBlock")]
+        blocks += [b["Ipv6CidrBlock"] for b in info.get("Ipv6CidrBlockSet", []) if b.get("Ipv6CidrBlock")]
+        return cls(
+            account_id=info["OwnerId"],
+            region=info.get("Region") or default_region,
+            vpc_id=info["VpcId"],
+            cidrs=Cidrs.of(blocks),
+        )
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "accountId": self.account_id,
+            "region": self.region,
+            "vpcId": self.vpc_id,
+            "cidrs": self.cidrs.as_strings(),
+        }
+
+
+@dataclass(frozen=True)
+class Peering:
+    peering_id: str
+    status: str
+    status_message: str
+    requester: PeeringSide
+    accepter: PeeringSide
+    tags: Mapping[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def from_api(cls, item: Mapping[str, Any], region: str) -> Peering:
+        status = item.get("Status", {})
+        return cls(
+            peering_id=item["VpcPeeringConnectionId"],
+            status=status.get("Code", "unknown"),
+            status_message=status.get("Message", ""),
+            requester=PeeringSide.from_api(item["RequesterVpcInfo"], region),
+            accepter=PeeringSide.from_api(item["AccepterVpcInfo"], region),
+            tags={t["Key"]: t["Value"] for t in item.get("Tags", [])},
+        )
+
+
+@dataclass(frozen=True)
+class Vpc:
+    """A VPC as its owner's account describes it: the authority on its tags and CIDR blocks."""
+
+    vpc_id: str
+    account_id: str
+    region: str
+    cidrs: Cidrs
+    tags: Mapping[str, str]
+
+    @property
+    def opted_in(self) -> bool:
+        return self.tags.get(ENABLED_TAG) == "true"  # exactly: never act on a guess
+
+    @classmethod
+    def from_api(cls, item: Mapping[str, Any], region: str) -> Vpc:
+        blocks = [
+            a["CidrBlock"]
+            for a in item.get("CidrBlockAssociationSet", [])
+            if a.get("CidrBlockState", {}).get("State") in _LIVE_CIDR_STATES
+        ]
+        blocks += [
+            a["Ipv6CidrBlock"]
+            for a in item.get("Ipv6CidrBlockAssociationSet", [])
+            if a.get("Ipv6CidrBlockState", {}).get("State") in _LIVE_CIDR_STATES
+        ]
+        if not blocks and item.get("CidrBlock"):
+            blocks = [item["CidrBlock"]]
+        return cls(
+            vpc_id=item["VpcId"],
+            account_id=item["OwnerId"],
+            region=region,
+            cidrs=Cidrs.of(blocks),
+            tags={t["Key"]: t["Value"] for t in item.get("Tags", [])},
+        )

@@ -1,0 +1,109 @@
+"""One settings object per function, read from the environment and validated at cold start."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from enum import Enum
+
+from peering_autopilot.errors import SettingsError
+
+ACCOUNT_ID = re.compile(r"^\d{12}$")
+REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d{1,2}$")
+ROLE_NAME = re.compile(r"^[\w+=,.@-]{1,64}$")
+BUS_NAME = re.compile(r"^[\w./-]{1,256}$|^arn:aws[\w-]*:events:[\w-]+:\d{12}:event-bus/[\w./-]{1,256}$")
+
+
+class UnapprovedAction(Enum):
+    """What to do with a request the autopilot will not accept."""
+
+    LEAVE_PENDING = "leave-pending"  # a human may still accept it in the console
+    REJECT = "reject"
+
+
+@dataclass(frozen=True)
+class Settings:
+    hub_account_id: str
+    hub_region: str
+    approved_account_ids: frozenset[str]
+    member_role_name: str
+    managed_regions: tuple[str, ...]
+    event_bus_name: str
+    dry_run: bool = False
+    unapproved_action: UnapprovedAction = UnapprovedAction.LEAVE_PENDING
+
+    def is_managed_account(self, account_id: str) -> bool:
+        """The hub and the approved accounts: requests from them may be accepted, and the hub
+        may act in them (through the member role when it is not the hub's own account)."""
+        return account_id == self.hub_account_id or account_id in self.approved_account_ids
+
+    def is_managed_region(self, region: str) -> bool:
+        return region in self.managed_regions
+
+    def member_role_arn(self, account_id: str, partition: str = "aws") -> str:
+        return f"arn:{partition}:iam::{account_id}:role/{self.member_role_name}"
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> Settings:
+        """Build settings from the function's environment; every fault names the variable."""
+        hub_account = _required(env, "HUB_ACCOUNT_ID")
+        if not ACCOUNT_ID.match(hub_account):
+            raise SettingsError(f"HUB_ACCOUNT_ID must be a 12-digit account id, got {hub_account!r}")
+        hub_region = _required(env, "AWS_REGION")
+        if not REGION.match(hub_region):
+            raise SettingsError(f"AWS_REGION is not a region name: {hub_region!r}")
+
+        approved = _csv(env.get("APPROVED_ACCOUNT_IDS", ""))
+        bad_accounts = [a for a in approved if not ACCOUNT_ID.match(a)]
+        if bad_accounts:
+            raise SettingsError(f"APPROVED_ACCOUNT_IDS holds values that are not 12-digit account ids: {bad_accounts}")
+
+        role_name = _required(env, "MEMBER_ROLE_NAME")
+        if not ROLE_NAME.match(role_name):
+            raise SettingsError(f"MEMBER_ROLE_NAME is not a valid IAM role name: {role_name!r}")
+
+        regions = _csv(env.get("MANAGED_REGIONS", "")) or [hub_region]
+        bad_regions = [r for r in regions if not REGION.match(r)]
+        if bad_regions:
+            raise SettingsError(f"MANAGED_REGIONS holds values that are not region names: {bad_regions}")
+
+        bus = _required(env, "EVENT_BUS_NAME")
+        if not BUS_NAME.match(bus):
+            raise SettingsError(f"EVENT_BUS_NAME is not an event bus name or ARN: {bus!r}")
+
+        action_text = env.get("UNAPPROVED_REQUEST_ACTION", UnapprovedAction.LEAVE_PENDING.value)
+        try:
+            action = UnapprovedAction(action_text)
+        except ValueError:
+            choices = ", ".join(a.value for a in UnapprovedAction)
+            raise SettingsError(f"UNAPPROVED_REQUEST_ACTION must be one of {choices}, got {action_text!r}") from None
+
+        return cls(
+            hub_account_id=hub_account,
+            hub_region=hub_region,
+            approved_account_ids=frozenset(approved),
+            member_role_name=role_name,
+            managed_regions=tuple(dict.fromkeys(regions)),
+            event_bus_name=bus,
+            dry_run=_bool(env, "DRY_RUN"),
+            unapproved_action=action,
+        )
+
+
+def _required(env: Mapping[str, str], name: str) -> str:
+    value = env.get(name, "").strip()
+    if not value:
+        raise SettingsError(f"environment variable {name} is required and is empty")
+    return value
+
+
+def _csv(text: str) -> list[str]:
+    return [item.strip() for item in text.split(",") if item.strip()]
+
+
+def _bool(env: Mapping[str, str], name: str) -> bool:
+    text = env.get(name, "false").strip().lower()
+    if text not in ("true", "false"):
+        raise SettingsError(f"{name} must be 'true' or 'false', got {env.get(name)!r}")
+    return text == "true"
