@@ -1,0 +1,264 @@
+"""Run the autopilot locally as AWS would: CloudTrail events forwarded by the templates' rules to
+the hub's bus, matched against the functions' rules in template.yaml, and delivered to the
+template's handlers with the template's environment, until nothing is left to do."""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.util
+import json
+import os
+import sys
+import uuid
+from collections import deque
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import ModuleType
+from typing import Any, TextIO
+
+import boto3
+from moto.events.models import EventPattern
+
+from autopilot_local.cloudtrail import record_calls
+from autopilot_local.template import FunctionSpec, Stack
+from peering_autopilot import runtime as domain_runtime
+
+PROJECT = Path(__file__).resolve().parent.parent
+HUB_TEMPLATE = PROJECT / "template.yaml"
+MEMBER_TEMPLATE = PROJECT / "member" / "template.yaml"
+DEFAULT_HUB_ACCOUNT = "123456789012"  # moto's own account: what plain credentials map to
+
+
+class LocalCloud:
+    """Accounts in the emulator. A session per account comes from assuming a role there, which
+    moto maps to that account; the hub account uses the plain (default) credentials."""
+
+    def __init__(self, hub_account_id: str = DEFAULT_HUB_ACCOUNT) -> None:
+        self.hub_account_id = hub_account_id
+        self._sessions: dict[str, boto3.Session] = {}
+        self.trail: deque[dict[str, Any]] = deque()
+
+    def session(self, account_id: str) -> boto3.Session:
+        if account_id == self.hub_account_id:
+            return boto3.Session()
+        if account_id not in self._sessions:
+            sts = boto3.client("sts", region_name="us-east-1")
+            creds = sts.assume_role(
+                RoleArn=f"arn:aws:iam::{account_id}:role/OrganizationAccountAccessRole",
+                RoleSessionName="local-admin",
+            )["Credentials"]
+            self._sessions[account_id] = boto3.Session(
+                aws_access_key_id=creds["AccessKeyId"],
+                aws_secret_access_key=creds["SecretAccessKey"],
+                aws_session_token=creds["SessionToken"],
+            )
+        return self._sessions[account_id]
+
+    def ec2(self, account_id: str, region: str, *, record: bool = False) -> Any:
+        """An EC2 client acting in `account_id`; with `record`, its peering calls go to the trail
+        as CloudTrail events, as a person's calls in the console or CLI would."""
+        client = self.session(account_id).client("ec2", region_name=region)
+        if record:
+            record_calls(client, account_id, self.trail.append)
+        return client
+
+
+@dataclass
+class Delivery:
+    """One event handed to one function, and what the function returned."""
+
+    function: str
+    event: dict[str, Any]
+    result: Any
+
+
+@dataclass
+class LambdaContext:
+    function_name: str
+    memory_limit_in_mb: int = 256
+    aws_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    invoked_function_arn: str = ""
+    function_version: str = "$LATEST"
+    log_group_name: str = ""
+    log_stream_name: str = ""
+
+    def get_remaining_time_in_millis(self) -> int:
+        return 60_000
+
+
+class LocalFunction:
+    """A template function run in this process: its handler module loaded from its CodeUri."""
+
+    # The domain builds its runtime() once per process, as Lambda does once per container. Each
+    # LocalFunction is a new container: its first invocation, or another function's in between,
+    # starts that runtime afresh.
+    _warm: LocalFunction | None = None
+
+    def __init__(self, spec: FunctionSpec, region: str, log_stream: TextIO) -> None:
+        self.spec = spec
+        self.region = region
+        self.log_stream = log_stream
+        self._handler: Callable[[Any, Any], Any] | None = None
+        self.env = {
+            **spec.environment,
+            "AWS_REGION": region,
+            "AWS_DEFAULT_REGION": region,
+            "AWS_LAMBDA_FUNCTION_NAME": spec.logical_id,
+            "POWERTOOLS_TRACE_DISABLED": "true",  # no X-Ray daemon here
+        }
+
+    def invoke(self, event: dict[str, Any]) -> Any:
+        with _environ(self.env), contextlib.redirect_stdout(self.log_stream):
+            if LocalFunction._warm is not self:
+                domain_runtime.runtime.cache_clear()
+                LocalFunction._warm = self
+            handler = self._load()
+            return handler(event, LambdaContext(function_name=self.spec.logical_id))
+
+    def _load(self) -> Callable[[Any, Any], Any]:
+        if self._handler is None:
+            module_file, func = self.spec.handler.rsplit(".", 1)
+            path = self.spec.code_dir / f"{module_file.replace('.', '/')}.py"
+            module_spec = importlib.util.spec_from_file_location(f"{self.spec.logical_id}_{module_file}", path)
+            if module_spec is None or module_spec.loader is None:
+                raise ImportError(f"cannot load handler {self.spec.handler} from {self.spec.code_dir}")
+            module: ModuleType = importlib.util.module_from_spec(module_spec)
+            for layer in self.spec.layer_dirs:
+                if str(layer) not in sys.path:
+                    sys.path.append(str(layer))
+            module_spec.loader.exec_module(module)
+            self._handler = getattr(module, func)
+        return self._handler
+
+
+class LocalAutopilot:
+    """The hub stack 'deployed' into the emulator, with member stacks in `member_accounts`."""
+
+    def __init__(
+        self,
+        cloud: LocalCloud,
+        parameters: Mapping[str, str],
+        region: str = "us-east-1",
+        member_accounts: tuple[str, ...] = (),
+        template: Path = HUB_TEMPLATE,
+        log_stream: TextIO | None = None,
+    ) -> None:
+        self.cloud = cloud
+        self.region = region
+        self.stack = Stack(template, parameters, cloud.hub_account_id, region)
+        self.member_stack = Stack(
+            MEMBER_TEMPLATE,
+            {
+                "HubAccountId": cloud.hub_account_id,
+                "HubRegion": region,
+                "HubEventBusName": self.stack.physical_name("AutopilotBus"),
+                "HubFunctionRoleArns": "arn:aws:iam::123456789012:role/local",
+            },
+            cloud.hub_account_id,
+            region,
+        )
+        self.member_accounts = frozenset(member_accounts)
+        self.bus_name = self.stack.physical_name("AutopilotBus")
+        log = log_stream if log_stream is not None else sys.stdout
+        self.functions = [LocalFunction(spec, region, log) for spec in self.stack.functions()]
+        self.published: list[dict[str, Any]] = []
+        self.deliveries: list[Delivery] = []
+        self.dropped: list[tuple[dict[str, Any], str]] = []
+        self._pending: deque[dict[str, Any]] = deque()
+        self._queue_url = self._deploy_bus()
+
+    # ------------------------------------------------------------------ deployment
+    def _deploy_bus(self) -> str:
+        """Create the hub's bus as CloudFormation would, plus a queue that receives everything the
+        functions publish on it, so the harness can route their events onwards."""
+        events = self.cloud.session(self.cloud.hub_account_id).client("events", region_name=self.region)
+        sqs = self.cloud.session(self.cloud.hub_account_id).client("sqs", region_name=self.region)
+        events.create_event_bus(Name=self.bus_name)
+        queue_url = sqs.create_queue(QueueName=f"{self.bus_name}-local-tap")["QueueUrl"]
+        queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        events.put_rule(Name="local-tap", EventBusName=self.bus_name, EventPattern='{"source": ["peering-autopilot"]}')
+        events.put_targets(Rule="local-tap", EventBusName=self.bus_name, Targets=[{"Id": "tap", "Arn": queue_arn}])
+        return str(queue_url)
+
+    # ------------------------------------------------------------------ events in
+    def forward_trail(self) -> None:
+        """Move what CloudTrail recorded onto the hub's bus, through the forwarding rules."""
+        while self.cloud.trail:
+            self.submit_cloudtrail(self.cloud.trail.popleft())
+
+    def submit_cloudtrail(self, event: dict[str, Any]) -> None:
+        account = event.get("account", "")
+        if account == self.cloud.hub_account_id:
+            patterns = self.stack.forwarding_patterns()
+        elif account in self.member_accounts:
+            patterns = self.member_stack.forwarding_patterns()
+            if not self._bus_accepts(account):
+                self.dropped.append((event, f"the hub's bus policy refuses events from {account}"))
+                return
+        else:
+            self.dropped.append((event, f"account {account} has no member stack forwarding its events"))
+            return
+        if any(_matches(p, event) for p in patterns):
+            self._pending.append(event)
+        else:
+            self.dropped.append((event, "no forwarding rule matches"))
+
+    def _bus_accepts(self, account: str) -> bool:
+        if self.stack.values.get("OrganizationId"):
+            return True  # every member stack is in the organization here
+        return account in self.stack.values.get("ApprovedAccountIds", [])
+
+    def put(self, event: dict[str, Any]) -> None:
+        """Put an event straight on the hub's bus (as a member's forwarding rule would)."""
+        self._pending.append(event)
+
+    # ------------------------------------------------------------------ delivery
+    def run_until_idle(self, max_deliveries: int = 1000) -> list[Delivery]:
+        """Deliver events to every function whose rule matches, collect what they publish, and
+        deliver that too, until nothing is pending."""
+        self.forward_trail()
+        done: list[Delivery] = []
+        while self._pending:
+            if len(done) >= max_deliveries:
+                raise RuntimeError(f"more than {max_deliveries} deliveries: is a function looping on its own events?")
+            event = self._pending.popleft()
+            for function in self.functions:
+                if any(_matches(rule.pattern, event) for rule in function.spec.rules):
+                    delivery = Delivery(function.spec.logical_id, event, function.invoke(event))
+                    done.append(delivery)
+                    self.deliveries.append(delivery)
+            self._pending.extend(self._drain_published())
+            self.forward_trail()
+        return done
+
+    def _drain_published(self) -> list[dict[str, Any]]:
+        sqs = self.cloud.session(self.cloud.hub_account_id).client("sqs", region_name=self.region)
+        out: list[dict[str, Any]] = []
+        while True:
+            messages = sqs.receive_message(QueueUrl=self._queue_url, MaxNumberOfMessages=10).get("Messages", [])
+            if not messages:
+                return out
+            for message in messages:
+                event = json.loads(message["Body"])
+                self.published.append(event)
+                out.append(event)
+                sqs.delete_message(QueueUrl=self._queue_url, ReceiptHandle=message["ReceiptHandle"])
+
+
+def _matches(pattern: Mapping[str, Any], event: Mapping[str, Any]) -> bool:
+    return bool(EventPattern.load(json.dumps(pattern)).matches_event(dict(event)))  # type: ignore[arg-type]
+
+
+@contextlib.contextmanager
+def _environ(values: Mapping[str, str]) -> Iterator[None]:
+    saved = {k: os.environ.get(k) for k in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for key, old in saved.items():
+            if old is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = old

@@ -1,0 +1,198 @@
+"""Read a SAM template the way the harness needs it: functions, their rules and environment."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+
+class _CfnLoader(yaml.SafeLoader):
+    """YAML loader that turns CloudFormation short tags (!Ref, !Sub, ...) into their long form."""
+
+
+def _construct_tag(loader: yaml.SafeLoader, suffix: str, node: yaml.Node) -> dict[str, Any]:
+    value: Any
+    if isinstance(node, yaml.ScalarNode):
+        value = loader.construct_scalar(node)
+    elif isinstance(node, yaml.SequenceNode):
+        value = loader.construct_sequence(node, deep=True)
+    else:
+        value = loader.construct_mapping(node, deep=True)  # type: ignore[arg-type]
+    if suffix == "Ref":
+        return {"Ref": value}
+    if suffix == "GetAtt" and isinstance(value, str):
+        value = value.split(".", 1)
+    return {f"Fn::{suffix}": value}
+
+
+_CfnLoader.add_multi_constructor("!", _construct_tag)
+
+
+def load_yaml(path: Path) -> dict[str, Any]:
+    with path.open() as f:
+        data = yaml.load(f, Loader=_CfnLoader)
+    if not isinstance(data, dict):
+        raise ValueError(f"{path} is not a CloudFormation template")
+    return data
+
+
+@dataclass(frozen=True)
+class Rule:
+    """An EventBridge rule that invokes a function: the bus it listens on and its pattern."""
+
+    name: str
+    bus: str
+    pattern: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class FunctionSpec:
+    logical_id: str
+    code_dir: Path
+    handler: str
+    environment: Mapping[str, str]
+    rules: tuple[Rule, ...]
+    layer_dirs: tuple[Path, ...] = field(default=())
+
+
+@dataclass
+class Stack:
+    """A template with its parameters resolved, as CloudFormation would deploy it (locally)."""
+
+    path: Path
+    parameters: Mapping[str, str | list[str]]
+    account_id: str
+    region: str
+    name: str = "peering-autopilot"
+
+    def __post_init__(self) -> None:
+        self.body = load_yaml(self.path)
+        self.base_dir = self.path.parent
+        declared = self.body.get("Parameters", {})
+        unknown = set(self.parameters) - set(declared)
+        if unknown:
+            raise ValueError(f"{self.path} declares no parameter(s) {sorted(unknown)}")
+        self.values: dict[str, Any] = {}
+        for name, spec in declared.items():
+            raw = self.parameters.get(name, spec.get("Default"))
+            if raw is None:
+                raise ValueError(f"parameter {name} of {self.path} has no default: give it a value")
+            if spec.get("Type") == "CommaDelimitedList" and isinstance(raw, str):
+                raw = [part.strip() for part in raw.split(",")] if raw else [""]
+            self.values[name] = raw
+
+    @property
+    def resources(self) -> Mapping[str, Any]:
+        return dict(self.body.get("Resources", {}))
+
+    def physical_name(self, logical_id: str) -> str:
+        """The name CloudFormation would give a resource: its Name property or a stack-based one."""
+        resource = self.resources[logical_id]
+        name = resource.get("Properties", {}).get("Name") or resource.get("Properties", {}).get("LayerName")
+        if name is not None:
+            return str(self.resolve(name))
+        return f"{self.name}-{logical_id}"
+
+    def resolve(self, value: Any) -> Any:
+        """Evaluate the intrinsic functions the harness meets (Ref, Sub, Join, GetAtt)."""
+        if isinstance(value, list):
+            return [self.resolve(v) for v in value]
+        if not isinstance(value, dict):
+            return value
+        if len(value) != 1:
+            return {k: self.resolve(v) for k, v in value.items()}
+        ((key, arg),) = value.items()
+        if key == "Ref":
+            return self._ref(arg)
+        if key == "Fn::Join":
+            sep, items = arg
+            return sep.join(str(i) for i in self._flatten(self.resolve(items)))
+        if key == "Fn::Sub":
+            return re.sub(r"\$\{([^}]+)\}", lambda m: str(self._sub_var(m.group(1))), arg)
+        if key == "Fn::GetAtt":
+            return self._get_att(arg[0], arg[1])
+        return {key: self.resolve(arg)}
+
+    def _flatten(self, items: Any) -> list[Any]:
+        out: list[Any] = []
+        for item in items if isinstance(items, list) else [items]:
+            out.extend(item if isinstance(item, list) else [item])
+        return out
+
+    def _ref(self, name: str) -> Any:
+        pseudo = {
+            "AWS::AccountId": self.account_id,
+            "AWS::Region": self.region,
+            "AWS::Partition": "aws",
+            "AWS::StackName": self.name,
+        }
+        if name in pseudo:
+            return pseudo[name]
+        if name in self.values:
+            return self.values[name]
+        if name in self.resources:
+            return self.physical_name(name)
+        raise KeyError(f"!Ref {name}: no such parameter or resource in {self.path}")
+
+    def _sub_var(self, name: str) -> Any:
+        if "." in name:
+            logical_id, attribute = name.split(".", 1)
+            return self._get_att(logical_id, attribute)
+        return self._ref(name)
+
+    def _get_att(self, logical_id: str, attribute: str) -> str:
+        kind = self.resources[logical_id]["Type"]
+        name = self.physical_name(logical_id)
+        if attribute == "Arn" and kind == "AWS::Events::EventBus":
+            return f"arn:aws:events:{self.region}:{self.account_id}:event-bus/{name}"
+        return f"arn:aws:local:{self.region}:{self.account_id}:{logical_id}/{name}/{attribute}"
+
+    def functions(self) -> list[FunctionSpec]:
+        globals_env = self.body.get("Globals", {}).get("Function", {}).get("Environment", {}).get("Variables", {})
+        globals_layers = self.body.get("Globals", {}).get("Function", {}).get("Layers", [])
+        specs = []
+        for logical_id, resource in self.resources.items():
+            if resource.get("Type") != "AWS::Serverless::Function":
+                continue
+            props = resource.get("Properties", {})
+            env = {**globals_env, **props.get("Environment", {}).get("Variables", {})}
+            rules = tuple(
+                Rule(
+                    name=f"{logical_id}.{event_name}",
+                    bus=str(self.resolve(event["Properties"].get("EventBusName", "default"))),
+                    pattern=event["Properties"]["Pattern"],
+                )
+                for event_name, event in props.get("Events", {}).items()
+                if event.get("Type") == "EventBridgeRule"
+            )
+            layers = [self._layer_dir(layer) for layer in [*globals_layers, *props.get("Layers", [])]]
+            specs.append(
+                FunctionSpec(
+                    logical_id=logical_id,
+                    code_dir=(self.base_dir / props["CodeUri"]).resolve(),
+                    handler=props["Handler"],
+                    environment={k: str(self.resolve(v)) for k, v in env.items()},
+                    rules=rules,
+                    layer_dirs=tuple(layers),
+                )
+            )
+        return specs
+
+    def _layer_dir(self, ref: Any) -> Path:
+        """Where a layer's code is importable from: `python/` of a built layer, else its source."""
+        logical_id = ref["Ref"] if isinstance(ref, dict) else ref
+        content = self.base_dir / self.resources[logical_id]["Properties"]["ContentUri"]
+        built = content / "python"
+        chosen: Path = built if built.is_dir() else content
+        return chosen.resolve()
+
+    def forwarding_patterns(self) -> list[Mapping[str, Any]]:
+        """Patterns of the plain rules that forward CloudTrail events to the autopilot's bus."""
+        return [
+            r["Properties"]["EventPattern"] for r in self.resources.values() if r.get("Type") == "AWS::Events::Rule"
+        ]
