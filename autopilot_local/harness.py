@@ -66,9 +66,12 @@ class LocalCloud:
 
 @dataclass
 class Delivery:
-    """One event handed to one function, and what the function returned."""
+    """One event handed to one function: how it reached the bus, the rule that matched, and what
+    the function returned."""
 
     function: str
+    rule: str
+    via: str
     event: dict[str, Any]
     result: Any
 
@@ -165,7 +168,7 @@ class LocalAutopilot:
         self.published: list[dict[str, Any]] = []
         self.deliveries: list[Delivery] = []
         self.dropped: list[tuple[dict[str, Any], str]] = []
-        self._pending: deque[dict[str, Any]] = deque()
+        self._pending: deque[tuple[dict[str, Any], str]] = deque()
         self._queue_url = self._deploy_bus()
 
     # ------------------------------------------------------------------ deployment
@@ -190,9 +193,9 @@ class LocalAutopilot:
     def submit_cloudtrail(self, event: dict[str, Any]) -> None:
         account = event.get("account", "")
         if account == self.cloud.hub_account_id:
-            patterns = self.stack.forwarding_patterns()
+            patterns, via = self.stack.forwarding_patterns(), "template.yaml HubForwardRule"
         elif account in self.member_accounts:
-            patterns = self.member_stack.forwarding_patterns()
+            patterns, via = self.member_stack.forwarding_patterns(), f"member stack ForwardRule in {account}"
             if not self._bus_accepts(account):
                 self.dropped.append((event, f"the hub's bus policy refuses events from {account}"))
                 return
@@ -200,7 +203,7 @@ class LocalAutopilot:
             self.dropped.append((event, f"account {account} has no member stack forwarding its events"))
             return
         if any(_matches(p, event) for p in patterns):
-            self._pending.append(event)
+            self._pending.append((event, via))
         else:
             self.dropped.append((event, "no forwarding rule matches"))
 
@@ -209,9 +212,9 @@ class LocalAutopilot:
             return True  # every member stack is in the organization here
         return account in self.stack.values.get("ApprovedAccountIds", [])
 
-    def put(self, event: dict[str, Any]) -> None:
+    def put(self, event: dict[str, Any], via: str = "put on the bus directly") -> None:
         """Put an event straight on the hub's bus (as a member's forwarding rule would)."""
-        self._pending.append(event)
+        self._pending.append((event, via))
 
     # ------------------------------------------------------------------ delivery
     def run_until_idle(self, max_deliveries: int = 1000) -> list[Delivery]:
@@ -222,13 +225,15 @@ class LocalAutopilot:
         while self._pending:
             if len(done) >= max_deliveries:
                 raise RuntimeError(f"more than {max_deliveries} deliveries: is a function looping on its own events?")
-            event = self._pending.popleft()
+            event, via = self._pending.popleft()
             for function in self.functions:
-                if any(_matches(rule.pattern, event) for rule in function.spec.rules):
-                    delivery = Delivery(function.spec.logical_id, event, function.invoke(event))
-                    done.append(delivery)
-                    self.deliveries.append(delivery)
-            self._pending.extend(self._drain_published())
+                for rule in function.spec.rules:
+                    if rule.bus == self.bus_name and _matches(rule.pattern, event):
+                        delivery = Delivery(function.spec.logical_id, rule.name, via, event, function.invoke(event))
+                        done.append(delivery)
+                        self.deliveries.append(delivery)
+                        break
+            self._pending.extend((e, f"published on {self.bus_name}") for e in self._drain_published())
             self.forward_trail()
         return done
 
