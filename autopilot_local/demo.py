@@ -147,7 +147,7 @@ def scenario(
         t["Key"]: t["Value"]
         for t in ec2.describe_tags(Filters=[{"Name": "resource-id", "Values": [peering_id]}])["Tags"]
     }
-    status = peering["Status"]["Code"]
+    status = str(peering["Status"]["Code"])
     mark = "OK" if status == expect_status else "!!"
     say(
         f"  {mark} {peering_id} is {status}"
@@ -164,7 +164,7 @@ def describe_delivery(delivery: Delivery) -> None:
         "declined": "DECLINED, left pending for a human",
         "rejected": "REJECTED",
         "skipped": "nothing to do",
-    }.get(result.get("status"), str(result.get("status")).upper())
+    }.get(str(result.get("status")), str(result.get("status")).upper())
     say(f"  -> {delivery.function}: {verdict}")
     say(f"     because {result.get('reason') or result.get('error')}")
 
