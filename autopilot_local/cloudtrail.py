@@ -74,7 +74,7 @@ def cloudtrail_event(
         "eventName": event_name,
         "awsRegion": region,
         "sourceIPAddress": "203.0.113.10",
-        "userAgent": "aws-cli/2 peering-autopilot-demo",
+        "userAgent": "aws-cli/2.22.35 Python/3.12.6 Linux/6.1 exe/x86_64 command/ec2.create-vpc-peering-connection",
         "requestParameters": _camel(request),
         "responseElements": None,
         "requestID": request_id,

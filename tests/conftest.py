@@ -132,3 +132,56 @@ def autopilot_factory(cloud: LocalCloud) -> Any:
         )
 
     return make
+
+
+MUTATING_PREFIXES = ("Accept", "Reject", "Create", "Delete", "Authorize", "Revoke", "Replace", "Modify", "Associate")
+
+
+@dataclass
+class ApiCalls:
+    """Every AWS API call made in this process, by operation name, in order."""
+
+    names: list[str]
+
+    def mutating(self) -> list[str]:
+        return [n for n in self.names if n.startswith(MUTATING_PREFIXES)]
+
+    def clear(self) -> None:
+        self.names.clear()
+
+
+@pytest.fixture
+def api_calls(monkeypatch: pytest.MonkeyPatch) -> ApiCalls:
+    import botocore.client
+
+    calls = ApiCalls([])
+    original = botocore.client.BaseClient._make_api_call
+
+    def recording(self: Any, operation_name: str, api_params: Any) -> Any:
+        calls.names.append(operation_name)
+        return original(self, operation_name, api_params)
+
+    monkeypatch.setattr(botocore.client.BaseClient, "_make_api_call", recording)
+    return calls
+
+
+@pytest.fixture(scope="session")
+def _moto_server() -> Iterator[str]:
+    from moto.server import ThreadedMotoServer
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    yield f"http://{host}:{port}"
+    server.stop()
+
+
+@pytest.fixture
+def server_cloud(_moto_server: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[LocalCloud]:
+    """moto as a real HTTP endpoint, for tests whose faults must stop a request before it is sent
+    (in-process mocking handles every request even when a hook answers it first)."""
+    import urllib.request
+
+    monkeypatch.setenv("AWS_ENDPOINT_URL", _moto_server)
+    urllib.request.urlopen(urllib.request.Request(f"{_moto_server}/moto-api/reset", method="POST")).close()
+    yield LocalCloud(HUB)

@@ -19,7 +19,7 @@ from peering_autopilot.settings import Settings, UnapprovedAction
 logger = logging.getLogger(__name__)
 
 # EC2 is eventually consistent: a peering may be unknown for a few seconds after its creation.
-NOT_FOUND_BACKOFF_SECONDS: tuple[float, ...] = (1.0, 2.0, 4.0, 8.0)
+NOT_FOUND_BACKOFF_SECONDS: tuple[float, ...] = (0.5, 1.0, 2.0, 4.0)
 
 
 class Outcome(Enum):
@@ -52,7 +52,7 @@ def handle_peering_request(
     aws: AwsAccess,
     publisher: EventPublisher,
     sleep: Callable[[float], None] = time.sleep,
-    backoff: Sequence[float] = NOT_FOUND_BACKOFF_SECONDS,
+    backoff: Sequence[float] | None = None,
 ) -> AcceptResult:
     """Re-read the peering in its accepter's account and region, decide, act, and report."""
     if not settings.is_managed_account(hint.accepter_account_id):
@@ -69,7 +69,8 @@ def handle_peering_request(
         )
 
     ec2 = aws.ec2(hint.accepter_account_id, hint.accepter_region)
-    peering = _read_with_backoff(ec2.find_peering, hint, sleep, backoff)
+    delays = NOT_FOUND_BACKOFF_SECONDS if backoff is None else backoff
+    peering = _read_with_backoff(ec2.find_peering, hint, sleep, delays)
     if peering.accepter.account_id != hint.accepter_account_id:
         return _skipped(
             peering.peering_id,

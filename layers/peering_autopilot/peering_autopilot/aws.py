@@ -11,7 +11,7 @@ import json
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import boto3
 from botocore.config import Config
@@ -36,6 +36,29 @@ _PEERING_NOT_FOUND = {"InvalidVpcPeeringConnectionID.NotFound", "InvalidVpcPeeri
 _VPC_NOT_FOUND = {"InvalidVpcID.NotFound"}
 
 
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def needs(*actions: str) -> Callable[[F], F]:
+    """Declare the IAM actions a gateway method calls; a test checks the templates grant them."""
+
+    def mark(method: F) -> F:
+        method.iam_actions = frozenset(actions)  # type: ignore[attr-defined]
+        return method
+
+    return mark
+
+
+def iam_actions(*gateways: type) -> frozenset[str]:
+    """Every IAM action the given gateway classes declare."""
+    return frozenset(
+        action
+        for gateway in gateways
+        for member in vars(gateway).values()
+        for action in getattr(member, "iam_actions", ())
+    )
+
+
 @dataclass
 class _CachedSession:
     session: boto3.Session
@@ -56,6 +79,7 @@ class AwsAccess:
         self._clock = clock
         self._sessions: dict[str, _CachedSession] = {}
 
+    @needs("sts:AssumeRole")
     def session_for(self, account_id: str) -> boto3.Session:
         if account_id == self._settings.hub_account_id:
             return self._base
@@ -94,6 +118,7 @@ class Ec2Gateway:
         self.account_id = account_id
         self.region = region
 
+    @needs("ec2:DescribeVpcPeeringConnections")
     def find_peering(self, peering_id: str) -> Peering | None:
         """The peering as this account sees it, or None when EC2 does not know it (yet)."""
         try:
@@ -108,6 +133,7 @@ class Ec2Gateway:
                 return Peering.from_api(item, self.region)
         return None
 
+    @needs("ec2:DescribeVpcs")
     def get_vpc(self, vpc_id: str) -> Vpc:
         try:
             response = self.client.describe_vpcs(VpcIds=[vpc_id])
@@ -120,6 +146,7 @@ class Ec2Gateway:
                 return Vpc.from_api(item, self.region)
         raise VpcNotFoundError(vpc_id, self.account_id, self.region)
 
+    @needs("ec2:AcceptVpcPeeringConnection")
     def accept_peering(self, peering_id: str) -> str:
         try:
             response = self.client.accept_vpc_peering_connection(VpcPeeringConnectionId=peering_id)
@@ -129,6 +156,7 @@ class Ec2Gateway:
             raise
         return response["VpcPeeringConnection"].get("Status", {}).get("Code", "unknown")
 
+    @needs("ec2:RejectVpcPeeringConnection")
     def reject_peering(self, peering_id: str) -> None:
         try:
             self.client.reject_vpc_peering_connection(VpcPeeringConnectionId=peering_id)
@@ -137,6 +165,7 @@ class Ec2Gateway:
                 raise PeeringNotFoundError(peering_id, self.account_id, self.region) from e
             raise
 
+    @needs("ec2:CreateTags")
     def tag(self, resource_id: str, tags: Mapping[str, str]) -> None:
         self.client.create_tags(Resources=[resource_id], Tags=[{"Key": k, "Value": v} for k, v in tags.items()])
 
@@ -148,6 +177,7 @@ class EventPublisher:
         self.client = client
         self.bus_name = bus_name
 
+    @needs("events:PutEvents")
     def publish(self, detail_type: str, detail: Mapping[str, Any], resources: Iterable[str] = ()) -> None:
         response = self.client.put_events(
             Entries=[

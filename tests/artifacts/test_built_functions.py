@@ -1,0 +1,185 @@
+"""Every file in events/ through the built artifacts from `sam build`: handler resolved from the
+built template, the built layer on the path, the environment from the template (overlaid with
+events/env.json, as `sam local invoke --env-vars` does), AWS emulated by moto's server."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from moto.server import ThreadedMotoServer
+
+PROJECT = Path(__file__).resolve().parents[2]
+BUILD = PROJECT / ".aws-sam" / "build"
+EVENTS = PROJECT / "events"
+ENABLED = [{"Key": "peering-autopilot:enabled", "Value": "true"}]
+
+
+@dataclass(frozen=True)
+class Case:
+    """What the world must hold for an event file, and what the function must do with it."""
+
+    status: str
+    peering_after: str | None = None  # the peering's state after the call, when one is created
+    requester: tuple[str, str, str] | None = None  # account, region, CIDR
+    accepter: tuple[str, str, str] | None = None
+    error_names: str = ""  # words the error must contain
+
+
+CASES: dict[str, Case] = {
+    "accept_peering/create-cross-account.json": Case(
+        "accepted", "active", ("123456789012", "us-east-1", "10.0.0.0/16"), ("222222222222", "us-east-1", "10.1.0.0/16")
+    ),
+    "accept_peering/create-cross-region.json": Case(
+        "accepted", "active", ("123456789012", "us-east-1", "10.0.0.0/16"), ("222222222222", "us-west-2", "10.1.0.0/16")
+    ),
+    "accept_peering/create-same-account.json": Case(
+        "accepted", "active", ("123456789012", "us-east-1", "10.0.0.0/16"), ("123456789012", "us-east-1", "10.5.0.0/16")
+    ),
+    "accept_peering/create-unapproved-requester.json": Case(
+        "declined",
+        "pending-acceptance",
+        ("333333333333", "us-east-1", "10.2.0.0/16"),
+        ("222222222222", "us-east-1", "10.1.0.0/16"),
+    ),
+    "accept_peering/create-failed-call.json": Case("ignored", error_names="Client.InvalidParameterValue"),
+    "accept_peering/malformed-peering-id.json": Case("invalid", error_names="vpcPeeringConnectionId is not valid"),
+    "accept_peering/malformed-account-type.json": Case("invalid", error_names="must be a string, got int"),
+    "accept_peering/unknown-peering.json": Case("error", error_names="peering pcx-0badc0ffee0badc0f not found"),
+}
+
+
+def test_every_event_file_has_a_case() -> None:
+    files = {str(p.relative_to(EVENTS)) for p in EVENTS.rglob("*.json") if p.name != "env.json"}
+    assert files == set(CASES)
+
+
+@pytest.fixture(scope="module")
+def endpoint() -> Iterator[str]:
+    if not (BUILD / "template.yaml").is_file():
+        pytest.fail("no built artifacts: run `make build` (sam build) first")
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    url = f"http://{host}:{port}"
+    # The hub stack's bus, as deployed: the functions publish their decisions on it.
+    bus = json.loads((EVENTS / "env.json").read_text())["AcceptPeeringFunction"]["EVENT_BUS_NAME"]
+    _session(url, "123456789012").client("events", endpoint_url=url).create_event_bus(Name=bus)
+    yield url
+    server.stop()
+
+
+def _session(endpoint: str, account: str) -> boto3.Session:
+    base = boto3.Session(aws_access_key_id="testing", aws_secret_access_key="testing", region_name="us-east-1")
+    if account == "123456789012":
+        return base
+    creds = base.client("sts", endpoint_url=endpoint).assume_role(
+        RoleArn=f"arn:aws:iam::{account}:role/admin", RoleSessionName="artifact-test"
+    )["Credentials"]
+    return boto3.Session(
+        aws_access_key_id=creds["AccessKeyId"],
+        aws_secret_access_key=creds["SecretAccessKey"],
+        aws_session_token=creds["SessionToken"],
+    )
+
+
+def _vpc(endpoint: str, where: tuple[str, str, str], opted_in: bool = True) -> str:
+    account, region, cidr = where
+    ec2 = _session(endpoint, account).client("ec2", region_name=region, endpoint_url=endpoint)
+    vpc_id = str(ec2.create_vpc(CidrBlock=cidr)["Vpc"]["VpcId"])
+    if opted_in:
+        ec2.create_tags(Resources=[vpc_id], Tags=ENABLED)
+    return vpc_id
+
+
+def _invoke(endpoint: str, event: dict[str, Any], tmp_path: Path) -> dict[str, Any]:
+    event_file = tmp_path / "event.json"
+    event_file.write_text(json.dumps(event))
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("AWS_", "POWERTOOLS_", "PYTHON")) and k != "MOTO_ACCOUNT_ID"
+    }
+    env.update(
+        {
+            "AWS_ENDPOINT_URL": endpoint,
+            "AWS_ACCESS_KEY_ID": "testing",
+            "AWS_SECRET_ACCESS_KEY": "testing",
+            "AWS_DEFAULT_REGION": "us-east-1",
+        }
+    )
+    completed = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "autopilot_local.invoke_built",
+            "AcceptPeeringFunction",
+            str(event_file),
+            "--template",
+            str(BUILD / "template.yaml"),
+            "--env-vars",
+            str(EVENTS / "env.json"),
+        ],
+        cwd=PROJECT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert completed.returncode == 0, completed.stderr[-3000:]
+    output: dict[str, Any] = json.loads(completed.stdout.strip().splitlines()[-1])
+    return output
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_built_function_handles_event_file(endpoint: str, name: str, tmp_path: Path) -> None:
+    case = CASES[name]
+    text = (EVENTS / name).read_text()
+    event = json.loads(text)
+    peering_id = None
+    if case.requester and case.accepter:
+        # GIVEN the VPCs the event speaks of, and a real request between them in the emulator
+        connection = event["detail"]["responseElements"]["vpcPeeringConnection"]
+        requester_vpc = _vpc(endpoint, case.requester)
+        accepter_vpc = _vpc(endpoint, case.accepter)
+        requester_ec2 = _session(endpoint, case.requester[0]).client(
+            "ec2", region_name=case.requester[1], endpoint_url=endpoint
+        )
+        peering_id = requester_ec2.create_vpc_peering_connection(
+            VpcId=requester_vpc, PeerVpcId=accepter_vpc, PeerOwnerId=case.accepter[0], PeerRegion=case.accepter[1]
+        )["VpcPeeringConnection"]["VpcPeeringConnectionId"]
+        # ... the event file's ids standing for the emulator's
+        for old, new in (
+            (connection["vpcPeeringConnectionId"], peering_id),
+            (connection["requesterVpcInfo"]["vpcId"], requester_vpc),
+            (connection["accepterVpcInfo"]["vpcId"], accepter_vpc),
+        ):
+            text = text.replace(old, new)
+        event = json.loads(text)
+
+    # WHEN the built function gets the event
+    output = _invoke(endpoint, event, tmp_path)
+
+    # THEN it ran from the build, not from the sources, and did what the case says
+    assert output["handler_file"].startswith(str(BUILD / "AcceptPeeringFunction"))
+    assert output["domain_file"].startswith(str(BUILD / "DomainLayer" / "python"))
+    assert output["powertools_file"].startswith(str(BUILD / "DomainLayer" / "python"))
+    result = output["result"]
+    assert result["status"] == case.status, result
+    if case.error_names:
+        assert case.error_names in (result.get("error") or result.get("reason") or "")
+    if peering_id and case.accepter:
+        account, region, _ = case.accepter
+        ec2 = _session(endpoint, account).client("ec2", region_name=region, endpoint_url=endpoint)
+        found = ec2.describe_vpc_peering_connections(VpcPeeringConnectionIds=[peering_id])["VpcPeeringConnections"]
+        [peering] = [p for p in found if p["VpcPeeringConnectionId"] == peering_id]
+        assert peering["Status"]["Code"] == case.peering_after
