@@ -12,7 +12,7 @@ from typing import Any
 from peering_autopilot.errors import InvalidEventError
 from peering_autopilot.settings import ACCOUNT_ID, REGION
 
-PEERING_ID = re.compile(r"^pcx-[0-9a-f]{8,17}$")
+PEERING_ID = re.compile(r"pcx-[0-9a-f]{8,17}", re.ASCII)
 MAX_EVENT_BYTES = 256 * 1024  # EventBridge's own ceiling for an event
 CLOUDTRAIL_DETAIL_TYPE = "AWS API Call via CloudTrail"
 
@@ -64,15 +64,32 @@ def peering_request_hint(event: Mapping[str, Any]) -> PeeringRequestHint:
     if not isinstance(request, Mapping):
         raise InvalidEventError("detail.requestParameters is not an object")
 
-    # The request names the accepter; when it does not, the peer is in the caller's account/region.
-    accepter_account = accepter.get("ownerId") or request.get("peerOwnerId") or account
-    accepter_region = accepter.get("region") or request.get("peerRegion") or region
+    # The response names the accepter, else the request does; else the peer is in the caller's
+    # own account and region. Each value is checked under the name of the field it came from.
+    accepter_account = _first_present(
+        account,
+        (accepter, "ownerId", "detail.responseElements.vpcPeeringConnection.accepterVpcInfo.ownerId"),
+        (request, "peerOwnerId", "detail.requestParameters.peerOwnerId"),
+    )
+    accepter_region = _first_present(
+        region,
+        (accepter, "region", "detail.responseElements.vpcPeeringConnection.accepterVpcInfo.region"),
+        (request, "peerRegion", "detail.requestParameters.peerRegion"),
+    )
     return PeeringRequestHint(
         peering_id=peering_id,
-        accepter_account_id=_match(accepter_account, ACCOUNT_ID, "accepter account (accepterVpcInfo.ownerId)"),
-        accepter_region=_match(accepter_region, REGION, "accepter region (accepterVpcInfo.region)"),
+        accepter_account_id=_match(accepter_account[0], ACCOUNT_ID, accepter_account[1]),
+        accepter_region=_match(accepter_region[0], REGION, accepter_region[1]),
         reported_by_account=account,
     )
+
+
+def _first_present(default: str, *sources: tuple[Mapping[str, Any], str, str]) -> tuple[Any, str]:
+    """The first source field that is set, with its name for error messages; else the default."""
+    for mapping, key, name in sources:
+        if mapping.get(key) not in (None, ""):
+            return mapping[key], name
+    return default, "the event's own account/region"
 
 
 def _check_size(event: Mapping[str, Any]) -> None:
@@ -95,7 +112,7 @@ def _mapping(value: Any, name: str) -> Mapping[str, Any]:
 def _match(value: Any, pattern: re.Pattern[str], name: str) -> str:
     if not isinstance(value, str):
         raise InvalidEventError(f"{name} must be a string, got {type(value).__name__}")
-    if not pattern.match(value):
+    if not pattern.fullmatch(value):
         raise InvalidEventError(f"{name} is not valid: {_short(value)}")
     return value
 

@@ -13,8 +13,9 @@ IPv6 = ipaddress.IPv6Network
 STATUS_TAG = "peering-autopilot:status"
 ENABLED_TAG = "peering-autopilot:enabled"
 
-# CIDR association states that still claim the address space.
-_LIVE_CIDR_STATES = frozenset({"associated", "associating"})
+# CIDR association states that still claim the address space (a block being disassociated still
+# routes until it is gone: counting it can only make the overlap check stricter).
+_LIVE_CIDR_STATES = frozenset({"associated", "associating", "disassociating"})
 
 
 @dataclass(frozen=True)
@@ -114,7 +115,8 @@ class Vpc:
 
     @classmethod
     def from_api(cls, item: Mapping[str, Any], region: str) -> Vpc:
-        blocks = [
+        blocks = [item["CidrBlock"]] if item.get("CidrBlock") else []
+        blocks += [
             a["CidrBlock"]
             for a in item.get("CidrBlockAssociationSet", [])
             if a.get("CidrBlockState", {}).get("State") in _LIVE_CIDR_STATES
@@ -124,8 +126,6 @@ class Vpc:
             for a in item.get("Ipv6CidrBlockAssociationSet", [])
             if a.get("Ipv6CidrBlockState", {}).get("State") in _LIVE_CIDR_STATES
         ]
-        if not blocks and item.get("CidrBlock"):
-            blocks = [item["CidrBlock"]]
         return cls(
             vpc_id=item["VpcId"],
             account_id=item["OwnerId"],

@@ -9,10 +9,11 @@ from enum import Enum
 
 from peering_autopilot.errors import SettingsError
 
-ACCOUNT_ID = re.compile(r"^\d{12}$")
-REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d{1,2}$")
-ROLE_NAME = re.compile(r"^[\w+=,.@-]{1,64}$")
-BUS_NAME = re.compile(r"^[\w./-]{1,256}$|^arn:aws[\w-]*:events:[\w-]+:\d{12}:event-bus/[\w./-]{1,256}$")
+# Used with fullmatch and ASCII only: no trailing newline, no non-ASCII digits slip through.
+ACCOUNT_ID = re.compile(r"[0-9]{12}", re.ASCII)
+REGION = re.compile(r"[a-z]{2}(-[a-z]+)+-[0-9]{1,2}", re.ASCII)
+ROLE_NAME = re.compile(r"[\w+=,.@-]{1,64}", re.ASCII)
+BUS_NAME = re.compile(r"[\w./-]{1,256}|arn:aws[\w-]*:events:[\w-]+:[0-9]{12}:event-bus/[\w./-]{1,256}", re.ASCII)
 
 
 class UnapprovedAction(Enum):
@@ -48,31 +49,31 @@ class Settings:
     def from_env(cls, env: Mapping[str, str]) -> Settings:
         """Build settings from the function's environment; every fault names the variable."""
         hub_account = _required(env, "HUB_ACCOUNT_ID")
-        if not ACCOUNT_ID.match(hub_account):
+        if not ACCOUNT_ID.fullmatch(hub_account):
             raise SettingsError(f"HUB_ACCOUNT_ID must be a 12-digit account id, got {hub_account!r}")
         hub_region = _required(env, "AWS_REGION")
-        if not REGION.match(hub_region):
+        if not REGION.fullmatch(hub_region):
             raise SettingsError(f"AWS_REGION is not a region name: {hub_region!r}")
 
         approved = _csv(env.get("APPROVED_ACCOUNT_IDS", ""))
-        bad_accounts = [a for a in approved if not ACCOUNT_ID.match(a)]
+        bad_accounts = [a for a in approved if not ACCOUNT_ID.fullmatch(a)]
         if bad_accounts:
             raise SettingsError(f"APPROVED_ACCOUNT_IDS holds values that are not 12-digit account ids: {bad_accounts}")
 
         role_name = _required(env, "MEMBER_ROLE_NAME")
-        if not ROLE_NAME.match(role_name):
+        if not ROLE_NAME.fullmatch(role_name):
             raise SettingsError(f"MEMBER_ROLE_NAME is not a valid IAM role name: {role_name!r}")
 
         regions = _csv(env.get("MANAGED_REGIONS", "")) or [hub_region]
-        bad_regions = [r for r in regions if not REGION.match(r)]
+        bad_regions = [r for r in regions if not REGION.fullmatch(r)]
         if bad_regions:
             raise SettingsError(f"MANAGED_REGIONS holds values that are not region names: {bad_regions}")
 
         bus = _required(env, "EVENT_BUS_NAME")
-        if not BUS_NAME.match(bus):
+        if not BUS_NAME.fullmatch(bus):
             raise SettingsError(f"EVENT_BUS_NAME is not an event bus name or ARN: {bus!r}")
 
-        action_text = env.get("UNAPPROVED_REQUEST_ACTION", UnapprovedAction.LEAVE_PENDING.value)
+        action_text = env.get("UNAPPROVED_REQUEST_ACTION", UnapprovedAction.LEAVE_PENDING.value).strip()
         try:
             action = UnapprovedAction(action_text)
         except ValueError:
