@@ -114,6 +114,7 @@ def _invoke(endpoint: str, event: dict[str, Any], tmp_path: Path) -> dict[str, A
             "AWS_ACCESS_KEY_ID": "testing",
             "AWS_SECRET_ACCESS_KEY": "testing",
             "AWS_DEFAULT_REGION": "us-east-1",
+            "PYTHONDONTWRITEBYTECODE": "1",  # leave the build as sam built it: no .pyc to deploy
         }
     )
     completed = subprocess.run(
