@@ -200,3 +200,41 @@ def test_events_from_accounts_without_member_stack_never_reach_the_hub(
     assert [reason for _, reason in autopilot.dropped] == [
         f"account {stranger} has no member stack forwarding its events"
     ]
+
+
+@pytest.mark.parametrize(
+    ("requester_v6", "accepter_v6", "outcome"),
+    [
+        pytest.param("2600:1f18:abcd:1200::/56", "2600:1f18:abcd:1200::/56", "declined", id="same IPv6 block"),
+        pytest.param("2600:1f18:abcd::/48", "2600:1f18:abcd:1200::/56", "declined", id="IPv6 block inside the other"),
+        pytest.param("2600:1f18:abcd:1200::/56", "2600:1f18:abcd:3400::/56", "accepted", id="disjoint IPv6 blocks"),
+    ],
+)
+def test_ipv6_blocks_are_checked_for_overlap(
+    cloud: LocalCloud,
+    autopilot_factory: Any,
+    monkeypatch: pytest.MonkeyPatch,
+    requester_v6: str,
+    accepter_v6: str,
+    outcome: str,
+) -> None:
+    # GIVEN VPCs with Amazon-provided IPv6 blocks of our choosing (moto draws them at random)
+    import moto.ec2.models.vpcs as moto_vpcs
+
+    blocks = iter([requester_v6, accepter_v6])
+    monkeypatch.setattr(moto_vpcs, "random_ipv6_cidr", lambda: next(blocks))
+    vpc_a = make_vpc(cloud, HUB, REGION, "10.0.0.0/16", ipv6=True)
+    vpc_b = make_vpc(cloud, MEMBER, REGION, "10.1.0.0/16", ipv6=True)
+    autopilot = autopilot_factory()
+
+    peering_id = request_peering(cloud, vpc_a, vpc_b)
+    [delivery] = autopilot.run_until_idle()
+
+    assert delivery.result["status"] == outcome
+    if outcome == "declined":
+        assert delivery.result["reasonCode"] == "ipv6-overlap"
+        [event] = decisions(autopilot)
+        assert event["detail"]["overlaps"] == [[requester_v6, accepter_v6]]
+        assert peering_as_accepter(cloud, vpc_b, peering_id)["Status"]["Code"] == "pending-acceptance"
+    else:
+        assert peering_as_accepter(cloud, vpc_b, peering_id)["Status"]["Code"] == "active"

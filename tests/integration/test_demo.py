@@ -1,0 +1,42 @@
+"""`make demo` is the first thing a new user runs: it must tell the story and end well."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+PROJECT = Path(__file__).resolve().parents[2]
+
+
+def test_demo_accepts_the_cross_account_request_and_explains_the_declined_ones(tmp_path: Path) -> None:
+    log_file = tmp_path / "function-logs.jsonl"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    completed = subprocess.run(
+        [sys.executable, "-m", "autopilot_local.demo", "--log-file", str(log_file)],
+        cwd=PROJECT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    out = completed.stdout
+    assert completed.returncode == 0, out + completed.stderr[-2000:]
+
+    accepted = re.search(r"OK (pcx-[0-9a-f]+) is active; tag peering-autopilot:status = accepted", out)
+    assert accepted, out
+    assert "member stack ForwardRule in 333333333333 -> hub bus -> rule AcceptPeeringFunction.PeeringRequested" in out
+    assert "because requester account 333333333333 is not in ApprovedAccountIds" in out
+    assert "is pending-acceptance; tag peering-autopilot:status = declined:requester-not-approved" in out
+    assert "tag peering-autopilot:enabled is missing, not 'true'" in out
+    assert "is pending-acceptance; tag peering-autopilot:status = declined:accepter-not-opted-in" in out
+    assert "!!" not in out
+
+    logs = [json.loads(line) for line in log_file.read_text().splitlines() if line.startswith("{")]
+    decisions = [line for line in logs if line.get("message", "").startswith("peering ")]
+    assert [d["outcome"] for d in decisions] == ["accepted", "declined", "declined"]
+    assert decisions[0]["correlation_id"] == accepted.group(1)
