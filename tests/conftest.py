@@ -21,7 +21,7 @@ OTHER_REGION = "us-west-2"
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
-    parser.addoption("--run-aws", action="store_true", help="run tests marked 'aws' against a real account")
+    parser.addoption("--run-aws", action="store_true", help="run tests marked 'real_aws' against a real account")
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -29,13 +29,13 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         return
     skip = pytest.mark.skip(reason="real-AWS test: opt in with --run-aws and credentials")
     for item in items:
-        if "aws" in item.keywords:
+        if item.get_closest_marker("real_aws"):
             item.add_marker(skip)
 
 
 @pytest.fixture(autouse=True)
 def fake_credentials(monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest) -> None:
-    if "aws" in request.keywords:
+    if request.node.get_closest_marker("real_aws"):
         return
     for name in ("AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_SESSION_TOKEN"):
         monkeypatch.delenv(name, raising=False)
@@ -46,13 +46,13 @@ def fake_credentials(monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureReq
 
 
 @pytest.fixture
-def aws() -> Iterator[None]:
+def mocked_aws() -> Iterator[None]:
     with mock_aws():
         yield
 
 
 @pytest.fixture
-def cloud(aws: None) -> LocalCloud:
+def cloud(mocked_aws: None) -> LocalCloud:
     return LocalCloud(HUB)
 
 
