@@ -139,15 +139,20 @@ MUTATING_PREFIXES = ("Accept", "Reject", "Create", "Delete", "Authorize", "Revok
 
 @dataclass
 class ApiCalls:
-    """Every AWS API call made in this process, by operation name, in order."""
+    """Every AWS API call made in this process, as (service, operation), in order."""
 
-    names: list[str]
+    calls: list[tuple[str, str]]
+
+    @property
+    def names(self) -> list[str]:
+        return [operation for _, operation in self.calls]
 
     def mutating(self) -> list[str]:
-        return [n for n in self.names if n.startswith(MUTATING_PREFIXES)]
+        """EC2 calls that change a network (the harness's own queue reads do not count)."""
+        return [op for service, op in self.calls if service == "ec2" and op.startswith(MUTATING_PREFIXES)]
 
     def clear(self) -> None:
-        self.names.clear()
+        self.calls.clear()
 
 
 @pytest.fixture
@@ -158,7 +163,7 @@ def api_calls(monkeypatch: pytest.MonkeyPatch) -> ApiCalls:
     original = botocore.client.BaseClient._make_api_call
 
     def recording(self: Any, operation_name: str, api_params: Any) -> Any:
-        calls.names.append(operation_name)
+        calls.calls.append((self.meta.service_model.service_name, operation_name))
         return original(self, operation_name, api_params)
 
     monkeypatch.setattr(botocore.client.BaseClient, "_make_api_call", recording)

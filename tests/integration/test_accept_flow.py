@@ -30,15 +30,23 @@ PLACEMENTS = [
 ]
 
 
+ACCEPT_DECISIONS = ("Peering Accepted", "Peering Declined", "Peering Rejected")
+
+
 def decisions(autopilot: LocalAutopilot) -> list[dict[str, Any]]:
-    return [e for e in autopilot.published if e["source"] == "peering-autopilot"]
+    """What the accept function published (the configure step publishes too, after an accept)."""
+    return [e for e in autopilot.published if e["detail-type"] in ACCEPT_DECISIONS]
+
+
+def accept_deliveries(autopilot: LocalAutopilot) -> list[Any]:
+    return [d for d in autopilot.run_until_idle() if d.function == "AcceptPeeringFunction"]
 
 
 @pytest.mark.parametrize(("requester_at", "accepter_at"), PLACEMENTS)
 def test_approved_request_into_opted_in_vpc_is_accepted(
     cloud: LocalCloud, autopilot_factory: Any, requester_at: tuple[str, str], accepter_at: tuple[str, str]
 ) -> None:
-    # GIVEN the seed's two VPCs, the accepter opted in
+    # GIVEN the seed's two VPCs, the accepter opted in (the requester need not be)
     vpc_a = make_vpc(cloud, *requester_at, "10.0.0.0/16", opted_in=False)
     vpc_b = make_vpc(cloud, *accepter_at, "10.1.0.0/16")
     autopilot = autopilot_factory()
@@ -47,11 +55,13 @@ def test_approved_request_into_opted_in_vpc_is_accepted(
     peering_id = request_peering(cloud, vpc_a, vpc_b)
     deliveries = autopilot.run_until_idle()
 
-    # THEN it is accepted in the accepter's account and region, and says so everywhere
-    assert [d.function for d in deliveries] == ["AcceptPeeringFunction"]
+    # THEN it is accepted in the accepter's account and region, and says so everywhere; the
+    # configure step follows it (and finds the requester side not opted in)
+    assert [d.function for d in deliveries] == ["AcceptPeeringFunction", "ConfigurePeeringFunction"]
     assert deliveries[0].result["status"] == "accepted"
+    assert deliveries[1].via == f"published on {autopilot.bus_name}"
     assert peering_as_accepter(cloud, vpc_b, peering_id)["Status"]["Code"] == "active"
-    assert tags_of(cloud, vpc_b, peering_id) == {"peering-autopilot:status": "accepted"}
+    assert tags_of(cloud, vpc_b, peering_id) == {"peering-autopilot:status": "partially-configured"}
     [event] = decisions(autopilot)
     assert event["detail-type"] == "Peering Accepted"
     assert event["detail"]["peeringId"] == peering_id
@@ -73,7 +83,7 @@ def test_request_from_unapproved_account_is_left_pending_and_explained(
     autopilot = autopilot_factory()
 
     peering_id = request_peering(cloud, vpc_c, vpc_b)
-    [delivery] = autopilot.run_until_idle()
+    [delivery] = accept_deliveries(autopilot)
 
     assert delivery.result["status"] == "declined"
     assert peering_as_accepter(cloud, vpc_b, peering_id)["Status"]["Code"] == "pending-acceptance"
@@ -90,7 +100,7 @@ def test_request_into_opted_out_vpc_is_declined(cloud: LocalCloud, autopilot_fac
     autopilot = autopilot_factory()
 
     peering_id = request_peering(cloud, vpc_a, vpc_d)
-    [delivery] = autopilot.run_until_idle()
+    [delivery] = accept_deliveries(autopilot)
 
     assert delivery.result["reasonCode"] == "accepter-not-opted-in"
     assert peering_as_accepter(cloud, vpc_d, peering_id)["Status"]["Code"] == "pending-acceptance"
@@ -106,7 +116,7 @@ def test_reject_mode_rejects_what_it_declines(cloud: LocalCloud, autopilot_facto
     autopilot = autopilot_factory(UnapprovedRequestAction="reject")
 
     peering_id = request_peering(cloud, vpc_c, vpc_b)
-    [delivery] = autopilot.run_until_idle()
+    [delivery] = accept_deliveries(autopilot)
 
     assert delivery.result["status"] == "rejected"
     assert peering_as_accepter(cloud, vpc_b, peering_id)["Status"]["Code"] == "rejected"
@@ -143,7 +153,7 @@ def test_overlapping_secondary_blocks_are_declined(
     autopilot = autopilot_factory()
 
     peering_id = request_peering(cloud, vpc_a, vpc_b)
-    [delivery] = autopilot.run_until_idle()
+    [delivery] = accept_deliveries(autopilot)
 
     assert delivery.result["reasonCode"] == code
     assert peering_as_accepter(cloud, vpc_b, peering_id)["Status"]["Code"] == "pending-acceptance"
@@ -155,7 +165,7 @@ def test_dry_run_publishes_the_plan_and_changes_nothing(cloud: LocalCloud, autop
     autopilot = autopilot_factory(DryRun="true")
 
     peering_id = request_peering(cloud, vpc_a, vpc_b)
-    [delivery] = autopilot.run_until_idle()
+    [delivery] = accept_deliveries(autopilot)
 
     assert delivery.result == {
         "status": "accepted",
@@ -179,7 +189,7 @@ def test_duplicate_delivery_changes_nothing_more(cloud: LocalCloud, autopilot_fa
     autopilot.run_until_idle()
 
     autopilot.put(cloud_event)
-    [again] = autopilot.run_until_idle()
+    [again] = autopilot.run_until_idle()  # nothing accepted this time: nothing to configure either
 
     assert again.result["status"] == "skipped"
     assert again.result["reasonCode"] == "not-pending"
@@ -228,7 +238,7 @@ def test_ipv6_blocks_are_checked_for_overlap(
     autopilot = autopilot_factory()
 
     peering_id = request_peering(cloud, vpc_a, vpc_b)
-    [delivery] = autopilot.run_until_idle()
+    [delivery] = accept_deliveries(autopilot)
 
     assert delivery.result["status"] == outcome
     if outcome == "declined":

@@ -5,14 +5,20 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from autopilot_local.template import load_yaml
-from peering_autopilot.aws import AwsAccess, Ec2Gateway, EventPublisher, iam_actions
+from peering_autopilot import accept, configure
 
 PROJECT = Path(__file__).resolve().parents[2]
 HUB = load_yaml(PROJECT / "template.yaml")
 MEMBER = load_yaml(PROJECT / "member" / "template.yaml")
 # Actions of the plumbing around the code, not of the code: the failed-events destination.
 PLUMBING = {"sqs:SendMessage"}
+FUNCTIONS = {
+    "AcceptPeeringFunction": accept.IAM_ACTIONS,
+    "ConfigurePeeringFunction": configure.IAM_ACTIONS,
+}
 
 
 def _actions(statements: list[dict[str, Any]]) -> set[str]:
@@ -24,19 +30,31 @@ def _actions(statements: list[dict[str, Any]]) -> set[str]:
     return found
 
 
-def _function_actions(logical_id: str) -> set[str]:
+def _function_statements(logical_id: str) -> list[dict[str, Any]]:
     policies = HUB["Resources"][logical_id]["Properties"]["Policies"]
-    return _actions([s for policy in policies for s in policy["Statement"]])
+    return [s for policy in policies for s in policy["Statement"]]
 
 
-def test_accept_function_is_granted_exactly_what_its_gateways_call() -> None:
-    declared = iam_actions(AwsAccess, Ec2Gateway, EventPublisher)
-    assert _function_actions("AcceptPeeringFunction") - PLUMBING == declared
+def _member_statements() -> list[dict[str, Any]]:
+    statements: list[dict[str, Any]] = MEMBER["Resources"]["MemberRole"]["Properties"]["Policies"][0]["PolicyDocument"][
+        "Statement"
+    ]
+    return statements
+
+
+def test_every_function_of_the_template_is_checked() -> None:
+    functions = {k for k, v in HUB["Resources"].items() if v["Type"] == "AWS::Serverless::Function"}
+    assert functions == set(FUNCTIONS)
+
+
+@pytest.mark.parametrize("logical_id", sorted(FUNCTIONS))
+def test_function_is_granted_exactly_what_its_code_declares(logical_id: str) -> None:
+    assert _actions(_function_statements(logical_id)) - PLUMBING == FUNCTIONS[logical_id]
 
 
 def test_member_role_grants_the_ec2_actions_the_hub_calls_in_member_accounts() -> None:
-    policy = MEMBER["Resources"]["MemberRole"]["Properties"]["Policies"][0]["PolicyDocument"]
-    assert _actions(policy["Statement"]) == iam_actions(Ec2Gateway)
+    ec2_actions = {a for actions in FUNCTIONS.values() for a in actions if a.startswith("ec2:")}
+    assert _actions(_member_statements()) == ec2_actions
 
 
 def test_member_role_trusts_only_the_hub_function_roles() -> None:
@@ -44,13 +62,33 @@ def test_member_role_trusts_only_the_hub_function_roles() -> None:
     assert trust == [
         {"Effect": "Allow", "Principal": {"AWS": {"Ref": "HubFunctionRoleArns"}}, "Action": "sts:AssumeRole"}
     ]
+    roles = HUB["Outputs"]["HubFunctionRoleArns"]["Value"]["Fn::Join"][1]
+    assert roles == [{"Fn::GetAtt": [f"{name}Role", "Arn"]} for name in sorted(FUNCTIONS)]
 
 
-def test_accepting_is_limited_to_opted_in_vpcs_in_both_templates() -> None:
-    hub = HUB["Resources"]["AcceptPeeringFunction"]["Properties"]["Policies"][0]["Statement"]
-    member = MEMBER["Resources"]["MemberRole"]["Properties"]["Policies"][0]["PolicyDocument"]["Statement"]
-    for statements in (hub, member):
-        [vpc_grant] = [s for s in statements if s.get("Sid") == "AcceptIntoOptedInVpcs"]
-        assert vpc_grant["Condition"] == {"StringEquals": {"aws:ResourceTag/peering-autopilot:enabled": "true"}}
-        [tagging] = [s for s in statements if s.get("Sid") == "TagPeeringStatusOnly"]
-        assert tagging["Condition"] == {"ForAllValues:StringEquals": {"aws:TagKeys": ["peering-autopilot:status"]}}
+GUARDED = {
+    "AcceptIntoOptedInVpcs": {"StringEquals": {"aws:ResourceTag/peering-autopilot:enabled": "true"}},
+    "TagPeeringStatusOnly": {"ForAllValues:StringEquals": {"aws:TagKeys": ["peering-autopilot:status"]}},
+    "AddPeeringRoutes": {"StringNotEquals": {"aws:ResourceTag/peering-autopilot:routes": "false"}},
+    "OpenTaggedGroups": {"Null": {"aws:ResourceTag/peering-autopilot:allow": "false"}},
+}
+
+
+@pytest.mark.parametrize("owner", [*sorted(FUNCTIONS), "MemberRole"])
+def test_mutations_are_limited_by_the_owners_tags(owner: str) -> None:
+    statements = _member_statements() if owner == "MemberRole" else _function_statements(owner)
+    for statement in statements:
+        if statement.get("Sid") in GUARDED:
+            assert statement["Condition"] == GUARDED[statement["Sid"]], statement["Sid"]
+    mutating = {
+        "ec2:AcceptVpcPeeringConnection",
+        "ec2:CreateTags",
+        "ec2:CreateRoute",
+        "ec2:AuthorizeSecurityGroupIngress",
+    }
+    for action in mutating & _actions(statements):
+        if action == "ec2:AcceptVpcPeeringConnection":
+            assert any(s.get("Sid") == "AcceptIntoOptedInVpcs" for s in statements)
+            continue
+        granting = [s for s in statements if action in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"])]
+        assert all(s.get("Sid") in GUARDED for s in granting), action

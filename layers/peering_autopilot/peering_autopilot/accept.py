@@ -9,17 +9,26 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Any
 
-from peering_autopilot.aws import AwsAccess, EventPublisher
+from peering_autopilot.aws import AwsAccess, Ec2Gateway, EventPublisher, actions_of
 from peering_autopilot.decision import Decision, decide
-from peering_autopilot.errors import PeeringNotFoundError, RoleAssumptionError
+from peering_autopilot.errors import RoleAssumptionError
 from peering_autopilot.hints import PeeringRequestHint
+from peering_autopilot.lookup import read_peering
 from peering_autopilot.model import STATUS_TAG, Cidrs, Peering
 from peering_autopilot.settings import Settings, UnapprovedAction
 
 logger = logging.getLogger(__name__)
 
-# EC2 is eventually consistent: a peering may be unknown for a few seconds after its creation.
-NOT_FOUND_BACKOFF_SECONDS: tuple[float, ...] = (0.5, 1.0, 2.0, 4.0)
+
+IAM_ACTIONS = actions_of(
+    AwsAccess.session_for,
+    Ec2Gateway.find_peering,
+    Ec2Gateway.get_vpc,
+    Ec2Gateway.accept_peering,
+    Ec2Gateway.reject_peering,
+    Ec2Gateway.tag,
+    EventPublisher.publish,
+)
 
 
 class Outcome(Enum):
@@ -69,8 +78,7 @@ def handle_peering_request(
         )
 
     ec2 = aws.ec2(hint.accepter_account_id, hint.accepter_region)
-    delays = NOT_FOUND_BACKOFF_SECONDS if backoff is None else backoff
-    peering = _read_with_backoff(ec2.find_peering, hint, sleep, delays)
+    peering = read_peering(ec2, hint.peering_id, sleep, backoff)
     if peering.accepter.account_id != hint.accepter_account_id:
         return _skipped(
             peering.peering_id,
@@ -103,7 +111,7 @@ def handle_peering_request(
         elif outcome is Outcome.REJECTED:
             ec2.reject_peering(peering.peering_id)
         ec2.tag(peering.peering_id, {STATUS_TAG: status_value})
-    publisher.publish(DETAIL_TYPES[outcome], detail, resources=[_arn(peering)])
+    publisher.publish(DETAIL_TYPES[outcome], detail, resources=[peering.arn])
     return AcceptResult(
         peering_id=peering.peering_id,
         outcome=outcome,
@@ -112,23 +120,6 @@ def handle_peering_request(
         dry_run=settings.dry_run,
         detail=detail,
     )
-
-
-def _read_with_backoff(
-    find: Callable[[str], Peering | None],
-    hint: PeeringRequestHint,
-    sleep: Callable[[float], None],
-    backoff: Sequence[float],
-) -> Peering:
-    for delay in (*backoff, None):
-        peering = find(hint.peering_id)
-        if peering is not None:
-            return peering
-        if delay is None:
-            break
-        logger.info("peering %s not visible yet; retrying in %.1fs", hint.peering_id, delay)
-        sleep(delay)
-    raise PeeringNotFoundError(hint.peering_id, hint.accepter_account_id, hint.accepter_region)
 
 
 def _requester_cidrs(peering: Peering, settings: Settings, aws: AwsAccess) -> Cidrs:
@@ -158,11 +149,6 @@ def _detail(peering: Peering, decision: Decision, outcome: Outcome, dry_run: boo
         "statusBefore": peering.status,
         "dryRun": dry_run,
     }
-
-
-def _arn(peering: Peering) -> str:
-    side = peering.accepter
-    return f"arn:aws:ec2:{side.region}:{side.account_id}:vpc-peering-connection/{peering.peering_id}"
 
 
 def _skipped(peering_id: str, code: str, why: str) -> AcceptResult:

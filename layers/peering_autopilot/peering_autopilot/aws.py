@@ -18,7 +18,8 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from peering_autopilot import __version__
-from peering_autopilot.errors import PeeringNotFoundError, RoleAssumptionError, VpcNotFoundError
+from peering_autopilot.allow import ALLOW_TAG
+from peering_autopilot.errors import ChangeRefusedError, PeeringNotFoundError, RoleAssumptionError, VpcNotFoundError
 from peering_autopilot.model import Peering, Vpc
 from peering_autopilot.settings import Settings
 
@@ -34,6 +35,13 @@ EVENT_SOURCE = "peering-autopilot"
 _CREDENTIAL_MARGIN_SECONDS = 300
 _PEERING_NOT_FOUND = {"InvalidVpcPeeringConnectionID.NotFound", "InvalidVpcPeeringConnectionId.NotFound"}
 _VPC_NOT_FOUND = {"InvalidVpcID.NotFound"}
+# Refusals that concern one resource only: reported by name, never retried in a loop.
+_REFUSALS = {
+    "RouteLimitExceeded",
+    "RouteAlreadyExists",
+    "RulesPerSecurityGroupLimitExceeded",
+    "InvalidPermission.Duplicate",
+}
 
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -49,14 +57,9 @@ def needs(*actions: str) -> Callable[[F], F]:
     return mark
 
 
-def iam_actions(*gateways: type) -> frozenset[str]:
-    """Every IAM action the given gateway classes declare."""
-    return frozenset(
-        action
-        for gateway in gateways
-        for member in vars(gateway).values()
-        for action in getattr(member, "iam_actions", ())
-    )
+def actions_of(*methods: Callable[..., Any]) -> frozenset[str]:
+    """The IAM actions the given gateway methods declare: what an entry point of the domain needs."""
+    return frozenset(action for method in methods for action in getattr(method, "iam_actions", ()))
 
 
 @dataclass
@@ -163,6 +166,54 @@ class Ec2Gateway:
         except ClientError as e:
             if _code(e) in _PEERING_NOT_FOUND:
                 raise PeeringNotFoundError(peering_id, self.account_id, self.region) from e
+            raise
+
+    @needs("ec2:DescribeRouteTables")
+    def route_tables(self, vpc_id: str) -> list[dict[str, Any]]:
+        """All route tables of the VPC: one filtered, paginated read, never one call per table."""
+        pages = self.client.get_paginator("describe_route_tables").paginate(
+            Filters=[{"Name": "vpc-id", "Values": [vpc_id]}]
+        )
+        return [dict(t) for page in pages for t in page["RouteTables"] if t.get("VpcId") == vpc_id]
+
+    @needs("ec2:DescribeSecurityGroups")
+    def tagged_security_groups(self, vpc_id: str) -> list[dict[str, Any]]:
+        """The VPC's groups that carry the allow tag, filtered server-side (an unfiltered
+        DescribeSecurityGroups falls into a smaller throttling bucket)."""
+        pages = self.client.get_paginator("describe_security_groups").paginate(
+            Filters=[{"Name": "vpc-id", "Values": [vpc_id]}, {"Name": "tag-key", "Values": [ALLOW_TAG]}]
+        )
+        return [
+            dict(g)
+            for page in pages
+            for g in page["SecurityGroups"]
+            if g.get("VpcId") == vpc_id and any(t["Key"] == ALLOW_TAG for t in g.get("Tags", []))
+        ]
+
+    @needs("ec2:CreateRoute")
+    def create_route(self, route_table_id: str, destination: str, peering_id: str) -> None:
+        key = "DestinationIpv6CidrBlock" if ":" in destination else "DestinationCidrBlock"
+        params: dict[str, Any] = {
+            "RouteTableId": route_table_id,
+            key: destination,
+            "VpcPeeringConnectionId": peering_id,
+        }
+        self._refusable(route_table_id, lambda: self.client.create_route(**params))
+
+    @needs("ec2:AuthorizeSecurityGroupIngress")
+    def authorize_ingress(self, group_id: str, permissions: list[dict[str, Any]]) -> None:
+        self._refusable(
+            group_id,
+            lambda: self.client.authorize_security_group_ingress(GroupId=group_id, IpPermissions=permissions),  # type: ignore[arg-type]
+        )
+
+    def _refusable(self, resource_id: str, call: Callable[[], Any]) -> None:
+        try:
+            call()
+        except ClientError as e:
+            if _code(e) in _REFUSALS:
+                message = str(e.response.get("Error", {}).get("Message", ""))
+                raise ChangeRefusedError(_code(e), resource_id, message) from e
             raise
 
     @needs("ec2:CreateTags")

@@ -41,3 +41,14 @@ class RoleAssumptionError(AutopilotError):
         self.account_id = account_id
         self.role_arn = role_arn
         self.reason = reason
+
+
+class ChangeRefusedError(AutopilotError):
+    """EC2 refused one change to one resource (a quota reached, or a concurrent change). Reported
+    with the resource and the code; the other resources are still configured."""
+
+    def __init__(self, code: str, resource_id: str, message: str) -> None:
+        super().__init__(f"{code} on {resource_id}: {message}")
+        self.code = code
+        self.resource_id = resource_id
+        self.message = message

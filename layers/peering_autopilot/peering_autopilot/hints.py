@@ -121,3 +121,47 @@ def _short(value: Any, limit: int = 80) -> str:
     """Quote a value for an error message without echoing an absurd payload back into the logs."""
     text = repr(value)
     return text if len(text) <= limit else f"{text[:limit]}... ({len(text)} chars)"
+
+
+@dataclass(frozen=True)
+class PeeringHint:
+    """A peering to bring up to date, and an account and region that can see it."""
+
+    peering_id: str
+    account_id: str
+    region: str
+
+
+def peering_hint(event: Mapping[str, Any]) -> PeeringHint:
+    """Read the autopilot's own "Peering Accepted" event, or a CloudTrail AcceptVpcPeeringConnection
+    event (a person accepted; the caller is the accepter, in the accepter's region)."""
+    _check_size(event)
+    source, detail_type = event.get("source"), event.get("detail-type")
+    detail = _mapping(event.get("detail"), "detail")
+    if source == "peering-autopilot" and detail_type == "Peering Accepted":
+        accepter = _mapping(detail.get("accepter"), "detail.accepter")
+        return PeeringHint(
+            peering_id=_match(detail.get("peeringId"), PEERING_ID, "detail.peeringId"),
+            account_id=_match(accepter.get("accountId"), ACCOUNT_ID, "detail.accepter.accountId"),
+            region=_match(accepter.get("region"), REGION, "detail.accepter.region"),
+        )
+    if source == "aws.ec2" and detail_type == CLOUDTRAIL_DETAIL_TYPE:
+        name = detail.get("eventName")
+        if name != "AcceptVpcPeeringConnection":
+            raise InvalidEventError(f"detail.eventName is {_short(name)}, not AcceptVpcPeeringConnection")
+        if detail.get("errorCode"):
+            raise EventNotActionableError(
+                f"the AcceptVpcPeeringConnection call failed ({_short(detail.get('errorCode'))}): nothing changed"
+            )
+        request = _mapping(detail.get("requestParameters"), "detail.requestParameters")
+        return PeeringHint(
+            peering_id=_match(
+                request.get("vpcPeeringConnectionId"), PEERING_ID, "detail.requestParameters.vpcPeeringConnectionId"
+            ),
+            account_id=_match(event.get("account"), ACCOUNT_ID, "account"),
+            region=_match(event.get("region"), REGION, "region"),
+        )
+    raise InvalidEventError(
+        f"expected a 'peering-autopilot' 'Peering Accepted' event or an 'aws.ec2' '{CLOUDTRAIL_DETAIL_TYPE}' "
+        f"event, got source {_short(source)} detail-type {_short(detail_type)}"
+    )

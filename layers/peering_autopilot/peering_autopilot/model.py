@@ -86,6 +86,11 @@ class Peering:
     accepter: PeeringSide
     tags: Mapping[str, str] = field(default_factory=dict)
 
+    @property
+    def arn(self) -> str:
+        side = self.accepter
+        return f"arn:aws:ec2:{side.region}:{side.account_id}:vpc-peering-connection/{self.peering_id}"
+
     @classmethod
     def from_api(cls, item: Mapping[str, Any], region: str) -> Peering:
         status = item.get("Status", {})

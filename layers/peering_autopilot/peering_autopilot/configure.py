@@ -1,0 +1,253 @@
+"""Steps 3 and 4 of the runbook: routes and security-group rules on both sides of a peering.
+
+Level-triggered: each run reads what is there (one route-table read and one security-group read
+per VPC side), adds only what is missing, and reports per side what it added, what was already
+there, what it left alone and why. A second run over a configured peering changes nothing.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from peering_autopilot.aws import AwsAccess, Ec2Gateway, EventPublisher, actions_of
+from peering_autopilot.errors import ChangeRefusedError, RoleAssumptionError, VpcNotFoundError
+from peering_autopilot.hints import PeeringHint
+from peering_autopilot.lookup import read_peering
+from peering_autopilot.model import ENABLED_TAG, STATUS_TAG, Cidrs, Peering, PeeringSide, Vpc
+from peering_autopilot.routes import Network, Route, RoutePlan, plan_routes
+from peering_autopilot.security_groups import GroupPlan, Rule, ip_permissions, plan_group, rule_description
+from peering_autopilot.settings import Settings
+
+CONFIGURABLE = frozenset({"provisioning", "active"})  # AWS accepts routes from provisioning on
+CONFIGURED = "configured"
+PARTIAL = "partially-configured"
+DETAIL_TYPE = "Peering Configured"
+IAM_ACTIONS = actions_of(
+    AwsAccess.session_for,
+    Ec2Gateway.find_peering,
+    Ec2Gateway.get_vpc,
+    Ec2Gateway.route_tables,
+    Ec2Gateway.tagged_security_groups,
+    Ec2Gateway.create_route,
+    Ec2Gateway.authorize_ingress,
+    Ec2Gateway.tag,
+    EventPublisher.publish,
+)
+
+
+@dataclass
+class Side:
+    """One end of the peering, and whether the hub may configure it."""
+
+    role: str  # "requester" or "accepter"
+    info: PeeringSide
+    ec2: Ec2Gateway | None = None
+    vpc: Vpc | None = None
+    not_managed: str | None = None
+
+    @property
+    def cidrs(self) -> Cidrs:
+        """Its blocks as the peering reports them, completed by its VPC when the hub can read it."""
+        return self.info.cidrs.union(self.vpc.cidrs) if self.vpc else self.info.cidrs
+
+
+@dataclass
+class SideReport:
+    side: Side
+    routes: RoutePlan = field(default_factory=RoutePlan)
+    groups: list[GroupPlan] = field(default_factory=list)
+    added_routes: list[Route] = field(default_factory=list)
+    added_rules: dict[str, list[Rule]] = field(default_factory=dict)
+    refused: list[ChangeRefusedError] = field(default_factory=list)
+
+    @property
+    def complete(self) -> bool:
+        return (
+            self.side.not_managed is None
+            and not self.routes.conflicts
+            and not self.refused
+            and not any(g.bad_entries for g in self.groups)
+        )
+
+    def describe(self) -> dict[str, Any]:
+        info = self.side.info
+        refused = [{"resourceId": e.resource_id, "code": e.code, "message": e.message} for e in self.refused]
+        return {
+            "role": self.side.role,
+            "accountId": info.account_id,
+            "region": info.region,
+            "vpcId": info.vpc_id,
+            "managed": self.side.not_managed is None,
+            "notManagedReason": self.side.not_managed,
+            "routes": {
+                "added": [r.describe() for r in self.added_routes],
+                "present": [r.describe() for r in self.routes.present],
+                "conflicts": [c.describe() for c in self.routes.conflicts],
+                "skippedTables": [s.describe() for s in self.routes.skipped],
+                "refused": [r for r in refused if r["resourceId"].startswith("rtb-")],
+            },
+            "securityGroups": {
+                "added": [{"groupId": g, "rules": [str(r) for r in rules]} for g, rules in self.added_rules.items()],
+                "present": [{"groupId": g.group_id, "rules": [str(r) for r in g.present]} for g in self.groups],
+                "invalidEntries": [
+                    {"groupId": g.group_id, "entry": b.entry, "error": b.error}
+                    for g in self.groups
+                    for b in g.bad_entries
+                ],
+                "refused": [r for r in refused if r["resourceId"].startswith("sg-")],
+            },
+        }
+
+
+@dataclass(frozen=True)
+class ConfigureResult:
+    peering_id: str
+    outcome: str  # configured, partially-configured, or skipped
+    explanation: str
+    dry_run: bool
+    detail: dict[str, Any]
+
+
+def configure_peering(
+    hint: PeeringHint,
+    settings: Settings,
+    aws: AwsAccess,
+    publisher: EventPublisher,
+    sleep: Callable[[float], None] = time.sleep,
+    backoff: Sequence[float] | None = None,
+) -> ConfigureResult:
+    if not (settings.is_managed_account(hint.account_id) and settings.is_managed_region(hint.region)):
+        return _skipped(hint.peering_id, f"{hint.account_id}/{hint.region} is not managed by this hub")
+    ec2 = aws.ec2(hint.account_id, hint.region)
+    peering = read_peering(ec2, hint.peering_id, sleep, backoff, until=lambda p: p.status != "provisioning")
+    allowed = CONFIGURABLE | ({"pending-acceptance"} if settings.dry_run else set())
+    if peering.status not in allowed:
+        return _skipped(peering.peering_id, f"status is {peering.status}: nothing to configure")
+
+    requester = _open_side("requester", peering.requester, settings, aws, ec2)
+    accepter = _open_side("accepter", peering.accepter, settings, aws, ec2)
+    # IPv6 routes and rules only make sense when both VPCs speak IPv6.
+    both_ipv6 = bool(requester.cidrs.ipv6 and accepter.cidrs.ipv6)
+    reports = [
+        _configure_side(side, _destinations(peer.cidrs, both_ipv6), peering.peering_id, settings.dry_run)
+        for side, peer in ((requester, accepter), (accepter, requester))
+    ]
+
+    outcome = CONFIGURED if all(r.complete for r in reports) else PARTIAL
+    if not settings.dry_run:
+        _tag_status(peering, hint, reports, outcome)
+    detail = {
+        "peeringId": peering.peering_id,
+        "peeringStatus": peering.status,
+        "outcome": outcome,
+        "dryRun": settings.dry_run,
+        "sides": [r.describe() for r in reports],
+    }
+    publisher.publish(DETAIL_TYPE, detail, resources=[peering.arn])
+    return ConfigureResult(peering.peering_id, outcome, _summary(reports), settings.dry_run, detail)
+
+
+def _open_side(role: str, info: PeeringSide, settings: Settings, aws: AwsAccess, known: Ec2Gateway) -> Side:
+    side = Side(role, info)
+    if not settings.is_managed_account(info.account_id):
+        side.not_managed = f"account {info.account_id} is not managed by this hub"
+        return side
+    if not settings.is_managed_region(info.region):
+        side.not_managed = f"region {info.region} is not in ManagedRegions"
+        return side
+    try:
+        same = known.account_id == info.account_id and known.region == info.region
+        side.ec2 = known if same else aws.ec2(info.account_id, info.region)
+        side.vpc = side.ec2.get_vpc(info.vpc_id)
+    except RoleAssumptionError as e:
+        side.ec2 = None
+        side.not_managed = f"the member role cannot be assumed: {e}"
+        return side
+    except VpcNotFoundError as e:
+        side.not_managed = str(e)
+        return side
+    if not side.vpc.opted_in:
+        side.not_managed = f"VPC {info.vpc_id} is not opted in ({ENABLED_TAG} is not 'true')"
+    return side
+
+
+def _destinations(cidrs: Cidrs, with_ipv6: bool) -> list[Network]:
+    """Only the peer VPC's own blocks: peering is not transitive."""
+    return [*cidrs.ipv4, *(cidrs.ipv6 if with_ipv6 else ())]
+
+
+def _configure_side(side: Side, destinations: list[Network], peering_id: str, dry_run: bool) -> SideReport:
+    report = SideReport(side)
+    if side.not_managed is not None or side.ec2 is None:
+        return report
+    vpc_id = side.info.vpc_id
+    report.routes = plan_routes(side.ec2.route_tables(vpc_id), destinations, peering_id)
+    report.groups = [plan_group(g, destinations) for g in side.ec2.tagged_security_groups(vpc_id)]
+    if dry_run:
+        report.added_routes = list(report.routes.add)
+        report.added_rules = {g.group_id: g.add for g in report.groups if g.add}
+        return report
+
+    full_tables: set[str] = set()
+    for route in report.routes.add:
+        if route.route_table_id in full_tables:
+            continue
+        try:
+            side.ec2.create_route(route.route_table_id, route.destination, peering_id)
+        except ChangeRefusedError as e:
+            report.refused.append(e)
+            if e.code == "RouteLimitExceeded":
+                full_tables.add(route.route_table_id)  # the table's other routes would fail alike
+            continue
+        report.added_routes.append(route)
+
+    description = rule_description(peering_id)
+    for group in report.groups:
+        if not group.add:
+            continue
+        try:
+            side.ec2.authorize_ingress(group.group_id, ip_permissions(group.add, description))
+        except ChangeRefusedError as e:
+            report.refused.append(e)
+            continue
+        report.added_rules[group.group_id] = group.add
+    return report
+
+
+def _tag_status(peering: Peering, hint: PeeringHint, reports: list[SideReport], outcome: str) -> None:
+    """Each managed side sees the status in its own account; written only when it changes."""
+    for report in reports:
+        side = report.side
+        if side.not_managed is not None or side.ec2 is None:
+            continue
+        seen_here = side.ec2.account_id == hint.account_id and side.ec2.region == hint.region
+        view = peering if seen_here else side.ec2.find_peering(peering.peering_id)
+        if view is not None and view.tags.get(STATUS_TAG) != outcome:
+            side.ec2.tag(peering.peering_id, {STATUS_TAG: outcome})
+
+
+def _summary(reports: list[SideReport]) -> str:
+    parts = []
+    for r in reports:
+        name = f"{r.side.role} {r.side.info.vpc_id}"
+        if r.side.not_managed:
+            parts.append(f"{name}: not managed ({r.side.not_managed})")
+            continue
+        rules = sum(len(v) for v in r.added_rules.values())
+        words = f"{name}: {len(r.added_routes)} route(s) and {rules} rule(s) added"
+        if r.routes.conflicts:
+            words += f", {len(r.routes.conflicts)} conflicting route(s) left alone"
+        if r.refused:
+            words += ", refused: " + "; ".join(str(e) for e in r.refused)
+        bad = [b.entry for g in r.groups for b in g.bad_entries]
+        if bad:
+            words += f", invalid allow entries {bad}"
+        parts.append(words)
+    return "; ".join(parts)
+
+
+def _skipped(peering_id: str, why: str) -> ConfigureResult:
+    return ConfigureResult(peering_id, "skipped", why, dry_run=False, detail={})

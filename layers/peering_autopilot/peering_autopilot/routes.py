@@ -1,0 +1,114 @@
+"""Step 3 of the runbook, planned: which routes each route table of a VPC still needs. Pure."""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+ROUTES_TAG = "peering-autopilot:routes"
+# Where a route can point; the first one present names the target in a conflict report.
+_TARGET_KEYS = (
+    "VpcPeeringConnectionId",
+    "GatewayId",
+    "NatGatewayId",
+    "TransitGatewayId",
+    "NetworkInterfaceId",
+    "InstanceId",
+    "EgressOnlyInternetGatewayId",
+    "LocalGatewayId",
+    "CarrierGatewayId",
+    "CoreNetworkArn",
+)
+
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+@dataclass(frozen=True)
+class Route:
+    route_table_id: str
+    destination: str
+
+    def describe(self) -> dict[str, str]:
+        return {"routeTableId": self.route_table_id, "destination": self.destination}
+
+
+@dataclass(frozen=True)
+class RouteConflict:
+    """The table already sends this destination elsewhere: left alone, reported."""
+
+    route_table_id: str
+    destination: str
+    existing_target: str
+
+    def describe(self) -> dict[str, str]:
+        return {
+            "routeTableId": self.route_table_id,
+            "destination": self.destination,
+            "existingTarget": self.existing_target,
+        }
+
+
+@dataclass(frozen=True)
+class SkippedTable:
+    route_table_id: str
+    reason: str
+
+    def describe(self) -> dict[str, str]:
+        return {"routeTableId": self.route_table_id, "reason": self.reason}
+
+
+@dataclass
+class RoutePlan:
+    add: list[Route] = field(default_factory=list)
+    present: list[Route] = field(default_factory=list)
+    conflicts: list[RouteConflict] = field(default_factory=list)
+    skipped: list[SkippedTable] = field(default_factory=list)
+
+
+def plan_routes(
+    route_tables: Sequence[Mapping[str, Any]], destinations: Sequence[Network], peering_id: str
+) -> RoutePlan:
+    """Every managed table (main or subnet-associated, not tagged routes=false) needs a route to
+    each destination through the peering. A route already there counts as done; one to another
+    target is a conflict, never overwritten."""
+    plan = RoutePlan()
+    for table in sorted(route_tables, key=lambda t: str(t["RouteTableId"])):
+        table_id = str(table["RouteTableId"])
+        tags = {t["Key"]: t["Value"] for t in table.get("Tags", [])}
+        if tags.get(ROUTES_TAG) == "false":
+            plan.skipped.append(SkippedTable(table_id, f"tagged {ROUTES_TAG}=false"))
+            continue
+        associations = table.get("Associations", [])
+        if not any(a.get("Main") or a.get("SubnetId") for a in associations):
+            plan.skipped.append(SkippedTable(table_id, "neither the main table nor associated with a subnet"))
+            continue
+        existing = _routes_by_destination(table)
+        for destination in destinations:
+            route = Route(table_id, str(destination))
+            found = existing.get(destination)
+            if found is None:
+                plan.add.append(route)
+            elif found.get("VpcPeeringConnectionId") == peering_id:
+                plan.present.append(route)
+            else:
+                plan.conflicts.append(RouteConflict(table_id, str(destination), _target(found)))
+    return plan
+
+
+def _routes_by_destination(table: Mapping[str, Any]) -> dict[Network, Mapping[str, Any]]:
+    routes: dict[Network, Mapping[str, Any]] = {}
+    for route in table.get("Routes", []):
+        block = route.get("DestinationCidrBlock") or route.get("DestinationIpv6CidrBlock")
+        if block:
+            routes[ipaddress.ip_network(block, strict=False)] = route
+    return routes
+
+
+def _target(route: Mapping[str, Any]) -> str:
+    for key in _TARGET_KEYS:
+        if route.get(key):
+            state = route.get("State")
+            return f"{route[key]} ({state})" if state == "blackhole" else str(route[key])
+    return "unknown target"

@@ -1,0 +1,98 @@
+"""Step 4 of the runbook, planned: which ingress rules each tagged security group still needs. Pure."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from peering_autopilot.allow import ALLOW_TAG, BadEntry, Traffic, parse_allow
+from peering_autopilot.routes import Network
+
+_PROTOCOL_NAMES = {"-1": "-1", "all": "-1", "6": "tcp", "17": "udp", "1": "icmp", "58": "icmpv6"}
+
+
+def rule_description(peering_id: str) -> str:
+    """Marks a rule as the autopilot's own, for this peering: a later cleanup removes exactly these."""
+    return f"peering-autopilot {peering_id}"
+
+
+@dataclass(frozen=True, order=True)
+class Rule:
+    """One ingress rule: traffic of one kind from one peer CIDR."""
+
+    ip_protocol: str
+    from_port: int
+    to_port: int
+    cidr: str
+
+    @classmethod
+    def of(cls, traffic: Traffic, cidr: Network) -> Rule:
+        return cls(traffic.ip_protocol(ipv6=cidr.version == 6), traffic.from_port, traffic.to_port, str(cidr))
+
+    @property
+    def ipv6(self) -> bool:
+        return ":" in self.cidr
+
+    def __str__(self) -> str:
+        if self.ip_protocol in ("-1", "icmp", "icmpv6"):
+            kind = "all" if self.ip_protocol == "-1" else self.ip_protocol
+        else:
+            ports = str(self.from_port) if self.from_port == self.to_port else f"{self.from_port}-{self.to_port}"
+            kind = f"{self.ip_protocol}:{ports}"
+        return f"{kind} from {self.cidr}"
+
+
+@dataclass
+class GroupPlan:
+    group_id: str
+    add: list[Rule] = field(default_factory=list)
+    present: list[Rule] = field(default_factory=list)
+    bad_entries: list[BadEntry] = field(default_factory=list)
+
+
+def plan_group(group: Mapping[str, Any], peer_cidrs: Sequence[Network]) -> GroupPlan:
+    """The rules the group's allow tag asks for, from each peer CIDR, split into present and missing."""
+    tags = {t["Key"]: t["Value"] for t in group.get("Tags", [])}
+    traffic, bad = parse_allow(tags.get(ALLOW_TAG, ""))
+    existing = existing_rules(group)
+    plan = GroupPlan(str(group["GroupId"]), bad_entries=bad)
+    for kind in traffic:
+        for cidr in peer_cidrs:
+            rule = Rule.of(kind, cidr)
+            (plan.present if rule in existing else plan.add).append(rule)
+    return plan
+
+
+def existing_rules(group: Mapping[str, Any]) -> set[Rule]:
+    rules: set[Rule] = set()
+    for permission in group.get("IpPermissions", []):
+        protocol = str(permission.get("IpProtocol", "-1"))
+        protocol = _PROTOCOL_NAMES.get(protocol, protocol)
+        low = int(permission.get("FromPort", -1)) if protocol != "-1" else -1
+        high = int(permission.get("ToPort", -1)) if protocol != "-1" else -1
+        for ip_range in permission.get("IpRanges", []):
+            rules.add(Rule(protocol, low, high, ip_range["CidrIp"]))
+        for ip_range in permission.get("Ipv6Ranges", []):
+            rules.add(Rule(protocol, low, high, ip_range["CidrIpv6"]))
+    return rules
+
+
+def ip_permissions(rules: Sequence[Rule], description: str) -> list[dict[str, Any]]:
+    """The Authorize call's IpPermissions: one entry per protocol and port range, all CIDRs in it."""
+    grouped: dict[tuple[str, int, int], list[Rule]] = {}
+    for rule in rules:
+        grouped.setdefault((rule.ip_protocol, rule.from_port, rule.to_port), []).append(rule)
+    permissions = []
+    for (protocol, low, high), members in sorted(grouped.items()):
+        permission: dict[str, Any] = {"IpProtocol": protocol}
+        if protocol != "-1":
+            permission.update(FromPort=low, ToPort=high)
+        v4 = [{"CidrIp": r.cidr, "Description": description} for r in members if not r.ipv6]
+        v6 = [{"CidrIpv6": r.cidr, "Description": description} for r in members if r.ipv6]
+        if v4:
+            permission["IpRanges"] = v4
+        if v6:
+            permission["Ipv6Ranges"] = v6
+        permissions.append(permission)
+    return permissions

@@ -1,0 +1,521 @@
+"""Routes and security-group rules on both sides, in moto: exact route and rule sets asserted."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import boto3
+import pytest
+from botocore.awsrequest import AWSResponse
+
+from autopilot_local.harness import LocalAutopilot, LocalCloud
+from peering_autopilot import configure
+from peering_autopilot.aws import AwsAccess
+from peering_autopilot.configure import configure_peering
+from peering_autopilot.hints import PeeringHint
+from tests.conftest import (
+    HUB,
+    MEMBER,
+    OTHER_REGION,
+    OUTSIDER,
+    REGION,
+    ApiCalls,
+    Side,
+    make_vpc,
+    peering_as_accepter,
+    request_peering,
+    tags_of,
+)
+from tests.integration.test_faults import _Body, _ec2_error, settings
+
+DESCRIPTION = "peering-autopilot {}"
+
+
+@dataclass
+class Net:
+    """A VPC as the runbook sees it: main table, two subnet tables, one excluded, one loose."""
+
+    side: Side
+    main_table: str
+    subnet_tables: list[str]
+    excluded_table: str
+    loose_table: str
+    tagged_group: str
+    untagged_group: str
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def managed_tables(self) -> list[str]:
+        return sorted([self.main_table, *self.subnet_tables])
+
+
+def build_net(
+    cloud: LocalCloud,
+    account: str,
+    region: str,
+    cidr: str,
+    *,
+    allow: str = "icmp,tcp:443",
+    opted_in: bool = True,
+    secondary: tuple[str, ...] = (),
+    ipv6: bool = False,
+) -> Net:
+    side = make_vpc(cloud, account, region, cidr, opted_in=opted_in, secondary=secondary, ipv6=ipv6)
+    ec2 = cloud.ec2(account, region)
+    vpc = side.vpc_id
+    tables = ec2.describe_route_tables(Filters=[{"Name": "vpc-id", "Values": [vpc]}])["RouteTables"]
+    main = next(t["RouteTableId"] for t in tables if any(a.get("Main") for a in t.get("Associations", [])))
+    base = cidr.rsplit(".", 2)[0]
+    subnet_tables = []
+    for index in range(3):  # app, data, and the excluded one
+        subnet = ec2.create_subnet(VpcId=vpc, CidrBlock=f"{base}.{index + 1}.0/24")["Subnet"]["SubnetId"]
+        table = ec2.create_route_table(VpcId=vpc)["RouteTable"]["RouteTableId"]
+        ec2.associate_route_table(RouteTableId=table, SubnetId=subnet)
+        subnet_tables.append(table)
+    excluded = subnet_tables.pop()
+    ec2.create_tags(Resources=[excluded], Tags=[{"Key": "peering-autopilot:routes", "Value": "false"}])
+    loose = ec2.create_route_table(VpcId=vpc)["RouteTable"]["RouteTableId"]
+    tagged = ec2.create_security_group(GroupName="app", Description="app servers", VpcId=vpc)["GroupId"]
+    ec2.create_tags(Resources=[tagged], Tags=[{"Key": "peering-autopilot:allow", "Value": allow}])
+    untagged = ec2.create_security_group(GroupName="db", Description="databases", VpcId=vpc)["GroupId"]
+    return Net(side, main, subnet_tables, excluded, loose, tagged, untagged)
+
+
+def peering_routes(cloud: LocalCloud, net: Net, peering_id: str) -> dict[str, set[str]]:
+    """Every route through the peering, by route table, in the VPC."""
+    ec2 = cloud.ec2(net.side.account, net.side.region)
+    tables = ec2.describe_route_tables(Filters=[{"Name": "vpc-id", "Values": [net.side.vpc_id]}])["RouteTables"]
+    return {
+        t["RouteTableId"]: {
+            r.get("DestinationCidrBlock") or r["DestinationIpv6CidrBlock"]
+            for r in t["Routes"]
+            if r.get("VpcPeeringConnectionId") == peering_id
+        }
+        for t in tables
+    }
+
+
+def ingress(cloud: LocalCloud, net: Net, group_id: str) -> set[tuple[str, int, int, str, str]]:
+    """The group's ingress rules as (protocol, from, to, cidr, description)."""
+    ec2 = cloud.ec2(net.side.account, net.side.region)
+    [group] = ec2.describe_security_groups(GroupIds=[group_id])["SecurityGroups"]
+    rules = set()
+    for p in group["IpPermissions"]:
+        for r in p.get("IpRanges", []):
+            rules.add(
+                (p["IpProtocol"], p.get("FromPort", -1), p.get("ToPort", -1), r["CidrIp"], r.get("Description", ""))
+            )
+        for r in p.get("Ipv6Ranges", []):
+            rules.add(
+                (p["IpProtocol"], p.get("FromPort", -1), p.get("ToPort", -1), r["CidrIpv6"], r.get("Description", ""))
+            )
+    return rules
+
+
+def expected_routes(net: Net, destinations: set[str]) -> dict[str, set[str]]:
+    routes = {key: set[str]() for key in [net.excluded_table, net.loose_table]}
+    routes.update(dict.fromkeys(net.managed_tables, destinations))
+    return routes
+
+
+def configured_events(autopilot: LocalAutopilot) -> list[dict[str, Any]]:
+    return [e for e in autopilot.published if e["detail-type"] == "Peering Configured"]
+
+
+PLACEMENTS = [
+    pytest.param((HUB, REGION), (HUB, REGION), id="within account"),
+    pytest.param((HUB, REGION), (MEMBER, REGION), id="across accounts"),
+    pytest.param((MEMBER, REGION), (HUB, OTHER_REGION), id="across accounts and regions"),
+]
+
+
+@pytest.mark.parametrize(("a_at", "b_at"), PLACEMENTS)
+def test_both_sides_get_routes_in_every_table_and_the_declared_rules(
+    cloud: LocalCloud, autopilot_factory: Any, api_calls: ApiCalls, a_at: tuple[str, str], b_at: tuple[str, str]
+) -> None:
+    # GIVEN the seed's VPCs, each with a main table, two subnet tables, an excluded and a loose one
+    a = build_net(cloud, *a_at, "10.0.0.0/16", allow="icmp")
+    b = build_net(cloud, *b_at, "10.1.0.0/16", allow="icmp,tcp:443,tcp:8000-8080,udp:53")
+    autopilot = autopilot_factory()
+    api_calls.clear()
+
+    # WHEN a request is made and the automation runs
+    peering_id = request_peering(cloud, a.side, b.side)
+    autopilot.run_until_idle()
+    calls = list(api_calls.names)
+
+    # THEN every managed table on both sides routes the peer VPC's block through the peering ...
+    assert peering_routes(cloud, a, peering_id) == expected_routes(a, {"10.1.0.0/16"})
+    assert peering_routes(cloud, b, peering_id) == expected_routes(b, {"10.0.0.0/16"})
+    # ... the tagged groups let the declared traffic in from the peer, marked as the autopilot's ...
+    mark = DESCRIPTION.format(peering_id)
+    assert ingress(cloud, a, a.tagged_group) == {("icmp", -1, -1, "10.1.0.0/16", mark)}
+    assert ingress(cloud, b, b.tagged_group) == {
+        ("icmp", -1, -1, "10.0.0.0/16", mark),
+        ("tcp", 443, 443, "10.0.0.0/16", mark),
+        ("tcp", 8000, 8080, "10.0.0.0/16", mark),
+        ("udp", 53, 53, "10.0.0.0/16", mark),
+    }
+    # ... untagged groups are never touched, and both sides see the status
+    assert ingress(cloud, a, a.untagged_group) == set()
+    assert ingress(cloud, b, b.untagged_group) == set()
+    assert tags_of(cloud, a.side, peering_id) == {"peering-autopilot:status": "configured"}
+    assert tags_of(cloud, b.side, peering_id) == {"peering-autopilot:status": "configured"}
+    # ... with one filtered read of tables and of groups per side, and one Authorize per group
+    assert calls.count("DescribeRouteTables") == 2
+    assert calls.count("DescribeSecurityGroups") == 2
+    assert calls.count("AuthorizeSecurityGroupIngress") == 2
+    assert calls.count("CreateRoute") == 6
+
+    [event] = configured_events(autopilot)
+    assert event["detail"]["outcome"] == "configured"
+    sides = {s["role"]: s for s in event["detail"]["sides"]}
+    assert sorted(r["routeTableId"] for r in sides["requester"]["routes"]["added"]) == a.managed_tables
+    assert sides["accepter"]["securityGroups"]["added"] == [
+        {
+            "groupId": b.tagged_group,
+            "rules": [
+                "icmp from 10.0.0.0/16",
+                "tcp:443 from 10.0.0.0/16",
+                "tcp:8000-8080 from 10.0.0.0/16",
+                "udp:53 from 10.0.0.0/16",
+            ],
+        }
+    ]
+    assert {s["routeTableId"]: s["reason"] for s in sides["requester"]["routes"]["skippedTables"]} == {
+        a.excluded_table: "tagged peering-autopilot:routes=false",
+        a.loose_table: "neither the main table nor associated with a subnet",
+    }
+
+
+def test_a_second_run_changes_nothing(cloud: LocalCloud, autopilot_factory: Any, api_calls: ApiCalls) -> None:
+    a = build_net(cloud, HUB, REGION, "10.0.0.0/16")
+    b = build_net(cloud, MEMBER, REGION, "10.1.0.0/16")
+    autopilot = autopilot_factory()
+    peering_id = request_peering(cloud, a.side, b.side)
+    autopilot.run_until_idle()
+    before = (peering_routes(cloud, a, peering_id), peering_routes(cloud, b, peering_id))
+    [accepted] = [e for e in autopilot.published if e["detail-type"] == "Peering Accepted"]
+    api_calls.clear()
+
+    # WHEN the same event is delivered again (EventBridge delivers at least once)
+    autopilot.put(accepted)
+    [again] = autopilot.run_until_idle()
+
+    assert again.result["status"] == "configured"
+    assert api_calls.mutating() == []
+    assert (peering_routes(cloud, a, peering_id), peering_routes(cloud, b, peering_id)) == before
+    second = configured_events(autopilot)[-1]["detail"]
+    for side in second["sides"]:
+        assert side["routes"]["added"] == []
+        assert len(side["routes"]["present"]) == 3
+        assert side["securityGroups"]["added"] == []
+
+
+def test_secondary_and_ipv6_blocks_are_routed_and_opened(
+    cloud: LocalCloud, autopilot_factory: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import moto.ec2.models.vpcs as moto_vpcs
+
+    blocks = iter(["2600:1f18:aaaa:1200::/56", "2600:1f18:bbbb:3400::/56"])
+    monkeypatch.setattr(moto_vpcs, "random_ipv6_cidr", lambda: next(blocks))
+    a = build_net(cloud, HUB, REGION, "10.0.0.0/16", secondary=("100.64.0.0/16",), ipv6=True, allow="icmp")
+    b = build_net(cloud, MEMBER, REGION, "10.1.0.0/16", secondary=("10.9.0.0/16",), ipv6=True, allow="tcp:443")
+    autopilot = autopilot_factory()
+
+    peering_id = request_peering(cloud, a.side, b.side)
+    autopilot.run_until_idle()
+
+    assert peering_routes(cloud, a, peering_id) == expected_routes(
+        a, {"10.1.0.0/16", "10.9.0.0/16", "2600:1f18:bbbb:3400::/56"}
+    )
+    assert peering_routes(cloud, b, peering_id) == expected_routes(
+        b, {"10.0.0.0/16", "100.64.0.0/16", "2600:1f18:aaaa:1200::/56"}
+    )
+    mark = DESCRIPTION.format(peering_id)
+    assert ingress(cloud, a, a.tagged_group) == {
+        ("icmp", -1, -1, "10.1.0.0/16", mark),
+        ("icmp", -1, -1, "10.9.0.0/16", mark),
+        ("icmpv6", -1, -1, "2600:1f18:bbbb:3400::/56", mark),
+    }
+    assert ingress(cloud, b, b.tagged_group) == {
+        ("tcp", 443, 443, "10.0.0.0/16", mark),
+        ("tcp", 443, 443, "100.64.0.0/16", mark),
+        ("tcp", 443, 443, "2600:1f18:aaaa:1200::/56", mark),
+    }
+
+
+def test_ipv6_is_left_out_when_only_one_side_has_it(cloud: LocalCloud, autopilot_factory: Any) -> None:
+    a = build_net(cloud, HUB, REGION, "10.0.0.0/16", ipv6=True)
+    b = build_net(cloud, MEMBER, REGION, "10.1.0.0/16")
+    autopilot = autopilot_factory()
+
+    peering_id = request_peering(cloud, a.side, b.side)
+    autopilot.run_until_idle()
+
+    assert peering_routes(cloud, b, peering_id) == expected_routes(b, {"10.0.0.0/16"})
+    assert {rule[3] for rule in ingress(cloud, b, b.tagged_group)} == {"10.0.0.0/16"}
+
+
+def test_a_conflicting_route_is_left_alone_and_reported(cloud: LocalCloud, autopilot_factory: Any) -> None:
+    a = build_net(cloud, HUB, REGION, "10.0.0.0/16")
+    b = build_net(cloud, MEMBER, REGION, "10.1.0.0/16")
+    ec2 = cloud.ec2(HUB, REGION)
+    igw = ec2.create_internet_gateway()["InternetGateway"]["InternetGatewayId"]
+    ec2.attach_internet_gateway(InternetGatewayId=igw, VpcId=a.side.vpc_id)
+    clashing = a.subnet_tables[0]
+    ec2.create_route(RouteTableId=clashing, DestinationCidrBlock="10.1.0.0/16", GatewayId=igw)
+    autopilot = autopilot_factory()
+
+    peering_id = request_peering(cloud, a.side, b.side)
+    autopilot.run_until_idle()
+
+    routes = peering_routes(cloud, a, peering_id)
+    assert routes[clashing] == set()
+    assert all(routes[t] == {"10.1.0.0/16"} for t in a.managed_tables if t != clashing)
+    [table] = ec2.describe_route_tables(RouteTableIds=[clashing])["RouteTables"]
+    assert {"DestinationCidrBlock": "10.1.0.0/16", "GatewayId": igw} in [
+        {k: r[k] for k in ("DestinationCidrBlock", "GatewayId") if k in r} for r in table["Routes"]
+    ]
+    [event] = configured_events(autopilot)
+    requester = next(s for s in event["detail"]["sides"] if s["role"] == "requester")
+    assert requester["routes"]["conflicts"] == [
+        {"routeTableId": clashing, "destination": "10.1.0.0/16", "existingTarget": igw}
+    ]
+    assert event["detail"]["outcome"] == "partially-configured"
+    assert peering_routes(cloud, b, peering_id) == expected_routes(b, {"10.0.0.0/16"})
+
+
+def test_malformed_allow_entries_are_reported_and_the_valid_ones_apply(
+    cloud: LocalCloud, autopilot_factory: Any
+) -> None:
+    a = build_net(cloud, HUB, REGION, "10.0.0.0/16", allow="icmp, tcp:99999, tcp:abc, ftp, tcp:443")
+    b = build_net(cloud, MEMBER, REGION, "10.1.0.0/16")
+    autopilot = autopilot_factory()
+
+    peering_id = request_peering(cloud, a.side, b.side)
+    autopilot.run_until_idle()
+
+    mark = DESCRIPTION.format(peering_id)
+    assert ingress(cloud, a, a.tagged_group) == {
+        ("icmp", -1, -1, "10.1.0.0/16", mark),
+        ("tcp", 443, 443, "10.1.0.0/16", mark),
+    }
+    [event] = configured_events(autopilot)
+    requester = next(s for s in event["detail"]["sides"] if s["role"] == "requester")
+    assert requester["securityGroups"]["invalidEntries"] == [
+        {"groupId": a.tagged_group, "entry": "tcp:99999", "error": "port 99999 is outside 0-65535"},
+        {"groupId": a.tagged_group, "entry": "tcp:abc", "error": "'abc' is not a port or a FROM-TO range of ports"},
+        {
+            "groupId": a.tagged_group,
+            "entry": "ftp",
+            "error": "unknown protocol: use icmp, all, tcp:PORT[-PORT] or udp:PORT[-PORT]",
+        },
+    ]
+
+
+def test_a_side_not_opted_in_is_reported_as_not_managed(cloud: LocalCloud, autopilot_factory: Any) -> None:
+    a = build_net(cloud, HUB, REGION, "10.0.0.0/16", opted_in=False)
+    b = build_net(cloud, MEMBER, REGION, "10.1.0.0/16")
+    autopilot = autopilot_factory()
+
+    peering_id = request_peering(cloud, a.side, b.side)
+    autopilot.run_until_idle()
+
+    assert all(routes == set() for routes in peering_routes(cloud, a, peering_id).values())
+    assert ingress(cloud, a, a.tagged_group) == set()
+    assert peering_routes(cloud, b, peering_id) == expected_routes(b, {"10.0.0.0/16"})
+    [event] = configured_events(autopilot)
+    requester = next(s for s in event["detail"]["sides"] if s["role"] == "requester")
+    assert requester["managed"] is False
+    assert requester["notManagedReason"] == (
+        f"VPC {a.side.vpc_id} is not opted in (peering-autopilot:enabled is not 'true')"
+    )
+    assert event["detail"]["outcome"] == "partially-configured"
+    assert tags_of(cloud, b.side, peering_id) == {"peering-autopilot:status": "partially-configured"}
+
+
+def test_a_side_whose_role_cannot_be_assumed_is_reported_as_not_managed(cloud: LocalCloud) -> None:
+    a = build_net(cloud, HUB, REGION, "10.0.0.0/16")
+    b = build_net(cloud, MEMBER, REGION, "10.1.0.0/16")
+    boto3.client("events", region_name=REGION).create_event_bus(Name="peering-autopilot-bus")
+    peering_id = request_peering(cloud, a.side, b.side)
+    cloud.ec2(MEMBER, REGION).accept_vpc_peering_connection(VpcPeeringConnectionId=peering_id)
+    base = boto3.Session()
+
+    def deny(request: Any, **_: Any) -> AWSResponse:
+        body = (
+            b"<ErrorResponse><Error><Code>AccessDenied</Code><Message>not authorized</Message></Error></ErrorResponse>"
+        )
+        return AWSResponse("https://sts.amazonaws.com/", 403, {}, _Body(body))  # type: ignore[arg-type]
+
+    base.events.register("before-send.sts.AssumeRole", deny)
+
+    result = configure_peering(
+        PeeringHint(peering_id, HUB, REGION),
+        settings(),
+        AwsAccess(settings(), base_session=base),
+        AwsAccess(settings()).publisher(),
+    )
+
+    assert result.outcome == "partially-configured"
+    accepter = next(s for s in result.detail["sides"] if s["role"] == "accepter")
+    assert accepter["notManagedReason"] == (
+        f"the member role cannot be assumed: cannot assume role arn:aws:iam::{MEMBER}:role/PeeringAutopilotMember "
+        f"in account {MEMBER}: AccessDenied: not authorized"
+    )
+    assert peering_routes(cloud, a, peering_id) == expected_routes(a, {"10.1.0.0/16"})
+
+
+def test_a_peering_accepted_by_a_person_is_configured(cloud: LocalCloud, autopilot_factory: Any) -> None:
+    a = build_net(cloud, HUB, REGION, "10.0.0.0/16")
+    b = build_net(cloud, MEMBER, REGION, "10.1.0.0/16")
+    autopilot = autopilot_factory()
+    peering_id = request_peering(cloud, a.side, b.side)
+    # A person in the accepter account is faster than the autopilot
+    cloud.ec2(MEMBER, REGION, record=True).accept_vpc_peering_connection(VpcPeeringConnectionId=peering_id)
+
+    deliveries = autopilot.run_until_idle()
+
+    assert [(d.function, d.result["status"]) for d in deliveries] == [
+        ("AcceptPeeringFunction", "skipped"),
+        ("ConfigurePeeringFunction", "configured"),
+    ]
+    assert deliveries[1].rule == "ConfigurePeeringFunction.AcceptedByPerson"
+    assert peering_routes(cloud, b, peering_id) == expected_routes(b, {"10.0.0.0/16"})
+
+
+def test_dry_run_publishes_the_plan_and_changes_nothing(
+    cloud: LocalCloud, autopilot_factory: Any, api_calls: ApiCalls
+) -> None:
+    a = build_net(cloud, HUB, REGION, "10.0.0.0/16")
+    b = build_net(cloud, MEMBER, REGION, "10.1.0.0/16")
+    autopilot = autopilot_factory(DryRun="true")
+    peering_id = request_peering(cloud, a.side, b.side)
+    api_calls.clear()
+
+    autopilot.run_until_idle()
+
+    assert api_calls.mutating() == []
+    assert peering_as_accepter(cloud, b.side, peering_id)["Status"]["Code"] == "pending-acceptance"
+    [event] = configured_events(autopilot)
+    assert event["detail"]["dryRun"] is True
+    accepter = next(s for s in event["detail"]["sides"] if s["role"] == "accepter")
+    assert sorted(r["routeTableId"] for r in accepter["routes"]["added"]) == b.managed_tables
+    assert accepter["securityGroups"]["added"] == [
+        {"groupId": b.tagged_group, "rules": ["icmp from 10.0.0.0/16", "tcp:443 from 10.0.0.0/16"]}
+    ]
+
+
+def test_security_group_rule_quota_is_reported_and_other_groups_still_open(
+    cloud: LocalCloud, autopilot_factory: Any
+) -> None:
+    a = build_net(cloud, HUB, REGION, "10.0.0.0/16")
+    b = build_net(cloud, MEMBER, REGION, "10.1.0.0/16", allow="icmp")
+    ec2 = cloud.ec2(HUB, REGION)
+    full = ec2.create_security_group(GroupName="full", Description="full", VpcId=a.side.vpc_id)["GroupId"]
+    ec2.create_tags(Resources=[full], Tags=[{"Key": "peering-autopilot:allow", "Value": "tcp:443"}])
+    ec2.authorize_security_group_ingress(
+        GroupId=full,
+        IpPermissions=[
+            {
+                "IpProtocol": "tcp",
+                "FromPort": 22,
+                "ToPort": 22,
+                "IpRanges": [{"CidrIp": f"192.168.{i}.0/24"} for i in range(60)],
+            }
+        ],
+    )
+    autopilot = autopilot_factory()
+
+    peering_id = request_peering(cloud, a.side, b.side)
+    autopilot.run_until_idle()
+
+    assert ("tcp", 443, 443, "10.1.0.0/16", DESCRIPTION.format(peering_id)) in ingress(cloud, a, a.tagged_group)
+    [event] = configured_events(autopilot)
+    requester = next(s for s in event["detail"]["sides"] if s["role"] == "requester")
+    [refused] = requester["securityGroups"]["refused"]
+    assert (refused["resourceId"], refused["code"]) == (full, "RulesPerSecurityGroupLimitExceeded")
+    assert event["detail"]["outcome"] == "partially-configured"
+
+
+def test_route_quota_is_reported_and_other_tables_still_get_routes(
+    server_cloud: LocalCloud, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Server mode: the injected refusal stops the request before it reaches the emulator.
+    cloud = server_cloud
+    boto3.client("events", region_name=REGION).create_event_bus(Name="peering-autopilot-bus")
+    a = build_net(cloud, HUB, REGION, "10.0.0.0/16")
+    b = build_net(cloud, HUB, REGION, "10.1.0.0/16")
+    peering_id = request_peering(cloud, a.side, b.side)
+    cloud.ec2(HUB, REGION).accept_vpc_peering_connection(VpcPeeringConnectionId=peering_id)
+    full_table = a.subnet_tables[0]
+    base = boto3.Session()
+
+    def table_full(request: Any, **_: Any) -> AWSResponse | None:
+        if f"RouteTableId={full_table}" in (request.body or ""):
+            return _ec2_error(400, "RouteLimitExceeded", "The maximum number of routes has been reached.")
+        return None
+
+    base.events.register("before-send.ec2.CreateRoute", table_full)
+    hub_only = settings(approved_account_ids=frozenset())
+
+    result = configure_peering(
+        PeeringHint(peering_id, HUB, REGION),
+        hub_only,
+        AwsAccess(hub_only, base_session=base),
+        AwsAccess(hub_only).publisher(),
+    )
+
+    routes = peering_routes(cloud, a, peering_id)
+    assert routes[full_table] == set()
+    assert all(routes[t] == {"10.1.0.0/16"} for t in a.managed_tables if t != full_table)
+    assert peering_routes(cloud, b, peering_id) == expected_routes(b, {"10.0.0.0/16"})
+    requester = next(s for s in result.detail["sides"] if s["role"] == "requester")
+    assert requester["routes"]["refused"] == [
+        {
+            "resourceId": full_table,
+            "code": "RouteLimitExceeded",
+            "message": "The maximum number of routes has been reached.",
+        }
+    ]
+    assert result.outcome == "partially-configured"
+
+
+def test_the_configure_function_calls_only_what_it_declares(cloud: LocalCloud, api_calls: ApiCalls) -> None:
+    a = build_net(cloud, HUB, REGION, "10.0.0.0/16")
+    b = build_net(cloud, MEMBER, OTHER_REGION, "10.1.0.0/16")
+    publisher = autopilot_publisher()
+    peering_id = request_peering(cloud, a.side, b.side)
+    cloud.ec2(MEMBER, OTHER_REGION).accept_vpc_peering_connection(VpcPeeringConnectionId=peering_id)
+    api_calls.clear()
+
+    result = configure_peering(
+        PeeringHint(peering_id, MEMBER, OTHER_REGION), settings(), AwsAccess(settings()), publisher
+    )
+
+    assert result.outcome == "configured"
+    assert peering_routes(cloud, a, peering_id) == expected_routes(a, {"10.1.0.0/16"})
+    declared = {a.split(":", 1)[1] for a in configure.IAM_ACTIONS}
+    assert set(api_calls.names) <= declared, set(api_calls.names) - declared
+
+
+def autopilot_publisher() -> Any:
+    boto3.client("events", region_name=REGION).create_event_bus(Name="peering-autopilot-bus")
+    return AwsAccess(settings()).publisher()
+
+
+def test_an_outsider_side_is_not_managed(cloud: LocalCloud) -> None:
+    a = build_net(cloud, OUTSIDER, REGION, "10.2.0.0/16")
+    b = build_net(cloud, HUB, REGION, "10.1.0.0/16")
+    peering_id = request_peering(cloud, a.side, b.side)
+    cloud.ec2(HUB, REGION).accept_vpc_peering_connection(VpcPeeringConnectionId=peering_id)
+
+    result = configure_peering(
+        PeeringHint(peering_id, HUB, REGION), settings(), AwsAccess(settings()), autopilot_publisher()
+    )
+
+    requester = next(s for s in result.detail["sides"] if s["role"] == "requester")
+    assert requester["notManagedReason"] == f"account {OUTSIDER} is not managed by this hub"
+    assert peering_routes(cloud, b, peering_id) == expected_routes(b, {"10.2.0.0/16"})
