@@ -17,6 +17,7 @@ from typing import Any
 from moto.server import ThreadedMotoServer
 
 from autopilot_local.harness import PROJECT, Delivery, LocalAutopilot, LocalCloud
+from autopilot_local.metering import count_calls
 from autopilot_local.world import HUB_ACCOUNT, MEMBER_ACCOUNT, OUTSIDER_ACCOUNT, REGION, Network, build_seed_world
 
 LOG_FILE = PROJECT / "build" / "demo" / "function-logs.jsonl"
@@ -81,11 +82,13 @@ def run(host: str, port: int, log: Any, log_path: Path) -> int:
     ok &= scenario(
         autopilot,
         cloud,
-        "Step 1-2 of the runbook: VPC-A asks to peer with VPC-B; nobody touches the console",
+        "Steps 1-4 of the runbook: VPC-A asks to peer with VPC-B; nobody touches the console",
         world.vpc_a,
         world.vpc_b,
         expect_status="active",
+        expect_tag="configured",
     )
+    ok &= redelivery(autopilot)
     ok &= scenario(
         autopilot,
         cloud,
@@ -93,6 +96,7 @@ def run(host: str, port: int, log: Any, log_path: Path) -> int:
         world.vpc_c,
         world.vpc_b,
         expect_status="pending-acceptance",
+        expect_tag="declined:requester-not-approved",
     )
     ok &= scenario(
         autopilot,
@@ -101,6 +105,7 @@ def run(host: str, port: int, log: Any, log_path: Path) -> int:
         world.vpc_a,
         world.vpc_d,
         expect_status="pending-acceptance",
+        expect_tag="declined:accepter-not-opted-in",
     )
 
     heading("Done")
@@ -119,6 +124,7 @@ def scenario(
     requester: Network,
     accepter: Network,
     expect_status: str,
+    expect_tag: str,
 ) -> bool:
     heading(title)
     user = cloud.ec2(requester.account, requester.region, record=True)
@@ -132,41 +138,116 @@ def scenario(
     )
     say(f"  -> CloudTrail records CreateVpcPeeringConnection in {requester.account}/{requester.region}")
 
+    published_before = len(autopilot.published)
     deliveries = autopilot.run_until_idle()
     if not deliveries:
         say("  !! no function was invoked")
     for delivery in deliveries:
-        describe_delivery(delivery)
-    for event in autopilot.published[-len(deliveries) :] if deliveries else []:
-        say(f"  -> published '{event['detail-type']}' on the bus for operators and the next steps")
+        describe_delivery(delivery, autopilot.published[published_before:])
 
     ec2 = cloud.ec2(accepter.account, accepter.region)
     found = ec2.describe_vpc_peering_connections(VpcPeeringConnectionIds=[peering_id])["VpcPeeringConnections"]
     peering = next(p for p in found if p["VpcPeeringConnectionId"] == peering_id)
-    tags = {
-        t["Key"]: t["Value"]
-        for t in ec2.describe_tags(Filters=[{"Name": "resource-id", "Values": [peering_id]}])["Tags"]
-    }
+    tag = status_tag(ec2, peering_id)
     status = str(peering["Status"]["Code"])
-    mark = "OK" if status == expect_status else "!!"
-    say(
-        f"  {mark} {peering_id} is {status}"
-        f"; tag peering-autopilot:status = {tags.get('peering-autopilot:status', '(none)')}"
-    )
-    return status == expect_status
+    ok = status == expect_status and tag == expect_tag
+    say(f"  {'OK' if ok else '!!'} {peering_id} is {status}; tag peering-autopilot:status = {tag}")
+    if status == "active":
+        say("  Read back from EC2:")
+        for net in (requester, accepter):
+            ok &= show_network(cloud, net, peering_id)
+    return ok
 
 
-def describe_delivery(delivery: Delivery) -> None:
-    say(f"  -> {delivery.via} -> hub bus -> rule {delivery.rule}")
+def redelivery(autopilot: LocalAutopilot) -> bool:
+    """EventBridge delivers at least once: the same event again must change nothing."""
+    heading("EventBridge delivers 'Peering Accepted' a second time (at-least-once delivery)")
+    accepted = next(e for e in autopilot.published if e["detail-type"] == "Peering Accepted")
+    with count_calls() as calls:
+        [delivery] = autopilot.run_until_idle_with(accepted, via="redelivered")
+    changes = calls.mutating()
+    detail = next(e for e in reversed(autopilot.published) if e["detail-type"] == "Peering Configured")["detail"]
+    present = sum(len(side["routes"]["present"]) for side in detail["sides"])
+    rules = sum(len(g["rules"]) for side in detail["sides"] for g in side["securityGroups"]["present"])
+    reads = sum(calls.by_action().values()) - len(changes)
+    say(f"  -> {delivery.function}: {present} routes and {rules} rules already in place")
+    say(f"  {'OK' if not changes else '!!'} {reads} EC2 reads, {len(changes)} changes {changes or ''}")
+    return not changes
+
+
+def describe_delivery(delivery: Delivery, published: list[dict[str, Any]]) -> None:
+    if delivery.via.startswith("published"):
+        say(f"  -> '{delivery.event['detail-type']}' -> rule {delivery.rule}")
+    else:
+        say(f"  -> {delivery.via} -> hub bus -> rule {delivery.rule}")
     result = delivery.result or {}
+    status = str(result.get("status"))
     verdict = {
         "accepted": "ACCEPTED",
         "declined": "DECLINED, left pending for a human",
         "rejected": "REJECTED",
         "skipped": "nothing to do",
-    }.get(str(result.get("status")), str(result.get("status")).upper())
+        "configured": "CONFIGURED both sides",
+        "partially-configured": "PARTLY CONFIGURED",
+    }.get(status, status.upper())
     say(f"  -> {delivery.function}: {verdict}")
-    say(f"     because {result.get('reason') or result.get('error')}")
+    if result.get("reason") or result.get("error"):
+        say(f"     because {result.get('reason') or result.get('error')}")
+    for event in published:
+        detail = event["detail"]
+        if detail.get("peeringId") != result.get("peeringId"):
+            continue
+        if event["detail-type"] == "Peering Configured" and delivery.function == "ConfigurePeeringFunction":
+            for side in detail["sides"]:
+                say("     " + side_summary(side))
+            say("  -> published 'Peering Configured' on the bus")
+        elif event["detail-type"] != "Peering Configured" and delivery.function == "AcceptPeeringFunction":
+            say(f"  -> published '{event['detail-type']}' on the bus for operators and the next steps")
+
+
+def side_summary(side: dict[str, Any]) -> str:
+    where = f"{side['role']} {side['vpcId']} ({side['accountId']})"
+    if not side["managed"]:
+        return f"{where}: NOT MANAGED, {side['notManagedReason']}"
+    routes = side["routes"]
+    groups = side["securityGroups"]
+    added_routes = ", ".join(f"{r['routeTableId']} {r['destination']}" for r in routes["added"]) or "none"
+    added_rules = "; ".join(f"{g['groupId']}: {', '.join(g['rules'])}" for g in groups["added"]) or "none"
+    words = f"{where}: routes added [{added_routes}]; rules added [{added_rules}]"
+    for conflict in routes["conflicts"]:
+        words += f"; CONFLICT {conflict['routeTableId']} {conflict['destination']} -> {conflict['existingTarget']}"
+    for bad in groups["invalidEntries"]:
+        words += f"; BAD ALLOW ENTRY {bad['groupId']} {bad['entry']!r}: {bad['error']}"
+    return words
+
+
+def show_network(cloud: LocalCloud, net: Network, peering_id: str) -> bool:
+    """The routes through the peering and the autopilot's rules, as EC2 has them now."""
+    ec2 = cloud.ec2(net.account, net.region)
+    tables = ec2.describe_route_tables(Filters=[{"Name": "vpc-id", "Values": [net.vpc_id]}])["RouteTables"]
+    ok = True
+    for table in sorted(tables, key=lambda t: str(t["RouteTableId"])):
+        main = any(a.get("Main") for a in table.get("Associations", []))
+        via = [r["DestinationCidrBlock"] for r in table["Routes"] if r.get("VpcPeeringConnectionId") == peering_id]
+        mark = "OK" if via else "!!"
+        ok &= bool(via)
+        kind = "main" if main else "subnet"
+        say(f"    {mark} {net.name} {table['RouteTableId']} ({kind}): {', '.join(via) or 'no route'} -> {peering_id}")
+    [group] = ec2.describe_security_groups(GroupIds=[net.security_group_id])["SecurityGroups"]
+    rules = [
+        f"{p['IpProtocol']} from {r['CidrIp']}"
+        for p in group["IpPermissions"]
+        for r in p.get("IpRanges", [])
+        if r.get("Description") == f"peering-autopilot {peering_id}"
+    ]
+    ok &= bool(rules)
+    say(f"    {'OK' if rules else '!!'} {net.name} {net.security_group_id} inbound: {', '.join(rules) or 'none'}")
+    return ok
+
+
+def status_tag(ec2: Any, peering_id: str) -> str:
+    tags = ec2.describe_tags(Filters=[{"Name": "resource-id", "Values": [peering_id]}])["Tags"]
+    return next((t["Value"] for t in tags if t["Key"] == "peering-autopilot:status"), "(none)")
 
 
 def role_of(account: str) -> str:

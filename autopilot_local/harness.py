@@ -216,6 +216,10 @@ class LocalAutopilot:
         """Put an event straight on the hub's bus (as a member's forwarding rule would)."""
         self._pending.append((event, via))
 
+    def run_until_idle_with(self, event: dict[str, Any], via: str) -> list[Delivery]:
+        self.put(event, via)
+        return self.run_until_idle()
+
     # ------------------------------------------------------------------ delivery
     def run_until_idle(self, max_deliveries: int = 1000) -> list[Delivery]:
         """Deliver events to every function whose rule matches, collect what they publish, and

@@ -27,8 +27,17 @@ def test_demo_accepts_the_cross_account_request_and_explains_the_declined_ones(t
     out = completed.stdout
     assert completed.returncode == 0, out + completed.stderr[-2000:]
 
-    accepted = re.search(r"OK (pcx-[0-9a-f]+) is active; tag peering-autopilot:status = accepted", out)
+    accepted = re.search(r"OK (pcx-[0-9a-f]+) is active; tag peering-autopilot:status = configured", out)
     assert accepted, out
+    peering_id = accepted.group(1)
+    # Steps 3 and 4, read back from EC2: every route table of both VPCs, and both tagged groups
+    assert len(re.findall(rf"OK VPC-A rtb-[0-9a-f]+ \((main|subnet)\): 10.1.0.0/16 -> {peering_id}", out)) == 2
+    assert len(re.findall(rf"OK VPC-B rtb-[0-9a-f]+ \((main|subnet)\): 10.0.0.0/16 -> {peering_id}", out)) == 2
+    assert re.search(r"OK VPC-A sg-[0-9a-f]+ inbound: icmp from 10.1.0.0/16", out)
+    assert re.search(r"OK VPC-B sg-[0-9a-f]+ inbound: icmp from 10.0.0.0/16", out)
+    # ... and a second delivery changes nothing
+    assert "ConfigurePeeringFunction: 4 routes and 2 rules already in place" in out
+    assert re.search(r"OK \d+ EC2 reads, 0 changes", out)
     assert "member stack ForwardRule in 333333333333 -> hub bus -> rule AcceptPeeringFunction.PeeringRequested" in out
     assert "because requester account 333333333333 is not in ApprovedAccountIds" in out
     assert "is pending-acceptance; tag peering-autopilot:status = declined:requester-not-approved" in out
@@ -38,5 +47,11 @@ def test_demo_accepts_the_cross_account_request_and_explains_the_declined_ones(t
 
     logs = [json.loads(line) for line in log_file.read_text().splitlines() if line.startswith("{")]
     decisions = [line for line in logs if line.get("message", "").startswith("peering ")]
-    assert [d["outcome"] for d in decisions] == ["accepted", "declined", "declined"]
-    assert decisions[0]["correlation_id"] == accepted.group(1)
+    assert [d["outcome"] for d in decisions] == [
+        "accepted",
+        "configured",
+        "configured",
+        "declined",
+        "declined",
+    ]
+    assert {d["correlation_id"] for d in decisions[:3]} == {peering_id}
