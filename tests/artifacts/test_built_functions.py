@@ -17,6 +17,8 @@ import boto3
 import pytest
 from moto.server import ThreadedMotoServer
 
+from autopilot_local.template import Stack
+
 PROJECT = Path(__file__).resolve().parents[2]
 BUILD = PROJECT / ".aws-sam" / "build"
 EVENTS = PROJECT / "events"
@@ -32,6 +34,13 @@ class Case:
     requester: tuple[str, str, str] | None = None  # account, region, CIDR
     accepter: tuple[str, str, str] | None = None
     error_names: str = ""  # words the error must contain
+    accepted_first: bool = False  # the peering is accepted before the event (configure's cases)
+    sample_ids: tuple[str, str, str] | None = None  # the file's peering, requester VPC, accepter VPC ids
+
+
+SAMPLE = ("pcx-0f1e2d3c4b5a69788", "vpc-0a1b2c3d4e5f60789", "vpc-0b2c3d4e5f6a70891")
+HUB_SIDE = ("123456789012", "us-east-1", "10.0.0.0/16")
+MEMBER_SIDE = ("222222222222", "us-east-1", "10.1.0.0/16")
 
 
 CASES: dict[str, Case] = {
@@ -54,6 +63,19 @@ CASES: dict[str, Case] = {
     "accept_peering/malformed-peering-id.json": Case("invalid", error_names="vpcPeeringConnectionId is not valid"),
     "accept_peering/malformed-account-type.json": Case("invalid", error_names="must be a string, got int"),
     "accept_peering/unknown-peering.json": Case("error", error_names="peering pcx-0badc0ffee0badc0f not found"),
+    "configure_peering/peering-accepted.json": Case(
+        "configured", "active", HUB_SIDE, MEMBER_SIDE, accepted_first=True, sample_ids=SAMPLE
+    ),
+    "configure_peering/accepted-by-person.json": Case(
+        "configured", "active", HUB_SIDE, MEMBER_SIDE, accepted_first=True, sample_ids=SAMPLE
+    ),
+    "configure_peering/accept-failed-call.json": Case("ignored", error_names="Client.OperationNotPermitted"),
+    "configure_peering/malformed-missing-accepter.json": Case("invalid", error_names="detail.accepter is missing"),
+}
+# Which function gets the files of each folder: the template's CodeUri says.
+FUNCTION_OF_FOLDER = {
+    spec.code_dir.name: spec.logical_id
+    for spec in Stack(PROJECT / "template.yaml", {}, "123456789012", "us-east-1").functions()
 }
 
 
@@ -71,7 +93,7 @@ def endpoint() -> Iterator[str]:
     host, port = server.get_host_and_port()
     url = f"http://{host}:{port}"
     # The hub stack's bus, as deployed: the functions publish their decisions on it.
-    bus = json.loads((EVENTS / "env.json").read_text())["AcceptPeeringFunction"]["EVENT_BUS_NAME"]
+    bus = json.loads((EVENTS / "env.json").read_text())["Parameters"]["EVENT_BUS_NAME"]
     _session(url, "123456789012").client("events", endpoint_url=url).create_event_bus(Name=bus)
     yield url
     server.stop()
@@ -91,16 +113,31 @@ def _session(endpoint: str, account: str) -> boto3.Session:
     )
 
 
+def _ec2(endpoint: str, account: str, region: str) -> Any:
+    return _session(endpoint, account).client("ec2", region_name=region, endpoint_url=endpoint)
+
+
 def _vpc(endpoint: str, where: tuple[str, str, str], opted_in: bool = True) -> str:
+    """An opted-in VPC with a security group that allows ICMP from its peers."""
     account, region, cidr = where
-    ec2 = _session(endpoint, account).client("ec2", region_name=region, endpoint_url=endpoint)
+    ec2 = _ec2(endpoint, account, region)
     vpc_id = str(ec2.create_vpc(CidrBlock=cidr)["Vpc"]["VpcId"])
     if opted_in:
         ec2.create_tags(Resources=[vpc_id], Tags=ENABLED)
+    group = ec2.create_security_group(GroupName="app", Description="app", VpcId=vpc_id)["GroupId"]
+    ec2.create_tags(Resources=[group], Tags=[{"Key": "peering-autopilot:allow", "Value": "icmp"}])
     return vpc_id
 
 
-def _invoke(endpoint: str, event: dict[str, Any], tmp_path: Path) -> dict[str, Any]:
+def _routes_via(endpoint: str, where: tuple[str, str, str], vpc_id: str, peering_id: str) -> list[str]:
+    ec2 = _ec2(endpoint, where[0], where[1])
+    tables = ec2.describe_route_tables(Filters=[{"Name": "vpc-id", "Values": [vpc_id]}])["RouteTables"]
+    return [
+        r["DestinationCidrBlock"] for t in tables for r in t["Routes"] if r.get("VpcPeeringConnectionId") == peering_id
+    ]
+
+
+def _invoke(endpoint: str, function: str, event: dict[str, Any], tmp_path: Path) -> dict[str, Any]:
     event_file = tmp_path / "event.json"
     event_file.write_text(json.dumps(event))
     env = {
@@ -122,7 +159,7 @@ def _invoke(endpoint: str, event: dict[str, Any], tmp_path: Path) -> dict[str, A
             sys.executable,
             "-m",
             "autopilot_local.invoke_built",
-            "AcceptPeeringFunction",
+            function,
             str(event_file),
             "--template",
             str(BUILD / "template.yaml"),
@@ -149,29 +186,35 @@ def test_built_function_handles_event_file(endpoint: str, name: str, tmp_path: P
     peering_id = None
     if case.requester and case.accepter:
         # GIVEN the VPCs the event speaks of, and a real request between them in the emulator
-        connection = event["detail"]["responseElements"]["vpcPeeringConnection"]
+        if case.sample_ids:
+            sample_ids = case.sample_ids
+        else:
+            connection = event["detail"]["responseElements"]["vpcPeeringConnection"]
+            sample_ids = (
+                connection["vpcPeeringConnectionId"],
+                connection["requesterVpcInfo"]["vpcId"],
+                connection["accepterVpcInfo"]["vpcId"],
+            )
         requester_vpc = _vpc(endpoint, case.requester)
         accepter_vpc = _vpc(endpoint, case.accepter)
-        requester_ec2 = _session(endpoint, case.requester[0]).client(
-            "ec2", region_name=case.requester[1], endpoint_url=endpoint
-        )
-        peering_id = requester_ec2.create_vpc_peering_connection(
+        peering_id = _ec2(endpoint, case.requester[0], case.requester[1]).create_vpc_peering_connection(
             VpcId=requester_vpc, PeerVpcId=accepter_vpc, PeerOwnerId=case.accepter[0], PeerRegion=case.accepter[1]
         )["VpcPeeringConnection"]["VpcPeeringConnectionId"]
+        if case.accepted_first:
+            _ec2(endpoint, case.accepter[0], case.accepter[1]).accept_vpc_peering_connection(
+                VpcPeeringConnectionId=peering_id
+            )
         # ... the event file's ids standing for the emulator's
-        for old, new in (
-            (connection["vpcPeeringConnectionId"], peering_id),
-            (connection["requesterVpcInfo"]["vpcId"], requester_vpc),
-            (connection["accepterVpcInfo"]["vpcId"], accepter_vpc),
-        ):
+        for old, new in zip(sample_ids, (peering_id, requester_vpc, accepter_vpc), strict=True):
             text = text.replace(old, new)
         event = json.loads(text)
 
     # WHEN the built function gets the event
-    output = _invoke(endpoint, event, tmp_path)
+    function = FUNCTION_OF_FOLDER[name.split("/")[0]]
+    output = _invoke(endpoint, function, event, tmp_path)
 
     # THEN it ran from the build, not from the sources, and did what the case says
-    assert output["handler_file"].startswith(str(BUILD / "AcceptPeeringFunction"))
+    assert output["handler_file"].startswith(str(BUILD / function))
     assert output["domain_file"].startswith(str(BUILD / "DomainLayer" / "python"))
     assert output["powertools_file"].startswith(str(BUILD / "DomainLayer" / "python"))
     result = output["result"]
@@ -184,3 +227,6 @@ def test_built_function_handles_event_file(endpoint: str, name: str, tmp_path: P
         found = ec2.describe_vpc_peering_connections(VpcPeeringConnectionIds=[peering_id])["VpcPeeringConnections"]
         [peering] = [p for p in found if p["VpcPeeringConnectionId"] == peering_id]
         assert peering["Status"]["Code"] == case.peering_after
+    if peering_id and case.status == "configured" and case.requester and case.accepter:
+        assert _routes_via(endpoint, case.requester, requester_vpc, peering_id) == [case.accepter[2]]
+        assert _routes_via(endpoint, case.accepter, accepter_vpc, peering_id) == [case.requester[2]]
