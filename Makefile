@@ -9,7 +9,7 @@ export SAM_CLI_TELEMETRY := 0
 export AWS_DEFAULT_REGION ?= us-east-1
 TEMPLATES := template.yaml member/template.yaml
 
-.PHONY: demo test lint typecheck templates build pytest clean coldstart
+.PHONY: demo test lint typecheck templates build pytest clean coldstart calls
 
 $(STAMP): requirements-dev.txt constraints.txt pyproject.toml
 	@py=$$(scripts/find-python) && echo "creating $(VENV) with $$py" && "$$py" -m venv $(VENV)
@@ -40,8 +40,11 @@ build: $(STAMP)
 pytest: $(STAMP)
 	$(BIN)/pytest
 
-coldstart: $(STAMP)
+coldstart: $(STAMP) build
 	$(BIN)/python benchmarks/cold_start.py
+
+calls: $(STAMP)
+	$(BIN)/python benchmarks/configure_calls.py
 
 clean:
 	rm -rf .aws-sam $(VENV)
