@@ -17,10 +17,18 @@ MUTATING_PREFIXES = ("Accept", "Reject", "Create", "Delete", "Authorize", "Revok
 class CallLog:
     calls: list[tuple[str, str]] = field(default_factory=list)  # (service, operation), in order
 
+    @property
+    def names(self) -> list[str]:
+        return [operation for _, operation in self.calls]
+
+    def clear(self) -> None:
+        self.calls.clear()
+
     def by_action(self, service: str = "ec2") -> Counter[str]:
         return Counter(op for svc, op in self.calls if svc == service)
 
     def mutating(self, service: str = "ec2") -> list[str]:
+        """Calls that change something (the harness's own queue reads are another service)."""
         return [op for svc, op in self.calls if svc == service and op.startswith(MUTATING_PREFIXES)]
 
 

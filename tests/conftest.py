@@ -12,6 +12,7 @@ import pytest
 from moto import mock_aws
 
 from autopilot_local.harness import LocalAutopilot, LocalCloud
+from autopilot_local.metering import CallLog, count_calls
 
 HUB = "123456789012"
 MEMBER = "222222222222"  # approved account with a member stack
@@ -134,40 +135,13 @@ def autopilot_factory(cloud: LocalCloud) -> Any:
     return make
 
 
-MUTATING_PREFIXES = ("Accept", "Reject", "Create", "Delete", "Authorize", "Revoke", "Replace", "Modify", "Associate")
-
-
-@dataclass
-class ApiCalls:
-    """Every AWS API call made in this process, as (service, operation), in order."""
-
-    calls: list[tuple[str, str]]
-
-    @property
-    def names(self) -> list[str]:
-        return [operation for _, operation in self.calls]
-
-    def mutating(self) -> list[str]:
-        """EC2 calls that change a network (the harness's own queue reads do not count)."""
-        return [op for service, op in self.calls if service == "ec2" and op.startswith(MUTATING_PREFIXES)]
-
-    def clear(self) -> None:
-        self.calls.clear()
+ApiCalls = CallLog  # every AWS API call made in the process while a test runs
 
 
 @pytest.fixture
-def api_calls(monkeypatch: pytest.MonkeyPatch) -> ApiCalls:
-    import botocore.client
-
-    calls = ApiCalls([])
-    original = botocore.client.BaseClient._make_api_call
-
-    def recording(self: Any, operation_name: str, api_params: Any) -> Any:
-        calls.calls.append((self.meta.service_model.service_name, operation_name))
-        return original(self, operation_name, api_params)
-
-    monkeypatch.setattr(botocore.client.BaseClient, "_make_api_call", recording)
-    return calls
+def api_calls() -> Iterator[CallLog]:
+    with count_calls() as log:
+        yield log
 
 
 @pytest.fixture(scope="session")

@@ -64,6 +64,8 @@ def _parse_entry(entry: str) -> Traffic:
     if entry == "icmp":
         return Traffic("icmp")
     protocol, sep, ports = entry.partition(":")
+    if protocol in ("icmp", "all"):
+        raise ValueError(f"{protocol} takes no port: write just '{protocol}'")
     if protocol not in ("tcp", "udp"):
         raise ValueError("unknown protocol: use icmp, all, tcp:PORT[-PORT] or udp:PORT[-PORT]")
     if not sep or not ports:

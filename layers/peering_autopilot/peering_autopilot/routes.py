@@ -80,7 +80,7 @@ def plan_routes(
         if tags.get(ROUTES_TAG) == "false":
             plan.skipped.append(SkippedTable(table_id, f"tagged {ROUTES_TAG}=false"))
             continue
-        associations = table.get("Associations", [])
+        associations = [a for a in table.get("Associations", []) if _live(a)]
         if not any(a.get("Main") or a.get("SubnetId") for a in associations):
             plan.skipped.append(SkippedTable(table_id, "neither the main table nor associated with a subnet"))
             continue
@@ -95,6 +95,11 @@ def plan_routes(
             else:
                 plan.conflicts.append(RouteConflict(table_id, str(destination), _target(found)))
     return plan
+
+
+def _live(association: Mapping[str, Any]) -> bool:
+    state = association.get("AssociationState", {}).get("State", "associated")
+    return state in ("associated", "associating")
 
 
 def _routes_by_destination(table: Mapping[str, Any]) -> dict[Network, Mapping[str, Any]]:

@@ -1,0 +1,501 @@
+"""Planning routes on real DescribeRouteTables shapes: which tables need a route, which have it, which conflict."""
+
+from __future__ import annotations
+
+from ipaddress import IPv4Network, IPv6Network, ip_network
+from typing import Any
+
+import pytest
+
+from peering_autopilot.routes import (
+    ROUTES_TAG,
+    Network,
+    Route,
+    RouteConflict,
+    RoutePlan,
+    SkippedTable,
+    plan_routes,
+)
+
+PEERING_ID = "pcx-0a1b2c3d4e5f60718"
+OTHER_PEERING = "pcx-0ffffffffffffffff"
+VPC_ID = "vpc-0aaaaaaaaaaaaaaa1"
+VPC_CIDR = "10.0.0.0/16"
+VPC_IPV6 = "2600:1f18:1111:2200::/56"
+PEER_V4 = IPv4Network("10.1.0.0/16")
+PEER_V4_SECONDARY = IPv4Network("100.64.0.0/20")
+PEER_V6 = IPv6Network("2600:1f18:abcd:1200::/56")
+
+NOT_ASSOCIATED = "neither the main table nor associated with a subnet"
+OPTED_OUT = f"tagged {ROUTES_TAG}=false"
+
+
+def local_routes() -> list[dict[str, Any]]:
+    return [
+        {
+            "DestinationCidrBlock": VPC_CIDR,
+            "GatewayId": "local",
+            "Origin": "CreateRouteTable",
+            "State": "active",
+        },
+        {
+            "DestinationIpv6CidrBlock": VPC_IPV6,
+            "GatewayId": "local",
+            "Origin": "CreateRouteTable",
+            "State": "active",
+        },
+    ]
+
+
+def main_association(table_id: str) -> dict[str, Any]:
+    return {
+        "Main": True,
+        "RouteTableAssociationId": f"rtbassoc-{table_id[4:]}",
+        "RouteTableId": table_id,
+        "AssociationState": {"State": "associated"},
+    }
+
+
+def subnet_association(table_id: str, subnet_id: str) -> dict[str, Any]:
+    return {
+        "Main": False,
+        "RouteTableAssociationId": f"rtbassoc-{subnet_id[7:]}",
+        "RouteTableId": table_id,
+        "SubnetId": subnet_id,
+        "AssociationState": {"State": "associated"},
+    }
+
+
+def gateway_association(table_id: str, gateway_id: str) -> dict[str, Any]:
+    return {
+        "Main": False,
+        "RouteTableAssociationId": "rtbassoc-0edge00000000000e",
+        "RouteTableId": table_id,
+        "GatewayId": gateway_id,
+        "AssociationState": {"State": "associated"},
+    }
+
+
+def route_table(
+    table_id: str,
+    associations: list[dict[str, Any]],
+    routes: list[dict[str, Any]] | None = None,
+    tags: dict[str, str] | None = None,
+) -> dict[str, Any]:
+    """One item of DescribeRouteTables' RouteTables, as boto3 returns it."""
+    return {
+        "Associations": associations,
+        "PropagatingVgws": [],
+        "RouteTableId": table_id,
+        "Routes": [*local_routes(), *(routes or [])],
+        "Tags": [{"Key": k, "Value": v} for k, v in (tags or {}).items()],
+        "VpcId": VPC_ID,
+        "OwnerId": "222222222222",
+    }
+
+
+def main_table(table_id: str = "rtb-0main000000000001", **kwargs: Any) -> dict[str, Any]:
+    return route_table(table_id, [main_association(table_id)], **kwargs)
+
+
+def subnet_table(
+    table_id: str = "rtb-0subnet0000000001", subnet_id: str = "subnet-0aaaa0000000001", **kwargs: Any
+) -> dict[str, Any]:
+    return route_table(table_id, [subnet_association(table_id, subnet_id)], **kwargs)
+
+
+def peering_route(destination: str, peering_id: str = PEERING_ID, state: str = "active") -> dict[str, Any]:
+    key = "DestinationIpv6CidrBlock" if ":" in destination else "DestinationCidrBlock"
+    return {key: destination, "VpcPeeringConnectionId": peering_id, "Origin": "CreateRoute", "State": state}
+
+
+# ------------------------------------------------------------------------------- which tables
+
+
+def test_main_and_subnet_tables_each_get_a_route_to_every_destination() -> None:
+    # GIVEN the main table and a subnet table, neither routing to the peer yet
+    tables = [main_table("rtb-0aaa000000000001"), subnet_table("rtb-0bbb000000000002")]
+
+    # WHEN routes to both peer blocks are planned
+    plan = plan_routes(tables, [PEER_V4, PEER_V4_SECONDARY], PEERING_ID)
+
+    # THEN every table gets one route per destination, tables in id order, destinations in given order
+    assert plan == RoutePlan(
+        add=[
+            Route("rtb-0aaa000000000001", "10.1.0.0/16"),
+            Route("rtb-0aaa000000000001", "100.64.0.0/20"),
+            Route("rtb-0bbb000000000002", "10.1.0.0/16"),
+            Route("rtb-0bbb000000000002", "100.64.0.0/20"),
+        ]
+    )
+
+
+def test_a_table_associated_with_several_subnets_is_planned_once() -> None:
+    table_id = "rtb-0ccc000000000003"
+    table = route_table(
+        table_id,
+        [
+            subnet_association(table_id, "subnet-0aaaa0000000001"),
+            subnet_association(table_id, "subnet-0aaaa0000000002"),
+        ],
+    )
+
+    assert plan_routes([table], [PEER_V4], PEERING_ID) == RoutePlan(add=[Route(table_id, "10.1.0.0/16")])
+
+
+def test_the_main_table_also_associated_with_a_subnet_is_managed() -> None:
+    table_id = "rtb-0ddd000000000004"
+    table = route_table(table_id, [main_association(table_id), subnet_association(table_id, "subnet-0aaaa0000000001")])
+
+    assert plan_routes([table], [PEER_V4], PEERING_ID) == RoutePlan(add=[Route(table_id, "10.1.0.0/16")])
+
+
+def test_a_table_tagged_routes_false_is_skipped_with_the_reason() -> None:
+    # GIVEN a subnet table opted out, beside a main table that is not
+    tables = [
+        subnet_table("rtb-0aaa000000000001", tags={ROUTES_TAG: "false", "Name": "isolated"}),
+        main_table("rtb-0bbb000000000002"),
+    ]
+
+    plan = plan_routes(tables, [PEER_V4], PEERING_ID)
+
+    assert plan == RoutePlan(
+        add=[Route("rtb-0bbb000000000002", "10.1.0.0/16")],
+        skipped=[SkippedTable("rtb-0aaa000000000001", OPTED_OUT)],
+    )
+
+
+def test_the_opt_out_tag_wins_over_an_existing_conflicting_route() -> None:
+    # GIVEN an opted-out table that already sends the destination elsewhere: no conflict is reported
+    table = main_table(
+        "rtb-0aaa000000000001",
+        routes=[
+            {"DestinationCidrBlock": "10.1.0.0/16", "TransitGatewayId": "tgw-0123456789abcdef0", "State": "active"}
+        ],
+        tags={ROUTES_TAG: "false"},
+    )
+
+    assert plan_routes([table], [PEER_V4], PEERING_ID) == RoutePlan(
+        skipped=[SkippedTable("rtb-0aaa000000000001", OPTED_OUT)]
+    )
+
+
+@pytest.mark.parametrize("value", ["true", "", "no", "0"])
+def test_other_values_of_the_routes_tag_do_not_opt_out(value: str) -> None:
+    table = main_table("rtb-0aaa000000000001", tags={ROUTES_TAG: value})
+
+    assert plan_routes([table], [PEER_V4], PEERING_ID) == RoutePlan(add=[Route("rtb-0aaa000000000001", "10.1.0.0/16")])
+
+
+@pytest.mark.parametrize(
+    "associations",
+    [
+        pytest.param([gateway_association("rtb-0eee000000000005", "igw-0123456789abcdef0")], id="edge-igw"),
+        pytest.param([gateway_association("rtb-0eee000000000005", "vgw-0123456789abcdef0")], id="edge-vgw"),
+        pytest.param([], id="no-association"),
+        pytest.param(
+            [{"Main": False, "RouteTableAssociationId": "rtbassoc-0x", "RouteTableId": "rtb-0eee000000000005"}],
+            id="association-without-subnet-or-main",
+        ),
+    ],
+)
+def test_a_table_neither_main_nor_subnet_associated_is_skipped(associations: list[dict[str, Any]]) -> None:
+    table = route_table("rtb-0eee000000000005", associations)
+
+    assert plan_routes([table], [PEER_V4], PEERING_ID) == RoutePlan(
+        skipped=[SkippedTable("rtb-0eee000000000005", NOT_ASSOCIATED)]
+    )
+
+
+def test_a_table_without_associations_or_routes_keys_is_skipped() -> None:
+    assert plan_routes([{"RouteTableId": "rtb-0fff000000000006"}], [PEER_V4], PEERING_ID) == RoutePlan(
+        skipped=[SkippedTable("rtb-0fff000000000006", NOT_ASSOCIATED)]
+    )
+
+
+def test_a_subnet_table_without_routes_key_gets_the_route() -> None:
+    table = {"RouteTableId": "rtb-0fff000000000006", "Associations": [{"SubnetId": "subnet-0aaaa0000000001"}]}
+
+    assert plan_routes([table], [PEER_V4], PEERING_ID) == RoutePlan(add=[Route("rtb-0fff000000000006", "10.1.0.0/16")])
+
+
+def test_tables_are_processed_in_id_order_whatever_the_input_order() -> None:
+    # GIVEN tables out of order, one of each fate
+    tables = [
+        subnet_table("rtb-0ccc000000000003", routes=[peering_route("10.1.0.0/16")]),
+        route_table("rtb-0bbb000000000002", []),
+        main_table(
+            "rtb-0ddd000000000004",
+            routes=[
+                {"DestinationCidrBlock": "10.1.0.0/16", "NatGatewayId": "nat-0123456789abcdef0", "State": "active"}
+            ],
+        ),
+        subnet_table("rtb-0eee000000000005", tags={ROUTES_TAG: "false"}),
+        subnet_table("rtb-0aaa000000000001"),
+    ]
+
+    plan = plan_routes(tables, [PEER_V4], PEERING_ID)
+
+    assert plan == RoutePlan(
+        add=[Route("rtb-0aaa000000000001", "10.1.0.0/16")],
+        present=[Route("rtb-0ccc000000000003", "10.1.0.0/16")],
+        conflicts=[RouteConflict("rtb-0ddd000000000004", "10.1.0.0/16", "nat-0123456789abcdef0")],
+        skipped=[
+            SkippedTable("rtb-0bbb000000000002", NOT_ASSOCIATED),
+            SkippedTable("rtb-0eee000000000005", OPTED_OUT),
+        ],
+    )
+    assert plan_routes(list(reversed(tables)), [PEER_V4], PEERING_ID) == plan
+
+
+def test_no_tables_or_no_destinations_plan_nothing() -> None:
+    assert plan_routes([], [PEER_V4], PEERING_ID) == RoutePlan()
+    assert plan_routes([main_table()], [], PEERING_ID) == RoutePlan()
+
+
+# ----------------------------------------------------------------------------- existing routes
+
+
+def test_a_route_already_through_this_peering_is_present() -> None:
+    table = main_table("rtb-0aaa000000000001", routes=[peering_route("10.1.0.0/16")])
+
+    plan = plan_routes([table], [PEER_V4, PEER_V4_SECONDARY], PEERING_ID)
+
+    assert plan == RoutePlan(
+        add=[Route("rtb-0aaa000000000001", "100.64.0.0/20")],
+        present=[Route("rtb-0aaa000000000001", "10.1.0.0/16")],
+    )
+
+
+def test_a_blackholed_route_through_this_peering_is_still_present() -> None:
+    # GIVEN the route added while the peering was provisioning: EC2 shows it blackhole until active
+    table = main_table("rtb-0aaa000000000001", routes=[peering_route("10.1.0.0/16", state="blackhole")])
+
+    assert plan_routes([table], [PEER_V4], PEERING_ID) == RoutePlan(
+        present=[Route("rtb-0aaa000000000001", "10.1.0.0/16")]
+    )
+
+
+@pytest.mark.parametrize(
+    ("target", "reported"),
+    [
+        pytest.param({"TransitGatewayId": "tgw-0123456789abcdef0"}, "tgw-0123456789abcdef0", id="transit-gateway"),
+        pytest.param({"NatGatewayId": "nat-0123456789abcdef0"}, "nat-0123456789abcdef0", id="nat-gateway"),
+        pytest.param({"GatewayId": "igw-0123456789abcdef0"}, "igw-0123456789abcdef0", id="internet-gateway"),
+        pytest.param({"GatewayId": "vgw-0123456789abcdef0"}, "vgw-0123456789abcdef0", id="virtual-gateway"),
+        pytest.param({"GatewayId": "local"}, "local", id="local"),
+        pytest.param({"NetworkInterfaceId": "eni-0123456789abcdef0"}, "eni-0123456789abcdef0", id="network-interface"),
+        pytest.param(
+            {"EgressOnlyInternetGatewayId": "eigw-0123456789abcdef0"}, "eigw-0123456789abcdef0", id="egress-only"
+        ),
+        pytest.param({"VpcPeeringConnectionId": OTHER_PEERING}, OTHER_PEERING, id="another-peering"),
+        pytest.param({}, "unknown target", id="no-target-known"),
+    ],
+)
+def test_a_route_to_another_target_is_a_conflict_naming_the_target(target: dict[str, str], reported: str) -> None:
+    route = {"DestinationCidrBlock": "10.1.0.0/16", "Origin": "CreateRoute", "State": "active", **target}
+    table = subnet_table("rtb-0aaa000000000001", routes=[route])
+
+    assert plan_routes([table], [PEER_V4], PEERING_ID) == RoutePlan(
+        conflicts=[RouteConflict("rtb-0aaa000000000001", "10.1.0.0/16", reported)]
+    )
+
+
+@pytest.mark.parametrize(
+    ("target", "reported"),
+    [
+        pytest.param(
+            {"VpcPeeringConnectionId": OTHER_PEERING}, f"{OTHER_PEERING} (blackhole)", id="deleted-other-peering"
+        ),
+        pytest.param({"NatGatewayId": "nat-0123456789abcdef0"}, "nat-0123456789abcdef0 (blackhole)", id="deleted-nat"),
+        pytest.param(
+            {"NetworkInterfaceId": "eni-0123456789abcdef0"}, "eni-0123456789abcdef0 (blackhole)", id="detached-eni"
+        ),
+    ],
+)
+def test_a_blackholed_route_elsewhere_is_a_conflict_marked_blackhole(target: dict[str, str], reported: str) -> None:
+    route = {"DestinationCidrBlock": "10.1.0.0/16", "Origin": "CreateRoute", "State": "blackhole", **target}
+    table = main_table("rtb-0aaa000000000001", routes=[route])
+
+    assert plan_routes([table], [PEER_V4], PEERING_ID) == RoutePlan(
+        conflicts=[RouteConflict("rtb-0aaa000000000001", "10.1.0.0/16", reported)]
+    )
+
+
+def test_the_peering_id_names_the_target_before_any_other_key() -> None:
+    # GIVEN an instance route as EC2 describes it (instance, its owner and its interface) and a peering route
+    routes = [
+        {
+            "DestinationCidrBlock": "10.1.0.0/16",
+            "InstanceId": "i-0123456789abcdef0",
+            "InstanceOwnerId": "222222222222",
+            "NetworkInterfaceId": "eni-0123456789abcdef0",
+            "Origin": "CreateRoute",
+            "State": "active",
+        },
+        {**peering_route("100.64.0.0/20", OTHER_PEERING), "GatewayId": ""},
+    ]
+    table = main_table("rtb-0aaa000000000001", routes=routes)
+
+    plan = plan_routes([table], [PEER_V4, PEER_V4_SECONDARY], PEERING_ID)
+
+    # THEN the first target key in the module's order names each conflict; empty values are passed over
+    assert plan == RoutePlan(
+        conflicts=[
+            RouteConflict("rtb-0aaa000000000001", "10.1.0.0/16", "eni-0123456789abcdef0"),
+            RouteConflict("rtb-0aaa000000000001", "100.64.0.0/20", OTHER_PEERING),
+        ]
+    )
+
+
+@pytest.mark.parametrize(
+    "other_destination",
+    [
+        pytest.param("10.0.0.0/8", id="less-specific"),
+        pytest.param("10.1.2.0/24", id="more-specific"),
+        pytest.param("0.0.0.0/0", id="default-route"),
+        pytest.param("10.1.0.0/17", id="half-of-it"),
+    ],
+)
+def test_a_less_or_more_specific_route_elsewhere_is_not_a_conflict(other_destination: str) -> None:
+    # GIVEN 10.0.0.0/8 (or a block inside the peer's) already sent to a transit gateway
+    route = {"DestinationCidrBlock": other_destination, "TransitGatewayId": "tgw-0123456789abcdef0", "State": "active"}
+    table = main_table("rtb-0aaa000000000001", routes=[route])
+
+    # WHEN the peer's exact block is routed: the longest prefix wins, so the new route is still added
+    assert plan_routes([table], [PEER_V4], PEERING_ID) == RoutePlan(add=[Route("rtb-0aaa000000000001", "10.1.0.0/16")])
+
+
+def test_a_prefix_list_route_is_not_a_conflict() -> None:
+    route = {
+        "DestinationPrefixListId": "pl-0123456789abcdef0",
+        "GatewayId": "vpce-0123456789abcdef0",
+        "State": "active",
+    }
+    table = main_table("rtb-0aaa000000000001", routes=[route])
+
+    assert plan_routes([table], [PEER_V4], PEERING_ID) == RoutePlan(add=[Route("rtb-0aaa000000000001", "10.1.0.0/16")])
+
+
+def test_one_destination_present_one_conflicting_one_missing_in_one_table() -> None:
+    table = main_table(
+        "rtb-0aaa000000000001",
+        routes=[
+            peering_route("10.1.0.0/16"),
+            {"DestinationCidrBlock": "100.64.0.0/20", "TransitGatewayId": "tgw-0123456789abcdef0", "State": "active"},
+        ],
+    )
+
+    plan = plan_routes([table], [PEER_V4, PEER_V4_SECONDARY, PEER_V6], PEERING_ID)
+
+    assert plan == RoutePlan(
+        add=[Route("rtb-0aaa000000000001", "2600:1f18:abcd:1200::/56")],
+        present=[Route("rtb-0aaa000000000001", "10.1.0.0/16")],
+        conflicts=[RouteConflict("rtb-0aaa000000000001", "100.64.0.0/20", "tgw-0123456789abcdef0")],
+    )
+
+
+# -------------------------------------------------------------------------------------------- IPv6
+
+
+def test_ipv6_routes_are_matched_on_the_ipv6_destination() -> None:
+    tables = [
+        main_table("rtb-0aaa000000000001", routes=[peering_route("2600:1f18:abcd:1200::/56")]),
+        subnet_table(
+            "rtb-0bbb000000000002",
+            routes=[
+                {
+                    "DestinationIpv6CidrBlock": "2600:1f18:abcd:1200::/56",
+                    "EgressOnlyInternetGatewayId": "eigw-0123456789abcdef0",
+                    "State": "active",
+                }
+            ],
+        ),
+        subnet_table("rtb-0ccc000000000003", subnet_id="subnet-0aaaa0000000003"),
+    ]
+
+    plan = plan_routes(tables, [PEER_V4, PEER_V6], PEERING_ID)
+
+    assert plan == RoutePlan(
+        add=[
+            Route("rtb-0aaa000000000001", "10.1.0.0/16"),
+            Route("rtb-0bbb000000000002", "10.1.0.0/16"),
+            Route("rtb-0ccc000000000003", "10.1.0.0/16"),
+            Route("rtb-0ccc000000000003", "2600:1f18:abcd:1200::/56"),
+        ],
+        present=[Route("rtb-0aaa000000000001", "2600:1f18:abcd:1200::/56")],
+        conflicts=[RouteConflict("rtb-0bbb000000000002", "2600:1f18:abcd:1200::/56", "eigw-0123456789abcdef0")],
+    )
+
+
+def test_an_ipv6_route_in_another_notation_is_the_same_destination() -> None:
+    # GIVEN the route written with explicit zero groups and upper-case hex
+    table = main_table("rtb-0aaa000000000001", routes=[peering_route("2600:1F18:ABCD:1200:0:0:0:0/56")])
+
+    assert plan_routes([table], [PEER_V6], PEERING_ID) == RoutePlan(
+        present=[Route("rtb-0aaa000000000001", "2600:1f18:abcd:1200::/56")]
+    )
+
+
+def test_a_route_with_host_bits_set_is_compared_as_its_network() -> None:
+    table = main_table("rtb-0aaa000000000001", routes=[peering_route("10.1.7.9/16")])
+
+    assert plan_routes([table], [PEER_V4], PEERING_ID) == RoutePlan(
+        present=[Route("rtb-0aaa000000000001", "10.1.0.0/16")]
+    )
+
+
+# ----------------------------------------------------------------------------------- destinations
+
+
+@pytest.mark.parametrize(
+    ("destination", "written"),
+    [
+        pytest.param(ip_network("10.1.0.0/16"), "10.1.0.0/16", id="ipv4"),
+        pytest.param(ip_network("2600:1F18:ABCD:1200:0000::/56"), "2600:1f18:abcd:1200::/56", id="ipv6-compressed"),
+        pytest.param(ip_network("10.1.7.9/16", strict=False), "10.1.0.0/16", id="host-bits-dropped"),
+    ],
+)
+def test_destinations_are_written_in_canonical_form(destination: Network, written: str) -> None:
+    plan = plan_routes([main_table("rtb-0aaa000000000001")], [destination], PEERING_ID)
+
+    assert plan == RoutePlan(add=[Route("rtb-0aaa000000000001", written)])
+
+
+def test_describe_shapes() -> None:
+    assert Route("rtb-0aaa000000000001", "10.1.0.0/16").describe() == {
+        "routeTableId": "rtb-0aaa000000000001",
+        "destination": "10.1.0.0/16",
+    }
+    assert RouteConflict("rtb-0aaa000000000001", "10.1.0.0/16", "tgw-0123456789abcdef0").describe() == {
+        "routeTableId": "rtb-0aaa000000000001",
+        "destination": "10.1.0.0/16",
+        "existingTarget": "tgw-0123456789abcdef0",
+    }
+    assert SkippedTable("rtb-0aaa000000000001", OPTED_OUT).describe() == {
+        "routeTableId": "rtb-0aaa000000000001",
+        "reason": "tagged peering-autopilot:routes=false",
+    }
+
+
+def test_a_table_whose_only_subnet_association_is_gone_is_skipped() -> None:
+    table = {
+        "RouteTableId": "rtb-0aaaaaaaaaaaaaaa1",
+        "VpcId": "vpc-0aaaaaaaaaaaaaaa1",
+        "Associations": [
+            {
+                "RouteTableAssociationId": "rtbassoc-0aaaaaaaaaaaaaaa1",
+                "SubnetId": "subnet-0aaaaaaaaaaaaaaa1",
+                "Main": False,
+                "AssociationState": {"State": "disassociated"},
+            }
+        ],
+        "Routes": [],
+    }
+
+    plan = plan_routes([table], [ip_network("10.1.0.0/16")], "pcx-0aaaaaaaaaaaaaaa1")
+
+    assert plan.add == []
+    assert plan.skipped == [
+        SkippedTable("rtb-0aaaaaaaaaaaaaaa1", "neither the main table nor associated with a subnet")
+    ]
