@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import subprocess
 import sys
 from pathlib import Path
 from typing import Any
@@ -86,9 +87,10 @@ def run(host: str, port: int, log: Any, log_path: Path) -> int:
         world.vpc_a,
         world.vpc_b,
         expect_status="active",
-        expect_tag="configured",
+        expect_tag="verified",
     )
     ok &= redelivery(autopilot)
+    ok &= blocked_case(cloud, world.vpc_a, world.vpc_b, host, port)
     ok &= scenario(
         autopilot,
         cloud,
@@ -164,15 +166,50 @@ def redelivery(autopilot: LocalAutopilot) -> bool:
     heading("EventBridge delivers 'Peering Accepted' a second time (at-least-once delivery)")
     accepted = next(e for e in autopilot.published if e["detail-type"] == "Peering Accepted")
     with count_calls() as calls:
-        [delivery] = autopilot.run_until_idle_with(accepted, via="redelivered")
+        deliveries = autopilot.run_until_idle_with(accepted, via="redelivered")
     changes = calls.mutating()
     detail = next(e for e in reversed(autopilot.published) if e["detail-type"] == "Peering Configured")["detail"]
     present = sum(len(side["routes"]["present"]) for side in detail["sides"])
     rules = sum(len(g["rules"]) for side in detail["sides"] for g in side["securityGroups"]["present"])
     reads = sum(calls.by_action().values()) - len(changes)
-    say(f"  -> {delivery.function}: {present} routes and {rules} rules already in place")
+    say(f"  -> ConfigurePeeringFunction: {present} routes and {rules} rules already in place")
+    followers = ", ".join(f"{d.function}: {d.result.get('status')}" for d in deliveries[1:])
+    say(f"  -> then {followers}")
     say(f"  {'OK' if not changes else '!!'} {reads} EC2 reads, {len(changes)} changes {changes or ''}")
     return not changes
+
+
+def blocked_case(cloud: LocalCloud, vpc_a: Network, vpc_b: Network, host: str, port: int) -> bool:
+    """A change by hand breaks the path; the on-call engineer runs the doctor, as they would."""
+    heading("Later, someone adds a deny rule to VPC-B's network ACL; on-call runs the doctor")
+    ec2 = cloud.ec2(vpc_b.account, vpc_b.region)
+    acl = ec2.describe_network_acls(Filters=[{"Name": "association.subnet-id", "Values": [vpc_b.subnet_id]}])[
+        "NetworkAcls"
+    ][0]["NetworkAclId"]
+    ec2.create_network_acl_entry(
+        NetworkAclId=acl,
+        RuleNumber=90,
+        Protocol="1",
+        RuleAction="deny",
+        Egress=False,
+        CidrBlock=vpc_a.cidr,
+        IcmpTypeCode={"Type": -1, "Code": -1},
+    )
+    say(f"  {acl} inbound rule 90: deny ICMP from {vpc_a.cidr} (before the allow-all rule 100)")
+    peering_id = next(
+        p["VpcPeeringConnectionId"]
+        for p in ec2.describe_vpc_peering_connections()["VpcPeeringConnections"]
+        if p["AccepterVpcInfo"]["VpcId"] == vpc_b.vpc_id and p["Status"]["Code"] == "active"
+    )
+    doctor = Path(sys.executable).parent / "peering-autopilot"
+    command = [str(doctor), "doctor", peering_id, "--region", vpc_a.region, "--endpoint-url", f"http://{host}:{port}"]
+    say(f"  $ peering-autopilot doctor {peering_id} --region {vpc_a.region} --endpoint-url http://{host}:{port}")
+    completed = subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
+    for line in (completed.stdout + completed.stderr).splitlines():
+        say(f"     | {line}")
+    found = completed.returncode == 1 and f"{acl} rule 90 denies icmp" in completed.stdout
+    say(f"  {'OK' if found else '!!'} the doctor names {acl} rule 90 (exit status {completed.returncode})")
+    return found
 
 
 def describe_delivery(delivery: Delivery, published: list[dict[str, Any]]) -> None:
@@ -189,20 +226,32 @@ def describe_delivery(delivery: Delivery, published: list[dict[str, Any]]) -> No
         "skipped": "nothing to do",
         "configured": "CONFIGURED both sides",
         "partially-configured": "PARTLY CONFIGURED",
+        "verified": "VERIFIED both ways",
     }.get(status, status.upper())
     say(f"  -> {delivery.function}: {verdict}")
     if result.get("reason") or result.get("error"):
         say(f"     because {result.get('reason') or result.get('error')}")
     for event in published:
         detail = event["detail"]
-        if detail.get("peeringId") != result.get("peeringId"):
+        if (
+            detail.get("peeringId") != result.get("peeringId")
+            or event["detail-type"] not in PUBLISHES[delivery.function]
+        ):
             continue
-        if event["detail-type"] == "Peering Configured" and delivery.function == "ConfigurePeeringFunction":
+        if event["detail-type"] == "Peering Configured":
             for side in detail["sides"]:
                 say("     " + side_summary(side))
-            say("  -> published 'Peering Configured' on the bus")
-        elif event["detail-type"] != "Peering Configured" and delivery.function == "AcceptPeeringFunction":
-            say(f"  -> published '{event['detail-type']}' on the bus for operators and the next steps")
+        if event["detail-type"].startswith("Peering Verif"):
+            for line in detail["report"].splitlines():
+                say(f"     | {line}")
+        say(f"  -> published '{event['detail-type']}' on the bus for operators and the next steps")
+
+
+PUBLISHES = {
+    "AcceptPeeringFunction": {"Peering Accepted", "Peering Declined", "Peering Rejected"},
+    "ConfigurePeeringFunction": {"Peering Configured"},
+    "VerifyPeeringFunction": {"Peering Verified", "Peering Verification Failed"},
+}
 
 
 def side_summary(side: dict[str, Any]) -> str:

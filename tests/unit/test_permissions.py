@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from autopilot_local.template import load_yaml
-from peering_autopilot import accept, configure
+from peering_autopilot import accept, configure, verify
 
 PROJECT = Path(__file__).resolve().parents[2]
 HUB = load_yaml(PROJECT / "template.yaml")
@@ -18,6 +18,7 @@ PLUMBING = {"sqs:SendMessage"}
 FUNCTIONS = {
     "AcceptPeeringFunction": accept.IAM_ACTIONS,
     "ConfigurePeeringFunction": configure.IAM_ACTIONS,
+    "VerifyPeeringFunction": verify.IAM_ACTIONS,
 }
 
 
@@ -52,9 +53,9 @@ def test_function_is_granted_exactly_what_its_code_declares(logical_id: str) -> 
     assert _actions(_function_statements(logical_id)) - PLUMBING == FUNCTIONS[logical_id]
 
 
-def test_member_role_grants_the_ec2_actions_the_hub_calls_in_member_accounts() -> None:
-    ec2_actions = {a for actions in FUNCTIONS.values() for a in actions if a.startswith("ec2:")}
-    assert _actions(_member_statements()) == ec2_actions
+def test_member_role_grants_the_actions_the_hub_calls_in_member_accounts() -> None:
+    in_members = {a for actions in FUNCTIONS.values() for a in actions if a.startswith(("ec2:", "ssm:"))}
+    assert _actions(_member_statements()) == in_members
 
 
 def test_member_role_trusts_only_the_hub_function_roles() -> None:
@@ -71,6 +72,7 @@ GUARDED = {
     "TagPeeringStatusOnly": {"ForAllValues:StringEquals": {"aws:TagKeys": ["peering-autopilot:status"]}},
     "AddPeeringRoutes": {"StringNotEquals": {"aws:ResourceTag/peering-autopilot:routes": "false"}},
     "OpenTaggedGroups": {"Null": {"aws:ResourceTag/peering-autopilot:allow": "false"}},
+    "PingFromProbeInstances": {"StringEquals": {"ssm:resourceTag/peering-autopilot:probe": "true"}},
 }
 
 

@@ -7,6 +7,7 @@ assuming the member role; credentials are cached per account until shortly befor
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import time
 from collections.abc import Callable, Iterable, Mapping
@@ -17,10 +18,12 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from peering_autopilot import __version__
-from peering_autopilot.allow import ALLOW_TAG
+from peering_autopilot import __version__, reachability
+from peering_autopilot.allow import ALLOW_TAG, Traffic
 from peering_autopilot.errors import ChangeRefusedError, PeeringNotFoundError, RoleAssumptionError, VpcNotFoundError
-from peering_autopilot.model import Peering, Vpc
+from peering_autopilot.model import PROBE_TAG, Peering, Vpc
+from peering_autopilot.probe import Endpoint
+from peering_autopilot.reachability import AnalyzerResult
 from peering_autopilot.settings import Settings
 
 if TYPE_CHECKING:
@@ -108,6 +111,18 @@ class AwsAccess:
         client = self.session_for(account_id).client("ec2", region_name=region, config=BOTO_CONFIG)
         return Ec2Gateway(client, account_id, region)
 
+    @needs("ssm:DescribeInstanceInformation", "ssm:SendCommand", "ssm:GetCommandInvocation")
+    def ssm(self, account_id: str, region: str) -> Any:
+        """SSM in an account and region, for the live ping from a probe instance."""
+        return self.session_for(account_id).client("ssm", region_name=region, config=BOTO_CONFIG)
+
+    @needs("sns:Publish")
+    def notify(self, topic_arn: str, subject: str, message: str) -> None:
+        """Tell people, in the words of the report, through the optional SNS topic."""
+        region = topic_arn.split(":")[3]
+        client = self._base.client("sns", region_name=region, config=BOTO_CONFIG)
+        client.publish(TopicArn=topic_arn, Subject=subject[:100], Message=message)
+
     def publisher(self) -> EventPublisher:
         client = self._base.client("events", region_name=self._settings.hub_region, config=BOTO_CONFIG)
         return EventPublisher(client, self._settings.event_bus_name)
@@ -190,6 +205,69 @@ class Ec2Gateway:
             if g.get("VpcId") == vpc_id and any(t["Key"] == ALLOW_TAG for t in g.get("Tags", []))
         ]
 
+    @needs("ec2:DescribeInstances", "ec2:DescribeNetworkInterfaces", "ec2:DescribeSubnets")
+    def probe_endpoint(self, vpc_id: str) -> Endpoint | None:
+        """Where to probe in the VPC: an instance tagged probe=true, else an interface tagged so,
+        else a representative running instance, else a representative subnet."""
+        vpc_filter: Any = {"Name": "vpc-id", "Values": [vpc_id]}
+        pages = self.client.get_paginator("describe_instances").paginate(
+            Filters=[vpc_filter, {"Name": "instance-state-name", "Values": ["running"]}]
+        )
+        instances = sorted(
+            (i for page in pages for r in page["Reservations"] for i in r["Instances"] if i.get("PrivateIpAddress")),
+            key=lambda i: str(i["InstanceId"]),
+        )
+        for instance in instances:
+            if _tags(instance).get(PROBE_TAG) == "true":
+                return _instance_endpoint(instance, "probe instance")
+        interfaces = self.client.describe_network_interfaces(
+            Filters=[vpc_filter, {"Name": f"tag:{PROBE_TAG}", "Values": ["true"]}]
+        )["NetworkInterfaces"]
+        for interface in sorted(interfaces, key=lambda n: str(n["NetworkInterfaceId"])):
+            if interface.get("VpcId") == vpc_id and _tags(interface, "TagSet").get(PROBE_TAG) == "true":
+                return Endpoint(
+                    "probe interface",
+                    str(interface["NetworkInterfaceId"]),
+                    str(interface["PrivateIpAddress"]),
+                    str(interface["SubnetId"]),
+                    tuple(str(g["GroupId"]) for g in interface.get("Groups", [])),
+                )
+        if instances:
+            return _instance_endpoint(instances[0], "instance")
+        subnets = sorted(
+            (s for s in self.client.describe_subnets(Filters=[vpc_filter])["Subnets"] if s.get("VpcId") == vpc_id),
+            key=lambda s: str(s["SubnetId"]),
+        )
+        if not subnets:
+            return None
+        first_usable = ipaddress.ip_network(subnets[0]["CidrBlock"]).network_address + 4  # AWS reserves .0-.3
+        return Endpoint("subnet", str(subnets[0]["SubnetId"]), str(first_usable), str(subnets[0]["SubnetId"]))
+
+    @needs("ec2:DescribeNetworkAcls")
+    def network_acls(self, vpc_id: str) -> list[dict[str, Any]]:
+        pages = self.client.get_paginator("describe_network_acls").paginate(
+            Filters=[{"Name": "vpc-id", "Values": [vpc_id]}]
+        )
+        return [dict(a) for page in pages for a in page["NetworkAcls"] if a.get("VpcId") == vpc_id]
+
+    @needs("ec2:DescribeSecurityGroups")
+    def security_groups(self, group_ids: Iterable[str]) -> dict[str, dict[str, Any]]:
+        ids = sorted(set(group_ids))
+        if not ids:
+            return {}
+        groups = self.client.describe_security_groups(GroupIds=ids)["SecurityGroups"]
+        return {str(g["GroupId"]): dict(g) for g in groups if g["GroupId"] in ids}
+
+    @needs(
+        "ec2:CreateNetworkInsightsPath",
+        "ec2:StartNetworkInsightsAnalysis",
+        "ec2:DescribeNetworkInsightsAnalyses",
+        "ec2:DeleteNetworkInsightsAnalysis",
+        "ec2:DeleteNetworkInsightsPath",
+    )
+    def analyze_path(self, source_id: str, destination_id: str, traffic: Traffic, deadline: float) -> AnalyzerResult:
+        return reachability.analyze(self.client, source_id, destination_id, traffic, deadline)
+
     @needs("ec2:CreateRoute")
     def create_route(self, route_table_id: str, destination: str, peering_id: str) -> None:
         key = "DestinationIpv6CidrBlock" if ":" in destination else "DestinationCidrBlock"
@@ -247,6 +325,20 @@ class EventPublisher:
                 f"event bus {self.bus_name} refused {detail_type!r}: "
                 f"{entry.get('ErrorCode')}: {entry.get('ErrorMessage')}"
             )
+
+
+def _tags(resource: Mapping[str, Any], key: str = "Tags") -> dict[str, str]:
+    return {t["Key"]: t["Value"] for t in resource.get(key, [])}
+
+
+def _instance_endpoint(instance: Mapping[str, Any], kind: str) -> Endpoint:
+    return Endpoint(
+        kind,
+        str(instance["InstanceId"]),
+        str(instance["PrivateIpAddress"]),
+        str(instance["SubnetId"]),
+        tuple(str(g["GroupId"]) for g in instance.get("SecurityGroups", [])),
+    )
 
 
 def _code(error: ClientError) -> str:

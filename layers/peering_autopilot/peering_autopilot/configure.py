@@ -218,15 +218,24 @@ def _configure_side(side: Side, destinations: list[Network], peering_id: str, dr
 
 
 def _tag_status(peering: Peering, hint: PeeringHint, reports: list[SideReport], outcome: str) -> None:
-    """Each managed side sees the status in its own account; written only when it changes."""
+    """Each managed side sees the status in its own account; written only when it changes. A run
+    that added nothing leaves a later verdict (verified, blocked:…) in place: the configuration it
+    judged is the one still there."""
+    changed = any(r.added_routes or r.added_rules for r in reports)
     for report in reports:
         side = report.side
         if side.not_managed is not None or side.ec2 is None:
             continue
         seen_here = side.ec2.account_id == hint.account_id and side.ec2.region == hint.region
         view = peering if seen_here else side.ec2.find_peering(peering.peering_id)
-        if view is not None and view.tags.get(STATUS_TAG) != outcome:
-            side.ec2.tag(peering.peering_id, {STATUS_TAG: outcome})
+        current = view.tags.get(STATUS_TAG, "") if view else ""
+        if view is None or current == outcome or (not changed and _is_after_configure(current)):
+            continue
+        side.ec2.tag(peering.peering_id, {STATUS_TAG: outcome})
+
+
+def _is_after_configure(status: str) -> bool:
+    return status in (CONFIGURED, PARTIAL, "verified") or status.startswith(("blocked:", "unverified:"))
 
 
 def _summary(reports: list[SideReport]) -> str:

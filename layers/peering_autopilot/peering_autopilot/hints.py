@@ -133,11 +133,24 @@ class PeeringHint:
 
 
 def peering_hint(event: Mapping[str, Any]) -> PeeringHint:
-    """Read the autopilot's own "Peering Accepted" event, or a CloudTrail AcceptVpcPeeringConnection
-    event (a person accepted; the caller is the accepter, in the accepter's region)."""
+    """Read the autopilot's own "Peering Accepted" or "Peering Configured" event, or a CloudTrail
+    AcceptVpcPeeringConnection event (a person accepted; the caller is the accepter, in the
+    accepter's region)."""
     _check_size(event)
     source, detail_type = event.get("source"), event.get("detail-type")
     detail = _mapping(event.get("detail"), "detail")
+    if source == "peering-autopilot" and detail_type == "Peering Configured":
+        sides = detail.get("sides")
+        if not isinstance(sides, list) or len(sides) != 2 or not all(isinstance(s, Mapping) for s in sides):
+            raise InvalidEventError("detail.sides must be a list of the two sides")
+        accepter = next((s for s in sides if s.get("role") == "accepter"), None)
+        if accepter is None:
+            raise InvalidEventError("detail.sides holds no side with role 'accepter'")
+        return PeeringHint(
+            peering_id=_match(detail.get("peeringId"), PEERING_ID, "detail.peeringId"),
+            account_id=_match(accepter.get("accountId"), ACCOUNT_ID, "detail.sides[accepter].accountId"),
+            region=_match(accepter.get("region"), REGION, "detail.sides[accepter].region"),
+        )
     if source == "peering-autopilot" and detail_type == "Peering Accepted":
         accepter = _mapping(detail.get("accepter"), "detail.accepter")
         return PeeringHint(

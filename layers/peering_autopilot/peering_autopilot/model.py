@@ -12,6 +12,7 @@ IPv6 = ipaddress.IPv6Network
 
 STATUS_TAG = "peering-autopilot:status"
 ENABLED_TAG = "peering-autopilot:enabled"
+PROBE_TAG = "peering-autopilot:probe"
 
 # CIDR association states that still claim the address space (a block being disassociated still
 # routes until it is gone: counting it can only make the overlap check stricter).

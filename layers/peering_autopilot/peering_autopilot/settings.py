@@ -13,6 +13,7 @@ from peering_autopilot.errors import SettingsError
 ACCOUNT_ID = re.compile(r"[0-9]{12}", re.ASCII)
 REGION = re.compile(r"[a-z]{2}(-[a-z]+)+-[0-9]{1,2}", re.ASCII)
 ROLE_NAME = re.compile(r"[\w+=,.@-]{1,64}", re.ASCII)
+TOPIC_ARN = re.compile(r"arn:aws[\w-]*:sns:[a-z0-9-]+:[0-9]{12}:[\w-]{1,256}", re.ASCII)
 BUS_NAME = re.compile(r"[\w./-]{1,256}|arn:aws[\w-]*:events:[\w-]+:[0-9]{12}:event-bus/[\w./-]{1,256}", re.ASCII)
 
 
@@ -33,6 +34,10 @@ class Settings:
     event_bus_name: str
     dry_run: bool = False
     unapproved_action: UnapprovedAction = UnapprovedAction.LEAVE_PENDING
+    reachability_analyzer: bool = False
+    live_ping: bool = False
+    notification_topic_arn: str = ""
+    verify_budget_seconds: float = 120.0
 
     def is_managed_account(self, account_id: str) -> bool:
         """The hub and the approved accounts: requests from them may be accepted, and the hub
@@ -80,6 +85,17 @@ class Settings:
             choices = ", ".join(a.value for a in UnapprovedAction)
             raise SettingsError(f"UNAPPROVED_REQUEST_ACTION must be one of {choices}, got {action_text!r}") from None
 
+        topic = env.get("NOTIFICATION_TOPIC_ARN", "").strip()
+        if topic and not TOPIC_ARN.fullmatch(topic):
+            raise SettingsError(f"NOTIFICATION_TOPIC_ARN is not an SNS topic ARN: {topic!r}")
+        budget_text = env.get("VERIFY_BUDGET_SECONDS", "120").strip()
+        try:
+            budget = float(budget_text)
+        except ValueError:
+            raise SettingsError(f"VERIFY_BUDGET_SECONDS must be a number of seconds, got {budget_text!r}") from None
+        if not 1 <= budget <= 900:
+            raise SettingsError(f"VERIFY_BUDGET_SECONDS must be between 1 and 900, got {budget_text!r}")
+
         return cls(
             hub_account_id=hub_account,
             hub_region=hub_region,
@@ -89,6 +105,10 @@ class Settings:
             event_bus_name=bus,
             dry_run=_bool(env, "DRY_RUN"),
             unapproved_action=action,
+            reachability_analyzer=_bool(env, "REACHABILITY_ANALYZER"),
+            live_ping=_bool(env, "LIVE_PING"),
+            notification_topic_arn=topic,
+            verify_budget_seconds=budget,
         )
 
 

@@ -1,0 +1,386 @@
+"""The runbook's "if ping fails, check in this order", as a pure function over what EC2 describes:
+peering status -> route tables on both sides -> security groups -> network ACLs -> addresses.
+
+Nothing here calls AWS: `verify.py` gathers a snapshot of each side, this module judges it, so
+every failing case is a table row in the tests and the doctor command prints the same verdict.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from peering_autopilot.allow import ALLOW_TAG, Traffic, parse_allow
+from peering_autopilot.model import Cidrs
+
+STEPS = ("peering", "routes", "security-groups", "network-acls", "addresses")
+ICMP_ECHO = Traffic("icmp")
+# Ports a client may pick for the return leg (Linux uses 32768-60999, Windows 49152-65535, AWS
+# recommends opening 1024-65535): an ACL must let the return traffic back to all of them.
+EPHEMERAL_SAMPLES = (1024, 32768, 49152, 60999, 65535)
+_NACL_PROTOCOLS = {"-1": "-1", "6": "tcp", "17": "udp", "1": "icmp", "58": "icmpv6"}
+_ICMP_ECHO_REQUEST, _ICMP_ECHO_REPLY = 8, 0
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """Where a probe starts or ends: a tagged probe instance or interface, else a representative
+    instance, else a representative subnet (then no security group can be judged)."""
+
+    kind: str  # "probe instance", "probe interface", "instance", "subnet"
+    resource_id: str
+    ip: str
+    subnet_id: str
+    group_ids: tuple[str, ...] = ()
+
+    @property
+    def label(self) -> str:
+        return f"{self.kind} {self.resource_id} {self.ip}"
+
+
+@dataclass
+class SideSnapshot:
+    """What the probe needs of one VPC, read once per side."""
+
+    role: str
+    account_id: str
+    region: str
+    vpc_id: str
+    cidrs: Cidrs
+    endpoint: Endpoint | None
+    route_tables: Sequence[Mapping[str, Any]] = ()
+    network_acls: Sequence[Mapping[str, Any]] = ()
+    security_groups: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+
+    def traffic_in(self) -> Traffic:
+        """What to test towards this side: the first entry of its endpoint's allow-tagged group,
+        else ICMP echo, as the runbook tests with ping."""
+        for group_id in self.endpoint.group_ids if self.endpoint else ():
+            tags = {t["Key"]: t["Value"] for t in self.security_groups.get(group_id, {}).get("Tags", [])}
+            wanted, _ = parse_allow(tags.get(ALLOW_TAG, ""))
+            if wanted:
+                return ICMP_ECHO if wanted[0].protocol == "-1" else wanted[0]
+        return ICMP_ECHO
+
+
+@dataclass(frozen=True)
+class Check:
+    step: str
+    ok: bool | None  # None: could not be judged (said why)
+    detail: str
+    component: str = ""
+
+    def describe(self) -> dict[str, Any]:
+        result = "pass" if self.ok else ("not checked" if self.ok is None else "fail")
+        return {"step": self.step, "result": result, "detail": self.detail, "component": self.component}
+
+
+@dataclass
+class Direction:
+    source: SideSnapshot
+    destination: SideSnapshot
+    traffic: Traffic
+    checks: list[Check]
+
+    @property
+    def name(self) -> str:
+        return f"{self.source.role} -> {self.destination.role}"
+
+    @property
+    def first_failure(self) -> Check | None:
+        return next((c for c in self.checks if c.ok is False), None)
+
+    @property
+    def passed(self) -> bool:
+        return self.first_failure is None
+
+    def describe(self) -> dict[str, Any]:
+        failure = self.first_failure
+        return {
+            "direction": self.name,
+            "source": self.source.endpoint.label if self.source.endpoint else None,
+            "destination": self.destination.endpoint.label if self.destination.endpoint else None,
+            "traffic": describe_traffic(self.traffic),
+            "passed": self.passed,
+            "firstFailure": failure.describe() if failure else None,
+            "checks": [c.describe() for c in self.checks],
+        }
+
+
+def describe_traffic(traffic: Traffic) -> str:
+    return "ICMP echo (ping)" if traffic.protocol == "icmp" else f"{traffic.protocol.upper()} {traffic.from_port}"
+
+
+def evaluate(
+    peering_id: str, peering_status: str, source: SideSnapshot, destination: SideSnapshot, traffic: Traffic
+) -> Direction:
+    """The checklist for traffic from `source` to `destination`, every step, in the seed's order."""
+    src, dst = source.endpoint, destination.endpoint
+    checks = [_peering(peering_id, peering_status)]
+    if src is None or dst is None:
+        missing = source if src is None else destination
+        checks.append(Check("routes", None, f"no instance or subnet found in {missing.vpc_id}", missing.vpc_id))
+        return Direction(source, destination, traffic, checks)
+    checks.append(_routes(peering_id, source, destination))
+    checks.append(_security_groups(source, destination, traffic))
+    checks.append(_network_acls(source, destination, traffic))
+    checks.append(_addresses(source, destination))
+    return Direction(source, destination, traffic, checks)
+
+
+# ---------------------------------------------------------------------------------------------- 1
+def _peering(peering_id: str, status: str) -> Check:
+    if status == "active":
+        return Check("peering", True, f"{peering_id} is active", peering_id)
+    return Check("peering", False, f"{peering_id} is {status}, not active", peering_id)
+
+
+# ---------------------------------------------------------------------------------------------- 2
+def _routes(peering_id: str, source: SideSnapshot, destination: SideSnapshot) -> Check:
+    assert source.endpoint and destination.endpoint
+    legs = (
+        (source, source.endpoint.subnet_id, destination.endpoint.ip, "to"),
+        (destination, destination.endpoint.subnet_id, source.endpoint.ip, "return to"),
+    )
+    words = []
+    for side, subnet_id, ip, leg in legs:
+        table = route_table_of(side.route_tables, subnet_id)
+        if table is None:
+            return Check("routes", False, f"no route table found for {subnet_id}", subnet_id)
+        table_id = str(table["RouteTableId"])
+        route = longest_prefix_match(table, ip)
+        if route is None:
+            return Check("routes", False, f"{table_id} has no route {leg} {ip}", table_id)
+        destination_block = route.get("DestinationCidrBlock") or route.get("DestinationIpv6CidrBlock")
+        target = route_target(route)
+        component = f"{table_id} {destination_block} -> {target}"
+        if route.get("VpcPeeringConnectionId") != peering_id:
+            return Check(
+                "routes",
+                False,
+                f"{table_id} sends {ip} ({leg}) to {target} via {destination_block}, not {peering_id}",
+                component,
+            )
+        if route.get("State") == "blackhole":
+            return Check(
+                "routes", False, f"{table_id} route {destination_block} -> {peering_id} is a blackhole", component
+            )
+        words.append(f"{table_id} {destination_block} -> {peering_id}")
+    return Check("routes", True, "; return: ".join(words), words[0].split()[0])
+
+
+def route_table_of(tables: Iterable[Mapping[str, Any]], subnet_id: str) -> Mapping[str, Any] | None:
+    """The subnet's explicitly associated table, else the VPC's main table."""
+    main = None
+    for table in tables:
+        for association in table.get("Associations", []):
+            if association.get("SubnetId") == subnet_id:
+                return table
+            if association.get("Main"):
+                main = table
+    return main
+
+
+def longest_prefix_match(table: Mapping[str, Any], ip: str) -> Mapping[str, Any] | None:
+    address = ipaddress.ip_address(ip)
+    best: tuple[int, Mapping[str, Any]] | None = None
+    for route in table.get("Routes", []):
+        block = route.get("DestinationCidrBlock") or route.get("DestinationIpv6CidrBlock")
+        if not block:
+            continue
+        network = ipaddress.ip_network(block, strict=False)
+        if network.version == address.version and address in network and (best is None or network.prefixlen > best[0]):
+            best = (network.prefixlen, route)
+    return best[1] if best else None
+
+
+def route_target(route: Mapping[str, Any]) -> str:
+    for key in (
+        "VpcPeeringConnectionId",
+        "GatewayId",
+        "NatGatewayId",
+        "TransitGatewayId",
+        "NetworkInterfaceId",
+        "InstanceId",
+    ):
+        if route.get(key):
+            return str(route[key])
+    return "unknown target"
+
+
+# ---------------------------------------------------------------------------------------------- 3
+def _security_groups(source: SideSnapshot, destination: SideSnapshot, traffic: Traffic) -> Check:
+    src, dst = source.endpoint, destination.endpoint
+    assert src and dst
+    if src.kind == "subnet" or dst.kind == "subnet":
+        return Check("security-groups", None, "no instance to judge: a subnet was probed, groups not checked")
+    out_ok = _group_allows(source.security_groups, src.group_ids, "IpPermissionsEgress", traffic, dst.ip, dst.group_ids)
+    if not out_ok:
+        groups = ", ".join(src.group_ids)
+        return Check(
+            "security-groups",
+            False,
+            f"{groups} of {src.resource_id} allow no {describe_traffic(traffic)} out to {dst.ip}",
+            groups,
+        )
+    in_ok = _group_allows(destination.security_groups, dst.group_ids, "IpPermissions", traffic, src.ip, src.group_ids)
+    if not in_ok:
+        groups = ", ".join(dst.group_ids)
+        return Check(
+            "security-groups",
+            False,
+            f"{groups} of {dst.resource_id} allow no {describe_traffic(traffic)} in from {src.ip}",
+            groups,
+        )
+    return Check("security-groups", True, f"{out_ok} lets it out; {in_ok} lets it in (stateful: replies return)", in_ok)
+
+
+def _group_allows(
+    groups: Mapping[str, Mapping[str, Any]],
+    group_ids: Sequence[str],
+    direction: str,
+    traffic: Traffic,
+    peer_ip: str,
+    peer_groups: Sequence[str],
+) -> str:
+    """The first group id whose rules let the traffic through, or "" when none does."""
+    address = ipaddress.ip_address(peer_ip)
+    for group_id in group_ids:
+        for permission in groups.get(group_id, {}).get(direction, []):
+            if not _permission_covers(permission, traffic):
+                continue
+            ranges = [r["CidrIp"] for r in permission.get("IpRanges", [])]
+            ranges += [r["CidrIpv6"] for r in permission.get("Ipv6Ranges", [])]
+            if any(address in ipaddress.ip_network(block, strict=False) for block in ranges):
+                return group_id
+            if any(pair.get("GroupId") in peer_groups for pair in permission.get("UserIdGroupPairs", [])):
+                return group_id
+    return ""
+
+
+def _permission_covers(permission: Mapping[str, Any], traffic: Traffic) -> bool:
+    protocol = _NACL_PROTOCOLS.get(str(permission.get("IpProtocol")), str(permission.get("IpProtocol")))
+    if protocol == "-1":
+        return True
+    if traffic.protocol == "icmp":
+        icmp_type = int(permission.get("FromPort", -1))
+        return protocol in ("icmp", "icmpv6") and icmp_type in (-1, _ICMP_ECHO_REQUEST)
+    if protocol != traffic.protocol:
+        return False
+    return int(permission.get("FromPort", 0)) <= traffic.from_port <= int(permission.get("ToPort", 65535))
+
+
+# ---------------------------------------------------------------------------------------------- 4
+def _network_acls(source: SideSnapshot, destination: SideSnapshot, traffic: Traffic) -> Check:
+    src, dst = source.endpoint, destination.endpoint
+    assert src and dst
+    src_acl = acl_of(source.network_acls, src.subnet_id)
+    dst_acl = acl_of(destination.network_acls, dst.subnet_id)
+    if src_acl is None or dst_acl is None:
+        missing = src.subnet_id if src_acl is None else dst.subnet_id
+        return Check("network-acls", None, f"no network ACL found for {missing}", missing)
+    forward = _port_or_type(traffic, reply=False)
+    back_ports = EPHEMERAL_SAMPLES if traffic.protocol in ("tcp", "udp") else (_ICMP_ECHO_REPLY,)
+    legs = [
+        (src_acl, True, dst.ip, (forward,), "out", f"to {dst.ip}"),
+        (dst_acl, False, src.ip, (forward,), "in", f"from {src.ip}"),
+        (dst_acl, True, src.ip, back_ports, "out (return)", f"back to {src.ip}"),
+        (src_acl, False, dst.ip, back_ports, "in (return)", f"back from {dst.ip}"),
+    ]
+    for acl, egress, peer_ip, ports, leg, words in legs:
+        for port in ports:
+            rule = first_matching_entry(acl, egress, traffic.protocol, port, peer_ip)
+            if rule is None or rule.get("RuleAction") != "allow":
+                number = rule.get("RuleNumber", "*") if rule else "*"
+                acl_id = str(acl["NetworkAclId"])
+                what = (
+                    f"port {port}"
+                    if traffic.protocol in ("tcp", "udp")
+                    else ("echo reply" if port == 0 else "echo request")
+                )
+                return Check(
+                    "network-acls",
+                    False,
+                    f"{acl_id} rule {number} denies {traffic.protocol} {what} {leg} {words}",
+                    f"{acl_id} rule {number}",
+                )
+    return Check(
+        "network-acls",
+        True,
+        f"{src_acl['NetworkAclId']} and {dst_acl['NetworkAclId']} allow both ways, replies included",
+        str(dst_acl["NetworkAclId"]),
+    )
+
+
+def _port_or_type(traffic: Traffic, reply: bool) -> int:
+    if traffic.protocol == "icmp":
+        return _ICMP_ECHO_REPLY if reply else _ICMP_ECHO_REQUEST
+    return traffic.from_port
+
+
+def acl_of(acls: Iterable[Mapping[str, Any]], subnet_id: str) -> Mapping[str, Any] | None:
+    default = None
+    for acl in acls:
+        if any(a.get("SubnetId") == subnet_id for a in acl.get("Associations", [])):
+            return acl
+        if acl.get("IsDefault"):
+            default = acl
+    return default
+
+
+def first_matching_entry(
+    acl: Mapping[str, Any], egress: bool, protocol: str, port_or_type: int, peer_ip: str
+) -> Mapping[str, Any] | None:
+    """Network ACLs are stateless and ordered: the lowest-numbered matching entry decides."""
+    address = ipaddress.ip_address(peer_ip)
+    entries: list[Mapping[str, Any]] = sorted(
+        (e for e in acl.get("Entries", []) if bool(e.get("Egress")) == egress), key=lambda e: int(e["RuleNumber"])
+    )
+    for entry in entries:
+        block = entry.get("CidrBlock") or entry.get("Ipv6CidrBlock")
+        if not block or address not in ipaddress.ip_network(block, strict=False):
+            continue
+        entry_protocol = _NACL_PROTOCOLS.get(str(entry.get("Protocol")), str(entry.get("Protocol")))
+        if entry_protocol == "-1":
+            return entry
+        if entry_protocol != protocol:
+            continue
+        if protocol == "icmp":
+            icmp_type = int(entry.get("IcmpTypeCode", {}).get("Type", -1))
+            if icmp_type in (-1, port_or_type):
+                return entry
+            continue
+        ports = entry.get("PortRange", {})
+        if int(ports.get("From", 0)) <= port_or_type <= int(ports.get("To", 65535)):
+            return entry
+    return None
+
+
+# ---------------------------------------------------------------------------------------------- 5
+def _addresses(source: SideSnapshot, destination: SideSnapshot) -> Check:
+    for side in (source, destination):
+        endpoint = side.endpoint
+        assert endpoint
+        address = ipaddress.ip_address(endpoint.ip)
+        if not address.is_private:
+            return Check(
+                "addresses",
+                False,
+                f"{endpoint.ip} of {endpoint.resource_id} is not a private address",
+                endpoint.resource_id,
+            )
+        blocks: list[ipaddress.IPv4Network | ipaddress.IPv6Network] = [*side.cidrs.ipv4, *side.cidrs.ipv6]
+        if not any(address.version == block.version and address in block for block in blocks):
+            inside = ", ".join(str(b) for b in blocks)
+            return Check(
+                "addresses",
+                False,
+                f"{endpoint.ip} of {endpoint.resource_id} is outside {side.vpc_id} ({inside})",
+                endpoint.resource_id,
+            )
+    assert source.endpoint and destination.endpoint
+    return Check(
+        "addresses", True, f"{source.endpoint.ip} and {destination.endpoint.ip} are private and inside their VPCs"
+    )
