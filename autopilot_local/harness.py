@@ -21,6 +21,7 @@ import boto3
 from moto.events.models import EventPattern
 
 from autopilot_local.cloudtrail import record_calls
+from autopilot_local.metering import CallLog, count_calls
 from autopilot_local.template import FunctionSpec, Stack
 from peering_autopilot import runtime as domain_runtime
 
@@ -74,6 +75,7 @@ class Delivery:
     via: str
     event: dict[str, Any]
     result: Any
+    calls: CallLog = field(default_factory=CallLog)  # the AWS calls this invocation made
 
 
 @dataclass
@@ -233,7 +235,9 @@ class LocalAutopilot:
             for function in self.functions:
                 for rule in function.spec.rules:
                     if rule.bus == self.bus_name and _matches(rule.pattern, event):
-                        delivery = Delivery(function.spec.logical_id, rule.name, via, event, function.invoke(event))
+                        with count_calls() as calls:
+                            result = function.invoke(event)
+                        delivery = Delivery(function.spec.logical_id, rule.name, via, event, result, calls)
                         done.append(delivery)
                         self.deliveries.append(delivery)
                         break

@@ -142,8 +142,9 @@ def test_both_sides_get_routes_in_every_table_and_the_declared_rules(
 
     # WHEN a request is made and the automation runs
     peering_id = request_peering(cloud, a.side, b.side)
-    autopilot.run_until_idle()
-    calls = list(api_calls.names)
+    deliveries = autopilot.run_until_idle()
+    [configuring] = [d for d in deliveries if d.function == "ConfigurePeeringFunction"]
+    calls = configuring.calls.names
 
     # THEN every managed table on both sides routes the peer VPC's block through the peering ...
     assert peering_routes(cloud, a, peering_id) == expected_routes(a, {"10.1.0.0/16"})
@@ -157,11 +158,12 @@ def test_both_sides_get_routes_in_every_table_and_the_declared_rules(
         ("tcp", 8000, 8080, "10.0.0.0/16", mark),
         ("udp", 53, 53, "10.0.0.0/16", mark),
     }
-    # ... untagged groups are never touched, and both sides see the status
+    # ... untagged groups are never touched, and both sides see the status (the probe's, last)
     assert ingress(cloud, a, a.untagged_group) == set()
     assert ingress(cloud, b, b.untagged_group) == set()
-    assert tags_of(cloud, a.side, peering_id) == {"peering-autopilot:status": "configured"}
-    assert tags_of(cloud, b.side, peering_id) == {"peering-autopilot:status": "configured"}
+    assert configuring.result["status"] == "configured"
+    assert tags_of(cloud, a.side, peering_id) == {"peering-autopilot:status": "verified"}
+    assert tags_of(cloud, b.side, peering_id) == {"peering-autopilot:status": "verified"}
     # ... with one filtered read of tables and of groups per side, and one Authorize per group
     assert calls.count("DescribeRouteTables") == 2
     assert calls.count("DescribeSecurityGroups") == 2
@@ -201,9 +203,10 @@ def test_a_second_run_changes_nothing(cloud: LocalCloud, autopilot_factory: Any,
 
     # WHEN the same event is delivered again (EventBridge delivers at least once)
     autopilot.put(accepted)
-    [again] = autopilot.run_until_idle()
+    again, verified_again = autopilot.run_until_idle()
 
     assert again.result["status"] == "configured"
+    assert verified_again.result["status"] == "verified"
     assert api_calls.mutating() == []
     assert (peering_routes(cloud, a, peering_id), peering_routes(cloud, b, peering_id)) == before
     second = configured_events(autopilot)[-1]["detail"]
@@ -333,7 +336,8 @@ def test_a_side_not_opted_in_is_reported_as_not_managed(cloud: LocalCloud, autop
         f"VPC {a.side.vpc_id} is not opted in (peering-autopilot:enabled is not 'true')"
     )
     assert event["detail"]["outcome"] == "partially-configured"
-    assert tags_of(cloud, b.side, peering_id) == {"peering-autopilot:status": "partially-configured"}
+    # ... and the probe that follows finds the requester side without its routes
+    assert tags_of(cloud, b.side, peering_id) == {"peering-autopilot:status": "blocked:routes"}
 
 
 def test_a_side_whose_role_cannot_be_assumed_is_reported_as_not_managed(cloud: LocalCloud) -> None:
@@ -381,6 +385,7 @@ def test_a_peering_accepted_by_a_person_is_configured(cloud: LocalCloud, autopil
     assert [(d.function, d.result["status"]) for d in deliveries] == [
         ("AcceptPeeringFunction", "skipped"),
         ("ConfigurePeeringFunction", "configured"),
+        ("VerifyPeeringFunction", "verified"),
     ]
     assert deliveries[1].rule == "ConfigurePeeringFunction.AcceptedByPerson"
     assert peering_routes(cloud, b, peering_id) == expected_routes(b, {"10.0.0.0/16"})

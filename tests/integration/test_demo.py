@@ -27,7 +27,7 @@ def test_demo_accepts_the_cross_account_request_and_explains_the_declined_ones(t
     out = completed.stdout
     assert completed.returncode == 0, out + completed.stderr[-2000:]
 
-    accepted = re.search(r"OK (pcx-[0-9a-f]+) is active; tag peering-autopilot:status = configured", out)
+    accepted = re.search(r"OK (pcx-[0-9a-f]+) is active; tag peering-autopilot:status = verified", out)
     assert accepted, out
     peering_id = accepted.group(1)
     # Steps 3 and 4, read back from EC2: every route table of both VPCs, and both tagged groups
@@ -35,9 +35,23 @@ def test_demo_accepts_the_cross_account_request_and_explains_the_declined_ones(t
     assert len(re.findall(rf"OK VPC-B rtb-[0-9a-f]+ \((main|subnet)\): 10.0.0.0/16 -> {peering_id}", out)) == 2
     assert re.search(r"OK VPC-A sg-[0-9a-f]+ inbound: icmp from 10.1.0.0/16", out)
     assert re.search(r"OK VPC-B sg-[0-9a-f]+ inbound: icmp from 10.0.0.0/16", out)
-    # ... and a second delivery changes nothing
+    # ... the verdict for both directions, in the runbook's order ...
+    first_run = out.split("a second time")[0]
+    assert first_run.count("=> OK") == 2
+    for step in ("peering", "routes", "security-groups", "network-acls", "addresses"):
+        assert len(re.findall(rf"\|   {step} +ok ", first_run)) == 2, step
+    # ... a second delivery changes nothing
     assert "ConfigurePeeringFunction: 4 routes and 2 rules already in place" in out
+    assert "then VerifyPeeringFunction: verified" in out
     assert re.search(r"OK \d+ EC2 reads, 0 changes", out)
+    # ... and the doctor, run against the demo's emulator, names the ACL rule that blocks
+    blocked = re.search(r"(acl-[0-9a-f]+) inbound rule 90: deny ICMP from 10.0.0.0/16", out)
+    assert blocked, out
+    acl = blocked.group(1)
+    assert f"network-acls     FAIL        {acl} rule 90 denies icmp echo request in from 10.0.1.4" in out
+    assert f"{acl} rule 90 denies icmp echo reply in (return) back from 10.0.1.4" in out
+    assert "| Verdict: blocked:network-acls" in out
+    assert f"OK the doctor names {acl} rule 90 (exit status 1)" in out
     assert "member stack ForwardRule in 333333333333 -> hub bus -> rule AcceptPeeringFunction.PeeringRequested" in out
     assert "because requester account 333333333333 is not in ApprovedAccountIds" in out
     assert "is pending-acceptance; tag peering-autopilot:status = declined:requester-not-approved" in out
@@ -50,8 +64,10 @@ def test_demo_accepts_the_cross_account_request_and_explains_the_declined_ones(t
     assert [d["outcome"] for d in decisions] == [
         "accepted",
         "configured",
+        "verified",
         "configured",
+        "verified",
         "declined",
         "declined",
     ]
-    assert {d["correlation_id"] for d in decisions[:3]} == {peering_id}
+    assert {d["correlation_id"] for d in decisions[:5]} == {peering_id}

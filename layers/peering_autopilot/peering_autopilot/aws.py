@@ -206,9 +206,11 @@ class Ec2Gateway:
         ]
 
     @needs("ec2:DescribeInstances", "ec2:DescribeNetworkInterfaces", "ec2:DescribeSubnets")
-    def probe_endpoint(self, vpc_id: str) -> Endpoint | None:
+    def probe_endpoint(self, vpc_id: str, isolated_subnets: frozenset[str] = frozenset()) -> Endpoint | None:
         """Where to probe in the VPC: an instance tagged probe=true, else an interface tagged so,
-        else a representative running instance, else a representative subnet."""
+        else a representative running instance, else a representative subnet. Representatives
+        come from subnets not in `isolated_subnets` (those its owner kept out of peering routes)
+        when there are any."""
         vpc_filter: Any = {"Name": "vpc-id", "Values": [vpc_id]}
         pages = self.client.get_paginator("describe_instances").paginate(
             Filters=[vpc_filter, {"Name": "instance-state-name", "Values": ["running"]}]
@@ -233,10 +235,11 @@ class Ec2Gateway:
                     tuple(str(g["GroupId"]) for g in interface.get("Groups", [])),
                 )
         if instances:
-            return _instance_endpoint(instances[0], "instance")
+            preferred = [i for i in instances if i["SubnetId"] not in isolated_subnets] or instances
+            return _instance_endpoint(preferred[0], "instance")
         subnets = sorted(
             (s for s in self.client.describe_subnets(Filters=[vpc_filter])["Subnets"] if s.get("VpcId") == vpc_id),
-            key=lambda s: str(s["SubnetId"]),
+            key=lambda s: (s["SubnetId"] in isolated_subnets, str(s["SubnetId"])),
         )
         if not subnets:
             return None

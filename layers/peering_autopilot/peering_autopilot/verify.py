@@ -8,7 +8,7 @@ verify function then tags, publishes and notifies; the doctor command prints the
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,6 +21,7 @@ from peering_autopilot.lookup import read_peering
 from peering_autopilot.model import STATUS_TAG, Peering, PeeringSide
 from peering_autopilot.probe import Direction, SideSnapshot, describe_traffic, evaluate
 from peering_autopilot.reachability import AnalyzerResult
+from peering_autopilot.routes import ROUTES_TAG
 from peering_autopilot.settings import Settings
 
 VERIFIED = "verified"
@@ -79,6 +80,8 @@ class Diagnosis:
     def status_value(self) -> str:
         if self.unreadable:
             return "unverified:side-not-readable"
+        if any(d.path.source.endpoint is None or d.path.destination.endpoint is None for d in self.directions):
+            return "unverified:no-endpoint"  # a VPC without any subnet: nothing to probe from or to
         blocked = [d.blocked_at for d in self.directions if d.blocked_at]
         return f"blocked:{blocked[0]}" if blocked else VERIFIED
 
@@ -139,7 +142,8 @@ def diagnose(
 def snapshot(role: str, info: PeeringSide, ec2: Ec2Gateway) -> SideSnapshot:
     """One read of each kind for one side: VPC, endpoint, route tables, ACLs, endpoint's groups."""
     vpc = ec2.get_vpc(info.vpc_id)
-    endpoint = ec2.probe_endpoint(info.vpc_id)
+    route_tables = ec2.route_tables(info.vpc_id)
+    endpoint = ec2.probe_endpoint(info.vpc_id, isolated_subnets(route_tables))
     return SideSnapshot(
         role=role,
         account_id=info.account_id,
@@ -147,9 +151,20 @@ def snapshot(role: str, info: PeeringSide, ec2: Ec2Gateway) -> SideSnapshot:
         vpc_id=info.vpc_id,
         cidrs=vpc.cidrs,
         endpoint=endpoint,
-        route_tables=ec2.route_tables(info.vpc_id),
+        route_tables=route_tables,
         network_acls=ec2.network_acls(info.vpc_id),
         security_groups=ec2.security_groups(endpoint.group_ids if endpoint else ()),
+    )
+
+
+def isolated_subnets(route_tables: Sequence[Mapping[str, Any]]) -> frozenset[str]:
+    """Subnets whose table its owner kept out of peering routes (peering-autopilot:routes=false)."""
+    return frozenset(
+        str(a["SubnetId"])
+        for table in route_tables
+        if any(t["Key"] == ROUTES_TAG and t["Value"] == "false" for t in table.get("Tags", []))
+        for a in table.get("Associations", [])
+        if a.get("SubnetId")
     )
 
 
