@@ -35,6 +35,7 @@ class Case:
     accepter: tuple[str, str, str] | None = None
     error_names: str = ""  # words the error must contain
     accepted_first: bool = False  # the peering is accepted before the event (configure's cases)
+    configured_first: bool = False  # ... and its routes and rules are in place (verify's cases)
     sample_ids: tuple[str, str, str] | None = None  # the file's peering, requester VPC, accepter VPC ids
 
 
@@ -71,6 +72,12 @@ CASES: dict[str, Case] = {
     ),
     "configure_peering/accept-failed-call.json": Case("ignored", error_names="Client.OperationNotPermitted"),
     "configure_peering/malformed-missing-accepter.json": Case("invalid", error_names="detail.accepter is missing"),
+    "verify_peering/peering-configured.json": Case(
+        "verified", "active", HUB_SIDE, MEMBER_SIDE, accepted_first=True, configured_first=True, sample_ids=SAMPLE
+    ),
+    "verify_peering/malformed-one-side.json": Case(
+        "invalid", error_names="detail.sides must be a list of the two sides"
+    ),
 }
 # Which function gets the files of each folder: the template's CodeUri says.
 FUNCTION_OF_FOLDER = {
@@ -118,7 +125,7 @@ def _ec2(endpoint: str, account: str, region: str) -> Any:
 
 
 def _vpc(endpoint: str, where: tuple[str, str, str], opted_in: bool = True) -> str:
-    """An opted-in VPC with a security group that allows ICMP from its peers."""
+    """An opted-in VPC with a subnet, an instance, and a group that allows ICMP from its peers."""
     account, region, cidr = where
     ec2 = _ec2(endpoint, account, region)
     vpc_id = str(ec2.create_vpc(CidrBlock=cidr)["Vpc"]["VpcId"])
@@ -126,7 +133,34 @@ def _vpc(endpoint: str, where: tuple[str, str, str], opted_in: bool = True) -> s
         ec2.create_tags(Resources=[vpc_id], Tags=ENABLED)
     group = ec2.create_security_group(GroupName="app", Description="app", VpcId=vpc_id)["GroupId"]
     ec2.create_tags(Resources=[group], Tags=[{"Key": "peering-autopilot:allow", "Value": "icmp"}])
+    subnet = ec2.create_subnet(VpcId=vpc_id, CidrBlock=cidr.replace(".0.0/16", ".1.0/24"))["Subnet"]["SubnetId"]
+    ec2.run_instances(
+        ImageId="ami-12c6146b",
+        InstanceType="t3.micro",
+        MinCount=1,
+        MaxCount=1,
+        SubnetId=subnet,
+        SecurityGroupIds=[group],
+    )
     return vpc_id
+
+
+def _configure_by_hand(
+    endpoint: str, where: tuple[str, str, str], vpc_id: str, peer_cidr: str, peering_id: str
+) -> None:
+    """What the configure step leaves behind: a route in each table, ICMP in from the peer."""
+    ec2 = _ec2(endpoint, where[0], where[1])
+    for table in ec2.describe_route_tables(Filters=[{"Name": "vpc-id", "Values": [vpc_id]}])["RouteTables"]:
+        ec2.create_route(
+            RouteTableId=table["RouteTableId"], DestinationCidrBlock=peer_cidr, VpcPeeringConnectionId=peering_id
+        )
+    groups = ec2.describe_security_groups(
+        Filters=[{"Name": "vpc-id", "Values": [vpc_id]}, {"Name": "group-name", "Values": ["app"]}]
+    )
+    ec2.authorize_security_group_ingress(
+        GroupId=groups["SecurityGroups"][0]["GroupId"],
+        IpPermissions=[{"IpProtocol": "icmp", "FromPort": -1, "ToPort": -1, "IpRanges": [{"CidrIp": peer_cidr}]}],
+    )
 
 
 def _routes_via(endpoint: str, where: tuple[str, str, str], vpc_id: str, peering_id: str) -> list[str]:
@@ -204,6 +238,9 @@ def test_built_function_handles_event_file(endpoint: str, name: str, tmp_path: P
             _ec2(endpoint, case.accepter[0], case.accepter[1]).accept_vpc_peering_connection(
                 VpcPeeringConnectionId=peering_id
             )
+        if case.configured_first:
+            _configure_by_hand(endpoint, case.requester, requester_vpc, case.accepter[2], peering_id)
+            _configure_by_hand(endpoint, case.accepter, accepter_vpc, case.requester[2], peering_id)
         # ... the event file's ids standing for the emulator's
         for old, new in zip(sample_ids, (peering_id, requester_vpc, accepter_vpc), strict=True):
             text = text.replace(old, new)
