@@ -301,7 +301,11 @@ def test_send_command_refused_is_unavailable_naming_the_code(
 ) -> None:
     expect_managed(stub, "Online")
     stub.add_client_error(
-        "send_command", service_error_code=code, service_message=message, http_status_code=400, expected_params=SEND_PARAMS
+        "send_command",
+        service_error_code=code,
+        service_message=message,
+        http_status_code=400,
+        expected_params=SEND_PARAMS,
     )
 
     result = run(ssm, fake_time)
@@ -327,14 +331,6 @@ def test_describe_refused_is_unavailable_naming_the_code(ssm: Any, stub: Stubber
     stub.assert_no_pending_responses()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "BUG live_ping.py:206: a GetCommandInvocation error other than InvocationDoesNotExist is re-raised; "
-        "verify.diagnose (verify.py:137) does not catch it, so one refused poll crashes the whole verification "
-        "instead of the ping being 'unavailable' like every other SSM refusal"
-    ),
-)
 def test_get_command_invocation_refused_is_unavailable(ssm: Any, stub: Stubber, fake_time: FakeTime) -> None:
     expect_managed(stub, "Online")
     expect_send(stub)
@@ -351,7 +347,9 @@ def test_get_command_invocation_refused_is_unavailable(ssm: Any, stub: Stubber, 
     except ClientError as e:
         pytest.fail(f"ping raised instead of answering: {e}")
 
-    assert result == PingResult("unavailable", "AccessDeniedException: not authorized to perform: ssm:GetCommandInvocation")
+    assert result == PingResult(
+        "unavailable", "AccessDeniedException: not authorized to perform: ssm:GetCommandInvocation"
+    )
 
 
 # --- time budget -----------------------------------------------------------------------------------------
@@ -364,9 +362,7 @@ def test_still_running_at_the_end_of_the_budget_times_out(ssm: Any, stub: Stubbe
 
     result = run(ssm, fake_time, budget=5.0)
 
-    assert result == PingResult(
-        "timed-out", f"command {COMMAND_ID} on {INSTANCE} not finished within the time budget"
-    )
+    assert result == PingResult("timed-out", f"command {COMMAND_ID} on {INSTANCE} not finished within the time budget")
     assert fake_time.sleeps == [1.0, 2.0]
     assert fake_time.now == NOW + 3.0
     stub.assert_no_pending_responses()

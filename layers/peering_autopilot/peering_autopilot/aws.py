@@ -268,8 +268,16 @@ class Ec2Gateway:
         "ec2:DeleteNetworkInsightsAnalysis",
         "ec2:DeleteNetworkInsightsPath",
     )
-    def analyze_path(self, source_id: str, destination_id: str, traffic: Traffic, deadline: float) -> AnalyzerResult:
-        return reachability.analyze(self.client, source_id, destination_id, traffic, deadline)
+    def analyze_path(
+        self,
+        source_id: str,
+        destination_id: str,
+        traffic: Traffic,
+        deadline: float,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> AnalyzerResult:
+        return reachability.analyze(self.client, source_id, destination_id, traffic, deadline, sleep, clock)
 
     @needs("ec2:CreateRoute")
     def create_route(self, route_table_id: str, destination: str, peering_id: str) -> None:

@@ -65,9 +65,10 @@ def ping(
         try:
             invocation = client.get_command_invocation(CommandId=command_id, InstanceId=instance_id)
         except ClientError as e:
-            if e.response.get("Error", {}).get("Code") == "InvocationDoesNotExist":
+            error = e.response.get("Error", {})
+            if error.get("Code") == "InvocationDoesNotExist":
                 continue  # SSM registers the invocation a moment after SendCommand
-            raise
+            return PingResult("unavailable", f"{error.get('Code')}: {error.get('Message')}")
         if invocation.get("Status") in _DONE:
             return _read(invocation, instance_id, target_ip)
 

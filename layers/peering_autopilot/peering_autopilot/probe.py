@@ -22,6 +22,9 @@ ICMP_ECHO = Traffic("icmp")
 EPHEMERAL_SAMPLES = (1024, 32768, 49152, 60999, 65535)
 _NACL_PROTOCOLS = {"-1": "-1", "6": "tcp", "17": "udp", "1": "icmp", "58": "icmpv6"}
 _ICMP_ECHO_REQUEST, _ICMP_ECHO_REPLY = 8, 0
+# RFC 6598 space: not "private" to Python, but AWS accepts it for VPCs (and suggests it for
+# secondary blocks), and it is not routed on the internet.
+_SHARED_ADDRESS_SPACE = ipaddress.ip_network("100.64.0.0/10")
 
 
 @dataclass(frozen=True)
@@ -176,6 +179,8 @@ def route_table_of(tables: Iterable[Mapping[str, Any]], subnet_id: str) -> Mappi
     main = None
     for table in tables:
         for association in table.get("Associations", []):
+            if association.get("AssociationState", {}).get("State", "associated") not in ("associated", "associating"):
+                continue
             if association.get("SubnetId") == subnet_id:
                 return table
             if association.get("Main"):
@@ -266,7 +271,7 @@ def _permission_covers(permission: Mapping[str, Any], traffic: Traffic) -> bool:
         return True
     if traffic.protocol == "icmp":
         icmp_type = int(permission.get("FromPort", -1))
-        return protocol in ("icmp", "icmpv6") and icmp_type in (-1, _ICMP_ECHO_REQUEST)
+        return protocol == "icmp" and icmp_type in (-1, _ICMP_ECHO_REQUEST)  # endpoints are IPv4: not ICMPv6
     if protocol != traffic.protocol:
         return False
     return int(permission.get("FromPort", 0)) <= traffic.from_port <= int(permission.get("ToPort", 65535))
@@ -364,7 +369,7 @@ def _addresses(source: SideSnapshot, destination: SideSnapshot) -> Check:
         endpoint = side.endpoint
         assert endpoint
         address = ipaddress.ip_address(endpoint.ip)
-        if not address.is_private:
+        if not (address.is_private or address in _SHARED_ADDRESS_SPACE):
             return Check(
                 "addresses",
                 False,

@@ -84,9 +84,12 @@ def analyze(
                 )
             sleep(delay)
             delay = min(delay * 2, 5.0)
-            [analysis] = client.describe_network_insights_analyses(NetworkInsightsAnalysisIds=[analysis_id])[
+            found = client.describe_network_insights_analyses(NetworkInsightsAnalysisIds=[analysis_id])[
                 "NetworkInsightsAnalyses"
             ]
+            if not found:
+                return AnalyzerResult("unavailable", f"analysis {analysis_id} is no longer listed")
+            analysis = found[0]
         if analysis.get("Status") != "succeeded":
             return AnalyzerResult(
                 "unavailable", f"analysis {analysis_id} {analysis.get('Status')}: {analysis.get('StatusMessage', '')}"
@@ -105,9 +108,23 @@ def analyze(
 def _finding(explanation: Mapping[str, Any]) -> Finding:
     code = str(explanation.get("ExplanationCode", "UNKNOWN"))
     component = ""
-    for key in ("Acl", "SecurityGroup", "RouteTable", "VpcPeeringConnection", "Component", "Subnet", "Vpc"):
-        if isinstance(explanation.get(key), dict) and explanation[key].get("Id"):
-            component = str(explanation[key]["Id"])
+    for key in (
+        "Acl",
+        "SecurityGroup",
+        "SecurityGroups",
+        "RouteTable",
+        "VpcPeeringConnection",
+        "Component",
+        "Subnet",
+        "Vpc",
+    ):
+        value = explanation.get(key)
+        ids = [v.get("Id") for v in value if isinstance(v, dict)] if isinstance(value, list) else []
+        if isinstance(value, dict) and value.get("Id"):
+            component = str(value["Id"])
+            break
+        if any(ids):
+            component = ", ".join(str(i) for i in ids if i)
             break
     rule = explanation.get("AclRule")
     if isinstance(rule, dict) and rule.get("RuleNumber") is not None:
