@@ -10,7 +10,7 @@ from __future__ import annotations
 import ipaddress
 import json
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -21,7 +21,7 @@ from botocore.exceptions import ClientError
 from peering_autopilot import __version__, reachability
 from peering_autopilot.allow import ALLOW_TAG, Traffic
 from peering_autopilot.errors import ChangeRefusedError, PeeringNotFoundError, RoleAssumptionError, VpcNotFoundError
-from peering_autopilot.model import PROBE_TAG, Peering, Vpc
+from peering_autopilot.model import ENABLED_TAG, PROBE_TAG, Peering, Vpc
 from peering_autopilot.probe import Endpoint
 from peering_autopilot.reachability import AnalyzerResult
 from peering_autopilot.settings import Settings
@@ -38,6 +38,7 @@ EVENT_SOURCE = "peering-autopilot"
 _CREDENTIAL_MARGIN_SECONDS = 300
 _PEERING_NOT_FOUND = {"InvalidVpcPeeringConnectionID.NotFound", "InvalidVpcPeeringConnectionId.NotFound"}
 _VPC_NOT_FOUND = {"InvalidVpcID.NotFound"}
+_SWEPT_STATES = {"pending-acceptance", "provisioning", "active", "deleted", "rejected", "expired", "failed"}
 # Refusals that concern one resource only: reported by name, never retried in a loop.
 _REFUSALS = {
     "RouteLimitExceeded",
@@ -186,10 +187,7 @@ class Ec2Gateway:
     @needs("ec2:DescribeRouteTables")
     def route_tables(self, vpc_id: str) -> list[dict[str, Any]]:
         """All route tables of the VPC: one filtered, paginated read, never one call per table."""
-        pages = self.client.get_paginator("describe_route_tables").paginate(
-            Filters=[{"Name": "vpc-id", "Values": [vpc_id]}]
-        )
-        return [dict(t) for page in pages for t in page["RouteTables"] if t.get("VpcId") == vpc_id]
+        return self.route_tables_of([vpc_id])
 
     @needs("ec2:DescribeSecurityGroups")
     def tagged_security_groups(self, vpc_id: str) -> list[dict[str, Any]]:
@@ -279,6 +277,72 @@ class Ec2Gateway:
     ) -> AnalyzerResult:
         return reachability.analyze(self.client, source_id, destination_id, traffic, deadline, sleep, clock)
 
+    @needs("ec2:DescribeVpcPeeringConnections")
+    def all_peerings(self) -> list[Peering]:
+        """Every peering this account sees here, in any state the autopilot cares about: one
+        paginated, filtered read per account and region."""
+        pages = self.client.get_paginator("describe_vpc_peering_connections").paginate(
+            Filters=[{"Name": "status-code", "Values": sorted(_SWEPT_STATES)}]
+        )
+        return [
+            Peering.from_api(item, self.region)
+            for page in pages
+            for item in page["VpcPeeringConnections"]
+            if item.get("Status", {}).get("Code") in _SWEPT_STATES  # emulators may ignore the filter
+        ]
+
+    @needs("ec2:DescribeVpcs")
+    def opted_in_vpcs(self) -> dict[str, Vpc]:
+        pages = self.client.get_paginator("describe_vpcs").paginate(
+            Filters=[{"Name": f"tag:{ENABLED_TAG}", "Values": ["true"]}]
+        )
+        vpcs = (Vpc.from_api(item, self.region) for page in pages for item in page["Vpcs"])
+        return {v.vpc_id: v for v in vpcs if v.opted_in}
+
+    @needs("ec2:DescribeRouteTables")
+    def route_tables_of(self, vpc_ids: Iterable[str]) -> list[dict[str, Any]]:
+        """The route tables of many VPCs, in as few paginated reads as the filter allows."""
+        return [t for chunk in _chunks(sorted(set(vpc_ids))) for t in self._route_tables(chunk)]
+
+    def _route_tables(self, vpc_ids: list[str]) -> list[dict[str, Any]]:
+        pages = self.client.get_paginator("describe_route_tables").paginate(
+            Filters=[{"Name": "vpc-id", "Values": vpc_ids}]
+        )
+        return [dict(t) for page in pages for t in page["RouteTables"] if t.get("VpcId") in vpc_ids]
+
+    @needs("ec2:DescribeSecurityGroups")
+    def allow_tagged_groups_of(self, vpc_ids: Iterable[str]) -> list[dict[str, Any]]:
+        groups = []
+        for chunk in _chunks(sorted(set(vpc_ids))):
+            pages = self.client.get_paginator("describe_security_groups").paginate(
+                Filters=[{"Name": "vpc-id", "Values": chunk}, {"Name": "tag-key", "Values": [ALLOW_TAG]}]
+            )
+            groups += [
+                dict(g)
+                for page in pages
+                for g in page["SecurityGroups"]
+                if g.get("VpcId") in chunk and any(t["Key"] == ALLOW_TAG for t in g.get("Tags", []))
+            ]
+        return groups
+
+    @needs("ec2:DeleteRoute")
+    def delete_route(self, route_table_id: str, destination: str) -> None:
+        key = "DestinationIpv6CidrBlock" if ":" in destination else "DestinationCidrBlock"
+        params: dict[str, Any] = {"RouteTableId": route_table_id, key: destination}
+        try:
+            self.client.delete_route(**params)
+        except ClientError as e:
+            if _code(e) != "InvalidRoute.NotFound":  # already gone: the goal is reached
+                raise
+
+    @needs("ec2:RevokeSecurityGroupIngress")
+    def revoke_ingress(self, group_id: str, permissions: list[dict[str, Any]]) -> None:
+        try:
+            self.client.revoke_security_group_ingress(GroupId=group_id, IpPermissions=permissions)  # type: ignore[arg-type]
+        except ClientError as e:
+            if _code(e) != "InvalidPermission.NotFound":
+                raise
+
     @needs("ec2:CreateRoute")
     def create_route(self, route_table_id: str, destination: str, peering_id: str) -> None:
         key = "DestinationIpv6CidrBlock" if ":" in destination else "DestinationCidrBlock"
@@ -319,23 +383,34 @@ class EventPublisher:
 
     @needs("events:PutEvents")
     def publish(self, detail_type: str, detail: Mapping[str, Any], resources: Iterable[str] = ()) -> None:
-        response = self.client.put_events(
-            Entries=[
+        self.publish_many(detail_type, [(detail, list(resources))])
+
+    @needs("events:PutEvents")
+    def publish_many(self, detail_type: str, items: Sequence[tuple[Mapping[str, Any], list[str]]]) -> None:
+        """PutEvents takes 10 entries a call: batch them, and fail loudly on any refused entry."""
+        for start in range(0, len(items), 10):
+            entries: list[Any] = [
                 {
                     "Source": EVENT_SOURCE,
                     "DetailType": detail_type,
                     "Detail": json.dumps(detail, sort_keys=True),
-                    "Resources": list(resources),
+                    "Resources": resources,
                     "EventBusName": self.bus_name,
                 }
+                for detail, resources in items[start : start + 10]
             ]
-        )
-        if response.get("FailedEntryCount"):
-            entry = response["Entries"][0]
-            raise RuntimeError(
-                f"event bus {self.bus_name} refused {detail_type!r}: "
-                f"{entry.get('ErrorCode')}: {entry.get('ErrorMessage')}"
-            )
+            response = self.client.put_events(Entries=entries)
+            if response.get("FailedEntryCount"):
+                failed = [e for e in response["Entries"] if e.get("ErrorCode")]
+                raise RuntimeError(
+                    f"event bus {self.bus_name} refused {len(failed)} {detail_type!r} event(s): "
+                    f"{failed[0].get('ErrorCode')}: {failed[0].get('ErrorMessage')}"
+                )
+
+
+def _chunks(values: list[str], size: int = 200) -> list[list[str]]:
+    """EC2 takes at most 200 values in one filter."""
+    return [values[i : i + size] for i in range(0, len(values), size)]
 
 
 def _tags(resource: Mapping[str, Any], key: str = "Tags") -> dict[str, str]:

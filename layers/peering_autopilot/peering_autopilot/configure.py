@@ -127,8 +127,8 @@ def configure_peering(
     if peering.status not in allowed:
         return _skipped(peering.peering_id, f"status is {peering.status}: nothing to configure")
 
-    requester = _open_side("requester", peering.requester, settings, aws, ec2)
-    accepter = _open_side("accepter", peering.accepter, settings, aws, ec2)
+    requester = open_side("requester", peering.requester, settings, aws, ec2)
+    accepter = open_side("accepter", peering.accepter, settings, aws, ec2)
     # IPv6 routes and rules only make sense when both VPCs speak IPv6.
     both_ipv6 = bool(requester.cidrs.ipv6 and accepter.cidrs.ipv6)
     reports = [
@@ -150,7 +150,7 @@ def configure_peering(
     return ConfigureResult(peering.peering_id, outcome, _summary(reports), settings.dry_run, detail)
 
 
-def _open_side(role: str, info: PeeringSide, settings: Settings, aws: AwsAccess, known: Ec2Gateway) -> Side:
+def open_side(role: str, info: PeeringSide, settings: Settings, aws: AwsAccess, known: Ec2Gateway) -> Side:
     side = Side(role, info)
     if not settings.is_managed_account(info.account_id):
         side.not_managed = f"account {info.account_id} is not managed by this hub"

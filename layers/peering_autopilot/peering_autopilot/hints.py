@@ -31,9 +31,16 @@ class PeeringRequestHint:
     reported_by_account: str
 
 
+WORK_DETAIL_TYPE = "Peering Work Found"
+
+
 def peering_request_hint(event: Mapping[str, Any]) -> PeeringRequestHint:
-    """Read a CloudTrail CreateVpcPeeringConnection event (EventBridge envelope included)."""
+    """Read a CloudTrail CreateVpcPeeringConnection event (EventBridge envelope included), or the
+    autopilot's own "Peering Work Found" (work: accept) from a sweep or an opt-in."""
     _check_size(event)
+    if event.get("source") == "peering-autopilot" and event.get("detail-type") == WORK_DETAIL_TYPE:
+        work = work_hint(event, "accept")
+        return PeeringRequestHint(work.peering_id, work.account_id, work.region, work.account_id)
     if event.get("detail-type") != CLOUDTRAIL_DETAIL_TYPE or event.get("source") != "aws.ec2":
         raise InvalidEventError(
             f"expected an 'aws.ec2' '{CLOUDTRAIL_DETAIL_TYPE}' event, got source "
@@ -132,7 +139,57 @@ class PeeringHint:
     region: str
 
 
-def peering_hint(event: Mapping[str, Any]) -> PeeringHint:
+def work_hint(event: Mapping[str, Any], expected_work: str) -> PeeringHint:
+    """Read a "Peering Work Found" event: a peering, where to read it, and what to do."""
+    _check_size(event)
+    detail = _mapping(event.get("detail"), "detail")
+    if detail.get("work") != expected_work:
+        raise InvalidEventError(f"detail.work is {_short(detail.get('work'))}, not {expected_work!r}")
+    return PeeringHint(
+        peering_id=_match(detail.get("peeringId"), PEERING_ID, "detail.peeringId"),
+        account_id=_match(detail.get("accountId"), ACCOUNT_ID, "detail.accountId"),
+        region=_match(detail.get("region"), REGION, "detail.region"),
+    )
+
+
+@dataclass(frozen=True)
+class VpcHint:
+    vpc_id: str
+    account_id: str
+    region: str
+    opted_in: bool
+
+
+VPC_ID = re.compile(r"vpc-[0-9a-f]{8,17}", re.ASCII)
+
+
+def vpc_tag_hint(event: Mapping[str, Any]) -> VpcHint:
+    """Read a "Tag Change on Resource" event (source aws.tag) for a VPC."""
+    _check_size(event)
+    if event.get("source") != "aws.tag" or event.get("detail-type") != "Tag Change on Resource":
+        raise InvalidEventError(
+            f"expected an 'aws.tag' 'Tag Change on Resource' event, got source {_short(event.get('source'))} "
+            f"detail-type {_short(event.get('detail-type'))}"
+        )
+    detail = _mapping(event.get("detail"), "detail")
+    if detail.get("service") != "ec2" or detail.get("resource-type") != "vpc":
+        raise InvalidEventError(f"the tag change is not on a VPC: {_short(detail.get('resource-type'))}")
+    resources = event.get("resources")
+    if not isinstance(resources, list) or len(resources) != 1 or not isinstance(resources[0], str):
+        raise InvalidEventError("resources must hold the one VPC ARN")
+    vpc_id = resources[0].rsplit("/", 1)[-1]
+    tags = _mapping(detail.get("tags", {}), "detail.tags")
+    return VpcHint(
+        vpc_id=_match(vpc_id, VPC_ID, "resources[0] (VPC ARN)"),
+        account_id=_match(event.get("account"), ACCOUNT_ID, "account"),
+        region=_match(event.get("region"), REGION, "region"),
+        opted_in=tags.get("peering-autopilot:enabled") == "true",
+    )
+
+
+def peering_hint(
+    event: Mapping[str, Any], cloudtrail_calls: frozenset[str] = frozenset({"AcceptVpcPeeringConnection"})
+) -> PeeringHint:
     """Read the autopilot's own "Peering Accepted" or "Peering Configured" event, or a CloudTrail
     AcceptVpcPeeringConnection event (a person accepted; the caller is the accepter, in the
     accepter's region)."""
@@ -158,13 +215,15 @@ def peering_hint(event: Mapping[str, Any]) -> PeeringHint:
             account_id=_match(accepter.get("accountId"), ACCOUNT_ID, "detail.accepter.accountId"),
             region=_match(accepter.get("region"), REGION, "detail.accepter.region"),
         )
+    if source == "peering-autopilot" and detail_type == WORK_DETAIL_TYPE:
+        return work_hint(event, str(detail.get("work")))
     if source == "aws.ec2" and detail_type == CLOUDTRAIL_DETAIL_TYPE:
         name = detail.get("eventName")
-        if name != "AcceptVpcPeeringConnection":
-            raise InvalidEventError(f"detail.eventName is {_short(name)}, not AcceptVpcPeeringConnection")
+        if name not in cloudtrail_calls:
+            raise InvalidEventError(f"detail.eventName is {_short(name)}, not {' or '.join(sorted(cloudtrail_calls))}")
         if detail.get("errorCode"):
             raise EventNotActionableError(
-                f"the AcceptVpcPeeringConnection call failed ({_short(detail.get('errorCode'))}): nothing changed"
+                f"the {name} call failed ({_short(detail.get('errorCode'))}): nothing changed"
             )
         request = _mapping(detail.get("requestParameters"), "detail.requestParameters")
         return PeeringHint(
