@@ -22,7 +22,7 @@ from moto.events.models import EventPattern
 
 from autopilot_local.cloudtrail import record_calls
 from autopilot_local.metering import CallLog, count_calls
-from autopilot_local.template import FunctionSpec, Stack
+from autopilot_local.template import SCHEDULE, FunctionSpec, Stack
 from peering_autopilot import runtime as domain_runtime
 
 PROJECT = Path(__file__).resolve().parent.parent
@@ -55,6 +55,31 @@ class LocalCloud:
                 aws_session_token=creds["SessionToken"],
             )
         return self._sessions[account_id]
+
+    def tag_vpc(self, account_id: str, region: str, vpc_id: str, tags: Mapping[str, str]) -> None:
+        """Tag a VPC as its owner would; EventBridge reports it as "Tag Change on Resource"."""
+        ec2 = self.session(account_id).client("ec2", region_name=region)
+        ec2.create_tags(Resources=[vpc_id], Tags=[{"Key": k, "Value": v} for k, v in tags.items()])
+        current = ec2.describe_tags(Filters=[{"Name": "resource-id", "Values": [vpc_id]}])["Tags"]
+        self.trail.append(
+            {
+                "version": "0",
+                "id": str(uuid.uuid4()),
+                "detail-type": "Tag Change on Resource",
+                "source": "aws.tag",
+                "account": account_id,
+                "time": "2026-11-27T09:20:00Z",
+                "region": region,
+                "resources": [f"arn:aws:ec2:{region}:{account_id}:vpc/{vpc_id}"],
+                "detail": {
+                    "changed-tag-keys": sorted(tags),
+                    "service": "ec2",
+                    "resource-type": "vpc",
+                    "version": 2,
+                    "tags": {t["Key"]: t["Value"] for t in current},
+                },
+            }
+        )
 
     def ec2(self, account_id: str, region: str, *, record: bool = False) -> Any:
         """An EC2 client acting in `account_id`; with `record`, its peering calls go to the trail
@@ -217,6 +242,31 @@ class LocalAutopilot:
     def put(self, event: dict[str, Any], via: str = "put on the bus directly") -> None:
         """Put an event straight on the hub's bus (as a member's forwarding rule would)."""
         self._pending.append((event, via))
+
+    def tick(self) -> list[Delivery]:
+        """The schedule fires: deliver a "Scheduled Event" to the scheduled functions, then run
+        whatever they published until nothing is left to do."""
+        event = {
+            "version": "0",
+            "id": str(uuid.uuid4()),
+            "detail-type": "Scheduled Event",
+            "source": "aws.events",
+            "account": self.cloud.hub_account_id,
+            "time": "2026-11-27T09:30:00Z",
+            "region": self.region,
+            "resources": [f"arn:aws:events:{self.region}:{self.cloud.hub_account_id}:rule/sweep"],
+            "detail": {},
+        }
+        done: list[Delivery] = []
+        for function in self.functions:
+            for rule in function.spec.rules:
+                if rule.bus == SCHEDULE:
+                    with count_calls() as calls:
+                        result = function.invoke(event)
+                    done.append(Delivery(function.spec.logical_id, rule.name, "the schedule", event, result, calls))
+        self.deliveries.extend(done)
+        self._pending.extend((e, f"published on {self.bus_name}") for e in self._drain_published())
+        return done + self.run_until_idle()
 
     def run_until_idle_with(self, event: dict[str, Any], via: str) -> list[Delivery]:
         self.put(event, via)

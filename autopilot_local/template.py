@@ -41,6 +41,10 @@ def load_yaml(path: Path) -> dict[str, Any]:
     return data
 
 
+SCHEDULE = "(schedule)"  # a SAM Schedule event: EventBridge Scheduler / a scheduled rule
+SCHEDULED_EVENT_PATTERN = {"source": ["aws.events"], "detail-type": ["Scheduled Event"]}
+
+
 @dataclass(frozen=True)
 class Rule:
     """An EventBridge rule that invokes a function: the bus it listens on and its pattern."""
@@ -167,8 +171,10 @@ class Stack:
                     bus=str(self.resolve(event["Properties"].get("EventBusName", "default"))),
                     pattern=event["Properties"]["Pattern"],
                 )
-                for event_name, event in props.get("Events", {}).items()
                 if event.get("Type") == "EventBridgeRule"
+                else Rule(f"{logical_id}.{event_name}", SCHEDULE, SCHEDULED_EVENT_PATTERN)
+                for event_name, event in props.get("Events", {}).items()
+                if event.get("Type") in ("EventBridgeRule", "Schedule")
             )
             layers = [self._layer_dir(layer) for layer in [*globals_layers, *props.get("Layers", [])]]
             specs.append(

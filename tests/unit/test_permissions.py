@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from autopilot_local.template import load_yaml
-from peering_autopilot import accept, configure, verify
+from peering_autopilot import accept, cleanup, configure, sweep, verify
 
 PROJECT = Path(__file__).resolve().parents[2]
 HUB = load_yaml(PROJECT / "template.yaml")
@@ -19,6 +19,8 @@ FUNCTIONS = {
     "AcceptPeeringFunction": accept.IAM_ACTIONS,
     "ConfigurePeeringFunction": configure.IAM_ACTIONS,
     "VerifyPeeringFunction": verify.IAM_ACTIONS,
+    "CleanupPeeringFunction": cleanup.IAM_ACTIONS,
+    "SweepFunction": sweep.IAM_ACTIONS,
 }
 
 
@@ -64,7 +66,7 @@ def test_member_role_trusts_only_the_hub_function_roles() -> None:
         {"Effect": "Allow", "Principal": {"AWS": {"Ref": "HubFunctionRoleArns"}}, "Action": "sts:AssumeRole"}
     ]
     roles = HUB["Outputs"]["HubFunctionRoleArns"]["Value"]["Fn::Join"][1]
-    assert roles == [{"Fn::GetAtt": [f"{name}Role", "Arn"]} for name in sorted(FUNCTIONS)]
+    assert sorted(r["Fn::GetAtt"][0] for r in roles) == sorted(f"{name}Role" for name in FUNCTIONS)
 
 
 GUARDED = {
@@ -73,6 +75,7 @@ GUARDED = {
     "AddPeeringRoutes": {"StringNotEquals": {"aws:ResourceTag/peering-autopilot:routes": "false"}},
     "OpenTaggedGroups": {"Null": {"aws:ResourceTag/peering-autopilot:allow": "false"}},
     "PingFromProbeInstances": {"StringEquals": {"ssm:resourceTag/peering-autopilot:probe": "true"}},
+    "RemoveAutopilotRules": {"Null": {"aws:ResourceTag/peering-autopilot:allow": "false"}},
 }
 
 

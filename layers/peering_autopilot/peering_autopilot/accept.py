@@ -110,7 +110,8 @@ def handle_peering_request(
             detail["statusAfter"] = ec2.accept_peering(peering.peering_id)
         elif outcome is Outcome.REJECTED:
             ec2.reject_peering(peering.peering_id)
-        ec2.tag(peering.peering_id, {STATUS_TAG: status_value})
+        if peering.tags.get(STATUS_TAG) != status_value:  # a sweep re-deciding writes nothing new
+            ec2.tag(peering.peering_id, {STATUS_TAG: status_value})
     publisher.publish(DETAIL_TYPES[outcome], detail, resources=[peering.arn])
     return AcceptResult(
         peering_id=peering.peering_id,

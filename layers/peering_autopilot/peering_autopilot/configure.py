@@ -132,7 +132,7 @@ def configure_peering(
     # IPv6 routes and rules only make sense when both VPCs speak IPv6.
     both_ipv6 = bool(requester.cidrs.ipv6 and accepter.cidrs.ipv6)
     reports = [
-        _configure_side(side, _destinations(peer.cidrs, both_ipv6), peering.peering_id, settings.dry_run)
+        _configure_side(side, destinations(peer.cidrs, both_ipv6), peering.peering_id, settings.dry_run)
         for side, peer in ((requester, accepter), (accepter, requester))
     ]
 
@@ -174,7 +174,7 @@ def open_side(role: str, info: PeeringSide, settings: Settings, aws: AwsAccess, 
     return side
 
 
-def _destinations(cidrs: Cidrs, with_ipv6: bool) -> list[Network]:
+def destinations(cidrs: Cidrs, with_ipv6: bool) -> list[Network]:
     """Only the peer VPC's own blocks: peering is not transitive."""
     return [*cidrs.ipv4, *(cidrs.ipv6 if with_ipv6 else ())]
 

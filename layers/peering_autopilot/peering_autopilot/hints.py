@@ -188,7 +188,9 @@ def vpc_tag_hint(event: Mapping[str, Any]) -> VpcHint:
 
 
 def peering_hint(
-    event: Mapping[str, Any], cloudtrail_calls: frozenset[str] = frozenset({"AcceptVpcPeeringConnection"})
+    event: Mapping[str, Any],
+    cloudtrail_calls: frozenset[str] = frozenset({"AcceptVpcPeeringConnection"}),
+    work: str = "configure",
 ) -> PeeringHint:
     """Read the autopilot's own "Peering Accepted" or "Peering Configured" event, or a CloudTrail
     AcceptVpcPeeringConnection event (a person accepted; the caller is the accepter, in the
@@ -216,7 +218,7 @@ def peering_hint(
             region=_match(accepter.get("region"), REGION, "detail.accepter.region"),
         )
     if source == "peering-autopilot" and detail_type == WORK_DETAIL_TYPE:
-        return work_hint(event, str(detail.get("work")))
+        return work_hint(event, work)
     if source == "aws.ec2" and detail_type == CLOUDTRAIL_DETAIL_TYPE:
         name = detail.get("eventName")
         if name not in cloudtrail_calls:
