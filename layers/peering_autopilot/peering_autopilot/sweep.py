@@ -99,12 +99,13 @@ def sweep_vpc(hint: VpcHint, settings: Settings, aws: AwsAccess, publisher: Even
         report.problems.append(f"{hint.account_id}/{hint.region} is not managed by this hub")
         return report
     report.places = 1
-    report.work = sorted(find_work(aws.ec2(hint.account_id, hint.region), only_vpc=hint.vpc_id))
+    # Requests declined because this VPC was not opted in deserve a new decision now.
+    report.work = sorted(find_work(aws.ec2(hint.account_id, hint.region), only_vpc=hint.vpc_id, reconsider=True))
     _publish(publisher, report.work, "opt-in")
     return report
 
 
-def find_work(ec2: Ec2Gateway, only_vpc: str | None = None) -> list[Work]:
+def find_work(ec2: Ec2Gateway, only_vpc: str | None = None, reconsider: bool = False) -> list[Work]:
     """What the autopilot would do here, found from one read of each resource type."""
     vpcs = ec2.opted_in_vpcs()
     if only_vpc is not None:
@@ -123,7 +124,9 @@ def find_work(ec2: Ec2Gateway, only_vpc: str | None = None) -> list[Work]:
         ):
             if side.account_id != ec2.account_id or side.region != ec2.region or side.vpc_id not in vpcs:
                 continue
-            item = _judge(peering, role, vpcs[side.vpc_id], peer, vpcs, tables[side.vpc_id], groups[side.vpc_id])
+            item = _judge(
+                peering, role, vpcs[side.vpc_id], peer, vpcs, tables[side.vpc_id], groups[side.vpc_id], reconsider
+            )
             if item:
                 work.append(Work(peering.peering_id, item[0], ec2.account_id, ec2.region, item[1]))
     # Routes through peerings EC2 no longer even lists: leftovers of long-ended peerings.
@@ -143,11 +146,12 @@ def _judge(
     local_vpcs: Mapping[str, Vpc],
     tables: list[dict[str, Any]],
     groups: list[dict[str, Any]],
+    reconsider: bool,
 ) -> tuple[str, str] | None:
     pid = peering.peering_id
     if peering.status == "pending-acceptance":
-        if role == "accepter" and STATUS_TAG not in peering.tags:
-            return "accept", "a pending request nobody has decided on"
+        if role == "accepter" and (reconsider or STATUS_TAG not in peering.tags):
+            return "accept", "a pending request to decide on"
         return None
     if peering.status in CONFIGURABLE:
         peer_cidrs = peer.cidrs.union(local_vpcs[peer.vpc_id].cidrs) if peer.vpc_id in local_vpcs else peer.cidrs
