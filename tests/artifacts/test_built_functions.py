@@ -36,6 +36,7 @@ class Case:
     error_names: str = ""  # words the error must contain
     accepted_first: bool = False  # the peering is accepted before the event (configure's cases)
     configured_first: bool = False  # ... and its routes and rules are in place (verify's cases)
+    deleted_first: bool = False  # ... and then it is deleted (clean-up's cases)
     sample_ids: tuple[str, str, str] | None = None  # the file's peering, requester VPC, accepter VPC ids
 
 
@@ -78,6 +79,36 @@ CASES: dict[str, Case] = {
     "verify_peering/malformed-one-side.json": Case(
         "invalid", error_names="detail.sides must be a list of the two sides"
     ),
+    "accept_peering/request-found.json": Case("accepted", "active", HUB_SIDE, MEMBER_SIDE, sample_ids=SAMPLE),
+    "configure_peering/drift-found.json": Case(
+        "configured", "active", HUB_SIDE, MEMBER_SIDE, accepted_first=True, sample_ids=SAMPLE
+    ),
+    "cleanup_peering/delete-peering.json": Case(
+        "cleaned-up",
+        "deleted",
+        HUB_SIDE,
+        MEMBER_SIDE,
+        accepted_first=True,
+        configured_first=True,
+        deleted_first=True,
+        sample_ids=SAMPLE,
+    ),
+    "cleanup_peering/leftovers-found.json": Case(
+        "cleaned-up",
+        "deleted",
+        HUB_SIDE,
+        MEMBER_SIDE,
+        accepted_first=True,
+        configured_first=True,
+        deleted_first=True,
+        sample_ids=SAMPLE,
+    ),
+    "cleanup_peering/malformed-wrong-work.json": Case(
+        "invalid", error_names="detail.work is 'configure', not 'clean-up'"
+    ),
+    "sweep/scheduled.json": Case("sweep"),
+    "sweep/vpc-opted-in.json": Case("opt-in", "active", HUB_SIDE, MEMBER_SIDE, accepted_first=True, sample_ids=SAMPLE),
+    "sweep/malformed-not-a-vpc.json": Case("invalid", error_names="the tag change is not on a VPC"),
 }
 # Which function gets the files of each folder: the template's CodeUri says.
 FUNCTION_OF_FOLDER = {
@@ -241,6 +272,10 @@ def test_built_function_handles_event_file(endpoint: str, name: str, tmp_path: P
         if case.configured_first:
             _configure_by_hand(endpoint, case.requester, requester_vpc, case.accepter[2], peering_id)
             _configure_by_hand(endpoint, case.accepter, accepter_vpc, case.requester[2], peering_id)
+        if case.deleted_first:
+            _ec2(endpoint, case.requester[0], case.requester[1]).delete_vpc_peering_connection(
+                VpcPeeringConnectionId=peering_id
+            )
         # ... the event file's ids standing for the emulator's
         for old, new in zip(sample_ids, (peering_id, requester_vpc, accepter_vpc), strict=True):
             text = text.replace(old, new)
@@ -264,6 +299,9 @@ def test_built_function_handles_event_file(endpoint: str, name: str, tmp_path: P
         found = ec2.describe_vpc_peering_connections(VpcPeeringConnectionIds=[peering_id])["VpcPeeringConnections"]
         [peering] = [p for p in found if p["VpcPeeringConnectionId"] == peering_id]
         assert peering["Status"]["Code"] == case.peering_after
+    if peering_id and case.status == "cleaned-up" and case.requester and case.accepter:
+        assert _routes_via(endpoint, case.requester, requester_vpc, peering_id) == []
+        assert _routes_via(endpoint, case.accepter, accepter_vpc, peering_id) == []
     if peering_id and case.status == "configured" and case.requester and case.accepter:
         assert _routes_via(endpoint, case.requester, requester_vpc, peering_id) == [case.accepter[2]]
         assert _routes_via(endpoint, case.accepter, accepter_vpc, peering_id) == [case.requester[2]]
