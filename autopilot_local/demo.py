@@ -90,7 +90,9 @@ def run(host: str, port: int, log: Any, log_path: Path) -> int:
         expect_tag="verified",
     )
     ok &= redelivery(autopilot)
+    ok &= drift_repair(autopilot, cloud, world.vpc_a, world.vpc_b)
     ok &= blocked_case(cloud, world.vpc_a, world.vpc_b, host, port)
+    ok &= deletion(autopilot, cloud, world.vpc_a, world.vpc_b)
     ok &= scenario(
         autopilot,
         cloud,
@@ -179,6 +181,68 @@ def redelivery(autopilot: LocalAutopilot) -> bool:
     return not changes
 
 
+def active_peering(cloud: LocalCloud, accepter: Network) -> str:
+    found = cloud.ec2(accepter.account, accepter.region).describe_vpc_peering_connections()["VpcPeeringConnections"]
+    return str(
+        next(
+            p["VpcPeeringConnectionId"]
+            for p in found
+            if p["AccepterVpcInfo"]["VpcId"] == accepter.vpc_id and p["Status"]["Code"] == "active"
+        )
+    )
+
+
+def drift_repair(autopilot: LocalAutopilot, cloud: LocalCloud, vpc_a: Network, vpc_b: Network) -> bool:
+    """People delete routes by hand; the sweep notices and the same configure path puts it back."""
+    heading("Someone deletes VPC-B's route to VPC-A by hand; the next sweep (every 5 minutes) notices")
+    cloud.ec2(vpc_b.account, vpc_b.region).delete_route(
+        RouteTableId=vpc_b.route_table_id, DestinationCidrBlock=vpc_a.cidr
+    )
+    say(f"  route {vpc_a.cidr} deleted from {vpc_b.route_table_id}")
+    deliveries = autopilot.tick()
+    for delivery in deliveries:
+        result = delivery.result or {}
+        extra = f" work found: {result.get('work')}" if delivery.function == "SweepFunction" else ""
+        say(f"  -> {delivery.via} -> {delivery.function}: {result.get('status')}{extra}")
+    routes = cloud.ec2(vpc_b.account, vpc_b.region).describe_route_tables(RouteTableIds=[vpc_b.route_table_id])
+    back = any(r.get("DestinationCidrBlock") == vpc_a.cidr for r in routes["RouteTables"][0]["Routes"])
+    say(
+        f"  {'OK' if back else '!!'} {vpc_b.route_table_id}: {vpc_a.cidr} -> peering {'is back' if back else 'still missing'}"
+    )
+    with count_calls() as calls:
+        again = autopilot.tick()
+    quiet = [d.function for d in again] == ["SweepFunction"] and not calls.mutating()
+    say(f"  {'OK' if quiet else '!!'} the sweep after that finds nothing to do and changes nothing")
+    return back and quiet
+
+
+def deletion(autopilot: LocalAutopilot, cloud: LocalCloud, vpc_a: Network, vpc_b: Network) -> bool:
+    """The peering ends: the autopilot removes its routes and its own rules, and nothing else."""
+    heading("VPC-A's owner deletes the peering; the autopilot tidies up both sides")
+    peering_id = active_peering(cloud, vpc_b)
+    cloud.ec2(vpc_a.account, vpc_a.region, record=True).delete_vpc_peering_connection(VpcPeeringConnectionId=peering_id)
+    say(f"  $ aws ec2 delete-vpc-peering-connection --vpc-peering-connection-id {peering_id}")
+    for delivery in autopilot.run_until_idle():
+        say(f"  -> {delivery.via} -> hub bus -> rule {delivery.rule}")
+        say(f"  -> {delivery.function}: {delivery.result.get('status')}: {delivery.result.get('summary')}")
+    ok = True
+    for net in (vpc_a, vpc_b):
+        ec2 = cloud.ec2(net.account, net.region)
+        tables = ec2.describe_route_tables(Filters=[{"Name": "vpc-id", "Values": [net.vpc_id]}])["RouteTables"]
+        left = [t["RouteTableId"] for t in tables for r in t["Routes"] if r.get("VpcPeeringConnectionId") == peering_id]
+        [group] = ec2.describe_security_groups(GroupIds=[net.security_group_id])["SecurityGroups"]
+        rules = [
+            r
+            for p in group["IpPermissions"]
+            for r in p.get("IpRanges", [])
+            if r.get("Description") == f"peering-autopilot {peering_id}"
+        ]
+        clean = not left and not rules
+        ok &= clean
+        say(f"  {'OK' if clean else '!!'} {net.name}: no route through {peering_id}, no autopilot rule left")
+    return ok
+
+
 def blocked_case(cloud: LocalCloud, vpc_a: Network, vpc_b: Network, host: str, port: int) -> bool:
     """A change by hand breaks the path; the on-call engineer runs the doctor, as they would."""
     heading("Later, someone adds a deny rule to VPC-B's network ACL; on-call runs the doctor")
@@ -196,11 +260,7 @@ def blocked_case(cloud: LocalCloud, vpc_a: Network, vpc_b: Network, host: str, p
         IcmpTypeCode={"Type": -1, "Code": -1},
     )
     say(f"  {acl} inbound rule 90: deny ICMP from {vpc_a.cidr} (before the allow-all rule 100)")
-    peering_id = next(
-        p["VpcPeeringConnectionId"]
-        for p in ec2.describe_vpc_peering_connections()["VpcPeeringConnections"]
-        if p["AccepterVpcInfo"]["VpcId"] == vpc_b.vpc_id and p["Status"]["Code"] == "active"
-    )
+    peering_id = active_peering(cloud, vpc_b)
     doctor = Path(sys.executable).parent / "peering-autopilot"
     command = [str(doctor), "doctor", peering_id, "--region", vpc_a.region, "--endpoint-url", f"http://{host}:{port}"]
     say(f"  $ peering-autopilot doctor {peering_id} --region {vpc_a.region} --endpoint-url http://{host}:{port}")

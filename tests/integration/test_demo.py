@@ -44,6 +44,13 @@ def test_demo_accepts_the_cross_account_request_and_explains_the_declined_ones(t
     assert "ConfigurePeeringFunction: 4 routes and 2 rules already in place" in out
     assert "then VerifyPeeringFunction: verified" in out
     assert re.search(r"OK \d+ EC2 reads, 0 changes", out)
+    # ... a route deleted by hand is put back by the next sweep, which then finds nothing to do ...
+    assert "SweepFunction: sweep work found: {'configure': 1}" in out
+    assert re.search(r"OK rtb-[0-9a-f]+: 10.0.0.0/16 -> peering is back", out)
+    assert "OK the sweep after that finds nothing to do and changes nothing" in out
+    # ... deleting the peering leaves no trace of the autopilot on either side ...
+    assert re.search(r"OK VPC-A: no route through pcx-[0-9a-f]+, no autopilot rule left", out)
+    assert re.search(r"OK VPC-B: no route through pcx-[0-9a-f]+, no autopilot rule left", out)
     # ... and the doctor, run against the demo's emulator, names the ACL rule that blocks
     blocked = re.search(r"(acl-[0-9a-f]+) inbound rule 90: deny ICMP from 10.0.0.0/16", out)
     assert blocked, out
@@ -65,8 +72,11 @@ def test_demo_accepts_the_cross_account_request_and_explains_the_declined_ones(t
         "accepted",
         "configured",
         "verified",
-        "configured",
+        "configured",  # the redelivery
         "verified",
+        "configured",  # the sweep's repair
+        "verified",
+        "cleaned-up",
         "declined",
         "declined",
     ]
