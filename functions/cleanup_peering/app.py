@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
@@ -9,8 +10,8 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from peering_autopilot.cleanup import clean_up_peering
-from peering_autopilot.errors import InvalidEventError, RoleAssumptionError
-from peering_autopilot.hints import EventNotActionableError, peering_hint
+from peering_autopilot.handling import handle
+from peering_autopilot.hints import PeeringHint, peering_hint
 from peering_autopilot.runtime import runtime
 
 logger = Logger()
@@ -23,26 +24,16 @@ ENDING_CALLS = frozenset({"DeleteVpcPeeringConnection", "RejectVpcPeeringConnect
 @tracer.capture_lambda_handler
 @logger.inject_lambda_context(log_event=False)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    try:
-        hint = peering_hint(event, cloudtrail_calls=ENDING_CALLS, work="clean-up")
-    except EventNotActionableError as e:
-        logger.info("event ignored", extra={"reason": str(e)})
-        return {"status": "ignored", "reason": str(e)}
-    except InvalidEventError as e:
-        # Not raised: a malformed event would fail the same way on every retry.
-        logger.error("invalid event", extra={"error": str(e)})
-        metrics.add_metric(name="InvalidEvents", unit=MetricUnit.Count, value=1)
-        return {"status": "invalid", "error": str(e)}
+    return handle(event, parse, clean_up, lambda h: h.peering_id, logger, metrics)
 
-    logger.set_correlation_id(hint.peering_id)
+
+def parse(event: Mapping[str, Any]) -> PeeringHint:
+    return peering_hint(event, cloudtrail_calls=ENDING_CALLS, work="clean-up")
+
+
+def clean_up(hint: PeeringHint) -> dict[str, Any]:
     rt = runtime()
-    try:
-        result = clean_up_peering(hint, rt.settings, rt.aws, rt.publisher)
-    except RoleAssumptionError as e:
-        logger.error("cannot clean up peering", extra={"error": str(e)})
-        metrics.add_metric(name="Failures", unit=MetricUnit.Count, value=1)
-        return {"status": "error", "peeringId": hint.peering_id, "error": str(e)}
-
+    result = clean_up_peering(hint, rt.settings, rt.aws, rt.publisher)
     logger.info(f"peering {result.outcome}", extra={"outcome": result.outcome, "summary": result.explanation})
     if result.outcome == "cleaned-up":
         metrics.add_metric(name="PeeringsCleanedUp", unit=MetricUnit.Count, value=1)

@@ -9,45 +9,31 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from peering_autopilot.configure import configure_peering
-from peering_autopilot.errors import InvalidEventError, PeeringNotFoundError, RoleAssumptionError
-from peering_autopilot.hints import EventNotActionableError, peering_hint
+from peering_autopilot.handling import handle
+from peering_autopilot.hints import PeeringHint, peering_hint
 from peering_autopilot.runtime import runtime
 
 logger = Logger()
 tracer = Tracer()
 metrics = Metrics()
+METRIC = {"configured": "PeeringsConfigured", "partially-configured": "PeeringsPartiallyConfigured"}
 
 
 @metrics.log_metrics(capture_cold_start_metric=True)
 @tracer.capture_lambda_handler
 @logger.inject_lambda_context(log_event=False)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    try:
-        hint = peering_hint(event)
-    except EventNotActionableError as e:
-        logger.info("event ignored", extra={"reason": str(e)})
-        return {"status": "ignored", "reason": str(e)}
-    except InvalidEventError as e:
-        # Not raised: a malformed event would fail the same way on every retry.
-        logger.error("invalid event", extra={"error": str(e)})
-        metrics.add_metric(name="InvalidEvents", unit=MetricUnit.Count, value=1)
-        return {"status": "invalid", "error": str(e)}
+    return handle(event, peering_hint, configure, lambda h: h.peering_id, logger, metrics)
 
-    logger.set_correlation_id(hint.peering_id)
+
+def configure(hint: PeeringHint) -> dict[str, Any]:
     rt = runtime()
-    try:
-        result = configure_peering(hint, rt.settings, rt.aws, rt.publisher)
-    except (RoleAssumptionError, PeeringNotFoundError) as e:
-        logger.error("cannot configure peering", extra={"error": str(e), "error_type": type(e).__name__})
-        metrics.add_metric(name="Failures", unit=MetricUnit.Count, value=1)
-        return {"status": "error", "peeringId": hint.peering_id, "error": str(e)}
-
+    result = configure_peering(hint, rt.settings, rt.aws, rt.publisher)
     logger.info(
         f"peering {result.outcome}",
         extra={"outcome": result.outcome, "summary": result.explanation, "dry_run": result.dry_run},
     )
-    metric = {"configured": "PeeringsConfigured", "partially-configured": "PeeringsPartiallyConfigured"}
-    metrics.add_metric(name=metric.get(result.outcome, "ConfigureSkipped"), unit=MetricUnit.Count, value=1)
+    metrics.add_metric(name=METRIC.get(result.outcome, "ConfigureSkipped"), unit=MetricUnit.Count, value=1)
     return {
         "status": result.outcome,
         "peeringId": result.peering_id,
