@@ -20,7 +20,9 @@ IAM_ACTIONS = actions_of(
     AwsAccess.session_for,
     Ec2Gateway.find_peering,
     Ec2Gateway.get_vpc,
+    Ec2Gateway.opted_in_vpcs,
     Ec2Gateway.route_tables,
+    Ec2Gateway.route_tables_of,
     Ec2Gateway.allow_tagged_groups_of,
     Ec2Gateway.delete_route,
     Ec2Gateway.revoke_ingress,
@@ -61,8 +63,7 @@ def clean_up_peering(hint: PeeringHint, settings: Settings, aws: AwsAccess, publ
     ec2 = aws.ec2(hint.account_id, hint.region)
     peering = ec2.find_peering(hint.peering_id)
     if peering is None:
-        # Gone from EC2's view too: what it left behind is found by the sweep, VPC by VPC.
-        return CleanupResult(hint.peering_id, "skipped", f"{hint.peering_id} is no longer visible here", {})
+        return _clean_forgotten(hint, ec2, settings, publisher)
     if peering.status not in ENDED:
         return CleanupResult(peering.peering_id, "skipped", f"status is {peering.status}: nothing to clean up", {})
 
@@ -96,22 +97,68 @@ def _clean_side(side: Side, peering_id: str, dry_run: bool) -> SideCleanup:
     if side.not_managed is not None or side.ec2 is None:
         return report
     vpc_id = side.info.vpc_id
-    for table in side.ec2.route_tables(vpc_id):
+    tables, groups = side.ec2.route_tables(vpc_id), side.ec2.allow_tagged_groups_of([vpc_id])
+    report.routes_removed, report.rules_removed = _remove(side.ec2, tables, groups, peering_id, dry_run)
+    return report
+
+
+def _clean_forgotten(
+    hint: PeeringHint, ec2: Ec2Gateway, settings: Settings, publisher: EventPublisher
+) -> CleanupResult:
+    """A peering EC2 no longer lists (it shows ended ones for a while only): whatever still points
+    at it in this account and region's opted-in VPCs is removed; nothing else is known of it."""
+    vpcs = ec2.opted_in_vpcs()
+    tables, groups = ec2.route_tables_of(vpcs), ec2.allow_tagged_groups_of(vpcs)
+    routes, rules = _remove(ec2, tables, groups, hint.peering_id, settings.dry_run)
+    if not (routes or rules):
+        return CleanupResult(
+            hint.peering_id, "nothing-to-clean", f"{hint.peering_id} is gone and left nothing here", {}
+        )
+    detail = {
+        "peeringId": hint.peering_id,
+        "peeringStatus": "gone",
+        "outcome": "cleaned-up",
+        "dryRun": settings.dry_run,
+        "sides": [
+            {
+                "role": "unknown",
+                "accountId": hint.account_id,
+                "region": hint.region,
+                "vpcId": None,
+                "managed": True,
+                "notManagedReason": None,
+                "routesRemoved": routes,
+                "rulesRemoved": rules,
+            }
+        ],
+    }
+    publisher.publish(DETAIL_TYPE, detail)
+    words = f"{hint.account_id}/{hint.region}: {len(routes)} route(s), {sum(len(g['rules']) for g in rules)} rule(s) removed"
+    return CleanupResult(hint.peering_id, "cleaned-up", words, detail)
+
+
+def _remove(
+    ec2: Ec2Gateway, tables: list[dict[str, Any]], groups: list[dict[str, Any]], peering_id: str, dry_run: bool
+) -> tuple[list[dict[str, str]], list[dict[str, Any]]]:
+    """Delete the routes through the peering and revoke the autopilot's rules for it."""
+    routes: list[dict[str, str]] = []
+    rules: list[dict[str, Any]] = []
+    for table in tables:
         for route in table.get("Routes", []):
             if route.get("VpcPeeringConnectionId") != peering_id:
                 continue
-            destination = route.get("DestinationCidrBlock") or route.get("DestinationIpv6CidrBlock")
+            destination = str(route.get("DestinationCidrBlock") or route.get("DestinationIpv6CidrBlock"))
             if not dry_run:
-                side.ec2.delete_route(str(table["RouteTableId"]), str(destination))
-            report.routes_removed.append({"routeTableId": str(table["RouteTableId"]), "destination": str(destination)})
-    for group in side.ec2.allow_tagged_groups_of([vpc_id]):
+                ec2.delete_route(str(table["RouteTableId"]), destination)
+            routes.append({"routeTableId": str(table["RouteTableId"]), "destination": destination})
+    for group in groups:
         permissions = autopilot_permissions(group, peering_id)
         if not permissions:
             continue
         if not dry_run:
-            side.ec2.revoke_ingress(str(group["GroupId"]), permissions)
-        report.rules_removed.append({"groupId": str(group["GroupId"]), "rules": describe_permissions(permissions)})
-    return report
+            ec2.revoke_ingress(str(group["GroupId"]), permissions)
+        rules.append({"groupId": str(group["GroupId"]), "rules": describe_permissions(permissions)})
+    return routes, rules
 
 
 def autopilot_permissions(group: Mapping[str, Any], peering_id: str) -> list[dict[str, Any]]:

@@ -23,8 +23,10 @@ from peering_autopilot.errors import RoleAssumptionError
 from peering_autopilot.hints import WORK_DETAIL_TYPE, VpcHint
 from peering_autopilot.model import STATUS_TAG, Peering, PeeringSide, Vpc
 from peering_autopilot.routes import plan_routes
-from peering_autopilot.security_groups import plan_group
+from peering_autopilot.security_groups import plan_group, rule_description
 from peering_autopilot.settings import Settings
+
+RULE_PREFIX = rule_description("")  # "peering-autopilot ": what marks a rule as the autopilot's
 
 IAM_ACTIONS = actions_of(
     AwsAccess.session_for,
@@ -45,6 +47,7 @@ class Work:
     account_id: str
     region: str
     why: str
+    local: bool = False  # only this account and region can do it (the peering is gone from its view)
 
     def detail(self, reason: str) -> dict[str, str]:
         return {
@@ -73,7 +76,7 @@ class SweepReport:
 def sweep(settings: Settings, aws: AwsAccess, publisher: EventPublisher) -> SweepReport:
     """Every managed account in every managed region."""
     report = SweepReport()
-    found: dict[tuple[str, str], Work] = {}
+    found: dict[tuple[str, ...], Work] = {}
     for account in sorted({settings.hub_account_id, *settings.approved_account_ids}):
         for region in settings.managed_regions:
             try:
@@ -84,7 +87,10 @@ def sweep(settings: Settings, aws: AwsAccess, publisher: EventPublisher) -> Swee
                 continue
             report.places += 1
             for item in items:
-                found.setdefault((item.peering_id, item.work), item)  # both sides may report it
+                # Both sides may report the same work: once is enough, except leftovers of a peering
+                # one account no longer sees while the other may still list it.
+                where = (item.account_id, item.region) if item.local else ()
+                found.setdefault((item.peering_id, item.work, *where), item)
     report.work = sorted(found.values())
     _publish(publisher, report.work, "sweep")
     return report
@@ -129,12 +135,13 @@ def find_work(ec2: Ec2Gateway, only_vpc: str | None = None, reconsider: bool = F
             )
             if item:
                 work.append(Work(peering.peering_id, item[0], ec2.account_id, ec2.region, item[1]))
-    # Routes through peerings EC2 no longer even lists: leftovers of long-ended peerings.
-    for vpc_id, vpc_tables in tables.items():
-        for pcx in sorted(_peerings_routed(vpc_tables) - visible):
-            work.append(
-                Work(pcx, "clean-up", ec2.account_id, ec2.region, f"routes in {vpc_id} lead to a peering that is gone")
-            )
+    # Routes through, or rules for, peerings EC2 no longer even lists: leftovers of long-ended ones.
+    forgotten: set[str] = set()
+    for vpc_id in vpcs:
+        forgotten |= (_peerings_routed(tables[vpc_id]) | _peerings_opened(groups[vpc_id])) - visible
+    for pcx in sorted(forgotten):
+        why = "routes or rules lead to a peering that is gone"
+        work.append(Work(pcx, "clean-up", ec2.account_id, ec2.region, why, local=True))
     return work
 
 
@@ -173,6 +180,17 @@ def _judge(
 def _peerings_routed(tables: Iterable[Mapping[str, Any]]) -> set[str]:
     return {
         str(r["VpcPeeringConnectionId"]) for t in tables for r in t.get("Routes", []) if r.get("VpcPeeringConnectionId")
+    }
+
+
+def _peerings_opened(groups: Iterable[Mapping[str, Any]]) -> set[str]:
+    """Peerings the autopilot's rules were written for, read from their descriptions."""
+    return {
+        str(r["Description"]).removeprefix(RULE_PREFIX)
+        for g in groups
+        for p in g.get("IpPermissions", [])
+        for r in [*p.get("IpRanges", []), *p.get("Ipv6Ranges", [])]
+        if str(r.get("Description", "")).startswith(RULE_PREFIX + "pcx-")
     }
 
 
