@@ -9,7 +9,7 @@ export SAM_CLI_TELEMETRY := 0
 export AWS_DEFAULT_REGION ?= us-east-1
 TEMPLATES := template.yaml member/template.yaml
 
-.PHONY: demo test lint typecheck templates build pytest clean coldstart calls
+.PHONY: demo test lint typecheck templates build pytest clean coldstart calls scale
 
 $(STAMP): requirements-dev.txt constraints.txt pyproject.toml
 	@py=$$(scripts/find-python) && echo "creating $(VENV) with $$py" && "$$py" -m venv $(VENV)
@@ -45,6 +45,9 @@ coldstart: $(STAMP) build
 
 calls: $(STAMP)
 	$(BIN)/python benchmarks/configure_calls.py
+
+scale: $(STAMP)
+	$(BIN)/python benchmarks/sweep_scale.py
 
 clean:
 	rm -rf .aws-sam $(VENV)
