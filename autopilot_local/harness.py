@@ -31,6 +31,18 @@ MEMBER_TEMPLATE = PROJECT / "member" / "template.yaml"
 DEFAULT_HUB_ACCOUNT = "123456789012"  # moto's own account: what plain credentials map to
 
 
+def use_fake_credentials(region: str) -> None:
+    """For in-process moto: fake keys, and no profile or endpoint that would send requests past
+    the mock. MOTO_ACCOUNT_ID would override the accounts assumed roles map to: refuse it."""
+    if "MOTO_ACCOUNT_ID" in os.environ:
+        raise SystemExit("error: MOTO_ACCOUNT_ID is set: it overrides the accounts assumed roles map to; unset it")
+    for name in [n for n in os.environ if n.startswith("AWS_ENDPOINT_URL")] + ["AWS_PROFILE", "AWS_SESSION_TOKEN"]:
+        os.environ.pop(name, None)
+    os.environ.update(
+        {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": region}
+    )
+
+
 class LocalCloud:
     """Accounts in the emulator. A session per account comes from assuming a role there, which
     moto maps to that account; the hub account uses the plain (default) credentials."""

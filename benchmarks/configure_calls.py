@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 import time
 from collections import Counter
@@ -41,7 +40,7 @@ from typing import Any
 import boto3
 from moto import mock_aws
 
-from autopilot_local.harness import LocalCloud
+from autopilot_local.harness import LocalCloud, use_fake_credentials
 from autopilot_local.metering import MUTATING_PREFIXES, CallLog, count_calls
 from peering_autopilot.aws import AwsAccess
 from peering_autopilot.configure import CONFIGURED, configure_peering
@@ -119,17 +118,6 @@ class Net:
     vpc_id: str
     tables: list[str]  # the main table first, then the subnet tables
     group_id: str
-
-
-def fake_credentials() -> None:
-    """In-process moto only: no profile, no endpoint that would send requests past the mock, fake keys."""
-    if "MOTO_ACCOUNT_ID" in os.environ:
-        raise SystemExit("error: MOTO_ACCOUNT_ID is set: it overrides the accounts assumed roles map to; unset it")
-    for name in [n for n in os.environ if n.startswith("AWS_ENDPOINT_URL")] + ["AWS_PROFILE", "AWS_SESSION_TOKEN"]:
-        os.environ.pop(name, None)
-    os.environ["AWS_ACCESS_KEY_ID"] = "testing"
-    os.environ["AWS_SECRET_ACCESS_KEY"] = "testing"
-    os.environ["AWS_DEFAULT_REGION"] = REGION
 
 
 def build_net(cloud: LocalCloud, account: str, cidr: str) -> Net:
@@ -222,7 +210,7 @@ def check_state(cloud: LocalCloud, peering_id: str, nets: list[tuple[Net, Net]])
 
 
 def measure() -> dict[str, Any]:
-    fake_credentials()
+    use_fake_credentials(REGION)
     with mock_aws():
         cloud = LocalCloud(hub_account_id=HUB)
         hub = build_net(cloud, HUB, "10.0.0.0/16")

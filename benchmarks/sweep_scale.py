@@ -63,7 +63,6 @@ import argparse
 import contextlib
 import gc
 import json
-import os
 import sys
 import time
 import tracemalloc
@@ -76,7 +75,7 @@ import boto3
 import botocore.client
 from moto import mock_aws
 
-from autopilot_local.harness import LocalCloud
+from autopilot_local.harness import LocalCloud, use_fake_credentials
 from autopilot_local.metering import CallLog, count_calls
 from peering_autopilot.aws import AwsAccess, EventPublisher
 from peering_autopilot.configure import CONFIGURED, configure_peering
@@ -146,17 +145,6 @@ class Estate:
 
     def peering_ids(self) -> frozenset[str]:
         return frozenset(p.peering_id for p in self.pairs)
-
-
-def fake_credentials() -> None:
-    """In-process moto only: no profile, no endpoint that would send requests past the mock, fake keys."""
-    if "MOTO_ACCOUNT_ID" in os.environ:
-        raise SystemExit("error: MOTO_ACCOUNT_ID is set: it overrides the accounts assumed roles map to; unset it")
-    for name in [n for n in os.environ if n.startswith("AWS_ENDPOINT_URL")] + ["AWS_PROFILE", "AWS_SESSION_TOKEN"]:
-        os.environ.pop(name, None)
-    os.environ["AWS_ACCESS_KEY_ID"] = "testing"
-    os.environ["AWS_SECRET_ACCESS_KEY"] = "testing"
-    os.environ["AWS_DEFAULT_REGION"] = REGION
 
 
 def hub_cidr(index: int) -> str:
@@ -727,7 +715,7 @@ def main() -> int:
         help="keep moto's own tag lookup (a scan of all tags per resource: quadratic, very slow at 1,000)",
     )
     args = parser.parse_args()
-    fake_credentials()
+    use_fake_credentials(REGION)
     start = time.perf_counter()
     restore = index_moto_tags() if not args.moto_tag_scan else (lambda: None)
     try:

@@ -11,10 +11,10 @@ from typing import Any
 from peering_autopilot.aws import AwsAccess, Ec2Gateway, EventPublisher, actions_of
 from peering_autopilot.configure import Side, open_side
 from peering_autopilot.hints import PeeringHint
+from peering_autopilot.model import ENDED_STATES
 from peering_autopilot.security_groups import rule_description
 from peering_autopilot.settings import Settings
 
-ENDED = frozenset({"deleted", "deleting", "rejected", "expired", "failed"})
 DETAIL_TYPE = "Peering Cleaned Up"
 IAM_ACTIONS = actions_of(
     AwsAccess.session_for,
@@ -64,7 +64,7 @@ def clean_up_peering(hint: PeeringHint, settings: Settings, aws: AwsAccess, publ
     peering = ec2.find_peering(hint.peering_id)
     if peering is None:
         return _clean_forgotten(hint, ec2, settings, publisher)
-    if peering.status not in ENDED:
+    if peering.status not in ENDED_STATES:
         return CleanupResult(peering.peering_id, "skipped", f"status is {peering.status}: nothing to clean up", {})
 
     reports = [

@@ -15,7 +15,7 @@ from typing import Any
 from peering_autopilot.aws import AwsAccess, Ec2Gateway, EventPublisher, actions_of
 from peering_autopilot.errors import ChangeRefusedError, RoleAssumptionError, VpcNotFoundError
 from peering_autopilot.hints import PeeringHint
-from peering_autopilot.lookup import read_peering
+from peering_autopilot.lookup import read_peering, status_seen_by
 from peering_autopilot.model import ENABLED_TAG, STATUS_TAG, Cidrs, Peering, PeeringSide, Vpc
 from peering_autopilot.routes import Network, Route, RoutePlan, plan_routes
 from peering_autopilot.security_groups import GroupPlan, Rule, ip_permissions, plan_group, rule_description
@@ -226,10 +226,8 @@ def _tag_status(peering: Peering, hint: PeeringHint, reports: list[SideReport], 
         side = report.side
         if side.not_managed is not None or side.ec2 is None:
             continue
-        seen_here = side.ec2.account_id == hint.account_id and side.ec2.region == hint.region
-        view = peering if seen_here else side.ec2.find_peering(peering.peering_id)
-        current = view.tags.get(STATUS_TAG, "") if view else ""
-        if view is None or current == outcome or (not changed and _is_after_configure(current)):
+        current = status_seen_by(side.ec2, peering, (hint.account_id, hint.region))
+        if current is None or current == outcome or (not changed and _is_after_configure(current)):
             continue
         side.ec2.tag(peering.peering_id, {STATUS_TAG: outcome})
 

@@ -13,6 +13,8 @@ IPv6 = ipaddress.IPv6Network
 STATUS_TAG = "peering-autopilot:status"
 ENABLED_TAG = "peering-autopilot:enabled"
 PROBE_TAG = "peering-autopilot:probe"
+# A peering in one of these states carries no traffic and never will again.
+ENDED_STATES = frozenset({"deleted", "deleting", "rejected", "expired", "failed"})
 
 # CIDR association states that still claim the address space (a block being disassociated still
 # routes until it is gone: counting it can only make the overlap check stricter).

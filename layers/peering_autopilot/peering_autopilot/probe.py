@@ -12,15 +12,15 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from peering_autopilot.allow import ALLOW_TAG, Traffic, parse_allow
+from peering_autopilot.allow import ALLOW_TAG, PROTOCOL_NAMES, Traffic, parse_allow
 from peering_autopilot.model import Cidrs
+from peering_autopilot.routes import route_target
 
 STEPS = ("peering", "routes", "security-groups", "network-acls", "addresses")
 ICMP_ECHO = Traffic("icmp")
 # Ports a client may pick for the return leg (Linux uses 32768-60999, Windows 49152-65535, AWS
 # recommends opening 1024-65535): an ACL must let the return traffic back to all of them.
 EPHEMERAL_SAMPLES = (1024, 32768, 49152, 60999, 65535)
-_NACL_PROTOCOLS = {"-1": "-1", "6": "tcp", "17": "udp", "1": "icmp", "58": "icmpv6"}
 _ICMP_ECHO_REQUEST, _ICMP_ECHO_REPLY = 8, 0
 # RFC 6598 space: not "private" to Python, but AWS accepts it for VPCs (and suggests it for
 # secondary blocks), and it is not routed on the internet.
@@ -201,20 +201,6 @@ def longest_prefix_match(table: Mapping[str, Any], ip: str) -> Mapping[str, Any]
     return best[1] if best else None
 
 
-def route_target(route: Mapping[str, Any]) -> str:
-    for key in (
-        "VpcPeeringConnectionId",
-        "GatewayId",
-        "NatGatewayId",
-        "TransitGatewayId",
-        "NetworkInterfaceId",
-        "InstanceId",
-    ):
-        if route.get(key):
-            return str(route[key])
-    return "unknown target"
-
-
 # ---------------------------------------------------------------------------------------------- 3
 def _security_groups(source: SideSnapshot, destination: SideSnapshot, traffic: Traffic) -> Check:
     src, dst = source.endpoint, destination.endpoint
@@ -266,7 +252,7 @@ def _group_allows(
 
 
 def _permission_covers(permission: Mapping[str, Any], traffic: Traffic) -> bool:
-    protocol = _NACL_PROTOCOLS.get(str(permission.get("IpProtocol")), str(permission.get("IpProtocol")))
+    protocol = PROTOCOL_NAMES.get(str(permission.get("IpProtocol")), str(permission.get("IpProtocol")))
     if protocol == "-1":
         return True
     if traffic.protocol == "icmp":
@@ -347,7 +333,7 @@ def first_matching_entry(
         block = entry.get("CidrBlock") or entry.get("Ipv6CidrBlock")
         if not block or address not in ipaddress.ip_network(block, strict=False):
             continue
-        entry_protocol = _NACL_PROTOCOLS.get(str(entry.get("Protocol")), str(entry.get("Protocol")))
+        entry_protocol = PROTOCOL_NAMES.get(str(entry.get("Protocol")), str(entry.get("Protocol")))
         if entry_protocol == "-1":
             return entry
         if entry_protocol != protocol:

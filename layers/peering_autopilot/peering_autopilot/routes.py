@@ -111,9 +111,11 @@ def _routes_by_destination(table: Mapping[str, Any]) -> dict[Network, Mapping[st
     return routes
 
 
+def route_target(route: Mapping[str, Any]) -> str:
+    """Where a route sends traffic: the first target it names."""
+    return next((str(route[key]) for key in _TARGET_KEYS if route.get(key)), "unknown target")
+
+
 def _target(route: Mapping[str, Any]) -> str:
-    for key in _TARGET_KEYS:
-        if route.get(key):
-            state = route.get("State")
-            return f"{route[key]} ({state})" if state == "blackhole" else str(route[key])
-    return "unknown target"
+    target = route_target(route)
+    return f"{target} (blackhole)" if route.get("State") == "blackhole" else target

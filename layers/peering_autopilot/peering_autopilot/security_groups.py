@@ -6,10 +6,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from peering_autopilot.allow import ALLOW_TAG, BadEntry, Traffic, parse_allow
+from peering_autopilot.allow import ALLOW_TAG, PROTOCOL_NAMES, BadEntry, Traffic, parse_allow
 from peering_autopilot.routes import Network
-
-_PROTOCOL_NAMES = {"-1": "-1", "all": "-1", "6": "tcp", "17": "udp", "1": "icmp", "58": "icmpv6"}
 
 
 def rule_description(peering_id: str) -> str:
@@ -68,7 +66,7 @@ def existing_rules(group: Mapping[str, Any]) -> set[Rule]:
     rules: set[Rule] = set()
     for permission in group.get("IpPermissions", []):
         protocol = str(permission.get("IpProtocol", "-1"))
-        protocol = _PROTOCOL_NAMES.get(protocol, protocol)
+        protocol = PROTOCOL_NAMES.get(protocol, protocol)
         low = int(permission.get("FromPort", -1)) if protocol != "-1" else -1
         high = int(permission.get("ToPort", -1)) if protocol != "-1" else -1
         for ip_range in permission.get("IpRanges", []):

@@ -16,12 +16,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from peering_autopilot.aws import AwsAccess, Ec2Gateway, EventPublisher, actions_of
-from peering_autopilot.cleanup import ENDED, autopilot_permissions
+from peering_autopilot.cleanup import autopilot_permissions
 from peering_autopilot.configure import CONFIGURABLE
 from peering_autopilot.configure import destinations as configure_destinations
 from peering_autopilot.errors import RoleAssumptionError
 from peering_autopilot.hints import WORK_DETAIL_TYPE, VpcHint
-from peering_autopilot.model import STATUS_TAG, Peering, PeeringSide, Vpc
+from peering_autopilot.model import ENDED_STATES, STATUS_TAG, Peering, PeeringSide, Vpc
 from peering_autopilot.routes import plan_routes
 from peering_autopilot.security_groups import plan_group, rule_description
 from peering_autopilot.settings import Settings
@@ -169,7 +169,7 @@ def _judge(
             words = f"{len(missing_routes)} route(s) and {sum(len(g.add) for g in missing_rules)} rule(s) missing in {vpc.vpc_id}"
             return "configure", words
         return None
-    if peering.status in ENDED:
+    if peering.status in ENDED_STATES:
         routed = pid in _peerings_routed(tables)
         opened = any(autopilot_permissions(group, pid) for group in groups)
         if routed or opened:

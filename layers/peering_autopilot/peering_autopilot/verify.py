@@ -17,15 +17,14 @@ from peering_autopilot.aws import AwsAccess, Ec2Gateway, EventPublisher, actions
 from peering_autopilot.errors import RoleAssumptionError, VpcNotFoundError
 from peering_autopilot.hints import PeeringHint
 from peering_autopilot.live_ping import PingResult
-from peering_autopilot.lookup import read_peering
-from peering_autopilot.model import STATUS_TAG, Peering, PeeringSide
+from peering_autopilot.lookup import read_peering, status_seen_by
+from peering_autopilot.model import ENDED_STATES, STATUS_TAG, Peering, PeeringSide
 from peering_autopilot.probe import Direction, SideSnapshot, describe_traffic, evaluate
 from peering_autopilot.reachability import AnalyzerResult
 from peering_autopilot.routes import ROUTES_TAG
 from peering_autopilot.settings import Settings
 
 VERIFIED = "verified"
-ENDED = frozenset({"deleted", "deleting", "rejected", "failed", "expired"})
 IAM_ACTIONS = actions_of(
     AwsAccess.session_for,
     AwsAccess.ssm,
@@ -103,7 +102,7 @@ def diagnose(
     ec2 = aws.ec2(hint.account_id, hint.region)
     peering = read_peering(ec2, hint.peering_id, sleep, until=lambda p: p.status != "provisioning")
     diagnosis = Diagnosis(peering)
-    if peering.status in ENDED:
+    if peering.status in ENDED_STATES:
         return diagnosis, {}
     snapshots: dict[str, SideSnapshot] = {}
     gateways: dict[str, Ec2Gateway] = {}
@@ -202,16 +201,15 @@ def verify_peering(
     except VpcNotFoundError as e:
         return VerifyResult(hint.peering_id, "skipped", str(e), {})
     peering = diagnosis.peering
-    if peering.status in ENDED:
+    if peering.status in ENDED_STATES:
         return VerifyResult(peering.peering_id, "skipped", f"status is {peering.status}: nothing to verify", {})
 
     outcome = diagnosis.status_value
     text = report_text(diagnosis)
     if not settings.dry_run:
         for gateway in gateways.values():
-            view = peering if gateway.account_id == hint.account_id and gateway.region == hint.region else None
-            view = view or gateway.find_peering(peering.peering_id)
-            if view is not None and view.tags.get(STATUS_TAG) != outcome:
+            current = status_seen_by(gateway, peering, (hint.account_id, hint.region))
+            if current is not None and current != outcome:
                 gateway.tag(peering.peering_id, {STATUS_TAG: outcome})
     detail = {
         "peeringId": peering.peering_id,
