@@ -42,10 +42,10 @@ from moto import mock_aws
 
 from autopilot_local.harness import LocalCloud, use_fake_credentials
 from autopilot_local.metering import MUTATING_PREFIXES, CallLog, count_calls
-from peering_autopilot.aws import AwsAccess
-from peering_autopilot.configure import CONFIGURED, configure_peering
-from peering_autopilot.hints import PeeringHint
+from peering_autopilot.aws.sessions import AwsAccess
+from peering_autopilot.configure import Outcome, configure_peering
 from peering_autopilot.settings import Settings
+from peering_autopilot.triggers import PeeringHint
 
 HUB = "123456789012"
 MEMBER = "222222222222"
@@ -158,7 +158,7 @@ def run_configure(name: str, hint: PeeringHint, settings: Settings, aws: AwsAcce
         start = time.perf_counter()
         result = configure_peering(hint, settings, aws, publisher)
         run.seconds = time.perf_counter() - start
-    run.outcome, run.explanation = result.outcome, result.explanation
+    run.outcome, run.explanation = result.outcome.value, result.explanation
     return run
 
 
@@ -177,8 +177,10 @@ def check_runs(first: Run, again: Run) -> list[str]:
     if again.mutating():
         problems.append(f"re-run made mutating EC2 calls: {dict(Counter(again.mutating()))}")
     for run in (first, again):
-        if run.outcome != CONFIGURED:
-            problems.append(f"{run.name}: outcome {run.outcome!r}, expected {CONFIGURED!r}: {run.explanation}")
+        if run.outcome != Outcome.CONFIGURED.value:
+            problems.append(
+                f"{run.name}: outcome {run.outcome!r}, expected {Outcome.CONFIGURED.value!r}: {run.explanation}"
+            )
     return problems
 
 

@@ -77,11 +77,12 @@ from moto import mock_aws
 
 from autopilot_local.harness import LocalCloud, use_fake_credentials
 from autopilot_local.metering import CallLog, count_calls
-from peering_autopilot.aws import AwsAccess, EventPublisher
-from peering_autopilot.configure import CONFIGURED, configure_peering
-from peering_autopilot.hints import PeeringHint
+from peering_autopilot.aws.eventbridge import EventPublisher
+from peering_autopilot.aws.sessions import AwsAccess
+from peering_autopilot.configure import Outcome, configure_peering
 from peering_autopilot.settings import Settings
 from peering_autopilot.sweep import Work, sweep
+from peering_autopilot.triggers import PeeringHint
 
 if TYPE_CHECKING:
     from mypy_boto3_ec2 import EC2Client
@@ -439,7 +440,7 @@ def run_sweep(settings: Settings, aws: AwsAccess, publisher: EventPublisher) -> 
     return tuple(sweep(settings, aws, publisher).work)
 
 
-def do_work(settings: Settings, aws: AwsAccess, publisher: EventPublisher, work: Sequence[Work]) -> list[str]:
+def do_work(settings: Settings, aws: AwsAccess, publisher: EventPublisher, work: Sequence[Work]) -> list[Outcome]:
     """configure_peering for each configure work item (the hint its event gives); the outcomes, in order."""
     return [
         configure_peering(PeeringHint(w.peering_id, w.account_id, w.region), settings, aws, publisher).outcome
@@ -521,7 +522,7 @@ def scenario(size: int, name: str, tag_index: bool) -> dict[str, Any]:
         if name == MISSING:
             progress(f"[{label}] configure each work item ...")
             outcomes, worked = run(lambda: do_work(settings, aws, publisher, work), trace=False)
-            not_done = Counter(o for o in outcomes if o != CONFIGURED)
+            not_done = Counter(o.value for o in outcomes if o is not Outcome.CONFIGURED)
             if len(outcomes) != len(expected) or not_done:
                 problems.append(
                     f"{label}: {len(outcomes)} configure run(s), outcomes other than configured: {dict(not_done)}"
@@ -531,7 +532,7 @@ def scenario(size: int, name: str, tag_index: bool) -> dict[str, Any]:
                 problems.append(f"{label}: after the work, a sweep still found {len(after)} work item(s)")
             figures["work"] = worked.describe() | {
                 "runs": len(outcomes),
-                "outcomes": dict(Counter(outcomes)),
+                "outcomes": dict(Counter(o.value for o in outcomes)),
                 "perPeering": {a: round(n / max(1, len(outcomes)), 2) for a, n in sorted(worked.ec2().items())},
                 "sweepAfterWorkItems": len(after),
             }

@@ -11,9 +11,9 @@ from botocore.awsrequest import AWSResponse
 
 from autopilot_local.harness import LocalAutopilot, LocalCloud
 from peering_autopilot import configure
-from peering_autopilot.aws import AwsAccess
+from peering_autopilot.aws.sessions import AwsAccess
 from peering_autopilot.configure import configure_peering
-from peering_autopilot.hints import PeeringHint
+from peering_autopilot.triggers import PeeringHint
 from tests.conftest import (
     HUB,
     MEMBER,
@@ -363,7 +363,7 @@ def test_a_side_whose_role_cannot_be_assumed_is_reported_as_not_managed(cloud: L
         AwsAccess(settings()).publisher(),
     )
 
-    assert result.outcome == "partially-configured"
+    assert result.outcome.value == "partially-configured"
     accepter = next(s for s in result.detail["sides"] if s["role"] == "accepter")
     assert accepter["notManagedReason"] == (
         f"the member role cannot be assumed: cannot assume role arn:aws:iam::{MEMBER}:role/PeeringAutopilotMember "
@@ -485,7 +485,7 @@ def test_route_quota_is_reported_and_other_tables_still_get_routes(
             "message": "The maximum number of routes has been reached.",
         }
     ]
-    assert result.outcome == "partially-configured"
+    assert result.outcome.value == "partially-configured"
 
 
 def test_the_configure_function_calls_only_what_it_declares(cloud: LocalCloud, api_calls: ApiCalls) -> None:
@@ -500,7 +500,7 @@ def test_the_configure_function_calls_only_what_it_declares(cloud: LocalCloud, a
         PeeringHint(peering_id, MEMBER, OTHER_REGION), settings(), AwsAccess(settings()), publisher
     )
 
-    assert result.outcome == "configured"
+    assert result.outcome.value == "configured"
     assert peering_routes(cloud, a, peering_id) == expected_routes(a, {"10.1.0.0/16"})
     declared = {a.split(":", 1)[1] for a in configure.IAM_ACTIONS}
     assert set(api_calls.names) <= declared, set(api_calls.names) - declared

@@ -13,10 +13,10 @@ from botocore.awsrequest import AWSResponse
 
 from autopilot_local.harness import LocalCloud
 from peering_autopilot.accept import Outcome, handle_peering_request
-from peering_autopilot.aws import AwsAccess
+from peering_autopilot.aws.sessions import AwsAccess
 from peering_autopilot.errors import PeeringNotFoundError, RoleAssumptionError
-from peering_autopilot.hints import PeeringRequestHint
 from peering_autopilot.settings import Settings
+from peering_autopilot.triggers import PeeringRequestHint
 from tests.conftest import HUB, MEMBER, OTHER_REGION, REGION, ApiCalls, make_vpc, peering_as_accepter, tags_of
 
 EVENTS = Path(__file__).resolve().parents[2] / "events" / "accept_peering"

@@ -12,8 +12,8 @@ import pytest
 from autopilot_local.harness import LocalCloud
 from autopilot_local.world import Network, build_network
 from peering_autopilot import verify
-from peering_autopilot.aws import AwsAccess
-from peering_autopilot.hints import PeeringHint
+from peering_autopilot.aws.sessions import AwsAccess
+from peering_autopilot.triggers import PeeringHint
 from peering_autopilot.verify import VerifyResult, verify_peering
 from tests.conftest import HUB, MEMBER, OUTSIDER, REGION, ApiCalls, Side, tags_of
 from tests.integration.test_faults import settings
@@ -73,7 +73,7 @@ def test_a_configured_peering_is_verified_both_ways(cloud: LocalCloud, bus: str)
 
     result = run_verify(peering_id)
 
-    assert result.outcome == "verified", result.report
+    assert result.verdict == "verified", result.report
     for name in ("requester -> accepter", "accepter -> requester"):
         checks = direction(result, name)["checks"]
         assert [(c["step"], c["result"]) for c in checks] == [
@@ -95,7 +95,7 @@ def test_peering_not_active_is_the_first_failure(cloud: LocalCloud, bus: str) ->
 
     result = run_verify(peering_id, dry_run=True)  # pending: nothing the probe may tag yet
 
-    assert result.outcome == "blocked:peering"
+    assert result.verdict == "blocked:peering"
     assert failure(result) == {
         "step": "peering",
         "result": "fail",
@@ -110,7 +110,7 @@ def test_a_missing_route_on_the_source_side_is_named(cloud: LocalCloud, bus: str
 
     result = run_verify(peering_id)
 
-    assert result.outcome == "blocked:routes"
+    assert result.verdict == "blocked:routes"
     found = failure(result)
     assert found["component"] == a.route_table_id
     assert found["detail"] == f"{a.route_table_id} has no route to {b.private_ip}"
@@ -152,7 +152,7 @@ def test_missing_group_ingress_is_named(cloud: LocalCloud, bus: str) -> None:
 
     result = run_verify(peering_id)
 
-    assert result.outcome == "blocked:security-groups"
+    assert result.verdict == "blocked:security-groups"
     assert failure(result) == {
         "step": "security-groups",
         "result": "fail",
@@ -197,7 +197,7 @@ def test_an_acl_deny_before_the_allow_is_named_with_its_rule_number(cloud: Local
 
     result = run_verify(peering_id)
 
-    assert result.outcome == "blocked:network-acls"
+    assert result.verdict == "blocked:network-acls"
     found = failure(result)
     assert found["component"] == f"{acl['NetworkAclId']} rule 90"
     assert found["detail"] == f"{acl['NetworkAclId']} rule 90 denies icmp echo request in from {a.private_ip}"
@@ -244,7 +244,7 @@ def test_an_address_outside_the_private_ranges_is_named(cloud: LocalCloud, bus: 
 
     result = run_verify(peering_id)
 
-    assert result.outcome == "blocked:addresses"
+    assert result.verdict == "blocked:addresses"
     assert failure(result)["detail"] == f"{a.private_ip} of {a.instance_id} is not a private address"
 
 
@@ -266,7 +266,7 @@ def test_a_tagged_probe_instance_is_preferred(cloud: LocalCloud, bus: str) -> No
     assert direction(result, "requester -> accepter")["destination"] == (
         f"probe instance {probe['InstanceId']} {probe['PrivateIpAddress']}"
     )
-    assert result.outcome == "verified"
+    assert result.verdict == "verified"
 
 
 def test_a_side_the_hub_cannot_read_leaves_the_peering_unverified(cloud: LocalCloud, bus: str) -> None:
@@ -274,7 +274,7 @@ def test_a_side_the_hub_cannot_read_leaves_the_peering_unverified(cloud: LocalCl
 
     result = run_verify(peering_id, account=HUB)
 
-    assert result.outcome == "unverified:side-not-readable"
+    assert result.verdict == "unverified:side-not-readable"
     assert result.detail["unreadableSides"] == [
         f"accepter {b.vpc_id} ({OUTSIDER}): account {OUTSIDER} is not managed by this hub"
     ]
@@ -325,7 +325,7 @@ def test_the_verify_function_calls_only_what_it_declares(cloud: LocalCloud, bus:
 
     result = run_verify(peering_id)
 
-    assert result.outcome == "verified"
+    assert result.verdict == "verified"
     declared = {a.split(":", 1)[1] for a in verify.IAM_ACTIONS}
     assert set(api_calls.names) <= declared, set(api_calls.names) - declared
     # one read of each kind per side

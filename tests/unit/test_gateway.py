@@ -11,8 +11,10 @@ import pytest
 from botocore.exceptions import ClientError
 from botocore.stub import Stubber
 
-from peering_autopilot.aws import BOTO_CONFIG, AwsAccess, Ec2Gateway
-from peering_autopilot.errors import RoleAssumptionError, VpcNotFoundError
+from peering_autopilot.aws.calls import BOTO_CONFIG
+from peering_autopilot.aws.ec2 import Ec2Gateway
+from peering_autopilot.aws.sessions import AwsAccess
+from peering_autopilot.errors import AccessDeniedError, RoleAssumptionError, VpcNotFoundError
 from peering_autopilot.model import Cidrs
 from peering_autopilot.settings import Settings
 
@@ -151,10 +153,15 @@ def test_find_peering_lets_other_errors_through(gateway: Ec2Gateway, ec2_stub: S
         http_status_code=403,
     )
 
-    with pytest.raises(ClientError) as caught:
+    with pytest.raises(AccessDeniedError) as caught:
         gateway.find_peering(PEERING_ID)
 
-    assert caught.value.response["Error"]["Code"] == "UnauthorizedOperation"
+    assert caught.value.code == "UnauthorizedOperation"
+    assert str(caught.value) == (
+        f"ec2 DescribeVpcPeeringConnections failed in account {HUB} region {REGION}: "
+        "UnauthorizedOperation: You are not authorized to perform this operation."
+    )
+    assert isinstance(caught.value.__cause__, ClientError)
 
 
 def test_get_vpc_raises_vpc_not_found_when_ec2_does_not_know_it(gateway: Ec2Gateway, ec2_stub: Stubber) -> None:
@@ -201,7 +208,7 @@ def test_get_vpc_reads_the_asked_vpc(gateway: Ec2Gateway, ec2_stub: Stubber) -> 
 def test_get_vpc_lets_other_errors_through(gateway: Ec2Gateway, ec2_stub: Stubber) -> None:
     ec2_stub.add_client_error("describe_vpcs", service_error_code="UnauthorizedOperation", http_status_code=403)
 
-    with pytest.raises(ClientError, match="UnauthorizedOperation"):
+    with pytest.raises(AccessDeniedError, match="UnauthorizedOperation"):
         gateway.get_vpc(VPC_ID)
 
 
@@ -353,8 +360,7 @@ def test_assumed_credentials_are_cached_until_shortly_before_they_expire(
 
     # WHEN asked again up to one second before the renewal margin THEN the same session is handed out
     clock.now = T0 + LIFETIME - MARGIN - 1
-    assert access.session_for(MEMBER) is first
-    assert len(base.requests) == 1  # the first AssumeRole only
+    assert access.session_for(MEMBER) is first  # the stub holds no second AssumeRole answer yet
 
     # WHEN asked at the start of the margin THEN the role is assumed again, and that session cached
     expect_assume_role(sts_stub, MEMBER_ROLE_ARN, "ASIAMEMBERKEY00003", T0 + 2 * LIFETIME)
@@ -364,7 +370,7 @@ def test_assumed_credentials_are_cached_until_shortly_before_they_expire(
     assert renewed is not first
     assert access_key(renewed) == "ASIAMEMBERKEY00003"
     assert access.session_for(MEMBER) is renewed
-    assert len(base.requests) == 2
+    assert base.requests == [("sts", {"region_name": REGION, "config": BOTO_CONFIG})]  # one STS client, reused
 
 
 def test_credentials_are_cached_per_account(access: AwsAccess, base: FakeSession, sts_stub: Stubber) -> None:
@@ -378,7 +384,7 @@ def test_credentials_are_cached_per_account(access: AwsAccess, base: FakeSession
     assert (access_key(member), access_key(other)) == ("ASIAMEMBERKEY00001", "ASIAOTHERKEY000001")
     assert access.session_for(MEMBER) is member
     assert access.session_for(OTHER_MEMBER) is other
-    assert [name for name, _ in base.requests] == ["sts", "sts"]
+    assert [name for name, _ in base.requests] == ["sts"]  # both assumed with the one STS client
 
 
 def test_ec2_in_the_hub_account_is_a_gateway_on_the_base_session(base: FakeSession, clock: Clock) -> None:
@@ -390,3 +396,16 @@ def test_ec2_in_the_hub_account_is_a_gateway_on_the_base_session(base: FakeSessi
 
     assert (gateway.client, gateway.account_id, gateway.region) == (ec2, HUB, "us-west-2")
     assert base.requests == [("ec2", {"region_name": "us-west-2", "config": BOTO_CONFIG})]
+
+
+def test_clients_are_made_once_per_account_service_and_region(base: FakeSession, clock: Clock) -> None:
+    base.clients["ec2"] = boto3.client(
+        "ec2", region_name=REGION, aws_access_key_id="testing", aws_secret_access_key="testing"
+    )
+    access = AwsAccess(SETTINGS, base_session=cast(boto3.Session, base), clock=clock)
+
+    first, again, elsewhere = access.ec2(HUB, REGION), access.ec2(HUB, REGION), access.ec2(HUB, "eu-west-1")
+
+    assert first.client is again.client
+    assert [kwargs["region_name"] for _, kwargs in base.requests] == [REGION, "eu-west-1"]
+    assert elsewhere.region == "eu-west-1"

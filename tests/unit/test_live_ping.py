@@ -12,6 +12,7 @@ import pytest
 from botocore.exceptions import ClientError
 from botocore.stub import Stubber
 
+from peering_autopilot.aws.ssm import SsmGateway
 from peering_autopilot.live_ping import PingResult, ping
 
 REGION = "us-east-1"
@@ -97,7 +98,8 @@ def fake_time() -> FakeTime:
 
 
 def run(ssm: Any, fake_time: FakeTime, budget: float = BUDGET) -> PingResult:
-    return ping(ssm, INSTANCE, TARGET, NOW + budget, sleep=fake_time.sleep, clock=fake_time.clock)
+    gateway = SsmGateway(ssm, "111111111111", REGION)
+    return ping(gateway, INSTANCE, TARGET, NOW + budget, sleep=fake_time.sleep, clock=fake_time.clock)
 
 
 # --- documented response shapes -------------------------------------------------------------------

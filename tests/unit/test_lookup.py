@@ -8,7 +8,7 @@ from typing import Any, cast
 import pytest
 
 from peering_autopilot import lookup
-from peering_autopilot.aws import Ec2Gateway
+from peering_autopilot.aws.ec2 import Ec2Gateway
 from peering_autopilot.errors import PeeringNotFoundError
 from peering_autopilot.lookup import BACKOFF_SECONDS, read_peering
 from peering_autopilot.model import Peering

@@ -13,6 +13,7 @@ import pytest
 from botocore.stub import Stubber
 
 from peering_autopilot.allow import Traffic
+from peering_autopilot.aws.network_insights import NetworkInsightsGateway
 from peering_autopilot.reachability import AnalyzerResult, Finding, analyze, step_of
 
 REGION = "us-east-1"
@@ -69,7 +70,8 @@ def fake_time() -> FakeTime:
 
 
 def run(ec2: Any, fake_time: FakeTime, traffic: Traffic = HTTPS, budget: float = BUDGET) -> AnalyzerResult:
-    return analyze(ec2, SOURCE, DESTINATION, traffic, NOW + budget, sleep=fake_time.sleep, clock=fake_time.clock)
+    gateway = NetworkInsightsGateway(ec2, "111111111111", REGION)
+    return analyze(gateway, SOURCE, DESTINATION, traffic, NOW + budget, sleep=fake_time.sleep, clock=fake_time.clock)
 
 
 # --- documented response shapes -------------------------------------------------------------------
@@ -468,8 +470,8 @@ def test_failing_delete_is_logged_not_raised_and_the_path_is_still_deleted(
     assert [(r.levelname, r.getMessage()) for r in caplog.records] == [
         (
             "WARNING",
-            f"could not delete NetworkInsightsAnalysisId {ANALYSIS_ID}: An error occurred (UnauthorizedOperation) "
-            "when calling the DeleteNetworkInsightsAnalysis operation: You are not authorized to perform this "
+            f"could not delete NetworkInsightsAnalysisId {ANALYSIS_ID}: ec2 DeleteNetworkInsightsAnalysis failed in "
+            "account 111111111111 region us-east-1: UnauthorizedOperation: You are not authorized to perform this "
             "operation.",
         )
     ]

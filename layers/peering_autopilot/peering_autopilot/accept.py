@@ -9,13 +9,16 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Any
 
-from peering_autopilot.aws import AwsAccess, Ec2Gateway, EventPublisher, actions_of
+from peering_autopilot.aws.ec2 import Ec2Gateway
+from peering_autopilot.aws.eventbridge import EventPublisher
+from peering_autopilot.aws.sessions import AwsAccess
 from peering_autopilot.decision import Decision, decide
-from peering_autopilot.errors import RoleAssumptionError
-from peering_autopilot.hints import PeeringRequestHint
 from peering_autopilot.lookup import read_peering
-from peering_autopilot.model import STATUS_TAG, Cidrs, Peering
+from peering_autopilot.model import REQUESTER, STATUS_TAG, Cidrs, Peering
+from peering_autopilot.permissions import actions_of
 from peering_autopilot.settings import Settings, UnapprovedAction
+from peering_autopilot.sides import open_side
+from peering_autopilot.triggers import PeeringRequestHint
 
 logger = logging.getLogger(__name__)
 
@@ -54,6 +57,15 @@ class AcceptResult:
     dry_run: bool
     detail: dict[str, Any]
 
+    def response(self) -> dict[str, Any]:
+        return {
+            "status": self.outcome.value,
+            "peeringId": self.peering_id,
+            "reasonCode": self.reason_code,
+            "reason": self.explanation,
+            "dryRun": self.dry_run,
+        }
+
 
 def handle_peering_request(
     hint: PeeringRequestHint,
@@ -86,7 +98,7 @@ def handle_peering_request(
             f"the peering's accepter is account {peering.accepter.account_id}, "
             f"not {hint.accepter_account_id} as the event said",
         )
-    if peering.status != "pending-acceptance":
+    if not peering.pending:
         return _skipped(
             peering.peering_id,
             "not-pending",
@@ -94,7 +106,7 @@ def handle_peering_request(
         )
 
     accepter_vpc = ec2.get_vpc(peering.accepter.vpc_id)
-    decision = decide(peering, accepter_vpc, _requester_cidrs(peering, settings, aws), settings)
+    decision = decide(peering, accepter_vpc, _requester_cidrs(peering, settings, aws, ec2), settings)
 
     if decision.accept:
         outcome = Outcome.ACCEPTED
@@ -123,19 +135,15 @@ def handle_peering_request(
     )
 
 
-def _requester_cidrs(peering: Peering, settings: Settings, aws: AwsAccess) -> Cidrs:
+def _requester_cidrs(peering: Peering, settings: Settings, aws: AwsAccess, known: Ec2Gateway) -> Cidrs:
     """The requester's blocks as the peering reports them, completed by its VPC when the hub can
     read it (secondary and IPv6 blocks matter for overlap and AWS only checks primaries)."""
-    cidrs = peering.requester.cidrs
-    side = peering.requester
-    if not settings.is_managed_account(side.account_id):
-        return cidrs
-    try:
-        vpc = aws.ec2(side.account_id, side.region).get_vpc(side.vpc_id)
-    except RoleAssumptionError as e:
-        logger.warning("reading requester VPC %s failed, using the peering's own CIDR list: %s", side.vpc_id, e)
-        return cidrs
-    return cidrs.union(vpc.cidrs)
+    side = open_side(REQUESTER, peering.requester, settings, aws, known)
+    if side.vpc is None and settings.is_managed_account(peering.requester.account_id):
+        logger.warning(
+            "requester VPC %s not read, using the peering's own CIDR list: %s", side.info.vpc_id, side.not_managed
+        )
+    return side.cidrs
 
 
 def _detail(peering: Peering, decision: Decision, outcome: Outcome, dry_run: bool) -> dict[str, Any]:

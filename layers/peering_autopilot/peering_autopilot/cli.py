@@ -14,13 +14,10 @@ import os
 import sys
 from collections.abc import Sequence
 
-import boto3
-from botocore.exceptions import BotoCoreError, ClientError
-
-from peering_autopilot.aws import BOTO_CONFIG, AwsAccess
-from peering_autopilot.errors import AutopilotError
-from peering_autopilot.hints import PEERING_ID, PeeringHint
+from peering_autopilot.aws.sessions import AwsAccess, caller_account, operator_session
+from peering_autopilot.errors import AutopilotError, AwsCallError
 from peering_autopilot.settings import ROLE_NAME, Settings
+from peering_autopilot.triggers import PEERING_ID, PeeringHint
 from peering_autopilot.verify import diagnose, report_text
 
 
@@ -52,40 +49,31 @@ def run_doctor(args: argparse.Namespace) -> int:
         return 2
     if args.endpoint_url:
         os.environ["AWS_ENDPOINT_URL"] = args.endpoint_url
-    session = boto3.Session(region_name=args.region)
+    session = operator_session(args.region)
     region = session.region_name
     if not region:
         print("error: no region: pass --region or set AWS_REGION", file=sys.stderr)
         return 2
     try:
-        account = session.client("sts", config=BOTO_CONFIG).get_caller_identity()["Account"]
-        ec2 = session.client("ec2", config=BOTO_CONFIG)
-        found = ec2.describe_vpc_peering_connections(VpcPeeringConnectionIds=[args.peering_id])
-        item = next(p for p in found["VpcPeeringConnections"] if p["VpcPeeringConnectionId"] == args.peering_id)
-    except StopIteration:
-        print(f"error: {args.peering_id} is not visible to account {account} in {region}", file=sys.stderr)
-        return 2
-    except (ClientError, BotoCoreError) as e:
+        account = caller_account(session)
+        # The operator's account acts as the hub; a settings object for reading this one peering.
+        reader = AwsAccess(_doctor_settings(args, account, region, set(), {region}), session)
+        peering = reader.ec2(account, region).find_peering(args.peering_id)
+    except AwsCallError as e:
         print(f"error: cannot read {args.peering_id} in {region}: {e}", file=sys.stderr)
         return 2
+    if peering is None:
+        print(f"error: {args.peering_id} is not visible to account {account} in {region}", file=sys.stderr)
+        return 2
 
-    # The operator's account acts as the hub; both owners are "approved" so the other side is
-    # read through the member role (reported plainly if that role cannot be assumed).
-    owners = {item["RequesterVpcInfo"]["OwnerId"], item["AccepterVpcInfo"]["OwnerId"]}
-    regions = {item["RequesterVpcInfo"].get("Region", region), item["AccepterVpcInfo"].get("Region", region)}
-    settings = Settings(
-        hub_account_id=account,
-        hub_region=region,
-        approved_account_ids=frozenset(owners - {account}),
-        member_role_name=args.member_role_name,
-        managed_regions=tuple(sorted(regions)),
-        event_bus_name="unused",
-        reachability_analyzer=args.reachability_analyzer,
-        live_ping=args.ping,
-    )
+    # Both owners are "approved" so the other side is read through the member role (reported
+    # plainly if that role cannot be assumed).
+    owners = {peering.requester.account_id, peering.accepter.account_id}
+    regions = {peering.requester.region, peering.accepter.region}
+    settings = _doctor_settings(args, account, region, owners - {account}, regions)
     try:
         diagnosis, _ = diagnose(PeeringHint(args.peering_id, account, region), settings, AwsAccess(settings, session))
-    except (AutopilotError, ClientError, BotoCoreError) as e:
+    except AutopilotError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     if args.json:
@@ -103,6 +91,21 @@ def run_doctor(args: argparse.Namespace) -> int:
     else:
         print(report_text(diagnosis))
     return 0 if diagnosis.verified else 1
+
+
+def _doctor_settings(
+    args: argparse.Namespace, account: str, region: str, others: set[str], regions: set[str]
+) -> Settings:
+    return Settings(
+        hub_account_id=account,
+        hub_region=region,
+        approved_account_ids=frozenset(others),
+        member_role_name=args.member_role_name,
+        managed_regions=tuple(sorted(regions)),
+        event_bus_name="unused",
+        reachability_analyzer=args.reachability_analyzer,
+        live_ping=args.ping,
+    )
 
 
 if __name__ == "__main__":

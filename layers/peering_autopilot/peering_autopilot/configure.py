@@ -10,27 +10,30 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from enum import Enum
 from typing import Any
 
-from peering_autopilot.aws import AwsAccess, Ec2Gateway, EventPublisher, actions_of
-from peering_autopilot.errors import ChangeRefusedError, RoleAssumptionError, VpcNotFoundError
-from peering_autopilot.hints import PeeringHint
-from peering_autopilot.lookup import read_peering, status_seen_by
-from peering_autopilot.model import ENABLED_TAG, STATUS_TAG, Cidrs, Peering, PeeringSide, Vpc
-from peering_autopilot.routes import Network, Route, RoutePlan, plan_routes
+from peering_autopilot.aws.ec2 import Ec2Gateway
+from peering_autopilot.aws.eventbridge import EventPublisher
+from peering_autopilot.aws.sessions import AwsAccess
+from peering_autopilot.errors import ChangeRefusedError
+from peering_autopilot.lookup import read_peering
+from peering_autopilot.model import PENDING, PROVISIONING
+from peering_autopilot.permissions import actions_of
+from peering_autopilot.routes import Network, Route, RoutePlan, destinations, plan_routes
 from peering_autopilot.security_groups import GroupPlan, Rule, ip_permissions, plan_group, rule_description
 from peering_autopilot.settings import Settings
+from peering_autopilot.sides import Side, open_sides
+from peering_autopilot.status import CONFIGURED, PARTIALLY_CONFIGURED, is_verdict, write_status
+from peering_autopilot.triggers import PeeringHint
 
-CONFIGURABLE = frozenset({"provisioning", "active"})  # AWS accepts routes from provisioning on
-CONFIGURED = "configured"
-PARTIAL = "partially-configured"
 DETAIL_TYPE = "Peering Configured"
 IAM_ACTIONS = actions_of(
     AwsAccess.session_for,
     Ec2Gateway.find_peering,
     Ec2Gateway.get_vpc,
     Ec2Gateway.route_tables,
-    Ec2Gateway.tagged_security_groups,
+    Ec2Gateway.allow_tagged_groups,
     Ec2Gateway.create_route,
     Ec2Gateway.authorize_ingress,
     Ec2Gateway.tag,
@@ -38,20 +41,10 @@ IAM_ACTIONS = actions_of(
 )
 
 
-@dataclass
-class Side:
-    """One end of the peering, and whether the hub may configure it."""
-
-    role: str  # "requester" or "accepter"
-    info: PeeringSide
-    ec2: Ec2Gateway | None = None
-    vpc: Vpc | None = None
-    not_managed: str | None = None
-
-    @property
-    def cidrs(self) -> Cidrs:
-        """Its blocks as the peering reports them, completed by its VPC when the hub can read it."""
-        return self.info.cidrs.union(self.vpc.cidrs) if self.vpc else self.info.cidrs
+class Outcome(Enum):
+    CONFIGURED = CONFIGURED
+    PARTIALLY_CONFIGURED = PARTIALLY_CONFIGURED  # a side not managed, or something left alone
+    SKIPPED = "skipped"  # nothing to configure: not accepted (yet), ended, or not this hub's
 
 
 @dataclass
@@ -66,22 +59,16 @@ class SideReport:
     @property
     def complete(self) -> bool:
         return (
-            self.side.not_managed is None
+            self.side.managed
             and not self.routes.conflicts
             and not self.refused
             and not any(g.bad_entries for g in self.groups)
         )
 
     def describe(self) -> dict[str, Any]:
-        info = self.side.info
         refused = [{"resourceId": e.resource_id, "code": e.code, "message": e.message} for e in self.refused]
         return {
-            "role": self.side.role,
-            "accountId": info.account_id,
-            "region": info.region,
-            "vpcId": info.vpc_id,
-            "managed": self.side.not_managed is None,
-            "notManagedReason": self.side.not_managed,
+            **self.side.describe(),
             "routes": {
                 "added": [r.describe() for r in self.added_routes],
                 "present": [r.describe() for r in self.routes.present],
@@ -105,10 +92,18 @@ class SideReport:
 @dataclass(frozen=True)
 class ConfigureResult:
     peering_id: str
-    outcome: str  # configured, partially-configured, or skipped
+    outcome: Outcome
     explanation: str
     dry_run: bool
     detail: dict[str, Any]
+
+    def response(self) -> dict[str, Any]:
+        return {
+            "status": self.outcome.value,
+            "peeringId": self.peering_id,
+            "summary": self.explanation,
+            "dryRun": self.dry_run,
+        }
 
 
 def configure_peering(
@@ -122,13 +117,11 @@ def configure_peering(
     if not (settings.is_managed_account(hint.account_id) and settings.is_managed_region(hint.region)):
         return _skipped(hint.peering_id, f"{hint.account_id}/{hint.region} is not managed by this hub")
     ec2 = aws.ec2(hint.account_id, hint.region)
-    peering = read_peering(ec2, hint.peering_id, sleep, backoff, until=lambda p: p.status != "provisioning")
-    allowed = CONFIGURABLE | ({"pending-acceptance"} if settings.dry_run else set())
-    if peering.status not in allowed:
+    peering = read_peering(ec2, hint.peering_id, sleep, backoff, until=lambda p: p.status != PROVISIONING)
+    if not (peering.configurable or (settings.dry_run and peering.status == PENDING)):
         return _skipped(peering.peering_id, f"status is {peering.status}: nothing to configure")
 
-    requester = open_side("requester", peering.requester, settings, aws, ec2)
-    accepter = open_side("accepter", peering.accepter, settings, aws, ec2)
+    requester, accepter = open_sides(peering, settings, aws, ec2)
     # IPv6 routes and rules only make sense when both VPCs speak IPv6.
     both_ipv6 = bool(requester.cidrs.ipv6 and accepter.cidrs.ipv6)
     reports = [
@@ -136,13 +129,26 @@ def configure_peering(
         for side, peer in ((requester, accepter), (accepter, requester))
     ]
 
-    outcome = CONFIGURED if all(r.complete for r in reports) else PARTIAL
+    outcome = Outcome.CONFIGURED if all(r.complete for r in reports) else Outcome.PARTIALLY_CONFIGURED
     if not settings.dry_run:
-        _tag_status(peering, hint, reports, outcome)
+        # A run that added nothing leaves a later verdict (verified, blocked:…) in place: the
+        # configuration it judged is the one still there.
+        changed = any(r.added_routes or r.added_rules for r in reports)
+        for report in reports:
+            if report.side.managed and report.side.ec2 is not None:
+                write_status(
+                    report.side.ec2,
+                    peering,
+                    (hint.account_id, hint.region),
+                    outcome.value,
+                    keep=lambda current: (
+                        not changed and (current in (CONFIGURED, PARTIALLY_CONFIGURED) or is_verdict(current))
+                    ),
+                )
     detail = {
         "peeringId": peering.peering_id,
         "peeringStatus": peering.status,
-        "outcome": outcome,
+        "outcome": outcome.value,
         "dryRun": settings.dry_run,
         "sides": [r.describe() for r in reports],
     }
@@ -150,42 +156,13 @@ def configure_peering(
     return ConfigureResult(peering.peering_id, outcome, _summary(reports), settings.dry_run, detail)
 
 
-def open_side(role: str, info: PeeringSide, settings: Settings, aws: AwsAccess, known: Ec2Gateway) -> Side:
-    side = Side(role, info)
-    if not settings.is_managed_account(info.account_id):
-        side.not_managed = f"account {info.account_id} is not managed by this hub"
-        return side
-    if not settings.is_managed_region(info.region):
-        side.not_managed = f"region {info.region} is not in ManagedRegions"
-        return side
-    try:
-        same = known.account_id == info.account_id and known.region == info.region
-        side.ec2 = known if same else aws.ec2(info.account_id, info.region)
-        side.vpc = side.ec2.get_vpc(info.vpc_id)
-    except RoleAssumptionError as e:
-        side.ec2 = None
-        side.not_managed = f"the member role cannot be assumed: {e}"
-        return side
-    except VpcNotFoundError as e:
-        side.not_managed = str(e)
-        return side
-    if not side.vpc.opted_in:
-        side.not_managed = f"VPC {info.vpc_id} is not opted in ({ENABLED_TAG} is not 'true')"
-    return side
-
-
-def destinations(cidrs: Cidrs, with_ipv6: bool) -> list[Network]:
-    """Only the peer VPC's own blocks: peering is not transitive."""
-    return [*cidrs.ipv4, *(cidrs.ipv6 if with_ipv6 else ())]
-
-
 def _configure_side(side: Side, destinations: list[Network], peering_id: str, dry_run: bool) -> SideReport:
     report = SideReport(side)
-    if side.not_managed is not None or side.ec2 is None:
+    if not side.managed or side.ec2 is None:
         return report
     vpc_id = side.info.vpc_id
-    report.routes = plan_routes(side.ec2.route_tables(vpc_id), destinations, peering_id)
-    report.groups = [plan_group(g, destinations) for g in side.ec2.tagged_security_groups(vpc_id)]
+    report.routes = plan_routes(side.ec2.route_tables([vpc_id]), destinations, peering_id)
+    report.groups = [plan_group(g, destinations) for g in side.ec2.allow_tagged_groups([vpc_id])]
     if dry_run:
         report.added_routes = list(report.routes.add)
         report.added_rules = {g.group_id: g.add for g in report.groups if g.add}
@@ -217,30 +194,11 @@ def _configure_side(side: Side, destinations: list[Network], peering_id: str, dr
     return report
 
 
-def _tag_status(peering: Peering, hint: PeeringHint, reports: list[SideReport], outcome: str) -> None:
-    """Each managed side sees the status in its own account; written only when it changes. A run
-    that added nothing leaves a later verdict (verified, blocked:…) in place: the configuration it
-    judged is the one still there."""
-    changed = any(r.added_routes or r.added_rules for r in reports)
-    for report in reports:
-        side = report.side
-        if side.not_managed is not None or side.ec2 is None:
-            continue
-        current = status_seen_by(side.ec2, peering, (hint.account_id, hint.region))
-        if current is None or current == outcome or (not changed and _is_after_configure(current)):
-            continue
-        side.ec2.tag(peering.peering_id, {STATUS_TAG: outcome})
-
-
-def _is_after_configure(status: str) -> bool:
-    return status in (CONFIGURED, PARTIAL, "verified") or status.startswith(("blocked:", "unverified:"))
-
-
 def _summary(reports: list[SideReport]) -> str:
     parts = []
     for r in reports:
-        name = f"{r.side.role} {r.side.info.vpc_id}"
-        if r.side.not_managed:
+        name = r.side.label
+        if not r.side.managed:
             parts.append(f"{name}: not managed ({r.side.not_managed})")
             continue
         rules = sum(len(v) for v in r.added_rules.values())
@@ -257,4 +215,4 @@ def _summary(reports: list[SideReport]) -> str:
 
 
 def _skipped(peering_id: str, why: str) -> ConfigureResult:
-    return ConfigureResult(peering_id, "skipped", why, dry_run=False, detail={})
+    return ConfigureResult(peering_id, Outcome.SKIPPED, why, dry_run=False, detail={})

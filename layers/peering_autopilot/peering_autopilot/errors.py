@@ -52,3 +52,40 @@ class ChangeRefusedError(AutopilotError):
         self.code = code
         self.resource_id = resource_id
         self.message = message
+
+
+class AwsCallError(AutopilotError):
+    """An AWS call failed in a way the gateway has no domain meaning for. Not final: Lambda and
+    EventBridge retry the event, and the next sweep comes back to it."""
+
+    def __init__(self, service: str, operation: str, code: str, message: str, where: str = "") -> None:
+        place = f" in {where}" if where else ""
+        super().__init__(f"{service} {operation} failed{place}: {code}: {message}")
+        self.service = service
+        self.operation = operation
+        self.code = code
+        self.message = message
+        self.where = where
+
+
+class AccessDeniedError(AwsCallError):
+    """AWS refused the caller in this account and region: IAM, an SCP, a region that is not
+    enabled (UnauthorizedOperation, AccessDenied, AuthFailure, OptInRequired). Retrying the same
+    call there fails alike; other accounts and regions say nothing about it."""
+
+
+class ThrottledError(AwsCallError):
+    """Still throttled after botocore's standard retries (RequestLimitExceeded, Throttling)."""
+
+
+class AwsUnreachableError(AwsCallError):
+    """No answer from AWS at all: no credentials, no network, an endpoint that does not answer."""
+
+
+class PublishError(AutopilotError):
+    """The hub's event bus refused one or more of the autopilot's own events."""
+
+    def __init__(self, bus_name: str, detail_type: str, refused: int, code: str, message: str) -> None:
+        super().__init__(f"event bus {bus_name} refused {refused} {detail_type!r} event(s): {code}: {message}")
+        self.bus_name = bus_name
+        self.code = code

@@ -9,7 +9,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from botocore.exceptions import ClientError
+from peering_autopilot.aws.ssm import SsmGateway
+from peering_autopilot.errors import AwsCallError
 
 _SUMMARY = re.compile(r"(\d+) packets transmitted, (\d+) (?:packets )?received")
 _DONE = {"Success", "Failed", "TimedOut", "Cancelled", "Undeliverable", "Terminated"}
@@ -32,7 +33,7 @@ class PingResult:
 
 
 def ping(
-    client: Any,
+    gateway: SsmGateway,
     instance_id: str,
     target_ip: str,
     deadline: float,
@@ -40,21 +41,11 @@ def ping(
     clock: Callable[[], float] = time.monotonic,
 ) -> PingResult:
     try:
-        managed = client.describe_instance_information(Filters=[{"Key": "InstanceIds", "Values": [instance_id]}])[
-            "InstanceInformationList"
-        ]
-        if not managed or managed[0].get("PingStatus") != "Online":
+        if not gateway.is_online(instance_id):
             return PingResult("unavailable", f"{instance_id} is not an online SSM managed instance")
-        command_id = client.send_command(
-            InstanceIds=[instance_id],
-            DocumentName="AWS-RunShellScript",
-            Comment="peering-autopilot verification ping",
-            Parameters={"commands": [f"ping -c 3 -W 2 {target_ip}"]},
-            TimeoutSeconds=30,
-        )["Command"]["CommandId"]
-    except ClientError as e:
-        error = e.response.get("Error", {})
-        return PingResult("unavailable", f"{error.get('Code')}: {error.get('Message')}")
+        command_id = gateway.send_ping(instance_id, target_ip)
+    except AwsCallError as e:
+        return PingResult("unavailable", f"{e.code}: {e.message}")
 
     delay = 1.0
     while True:
@@ -63,13 +54,10 @@ def ping(
         sleep(delay)
         delay = min(delay * 2, 4.0)
         try:
-            invocation = client.get_command_invocation(CommandId=command_id, InstanceId=instance_id)
-        except ClientError as e:
-            error = e.response.get("Error", {})
-            if error.get("Code") == "InvocationDoesNotExist":
-                continue  # SSM registers the invocation a moment after SendCommand
-            return PingResult("unavailable", f"{error.get('Code')}: {error.get('Message')}")
-        if invocation.get("Status") in _DONE:
+            invocation = gateway.invocation(command_id, instance_id)
+        except AwsCallError as e:
+            return PingResult("unavailable", f"{e.code}: {e.message}")
+        if invocation is not None and invocation.get("Status") in _DONE:
             return _read(invocation, instance_id, target_ip)
 
 

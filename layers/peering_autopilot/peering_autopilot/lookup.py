@@ -6,9 +6,9 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Sequence
 
-from peering_autopilot.aws import Ec2Gateway
+from peering_autopilot.aws.ec2 import Ec2Gateway
 from peering_autopilot.errors import PeeringNotFoundError
-from peering_autopilot.model import STATUS_TAG, Peering
+from peering_autopilot.model import Peering
 
 logger = logging.getLogger(__name__)
 
@@ -39,11 +39,3 @@ def read_peering(
     if peering is None:
         raise PeeringNotFoundError(peering_id, ec2.account_id, ec2.region)
     return peering
-
-
-def status_seen_by(ec2: Ec2Gateway, peering: Peering, read_in: tuple[str, str]) -> str | None:
-    """The status tag as `ec2`'s account sees the peering (each account tags its own view): the
-    peering already read when it was read there (`read_in` is its account and region), else one
-    more read. None when that account does not see the peering."""
-    view = peering if (ec2.account_id, ec2.region) == read_in else ec2.find_peering(peering.peering_id)
-    return None if view is None else view.tags.get(STATUS_TAG, "")

@@ -13,8 +13,18 @@ IPv6 = ipaddress.IPv6Network
 STATUS_TAG = "peering-autopilot:status"
 ENABLED_TAG = "peering-autopilot:enabled"
 PROBE_TAG = "peering-autopilot:probe"
+REQUESTER, ACCEPTER = "requester", "accepter"
+
+# The peering lifecycle, as EC2 reports it: initiating-request -> pending-acceptance ->
+# provisioning -> active; or rejected, expired (unaccepted after 7 days), failed, deleting, deleted.
+PENDING = "pending-acceptance"
+PROVISIONING = "provisioning"
+ACTIVE = "active"
+CONFIGURABLE_STATES = frozenset({PROVISIONING, ACTIVE})  # AWS accepts routes from provisioning on
 # A peering in one of these states carries no traffic and never will again.
 ENDED_STATES = frozenset({"deleted", "deleting", "rejected", "expired", "failed"})
+# What a sweep reads: every state in which there may be work (to decide, configure or clean up).
+SWEPT_STATES = frozenset({PENDING, *CONFIGURABLE_STATES, *(ENDED_STATES - {"deleting"})})
 
 # CIDR association states that still claim the address space (a block being disassociated still
 # routes until it is gone: counting it can only make the overlap check stricter).
@@ -88,6 +98,22 @@ class Peering:
     requester: PeeringSide
     accepter: PeeringSide
     tags: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def pending(self) -> bool:
+        return self.status == PENDING
+
+    @property
+    def configurable(self) -> bool:
+        return self.status in CONFIGURABLE_STATES
+
+    @property
+    def ended(self) -> bool:
+        return self.status in ENDED_STATES
+
+    def sides(self) -> tuple[tuple[str, PeeringSide], tuple[str, PeeringSide]]:
+        """Both ends with their role names, requester first."""
+        return (REQUESTER, self.requester), (ACCEPTER, self.accepter)
 
     @property
     def arn(self) -> str:

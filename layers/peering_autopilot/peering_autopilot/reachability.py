@@ -14,12 +14,11 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from botocore.exceptions import ClientError
-
 from peering_autopilot.allow import Traffic
+from peering_autopilot.aws.network_insights import NetworkInsightsGateway
+from peering_autopilot.errors import AccessDeniedError, AwsCallError
 
 logger = logging.getLogger(__name__)
-_NOT_PERMITTED = {"UnauthorizedOperation", "AccessDenied", "AccessDeniedException", "OptInRequired"}
 
 
 @dataclass(frozen=True)
@@ -56,7 +55,7 @@ def step_of(code: str) -> str:
 
 
 def analyze(
-    client: Any,
+    gateway: NetworkInsightsGateway,
     source_id: str,
     destination_id: str,
     traffic: Traffic,
@@ -64,17 +63,15 @@ def analyze(
     sleep: Callable[[float], None] = time.sleep,
     clock: Callable[[], float] = time.monotonic,
 ) -> AnalyzerResult:
-    path_args: dict[str, Any] = {"Source": source_id, "Destination": destination_id, "Protocol": "tcp"}
-    if traffic.protocol in ("tcp", "udp"):
-        path_args.update(Protocol=traffic.protocol, DestinationPort=traffic.from_port)
     # The analyzer models TCP and UDP only: ICMP is judged as "any TCP" reachability here.
+    protocol, port = (traffic.protocol, traffic.from_port) if traffic.protocol in ("tcp", "udp") else ("tcp", None)
     try:
-        path_id = client.create_network_insights_path(**path_args)["NetworkInsightsPath"]["NetworkInsightsPathId"]
-    except ClientError as e:
+        path_id = gateway.create_path(source_id, destination_id, protocol, port)
+    except AwsCallError as e:
         return _unavailable(e)
     analysis_id = ""
     try:
-        analysis = client.start_network_insights_analysis(NetworkInsightsPathId=path_id)["NetworkInsightsAnalysis"]
+        analysis = gateway.start_analysis(path_id)
         analysis_id = analysis["NetworkInsightsAnalysisId"]
         delay = 1.0
         while analysis.get("Status") == "running":
@@ -84,12 +81,10 @@ def analyze(
                 )
             sleep(delay)
             delay = min(delay * 2, 5.0)
-            found = client.describe_network_insights_analyses(NetworkInsightsAnalysisIds=[analysis_id])[
-                "NetworkInsightsAnalyses"
-            ]
-            if not found:
+            found = gateway.analysis(analysis_id)
+            if found is None:
                 return AnalyzerResult("unavailable", f"analysis {analysis_id} is no longer listed")
-            analysis = found[0]
+            analysis = found
         if analysis.get("Status") != "succeeded":
             return AnalyzerResult(
                 "unavailable", f"analysis {analysis_id} {analysis.get('Status')}: {analysis.get('StatusMessage', '')}"
@@ -99,10 +94,10 @@ def analyze(
         findings = [_finding(e) for e in analysis.get("Explanations", [])]
         codes = ", ".join(f.code for f in findings) or "no explanation given"
         return AnalyzerResult("blocked", f"analysis {analysis_id} found no path: {codes}", findings)
-    except ClientError as e:
+    except AwsCallError as e:
         return _unavailable(e)
     finally:
-        _clean_up(client, path_id, analysis_id)
+        _clean_up(gateway, path_id, analysis_id)
 
 
 def _finding(explanation: Mapping[str, Any]) -> Finding:
@@ -132,22 +127,20 @@ def _finding(explanation: Mapping[str, Any]) -> Finding:
     return Finding(step_of(code), code, component)
 
 
-def _unavailable(error: ClientError) -> AnalyzerResult:
-    code = str(error.response.get("Error", {}).get("Code", ""))
-    message = str(error.response.get("Error", {}).get("Message", ""))
-    if code in _NOT_PERMITTED:
-        return AnalyzerResult("unavailable", f"not permitted ({code}): {message}")
-    return AnalyzerResult("unavailable", f"{code}: {message}")
+def _unavailable(error: AwsCallError) -> AnalyzerResult:
+    if isinstance(error, AccessDeniedError):
+        return AnalyzerResult("unavailable", f"not permitted ({error.code}): {error.message}")
+    return AnalyzerResult("unavailable", f"{error.code}: {error.message}")
 
 
-def _clean_up(client: Any, path_id: str, analysis_id: str) -> None:
+def _clean_up(gateway: NetworkInsightsGateway, path_id: str, analysis_id: str) -> None:
     """Leave nothing behind; a failed delete is logged, not worth failing the verification for."""
-    for call, key, value in (
-        (client.delete_network_insights_analysis, "NetworkInsightsAnalysisId", analysis_id),
-        (client.delete_network_insights_path, "NetworkInsightsPathId", path_id),
+    for delete, kind, resource_id in (
+        (gateway.delete_analysis, "NetworkInsightsAnalysisId", analysis_id),
+        (gateway.delete_path, "NetworkInsightsPathId", path_id),
     ):
-        if value:
+        if resource_id:
             try:
-                call(**{key: value})
-            except ClientError as e:
-                logger.warning("could not delete %s %s: %s", key, value, e)
+                delete(resource_id)
+            except AwsCallError as e:
+                logger.warning("could not delete %s %s: %s", kind, resource_id, e)

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
+
+from peering_autopilot.model import Cidrs
 
 ROUTES_TAG = "peering-autopilot:routes"
 # Where a route can point; the first one present names the target in a conflict report.
@@ -119,3 +121,28 @@ def route_target(route: Mapping[str, Any]) -> str:
 def _target(route: Mapping[str, Any]) -> str:
     target = route_target(route)
     return f"{target} (blackhole)" if route.get("State") == "blackhole" else target
+
+
+def destinations(peer_cidrs: Cidrs, with_ipv6: bool) -> list[Network]:
+    """What a side routes through the peering: only the peer VPC's own blocks (peering is not
+    transitive), IPv6 only when both VPCs have it."""
+    return [*peer_cidrs.ipv4, *(peer_cidrs.ipv6 if with_ipv6 else ())]
+
+
+def peerings_routed(tables: Iterable[Mapping[str, Any]]) -> set[str]:
+    """The peerings the tables hold routes through."""
+    return {
+        str(r["VpcPeeringConnectionId"]) for t in tables for r in t.get("Routes", []) if r.get("VpcPeeringConnectionId")
+    }
+
+
+def routes_through(tables: Iterable[Mapping[str, Any]], peering_id: str) -> list[Route]:
+    """Every route the tables send through the peering."""
+    return [
+        Route(
+            str(table["RouteTableId"]), str(route.get("DestinationCidrBlock") or route.get("DestinationIpv6CidrBlock"))
+        )
+        for table in tables
+        for route in table.get("Routes", [])
+        if route.get("VpcPeeringConnectionId") == peering_id
+    ]

@@ -6,7 +6,8 @@ import os
 from dataclasses import dataclass
 from functools import cache
 
-from peering_autopilot.aws import AwsAccess, EventPublisher
+from peering_autopilot.aws.eventbridge import EventPublisher
+from peering_autopilot.aws.sessions import AwsAccess
 from peering_autopilot.settings import Settings
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -94,3 +94,46 @@ def ip_permissions(rules: Sequence[Rule], description: str) -> list[dict[str, An
             permission["Ipv6Ranges"] = v6
         permissions.append(permission)
     return permissions
+
+
+def autopilot_permissions(group: Mapping[str, Any], peering_id: str) -> list[dict[str, Any]]:
+    """The group's ingress ranges that carry the autopilot's description for this peering, as
+    the IpPermissions a revoke takes; ranges a person wrote are left out."""
+    mark = rule_description(peering_id)
+    permissions = []
+    for permission in group.get("IpPermissions", []):
+        v4 = [r for r in permission.get("IpRanges", []) if r.get("Description") == mark]
+        v6 = [r for r in permission.get("Ipv6Ranges", []) if r.get("Description") == mark]
+        if not (v4 or v6):
+            continue
+        kept: dict[str, Any] = {"IpProtocol": permission["IpProtocol"]}
+        for key in ("FromPort", "ToPort"):
+            if key in permission and permission["IpProtocol"] != "-1":
+                kept[key] = permission[key]
+        if v4:
+            kept["IpRanges"] = [{"CidrIp": r["CidrIp"]} for r in v4]
+        if v6:
+            kept["Ipv6Ranges"] = [{"CidrIpv6": r["CidrIpv6"]} for r in v6]
+        permissions.append(kept)
+    return permissions
+
+
+def describe_permissions(permissions: list[dict[str, Any]]) -> list[str]:
+    words = []
+    for p in permissions:
+        ports = "" if p["IpProtocol"] in ("-1", "icmp", "icmpv6") else f":{p['FromPort']}-{p['ToPort']}"
+        for r in p.get("IpRanges", []) + p.get("Ipv6Ranges", []):
+            words.append(f"{p['IpProtocol']}{ports} from {r.get('CidrIp') or r.get('CidrIpv6')}")
+    return words
+
+
+def peerings_opened(groups: Iterable[Mapping[str, Any]]) -> set[str]:
+    """Peerings the autopilot's rules in these groups were written for, read from their descriptions."""
+    prefix = rule_description("")
+    return {
+        str(r["Description"]).removeprefix(prefix)
+        for g in groups
+        for p in g.get("IpPermissions", [])
+        for r in [*p.get("IpRanges", []), *p.get("Ipv6Ranges", [])]
+        if str(r.get("Description", "")).startswith(prefix + "pcx-")
+    }

@@ -13,29 +13,34 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from enum import Enum
 from typing import Any
 
-from peering_autopilot.aws import AwsAccess, Ec2Gateway, EventPublisher, actions_of
-from peering_autopilot.cleanup import autopilot_permissions
-from peering_autopilot.configure import CONFIGURABLE
-from peering_autopilot.configure import destinations as configure_destinations
+from peering_autopilot.aws.ec2 import Ec2Gateway
+from peering_autopilot.aws.eventbridge import EventPublisher
+from peering_autopilot.aws.sessions import AwsAccess
 from peering_autopilot.errors import RoleAssumptionError
-from peering_autopilot.hints import WORK_DETAIL_TYPE, VpcHint
-from peering_autopilot.model import ENDED_STATES, STATUS_TAG, Peering, PeeringSide, Vpc
-from peering_autopilot.routes import plan_routes
-from peering_autopilot.security_groups import plan_group, rule_description
+from peering_autopilot.model import ACCEPTER, REQUESTER, STATUS_TAG, SWEPT_STATES, Peering, PeeringSide, Vpc
+from peering_autopilot.permissions import actions_of
+from peering_autopilot.routes import destinations, peerings_routed, plan_routes
+from peering_autopilot.security_groups import autopilot_permissions, peerings_opened, plan_group
 from peering_autopilot.settings import Settings
-
-RULE_PREFIX = rule_description("")  # "peering-autopilot ": what marks a rule as the autopilot's
+from peering_autopilot.triggers import WORK_DETAIL_TYPE, ScheduledSweep, VpcHint
 
 IAM_ACTIONS = actions_of(
     AwsAccess.session_for,
     Ec2Gateway.all_peerings,
     Ec2Gateway.opted_in_vpcs,
-    Ec2Gateway.route_tables_of,
-    Ec2Gateway.allow_tagged_groups_of,
+    Ec2Gateway.route_tables,
+    Ec2Gateway.allow_tagged_groups,
     EventPublisher.publish_many,
 )
+
+
+class Outcome(Enum):
+    SWEPT = "sweep"  # the schedule: every managed account and region
+    OPT_IN = "opt-in"  # a VPC opted in: swept at once, alone
+    OPT_OUT = "opt-out"  # a VPC opted out: no longer touched
 
 
 @dataclass(frozen=True, order=True)
@@ -62,6 +67,8 @@ class Work:
 
 @dataclass
 class SweepReport:
+    outcome: Outcome
+    subject: str = "sweep"  # what was swept: the estate, or one VPC
     work: list[Work] = field(default_factory=list)
     places: int = 0  # account x region pairs read
     problems: list[str] = field(default_factory=list)
@@ -72,10 +79,21 @@ class SweepReport:
             counts[item.work] += 1
         return {"places": self.places, "work": dict(counts), "problems": self.problems}
 
+    def response(self) -> dict[str, Any]:
+        return {"status": self.outcome.value, **self.describe()}
+
+
+def handle_sweep_trigger(
+    trigger: VpcHint | ScheduledSweep, settings: Settings, aws: AwsAccess, publisher: EventPublisher
+) -> SweepReport:
+    if isinstance(trigger, ScheduledSweep):
+        return sweep(settings, aws, publisher)
+    return sweep_vpc(trigger, settings, aws, publisher)
+
 
 def sweep(settings: Settings, aws: AwsAccess, publisher: EventPublisher) -> SweepReport:
     """Every managed account in every managed region."""
-    report = SweepReport()
+    report = SweepReport(Outcome.SWEPT)
     found: dict[tuple[str, ...], Work] = {}
     for account in sorted({settings.hub_account_id, *settings.approved_account_ids}):
         for region in settings.managed_regions:
@@ -98,7 +116,7 @@ def sweep(settings: Settings, aws: AwsAccess, publisher: EventPublisher) -> Swee
 
 def sweep_vpc(hint: VpcHint, settings: Settings, aws: AwsAccess, publisher: EventPublisher) -> SweepReport:
     """A VPC that just opted in: its pending requests and existing peerings, at once."""
-    report = SweepReport()
+    report = SweepReport(Outcome.OPT_IN if hint.opted_in else Outcome.OPT_OUT, subject=hint.vpc_id)
     if not hint.opted_in:
         return report  # no longer touched; what was configured stays as it is (see README)
     if not (settings.is_managed_account(hint.account_id) and settings.is_managed_region(hint.region)):
@@ -118,15 +136,15 @@ def find_work(ec2: Ec2Gateway, only_vpc: str | None = None, reconsider: bool = F
         vpcs = {k: v for k, v in vpcs.items() if k == only_vpc}
     if not vpcs:
         return []
-    peerings = ec2.all_peerings()
-    tables = _by_vpc(ec2.route_tables_of(vpcs))
-    groups = _by_vpc(ec2.allow_tagged_groups_of(vpcs))
+    peerings = ec2.all_peerings(SWEPT_STATES)
+    tables = _by_vpc(ec2.route_tables(vpcs))
+    groups = _by_vpc(ec2.allow_tagged_groups(vpcs))
     work: list[Work] = []
     visible = {p.peering_id for p in peerings}
     for peering in peerings:
         for role, side, peer in (
-            ("requester", peering.requester, peering.accepter),
-            ("accepter", peering.accepter, peering.requester),
+            (REQUESTER, peering.requester, peering.accepter),
+            (ACCEPTER, peering.accepter, peering.requester),
         ):
             if side.account_id != ec2.account_id or side.region != ec2.region or side.vpc_id not in vpcs:
                 continue
@@ -138,7 +156,7 @@ def find_work(ec2: Ec2Gateway, only_vpc: str | None = None, reconsider: bool = F
     # Routes through, or rules for, peerings EC2 no longer even lists: leftovers of long-ended ones.
     forgotten: set[str] = set()
     for vpc_id in vpcs:
-        forgotten |= (_peerings_routed(tables[vpc_id]) | _peerings_opened(groups[vpc_id])) - visible
+        forgotten |= (peerings_routed(tables[vpc_id]) | peerings_opened(groups[vpc_id])) - visible
     for pcx in sorted(forgotten):
         why = "routes or rules lead to a peering that is gone"
         work.append(Work(pcx, "clean-up", ec2.account_id, ec2.region, why, local=True))
@@ -156,42 +174,25 @@ def _judge(
     reconsider: bool,
 ) -> tuple[str, str] | None:
     pid = peering.peering_id
-    if peering.status == "pending-acceptance":
-        if role == "accepter" and (reconsider or STATUS_TAG not in peering.tags):
+    if peering.pending:
+        if role == ACCEPTER and (reconsider or STATUS_TAG not in peering.tags):
             return "accept", "a pending request to decide on"
         return None
-    if peering.status in CONFIGURABLE:
+    if peering.configurable:
         peer_cidrs = peer.cidrs.union(local_vpcs[peer.vpc_id].cidrs) if peer.vpc_id in local_vpcs else peer.cidrs
-        destinations = configure_destinations(peer_cidrs, with_ipv6=bool(vpc.cidrs.ipv6 and peer_cidrs.ipv6))
-        missing_routes = plan_routes(tables, destinations, pid).add
-        missing_rules = [g for g in (plan_group(group, destinations) for group in groups) if g.add]
+        wanted = destinations(peer_cidrs, with_ipv6=bool(vpc.cidrs.ipv6 and peer_cidrs.ipv6))
+        missing_routes = plan_routes(tables, wanted, pid).add
+        missing_rules = [g for g in (plan_group(group, wanted) for group in groups) if g.add]
         if missing_routes or missing_rules:
             words = f"{len(missing_routes)} route(s) and {sum(len(g.add) for g in missing_rules)} rule(s) missing in {vpc.vpc_id}"
             return "configure", words
         return None
-    if peering.status in ENDED_STATES:
-        routed = pid in _peerings_routed(tables)
+    if peering.ended:
+        routed = pid in peerings_routed(tables)
         opened = any(autopilot_permissions(group, pid) for group in groups)
         if routed or opened:
             return "clean-up", f"{peering.status} peering still has routes or rules in {vpc.vpc_id}"
     return None
-
-
-def _peerings_routed(tables: Iterable[Mapping[str, Any]]) -> set[str]:
-    return {
-        str(r["VpcPeeringConnectionId"]) for t in tables for r in t.get("Routes", []) if r.get("VpcPeeringConnectionId")
-    }
-
-
-def _peerings_opened(groups: Iterable[Mapping[str, Any]]) -> set[str]:
-    """Peerings the autopilot's rules were written for, read from their descriptions."""
-    return {
-        str(r["Description"]).removeprefix(RULE_PREFIX)
-        for g in groups
-        for p in g.get("IpPermissions", [])
-        for r in [*p.get("IpRanges", []), *p.get("Ipv6Ranges", [])]
-        if str(r.get("Description", "")).startswith(RULE_PREFIX + "pcx-")
-    }
 
 
 def _by_vpc(resources: Iterable[dict[str, Any]]) -> defaultdict[str, list[dict[str, Any]]]:

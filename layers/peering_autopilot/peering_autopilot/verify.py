@@ -8,37 +8,57 @@ verify function then tags, publishes and notifies; the doctor command prints the
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from enum import Enum
 from typing import Any
 
-from peering_autopilot import live_ping
-from peering_autopilot.aws import AwsAccess, Ec2Gateway, EventPublisher, actions_of
-from peering_autopilot.errors import RoleAssumptionError, VpcNotFoundError
-from peering_autopilot.hints import PeeringHint
+from peering_autopilot import endpoints, live_ping, reachability
+from peering_autopilot.aws.ec2 import Ec2Gateway
+from peering_autopilot.aws.eventbridge import EventPublisher
+from peering_autopilot.aws.network_insights import NetworkInsightsGateway
+from peering_autopilot.aws.sessions import AwsAccess
+from peering_autopilot.aws.sns import Notifier
+from peering_autopilot.aws.ssm import SsmGateway
 from peering_autopilot.live_ping import PingResult
-from peering_autopilot.lookup import read_peering, status_seen_by
-from peering_autopilot.model import ENDED_STATES, STATUS_TAG, Peering, PeeringSide
-from peering_autopilot.probe import Direction, SideSnapshot, describe_traffic, evaluate
+from peering_autopilot.lookup import read_peering
+from peering_autopilot.model import PROVISIONING, Peering
+from peering_autopilot.permissions import actions_of
+from peering_autopilot.probe import Direction, Endpoint, SideSnapshot, describe_traffic, evaluate
 from peering_autopilot.reachability import AnalyzerResult
-from peering_autopilot.routes import ROUTES_TAG
 from peering_autopilot.settings import Settings
+from peering_autopilot.sides import Side, open_sides
+from peering_autopilot.status import VERIFIED, write_status
+from peering_autopilot.triggers import PeeringHint
 
-VERIFIED = "verified"
 IAM_ACTIONS = actions_of(
     AwsAccess.session_for,
-    AwsAccess.ssm,
-    AwsAccess.notify,
     Ec2Gateway.find_peering,
     Ec2Gateway.get_vpc,
-    Ec2Gateway.probe_endpoint,
+    Ec2Gateway.running_instances,
+    Ec2Gateway.probe_interfaces,
+    Ec2Gateway.subnets,
     Ec2Gateway.route_tables,
     Ec2Gateway.network_acls,
     Ec2Gateway.security_groups,
-    Ec2Gateway.analyze_path,
     Ec2Gateway.tag,
+    NetworkInsightsGateway.create_path,
+    NetworkInsightsGateway.start_analysis,
+    NetworkInsightsGateway.analysis,
+    NetworkInsightsGateway.delete_analysis,
+    NetworkInsightsGateway.delete_path,
+    SsmGateway.is_online,
+    SsmGateway.send_ping,
+    SsmGateway.invocation,
+    Notifier.notify,
     EventPublisher.publish,
 )
+
+
+class Outcome(Enum):
+    VERIFIED = VERIFIED
+    FAILED = "failed"  # blocked at a step, or not verifiable: the verdict says which
+    SKIPPED = "skipped"  # nothing to verify: ended, or not this hub's
 
 
 @dataclass
@@ -95,28 +115,23 @@ def diagnose(
     aws: AwsAccess,
     sleep: Callable[[float], None] = time.sleep,
     clock: Callable[[], float] = time.monotonic,
-) -> tuple[Diagnosis, dict[str, Ec2Gateway]]:
-    """Read both sides and judge both directions. Returns the diagnosis and the gateways of the
-    sides that could be read (by role), for the caller to tag with."""
+) -> tuple[Diagnosis, list[Side]]:
+    """Read both sides and judge both directions. Returns the diagnosis and the sides, for the
+    caller to tag the managed ones."""
     deadline = clock() + settings.verify_budget_seconds
     ec2 = aws.ec2(hint.account_id, hint.region)
-    peering = read_peering(ec2, hint.peering_id, sleep, until=lambda p: p.status != "provisioning")
+    peering = read_peering(ec2, hint.peering_id, sleep, until=lambda p: p.status != PROVISIONING)
     diagnosis = Diagnosis(peering)
-    if peering.status in ENDED_STATES:
-        return diagnosis, {}
-    snapshots: dict[str, SideSnapshot] = {}
-    gateways: dict[str, Ec2Gateway] = {}
-    for role, info in (("requester", peering.requester), ("accepter", peering.accepter)):
-        opened = _open(info, settings, aws, ec2)
-        if isinstance(opened, str):
-            diagnosis.unreadable.append(f"{role} {info.vpc_id} ({info.account_id}): {opened}")
-            continue
-        gateways[role] = opened
-        snapshots[role] = snapshot(role, info, opened)
+    if peering.ended:
+        return diagnosis, []
+    sides = open_sides(peering, settings, aws, ec2)
+    for side in sides:
+        if not side.readable:
+            diagnosis.unreadable.append(f"{side.label} ({side.info.account_id}): {side.not_managed}")
     if diagnosis.unreadable:
-        return diagnosis, gateways
+        return diagnosis, sides
 
-    a, b = snapshots["requester"], snapshots["accepter"]
+    a, b = (snapshot(side) for side in sides)
     for source, destination in ((a, b), (b, a)):
         traffic = destination.traffic_in()
         result = DirectionResult(evaluate(peering.peering_id, peering.status, source, destination, traffic))
@@ -128,62 +143,56 @@ def diagnose(
                     "unavailable", "inter-region: Reachability Analyzer works in one region"
                 )
             else:
-                result.analyzer = gateways[source.role].analyze_path(
-                    src.resource_id, dst.resource_id, traffic, deadline
-                )
+                gateway = aws.network_insights(source.account_id, source.region)
+                result.analyzer = reachability.analyze(gateway, src.resource_id, dst.resource_id, traffic, deadline)
         if settings.live_ping and src and dst and src.kind == "probe instance":
             ssm = aws.ssm(source.account_id, source.region)
             result.ping = live_ping.ping(ssm, src.resource_id, dst.ip, deadline, sleep, clock)
         diagnosis.directions.append(result)
-    return diagnosis, gateways
+    return diagnosis, sides
 
 
-def snapshot(role: str, info: PeeringSide, ec2: Ec2Gateway) -> SideSnapshot:
-    """One read of each kind for one side: VPC, endpoint, route tables, ACLs, endpoint's groups."""
-    vpc = ec2.get_vpc(info.vpc_id)
-    route_tables = ec2.route_tables(info.vpc_id)
-    endpoint = ec2.probe_endpoint(info.vpc_id, isolated_subnets(route_tables))
+def snapshot(side: Side) -> SideSnapshot:
+    """One read of each kind for one readable side: endpoint, route tables, ACLs, endpoint's groups."""
+    assert side.ec2 is not None and side.vpc is not None, "only readable sides are probed"
+    ec2, vpc_id = side.ec2, side.info.vpc_id
+    route_tables = ec2.route_tables([vpc_id])
+    endpoint = probe_endpoint(ec2, vpc_id, endpoints.isolated_subnets(route_tables))
     return SideSnapshot(
-        role=role,
-        account_id=info.account_id,
-        region=info.region,
-        vpc_id=info.vpc_id,
-        cidrs=vpc.cidrs,
+        role=side.role,
+        account_id=side.info.account_id,
+        region=side.info.region,
+        vpc_id=vpc_id,
+        cidrs=side.vpc.cidrs,
         endpoint=endpoint,
         route_tables=route_tables,
-        network_acls=ec2.network_acls(info.vpc_id),
+        network_acls=ec2.network_acls(vpc_id),
         security_groups=ec2.security_groups(endpoint.group_ids if endpoint else ()),
     )
 
 
-def isolated_subnets(route_tables: Sequence[Mapping[str, Any]]) -> frozenset[str]:
-    """Subnets whose table its owner kept out of peering routes (peering-autopilot:routes=false)."""
-    return frozenset(
-        str(a["SubnetId"])
-        for table in route_tables
-        if any(t["Key"] == ROUTES_TAG and t["Value"] == "false" for t in table.get("Tags", []))
-        for a in table.get("Associations", [])
-        if a.get("SubnetId")
+def probe_endpoint(ec2: Ec2Gateway, vpc_id: str, isolated: frozenset[str]) -> Endpoint | None:
+    """The VPC's endpoint in `endpoints`' order of preference, reading only as far as needed."""
+    instances = ec2.running_instances(vpc_id)
+    return (
+        endpoints.tagged_probe_instance(instances)
+        or endpoints.tagged_probe_interface(ec2.probe_interfaces(vpc_id))
+        or endpoints.representative_instance(instances, isolated)
+        or endpoints.representative_subnet(ec2.subnets(vpc_id), isolated)
     )
-
-
-def _open(info: PeeringSide, settings: Settings, aws: AwsAccess, known: Ec2Gateway) -> Ec2Gateway | str:
-    if not settings.is_managed_account(info.account_id):
-        return f"account {info.account_id} is not managed by this hub"
-    if known.account_id == info.account_id and known.region == info.region:
-        return known
-    try:
-        return aws.ec2(info.account_id, info.region)
-    except RoleAssumptionError as e:
-        return f"the member role cannot be assumed: {e}"
 
 
 @dataclass(frozen=True)
 class VerifyResult:
     peering_id: str
-    outcome: str  # verified, blocked:<step>, unverified:<why>, or skipped
+    outcome: Outcome
+    verdict: str  # verified, blocked:<step>, unverified:<why>; or why it was skipped
     report: str
     detail: dict[str, Any]
+
+    def response(self) -> dict[str, Any]:
+        status = self.verdict if self.outcome is not Outcome.SKIPPED else Outcome.SKIPPED.value
+        return {"status": status, "peeringId": self.peering_id, "report": self.report}
 
 
 def verify_peering(
@@ -195,26 +204,22 @@ def verify_peering(
     clock: Callable[[], float] = time.monotonic,
 ) -> VerifyResult:
     if not (settings.is_managed_account(hint.account_id) and settings.is_managed_region(hint.region)):
-        return VerifyResult(hint.peering_id, "skipped", f"{hint.account_id}/{hint.region} is not managed", {})
-    try:
-        diagnosis, gateways = diagnose(hint, settings, aws, sleep, clock)
-    except VpcNotFoundError as e:
-        return VerifyResult(hint.peering_id, "skipped", str(e), {})
+        return _skipped(hint.peering_id, f"{hint.account_id}/{hint.region} is not managed")
+    diagnosis, sides = diagnose(hint, settings, aws, sleep, clock)
     peering = diagnosis.peering
-    if peering.status in ENDED_STATES:
-        return VerifyResult(peering.peering_id, "skipped", f"status is {peering.status}: nothing to verify", {})
+    if peering.ended:
+        return _skipped(peering.peering_id, f"status is {peering.status}: nothing to verify")
 
-    outcome = diagnosis.status_value
+    verdict = diagnosis.status_value
     text = report_text(diagnosis)
     if not settings.dry_run:
-        for gateway in gateways.values():
-            current = status_seen_by(gateway, peering, (hint.account_id, hint.region))
-            if current is not None and current != outcome:
-                gateway.tag(peering.peering_id, {STATUS_TAG: outcome})
+        for side in sides:
+            if side.managed and side.ec2 is not None:
+                write_status(side.ec2, peering, (hint.account_id, hint.region), verdict)
     detail = {
         "peeringId": peering.peering_id,
         "peeringStatus": peering.status,
-        "outcome": outcome,
+        "outcome": verdict,
         "verified": diagnosis.verified,
         "dryRun": settings.dry_run,
         "unreadableSides": diagnosis.unreadable,
@@ -224,8 +229,13 @@ def verify_peering(
     detail_type = "Peering Verified" if diagnosis.verified else "Peering Verification Failed"
     publisher.publish(detail_type, detail, resources=[peering.arn])
     if not diagnosis.verified and settings.notification_topic_arn:
-        aws.notify(settings.notification_topic_arn, f"Peering {peering.peering_id}: {outcome}", text)
-    return VerifyResult(peering.peering_id, outcome, text, detail)
+        aws.notifier(settings.notification_topic_arn).notify(f"Peering {peering.peering_id}: {verdict}", text)
+    outcome = Outcome.VERIFIED if diagnosis.verified else Outcome.FAILED
+    return VerifyResult(peering.peering_id, outcome, verdict, text, detail)
+
+
+def _skipped(peering_id: str, why: str) -> VerifyResult:
+    return VerifyResult(peering_id, Outcome.SKIPPED, why, why, {})
 
 
 def report_text(diagnosis: Diagnosis) -> str:

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from peering_autopilot.errors import InvalidEventError
-from peering_autopilot.hints import MAX_EVENT_BYTES, EventNotActionableError, PeeringRequestHint, peering_request_hint
+from peering_autopilot.triggers import MAX_EVENT_BYTES, EventNotActionableError, PeeringRequestHint, accept_trigger
 
 REQUESTER = "222222222222"  # the caller: the event is recorded in its account and region
 ACCEPTER = "111111111111"
@@ -142,7 +142,7 @@ def replaced_by(value: Any) -> Callable[[dict[str, Any]], Any]:
 
 
 def test_cross_account_inter_region_request_names_the_accepter_from_the_response() -> None:
-    hint = peering_request_hint(create_peering_event())
+    hint = accept_trigger(create_peering_event())
 
     assert hint == PeeringRequestHint(
         peering_id=PEERING_ID,
@@ -158,7 +158,7 @@ def test_the_response_wins_over_the_request_parameters() -> None:
         create_peering_event()
     )
 
-    hint = peering_request_hint(event)
+    hint = accept_trigger(event)
 
     assert (hint.accepter_account_id, hint.accepter_region) == (ACCEPTER, ACCEPTER_REGION)
 
@@ -169,7 +169,7 @@ def test_without_accepter_info_in_the_response_the_request_parameters_name_the_a
     event["detail"]["responseElements"]["vpcPeeringConnection"]["accepterVpcInfo"] = {"vpcId": "vpc-0bbbbbbbbbbbbbbb2"}
     event["detail"]["requestParameters"] = {"peerOwnerId": "444444444444", "peerRegion": "ap-southeast-2"}
 
-    hint = peering_request_hint(event)
+    hint = accept_trigger(event)
 
     assert (hint.accepter_account_id, hint.accepter_region) == ("444444444444", "ap-southeast-2")
     assert hint.reported_by_account == REQUESTER
@@ -191,7 +191,7 @@ def test_accepter_falls_back_to_the_request_parameters(change: Callable[[dict[st
     event["detail"]["requestParameters"]["peerOwnerId"] = "444444444444"
     event["detail"]["requestParameters"]["peerRegion"] = "ca-central-1"
 
-    hint = peering_request_hint(event)
+    hint = accept_trigger(event)
 
     assert (hint.accepter_account_id, hint.accepter_region) == ("444444444444", "ca-central-1")
 
@@ -218,7 +218,7 @@ def test_accepter_falls_back_to_the_events_own_account_and_region(change: Callab
     # GIVEN a same-account, same-region request: nothing names the peer's account or region
     event = change(create_peering_event())
 
-    hint = peering_request_hint(event)
+    hint = accept_trigger(event)
 
     assert hint == PeeringRequestHint(PEERING_ID, REQUESTER, REQUESTER_REGION, REQUESTER)
 
@@ -231,7 +231,7 @@ def test_accepter_falls_back_to_the_events_own_account_and_region(change: Callab
 def test_peering_ids_of_both_lengths_are_read(peering_id: str) -> None:
     event = with_value((*CONNECTION, "vpcPeeringConnectionId"), peering_id)(create_peering_event())
 
-    assert peering_request_hint(event).peering_id == peering_id
+    assert accept_trigger(event).peering_id == peering_id
 
 
 def test_an_event_exactly_at_the_size_limit_is_read() -> None:
@@ -241,13 +241,13 @@ def test_an_event_exactly_at_the_size_limit_is_read() -> None:
     event["detail"]["userAgent"] = "a" * room
 
     assert len(json.dumps(event).encode()) == MAX_EVENT_BYTES
-    assert peering_request_hint(event).peering_id == PEERING_ID
+    assert accept_trigger(event).peering_id == PEERING_ID
 
 
 def test_the_event_is_not_changed() -> None:
     event = create_peering_event()
 
-    peering_request_hint(event)
+    accept_trigger(event)
 
     assert event == create_peering_event()
 
@@ -402,7 +402,7 @@ def test_bad_event_is_refused_naming_the_field(change: Callable[[dict[str, Any]]
 
     # WHEN it is read THEN it is refused as invalid (not as "not actionable"), the field named
     with pytest.raises(InvalidEventError) as caught:
-        peering_request_hint(event)
+        accept_trigger(event)
 
     assert type(caught.value) is InvalidEventError
     assert message in str(caught.value)
@@ -414,7 +414,7 @@ def test_an_event_over_256_kib_is_refused_for_its_size() -> None:
     event["detail"]["userAgent"] = "a" * (MAX_EVENT_BYTES - len(json.dumps(event).encode()) + 1)
 
     with pytest.raises(InvalidEventError) as caught:
-        peering_request_hint(event)
+        accept_trigger(event)
 
     assert type(caught.value) is InvalidEventError
     assert str(caught.value) == f"the event is {MAX_EVENT_BYTES + 1} bytes, over the 262144-byte limit"
@@ -427,7 +427,7 @@ def test_an_absurdly_large_event_is_refused_before_anything_else_is_read() -> No
     event["resources"] = ["arn:aws:s3:::bucket/" + "k" * 1024] * 1024
 
     with pytest.raises(InvalidEventError, match=r"^the event is \d+ bytes, over the 262144-byte limit$"):
-        peering_request_hint(event)
+        accept_trigger(event)
 
 
 def test_an_event_that_cannot_be_serialised_is_refused() -> None:
@@ -435,7 +435,7 @@ def test_an_event_that_cannot_be_serialised_is_refused() -> None:
     event["detail"]["loop"] = event["detail"]
 
     with pytest.raises(InvalidEventError, match=r"^the event cannot be serialised: "):
-        peering_request_hint(event)
+        accept_trigger(event)
 
 
 @pytest.mark.parametrize(
@@ -450,7 +450,7 @@ def test_a_failed_call_is_not_actionable(error_code: str) -> None:
     event["detail"]["responseElements"] = None
 
     with pytest.raises(EventNotActionableError) as caught:
-        peering_request_hint(event)
+        accept_trigger(event)
 
     assert str(caught.value) == (f"the CreateVpcPeeringConnection call failed ({error_code!r}): no peering was created")
     assert isinstance(caught.value, InvalidEventError)  # callers that refuse invalid events refuse these too
@@ -481,7 +481,7 @@ def test_an_absurd_value_is_never_echoed_in_full(change: Callable[[dict[str, Any
     event = change(create_peering_event())
 
     with pytest.raises(InvalidEventError) as caught:
-        peering_request_hint(event)
+        accept_trigger(event)
 
     # THEN the message quotes a little of it, says how long it was, and stays short
     message = str(caught.value)
@@ -497,7 +497,7 @@ def test_a_peering_id_with_a_trailing_newline_is_refused() -> None:
     event = with_value((*CONNECTION, "vpcPeeringConnectionId"), PEERING_ID + "\n")(create_peering_event())
 
     with pytest.raises(InvalidEventError, match="vpcPeeringConnectionId"):
-        peering_request_hint(event)
+        accept_trigger(event)
 
 
 def test_an_account_of_non_ascii_digits_is_refused() -> None:
@@ -505,7 +505,7 @@ def test_an_account_of_non_ascii_digits_is_refused() -> None:
     event = with_value(("account",), full_width_account)(create_peering_event())
 
     with pytest.raises(InvalidEventError, match="account"):
-        peering_request_hint(event)
+        accept_trigger(event)
 
 
 def test_a_bad_peer_owner_id_in_the_request_is_named_as_such() -> None:
@@ -514,4 +514,4 @@ def test_a_bad_peer_owner_id_in_the_request_is_named_as_such() -> None:
     event["detail"]["requestParameters"]["peerOwnerId"] = "1111"
 
     with pytest.raises(InvalidEventError, match=r"requestParameters\.peerOwnerId"):
-        peering_request_hint(event)
+        accept_trigger(event)

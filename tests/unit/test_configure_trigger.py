@@ -1,4 +1,4 @@
-"""Reading the peering to configure from a "Peering Accepted" event or a CloudTrail AcceptVpcPeeringConnection."""
+"""The configure function's trigger: a "Peering Accepted" event or a CloudTrail AcceptVpcPeeringConnection."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from peering_autopilot.errors import InvalidEventError
-from peering_autopilot.hints import MAX_EVENT_BYTES, EventNotActionableError, PeeringHint, peering_hint
+from peering_autopilot.triggers import MAX_EVENT_BYTES, EventNotActionableError, PeeringHint, configure_trigger
 
 HUB = "111111111111"
 REQUESTER = "333333333333"
@@ -131,7 +131,7 @@ def replacing(value: Any) -> Change:
 
 
 def test_the_autopilots_own_accepted_event_names_the_peering_and_its_accepter() -> None:
-    assert peering_hint(accepted_event()) == PeeringHint(PEERING_ID, ACCEPTER, ACCEPTER_REGION)
+    assert configure_trigger(accepted_event()) == PeeringHint(PEERING_ID, ACCEPTER, ACCEPTER_REGION)
 
 
 def test_the_accepted_event_is_read_from_the_detail_not_the_envelope() -> None:
@@ -139,7 +139,7 @@ def test_the_accepted_event_is_read_from_the_detail_not_the_envelope() -> None:
     event = accepted_event()
     assert (event["account"], event["region"]) == (HUB, "us-east-1")
 
-    hint = peering_hint(event)
+    hint = configure_trigger(event)
 
     assert (hint.account_id, hint.region) == (ACCEPTER, ACCEPTER_REGION)
 
@@ -151,23 +151,23 @@ def test_an_accepted_event_with_only_the_fields_read_is_enough() -> None:
         "detail": {"peeringId": "pcx-11111111", "accepter": {"accountId": ACCEPTER, "region": "eu-central-1"}},
     }
 
-    assert peering_hint(event) == PeeringHint("pcx-11111111", ACCEPTER, "eu-central-1")
+    assert configure_trigger(event) == PeeringHint("pcx-11111111", ACCEPTER, "eu-central-1")
 
 
 def test_a_cloudtrail_accept_names_the_peering_in_the_events_own_account_and_region() -> None:
-    assert peering_hint(accept_call_event()) == PeeringHint(PEERING_ID, ACCEPTER, ACCEPTER_REGION)
+    assert configure_trigger(accept_call_event()) == PeeringHint(PEERING_ID, ACCEPTER, ACCEPTER_REGION)
 
 
 def test_a_cloudtrail_accept_in_a_govcloud_region() -> None:
     event = setting(("region",), "us-gov-west-1")(accept_call_event())
 
-    assert peering_hint(event) == PeeringHint(PEERING_ID, ACCEPTER, "us-gov-west-1")
+    assert configure_trigger(event) == PeeringHint(PEERING_ID, ACCEPTER, "us-gov-west-1")
 
 
 def test_an_empty_error_code_is_no_failure() -> None:
     event = setting(("detail", "errorCode"), "")(accept_call_event())
 
-    assert peering_hint(event) == PeeringHint(PEERING_ID, ACCEPTER, ACCEPTER_REGION)
+    assert configure_trigger(event) == PeeringHint(PEERING_ID, ACCEPTER, ACCEPTER_REGION)
 
 
 # ------------------------------------------------------------------------------------- bad events
@@ -180,8 +180,8 @@ def test_an_empty_error_code_is_no_failure() -> None:
         pytest.param(
             accepted_event,
             setting(("source",), "aws.ec2"),
-            "expected a 'peering-autopilot' 'Peering Accepted' event or an 'aws.ec2' 'AWS API Call via CloudTrail' "
-            "event, got source 'aws.ec2' detail-type 'Peering Accepted'",
+            "expected a 'peering-autopilot' 'Peering Accepted' event or a 'peering-autopilot' 'Peering Work Found' "
+            "event or an 'aws.ec2' 'AWS API Call via CloudTrail' event, got source 'aws.ec2' detail-type 'Peering Accepted'",
             id="accepted-wrong-source",
         ),
         pytest.param(
@@ -356,9 +356,7 @@ def test_an_empty_error_code_is_no_failure() -> None:
         pytest.param(accepted_event, replacing([]), "the event is a list, not a JSON object", id="a-list"),
         pytest.param(accepted_event, replacing("{}"), "the event is a str, not a JSON object", id="a-string"),
         pytest.param(accepted_event, replacing(None), "the event is a NoneType, not a JSON object", id="none"),
-        pytest.param(
-            accepted_event, replacing({}), "detail is missing or not an object (got NoneType)", id="empty-object"
-        ),
+        pytest.param(accepted_event, replacing({}), "got source None detail-type None", id="empty-object"),
     ],
 )
 def test_bad_events_are_refused_naming_the_field(
@@ -367,7 +365,7 @@ def test_bad_events_are_refused_naming_the_field(
     event = change(make())
 
     with pytest.raises(InvalidEventError) as raised:
-        peering_hint(event)
+        configure_trigger(event)
 
     assert message in str(raised.value)
     assert type(raised.value) is InvalidEventError  # refused as malformed, not as "nothing to act on"
@@ -380,7 +378,7 @@ def test_an_oversize_event_is_refused_before_anything_is_read(make: Callable[[],
     event["detail"]["padding"] = "x" * MAX_EVENT_BYTES
 
     with pytest.raises(InvalidEventError, match=rf"^the event is \d+ bytes, over the {MAX_EVENT_BYTES}-byte limit$"):
-        peering_hint(event)
+        configure_trigger(event)
 
 
 def test_an_event_of_exactly_the_limit_is_read() -> None:
@@ -389,7 +387,7 @@ def test_an_event_of_exactly_the_limit_is_read() -> None:
     event["detail"]["padding"] = "x" * (MAX_EVENT_BYTES - len(json.dumps(event).encode()))
     assert len(json.dumps(event).encode()) == MAX_EVENT_BYTES
 
-    assert peering_hint(event) == PeeringHint(PEERING_ID, ACCEPTER, ACCEPTER_REGION)
+    assert configure_trigger(event) == PeeringHint(PEERING_ID, ACCEPTER, ACCEPTER_REGION)
 
 
 def test_an_event_one_byte_over_the_limit_is_refused() -> None:
@@ -398,7 +396,7 @@ def test_an_event_one_byte_over_the_limit_is_refused() -> None:
     event["detail"]["padding"] = "x" * (MAX_EVENT_BYTES + 1 - len(json.dumps(event).encode()))
 
     with pytest.raises(InvalidEventError, match=rf"^the event is {MAX_EVENT_BYTES + 1} bytes, over the"):
-        peering_hint(event)
+        configure_trigger(event)
 
 
 def test_a_self_referencing_event_is_refused() -> None:
@@ -406,14 +404,14 @@ def test_a_self_referencing_event_is_refused() -> None:
     event["detail"]["self"] = event
 
     with pytest.raises(InvalidEventError, match=r"^the event cannot be serialised: Circular reference detected$"):
-        peering_hint(event)
+        configure_trigger(event)
 
 
 def test_an_absurd_value_is_not_echoed_whole() -> None:
     event = setting(("detail", "peeringId"), "pcx-" + "z" * 10_000)(accepted_event())
 
     with pytest.raises(InvalidEventError) as raised:
-        peering_hint(event)
+        configure_trigger(event)
 
     assert str(raised.value) == f"detail.peeringId is not valid: {repr('pcx-' + 'z' * 10_000)[:80]}... (10006 chars)"
 
@@ -432,7 +430,7 @@ def test_a_failed_accept_call_is_not_actionable(error_code: str) -> None:
     event["detail"]["responseElements"] = None
 
     with pytest.raises(EventNotActionableError) as raised:
-        peering_hint(event)
+        configure_trigger(event)
 
     assert str(raised.value) == f"the AcceptVpcPeeringConnection call failed ('{error_code}'): nothing changed"
 
@@ -444,7 +442,7 @@ def test_a_failed_call_is_not_actionable_even_without_request_parameters() -> No
     event["detail"]["requestParameters"] = None
 
     with pytest.raises(EventNotActionableError, match="call failed"):
-        peering_hint(event)
+        configure_trigger(event)
 
 
 def test_not_actionable_is_a_kind_of_invalid_event() -> None:

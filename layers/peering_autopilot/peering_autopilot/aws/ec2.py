@@ -1,0 +1,243 @@
+"""EC2 in one account and region, in the domain's terms: peerings, VPCs, route tables, security
+groups, network ACLs and the resources a probe can start from.
+
+Every read is filtered server-side and paginated, and checked again in code (emulators, and
+filters in general, may return more than asked). Error codes with a domain meaning become named
+exceptions; the rest become the classes of `calls.translated`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from typing import TYPE_CHECKING, Any
+
+from botocore.exceptions import ClientError
+
+from peering_autopilot.allow import ALLOW_TAG
+from peering_autopilot.aws.calls import error_code, error_message, translated
+from peering_autopilot.errors import ChangeRefusedError, PeeringNotFoundError, VpcNotFoundError
+from peering_autopilot.model import ENABLED_TAG, PROBE_TAG, Peering, Vpc
+from peering_autopilot.permissions import needs
+
+if TYPE_CHECKING:
+    from mypy_boto3_ec2 import EC2Client
+
+_PEERING_NOT_FOUND = {"InvalidVpcPeeringConnectionID.NotFound", "InvalidVpcPeeringConnectionId.NotFound"}
+_VPC_NOT_FOUND = {"InvalidVpcID.NotFound"}
+# Refusals that concern one resource only: reported by name, never retried in a loop.
+_REFUSALS = {
+    "RouteLimitExceeded",
+    "RouteAlreadyExists",
+    "RulesPerSecurityGroupLimitExceeded",
+    "InvalidPermission.Duplicate",
+}
+_FILTER_VALUES = 200  # EC2 takes at most 200 values in one filter
+
+Resource = dict[str, Any]
+
+
+class Ec2Gateway:
+    def __init__(self, client: EC2Client, account_id: str, region: str) -> None:
+        self.client = client
+        self.account_id = account_id
+        self.region = region
+        self.where = f"account {account_id} region {region}"
+
+    # ------------------------------------------------------------------ peerings
+    @needs("ec2:DescribeVpcPeeringConnections")
+    def find_peering(self, peering_id: str) -> Peering | None:
+        """The peering as this account sees it, or None when EC2 does not know it (yet)."""
+        with translated("ec2", self.where):
+            try:
+                response = self.client.describe_vpc_peering_connections(VpcPeeringConnectionIds=[peering_id])
+            except ClientError as e:
+                if error_code(e) in _PEERING_NOT_FOUND:
+                    return None
+                raise
+        for item in response.get("VpcPeeringConnections", []):
+            if item.get("VpcPeeringConnectionId") == peering_id:
+                return Peering.from_api(item, self.region)
+        return None
+
+    @needs("ec2:DescribeVpcPeeringConnections")
+    def all_peerings(self, states: Iterable[str]) -> list[Peering]:
+        """Every peering this account sees here in one of `states`: one paginated, filtered read
+        per account and region."""
+        wanted = sorted(set(states))
+        with translated("ec2", self.where):
+            pages = self.client.get_paginator("describe_vpc_peering_connections").paginate(
+                Filters=[{"Name": "status-code", "Values": wanted}]
+            )
+            items = [item for page in pages for item in page["VpcPeeringConnections"]]
+        return [
+            Peering.from_api(item, self.region)
+            for item in items
+            if item.get("Status", {}).get("Code") in wanted  # emulators may ignore the filter
+        ]
+
+    @needs("ec2:AcceptVpcPeeringConnection")
+    def accept_peering(self, peering_id: str) -> str:
+        with translated("ec2", self.where):
+            try:
+                response = self.client.accept_vpc_peering_connection(VpcPeeringConnectionId=peering_id)
+            except ClientError as e:
+                if error_code(e) in _PEERING_NOT_FOUND:
+                    raise PeeringNotFoundError(peering_id, self.account_id, self.region) from e
+                raise
+        return response["VpcPeeringConnection"].get("Status", {}).get("Code", "unknown")
+
+    @needs("ec2:RejectVpcPeeringConnection")
+    def reject_peering(self, peering_id: str) -> None:
+        with translated("ec2", self.where):
+            try:
+                self.client.reject_vpc_peering_connection(VpcPeeringConnectionId=peering_id)
+            except ClientError as e:
+                if error_code(e) in _PEERING_NOT_FOUND:
+                    raise PeeringNotFoundError(peering_id, self.account_id, self.region) from e
+                raise
+
+    # ------------------------------------------------------------------ VPCs
+    @needs("ec2:DescribeVpcs")
+    def get_vpc(self, vpc_id: str) -> Vpc:
+        with translated("ec2", self.where):
+            try:
+                response = self.client.describe_vpcs(VpcIds=[vpc_id])
+            except ClientError as e:
+                if error_code(e) in _VPC_NOT_FOUND:
+                    raise VpcNotFoundError(vpc_id, self.account_id, self.region) from e
+                raise
+        for item in response.get("Vpcs", []):
+            if item.get("VpcId") == vpc_id:
+                return Vpc.from_api(item, self.region)
+        raise VpcNotFoundError(vpc_id, self.account_id, self.region)
+
+    @needs("ec2:DescribeVpcs")
+    def opted_in_vpcs(self) -> dict[str, Vpc]:
+        with translated("ec2", self.where):
+            pages = self.client.get_paginator("describe_vpcs").paginate(
+                Filters=[{"Name": f"tag:{ENABLED_TAG}", "Values": ["true"]}]
+            )
+            vpcs = [Vpc.from_api(item, self.region) for page in pages for item in page["Vpcs"]]
+        return {v.vpc_id: v for v in vpcs if v.opted_in}
+
+    # ------------------------------------------------------------------ route tables, groups, ACLs
+    @needs("ec2:DescribeRouteTables")
+    def route_tables(self, vpc_ids: Iterable[str]) -> list[Resource]:
+        """The route tables of the VPCs, in as few paginated reads as the filter allows, never one
+        call per table."""
+        return self._read_by_vpc("describe_route_tables", "RouteTables", vpc_ids)
+
+    @needs("ec2:DescribeSecurityGroups")
+    def allow_tagged_groups(self, vpc_ids: Iterable[str]) -> list[Resource]:
+        """The VPCs' groups that carry the allow tag, filtered server-side (an unfiltered
+        DescribeSecurityGroups falls into a smaller throttling bucket)."""
+        groups = self._read_by_vpc(
+            "describe_security_groups", "SecurityGroups", vpc_ids, {"Name": "tag-key", "Values": [ALLOW_TAG]}
+        )
+        return [g for g in groups if any(t["Key"] == ALLOW_TAG for t in g.get("Tags", []))]
+
+    @needs("ec2:DescribeSecurityGroups")
+    def security_groups(self, group_ids: Iterable[str]) -> dict[str, Resource]:
+        ids = sorted(set(group_ids))
+        if not ids:
+            return {}
+        with translated("ec2", self.where):
+            groups = self.client.describe_security_groups(GroupIds=ids)["SecurityGroups"]
+        return {str(g["GroupId"]): dict(g) for g in groups if g["GroupId"] in ids}
+
+    @needs("ec2:DescribeNetworkAcls")
+    def network_acls(self, vpc_id: str) -> list[Resource]:
+        return self._read_by_vpc("describe_network_acls", "NetworkAcls", [vpc_id])
+
+    # ------------------------------------------------------------------ what a probe can start from
+    @needs("ec2:DescribeInstances")
+    def running_instances(self, vpc_id: str) -> list[Resource]:
+        """Running instances of the VPC that have a private address, in id order."""
+        with translated("ec2", self.where):
+            pages = self.client.get_paginator("describe_instances").paginate(
+                Filters=[
+                    {"Name": "vpc-id", "Values": [vpc_id]},
+                    {"Name": "instance-state-name", "Values": ["running"]},
+                ]
+            )
+            instances = [i for page in pages for r in page["Reservations"] for i in r["Instances"]]
+        found = [dict(i) for i in instances if i.get("PrivateIpAddress") and i.get("VpcId", vpc_id) == vpc_id]
+        return sorted(found, key=lambda i: str(i["InstanceId"]))
+
+    @needs("ec2:DescribeNetworkInterfaces")
+    def probe_interfaces(self, vpc_id: str) -> list[Resource]:
+        """Network interfaces of the VPC tagged peering-autopilot:probe=true, in id order."""
+        with translated("ec2", self.where):
+            interfaces = self.client.describe_network_interfaces(
+                Filters=[{"Name": "vpc-id", "Values": [vpc_id]}, {"Name": f"tag:{PROBE_TAG}", "Values": ["true"]}]
+            )["NetworkInterfaces"]
+        found = [dict(n) for n in interfaces if n.get("VpcId") == vpc_id]
+        return sorted(found, key=lambda n: str(n["NetworkInterfaceId"]))
+
+    @needs("ec2:DescribeSubnets")
+    def subnets(self, vpc_id: str) -> list[Resource]:
+        return self._read_by_vpc("describe_subnets", "Subnets", [vpc_id])
+
+    # ------------------------------------------------------------------ changes
+    @needs("ec2:CreateRoute")
+    def create_route(self, route_table_id: str, destination: str, peering_id: str) -> None:
+        params: dict[str, Any] = {"RouteTableId": route_table_id, _destination_key(destination): destination}
+        self._change(route_table_id, lambda: self.client.create_route(**params, VpcPeeringConnectionId=peering_id))
+
+    @needs("ec2:DeleteRoute")
+    def delete_route(self, route_table_id: str, destination: str) -> None:
+        params: dict[str, Any] = {"RouteTableId": route_table_id, _destination_key(destination): destination}
+        self._change(route_table_id, lambda: self.client.delete_route(**params), gone="InvalidRoute.NotFound")
+
+    @needs("ec2:AuthorizeSecurityGroupIngress")
+    def authorize_ingress(self, group_id: str, permissions: list[Resource]) -> None:
+        self._change(
+            group_id,
+            lambda: self.client.authorize_security_group_ingress(GroupId=group_id, IpPermissions=permissions),  # type: ignore[arg-type]
+        )
+
+    @needs("ec2:RevokeSecurityGroupIngress")
+    def revoke_ingress(self, group_id: str, permissions: list[Resource]) -> None:
+        self._change(
+            group_id,
+            lambda: self.client.revoke_security_group_ingress(GroupId=group_id, IpPermissions=permissions),  # type: ignore[arg-type]
+            gone="InvalidPermission.NotFound",
+        )
+
+    @needs("ec2:CreateTags")
+    def tag(self, resource_id: str, tags: Mapping[str, str]) -> None:
+        with translated("ec2", self.where):
+            self.client.create_tags(Resources=[resource_id], Tags=[{"Key": k, "Value": v} for k, v in tags.items()])
+
+    # ------------------------------------------------------------------ plumbing
+    def _change(self, resource_id: str, call: Callable[[], Any], gone: str = "") -> None:
+        """One change to one resource. `gone`: the code that says the thing to remove is already
+        gone (the goal is reached). A refusal concerning only this resource is ChangeRefusedError."""
+        with translated("ec2", self.where):
+            try:
+                call()
+            except ClientError as e:
+                code = error_code(e)
+                if code == gone:
+                    return
+                if code in _REFUSALS:
+                    raise ChangeRefusedError(code, resource_id, error_message(e)) from e
+                raise
+
+    def _read_by_vpc(
+        self, operation: str, key: str, vpc_ids: Iterable[str], *extra_filters: Mapping[str, Any]
+    ) -> list[Resource]:
+        ids = sorted(set(vpc_ids))
+        found: list[Resource] = []
+        with translated("ec2", self.where):
+            for start in range(0, len(ids), _FILTER_VALUES):
+                chunk = ids[start : start + _FILTER_VALUES]
+                pages = self.client.get_paginator(operation).paginate(  # type: ignore[call-overload]
+                    Filters=[{"Name": "vpc-id", "Values": chunk}, *extra_filters]
+                )
+                found += [dict(r) for page in pages for r in page[key] if r.get("VpcId") in chunk]
+        return found
+
+
+def _destination_key(destination: str) -> str:
+    return "DestinationIpv6CidrBlock" if ":" in destination else "DestinationCidrBlock"

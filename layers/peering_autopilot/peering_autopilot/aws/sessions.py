@@ -1,0 +1,112 @@
+"""Sessions and STS: who the autopilot is in each managed account, and the gateways it acts with.
+
+The hub's own account uses the function's credentials; every other managed account a session from
+assuming the member role there, cached until shortly before it expires. Clients are made lazily,
+once per service, account and region, and share one botocore Config.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import boto3
+from botocore.exceptions import ClientError
+
+from peering_autopilot.aws.calls import BOTO_CONFIG, error_code, error_message, translated
+from peering_autopilot.aws.ec2 import Ec2Gateway
+from peering_autopilot.aws.eventbridge import EventPublisher
+from peering_autopilot.aws.network_insights import NetworkInsightsGateway
+from peering_autopilot.aws.sns import Notifier
+from peering_autopilot.aws.ssm import SsmGateway
+from peering_autopilot.errors import RoleAssumptionError
+from peering_autopilot.permissions import needs
+from peering_autopilot.settings import Settings
+
+MEMBER_SESSION_NAME = "peering-autopilot"  # how the hub shows in the members' CloudTrail
+_CREDENTIAL_MARGIN_SECONDS = 300
+
+
+@dataclass
+class _Account:
+    session: boto3.Session
+    expires_at: float
+    clients: dict[tuple[str, str], Any] = field(default_factory=dict)
+
+
+class AwsAccess:
+    """Hands out gateways per account and region, assuming the member role where needed."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        base_session: boto3.Session | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._settings = settings
+        self._base = _Account(base_session or boto3.Session(), expires_at=float("inf"))
+        self._clock = clock
+        self._members: dict[str, _Account] = {}
+
+    @needs("sts:AssumeRole")
+    def session_for(self, account_id: str) -> boto3.Session:
+        return self._account(account_id).session
+
+    def ec2(self, account_id: str, region: str) -> Ec2Gateway:
+        return Ec2Gateway(self._client(account_id, "ec2", region), account_id, region)
+
+    def network_insights(self, account_id: str, region: str) -> NetworkInsightsGateway:
+        return NetworkInsightsGateway(self._client(account_id, "ec2", region), account_id, region)
+
+    def ssm(self, account_id: str, region: str) -> SsmGateway:
+        return SsmGateway(self._client(account_id, "ssm", region), account_id, region)
+
+    def publisher(self) -> EventPublisher:
+        client = self._client(self._settings.hub_account_id, "events", self._settings.hub_region)
+        return EventPublisher(client, self._settings.event_bus_name)
+
+    def notifier(self, topic_arn: str) -> Notifier:
+        region = topic_arn.split(":")[3]
+        return Notifier(self._client(self._settings.hub_account_id, "sns", region), topic_arn)
+
+    def _client(self, account_id: str, service: str, region: str) -> Any:
+        account = self._account(account_id)
+        key = (service, region)
+        if key not in account.clients:
+            account.clients[key] = account.session.client(service, region_name=region, config=BOTO_CONFIG)  # type: ignore[call-overload]
+        return account.clients[key]
+
+    def _account(self, account_id: str) -> _Account:
+        if account_id == self._settings.hub_account_id:
+            return self._base
+        cached = self._members.get(account_id)
+        if cached and cached.expires_at - _CREDENTIAL_MARGIN_SECONDS > self._clock():
+            return cached
+        role_arn = self._settings.member_role_arn(account_id)
+        sts = self._client(self._settings.hub_account_id, "sts", self._settings.hub_region)
+        with translated("sts", f"account {account_id}"):
+            try:
+                creds = sts.assume_role(RoleArn=role_arn, RoleSessionName=MEMBER_SESSION_NAME)["Credentials"]
+            except ClientError as e:
+                raise RoleAssumptionError(account_id, role_arn, f"{error_code(e)}: {error_message(e)}") from e
+        session = boto3.Session(
+            aws_access_key_id=creds["AccessKeyId"],
+            aws_secret_access_key=creds["SecretAccessKey"],
+            aws_session_token=creds["SessionToken"],
+        )
+        self._members[account_id] = _Account(session, creds["Expiration"].timestamp())
+        return self._members[account_id]
+
+
+def operator_session(region: str | None = None) -> boto3.Session:
+    """The operator's own credentials (AWS_PROFILE, the environment), for the command line."""
+    with translated("sts"):
+        return boto3.Session(region_name=region)
+
+
+def caller_account(session: boto3.Session) -> str:
+    """The account the session's credentials belong to."""
+    with translated("sts"):
+        return str(session.client("sts", config=BOTO_CONFIG).get_caller_identity()["Account"])

@@ -1,0 +1,52 @@
+"""SSM in one account and region, for the live ping: is an instance managed and online, run ping
+on it, read what it printed. What the output means is `live_ping`'s."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from peering_autopilot.aws.calls import error_code, translated
+from peering_autopilot.permissions import needs
+
+PING_COMMENT = "peering-autopilot verification ping"
+
+
+class SsmGateway:
+    def __init__(self, client: Any, account_id: str, region: str) -> None:
+        self.client = client
+        self.where = f"account {account_id} region {region}"
+
+    @needs("ssm:DescribeInstanceInformation")
+    def is_online(self, instance_id: str) -> bool:
+        with translated("ssm", self.where):
+            managed = self.client.describe_instance_information(
+                Filters=[{"Key": "InstanceIds", "Values": [instance_id]}]
+            )["InstanceInformationList"]
+        return bool(managed) and managed[0].get("PingStatus") == "Online"
+
+    @needs("ssm:SendCommand")
+    def send_ping(self, instance_id: str, target_ip: str) -> str:
+        """Run `ping -c 3` on the instance; the command's id."""
+        with translated("ssm", self.where):
+            command = self.client.send_command(
+                InstanceIds=[instance_id],
+                DocumentName="AWS-RunShellScript",
+                Comment=PING_COMMENT,
+                Parameters={"commands": [f"ping -c 3 -W 2 {target_ip}"]},
+                TimeoutSeconds=30,
+            )["Command"]
+        return str(command["CommandId"])
+
+    @needs("ssm:GetCommandInvocation")
+    def invocation(self, command_id: str, instance_id: str) -> dict[str, Any] | None:
+        """The command's invocation on the instance; None while SSM has not registered it yet
+        (it does so a moment after SendCommand)."""
+        with translated("ssm", self.where):
+            try:
+                return dict(self.client.get_command_invocation(CommandId=command_id, InstanceId=instance_id))
+            except ClientError as e:
+                if error_code(e) == "InvocationDoesNotExist":
+                    return None
+                raise

@@ -1,0 +1,147 @@
+"""The Lambda side of every function, in one place: the only module beside the handlers that
+knows Powertools. A handler names its function here; the adapter parses the event with that
+function's trigger, runs its step with the container's runtime, and reports the outcome (log line,
+metric, return value). The steps below it know nothing of Lambda.
+
+A malformed event is refused without letting Lambda retry it (it would fail alike every time);
+faults a retry would not cure end the invocation reported, not raised; anything else is raised,
+for Lambda and EventBridge to retry and the failed-events queue to keep.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from enum import Enum
+from typing import Any, Protocol, cast
+
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from peering_autopilot import accept, cleanup, configure, sweep, triggers, verify
+from peering_autopilot.errors import InvalidEventError, PeeringNotFoundError, RoleAssumptionError, VpcNotFoundError
+from peering_autopilot.runtime import Runtime, runtime
+from peering_autopilot.triggers import EventNotActionableError
+
+# Final for this event: the same delivery would fail alike. The sweep comes back to it later.
+FINAL_FAULTS = (RoleAssumptionError, PeeringNotFoundError, VpcNotFoundError)
+
+
+class Hint(Protocol):
+    @property
+    def subject(self) -> str: ...
+
+
+class Result(Protocol):
+    @property
+    def outcome(self) -> Enum: ...
+
+    def response(self) -> dict[str, Any]: ...
+
+
+@dataclass(frozen=True)
+class LambdaFunction[H: Hint, R: Result]:
+    """One function of the template: its trigger, its step, and how its outcomes are reported."""
+
+    trigger: Callable[[Mapping[str, Any]], H]
+    step: Callable[[H, Runtime], R]
+    metrics: Callable[[R], Mapping[str, int]]  # metric name -> count, for this result
+    log_fields: Callable[[R], dict[str, Any]]
+    warn_on: frozenset[Enum] = frozenset()
+    problems: Callable[[R], list[str]] = lambda result: []  # places it could not act in
+    message: Callable[[R], str] = lambda result: f"peering {result.outcome.value}"
+
+    def lambda_handler(self) -> Callable[[dict[str, Any], LambdaContext], dict[str, Any]]:
+        """The handler Lambda calls, decorated as Powertools' own examples are (service name and
+        namespace come from the template's Globals)."""
+        logger, tracer, metrics = Logger(), Tracer(), Metrics()
+
+        @metrics.log_metrics(capture_cold_start_metric=True)
+        @tracer.capture_lambda_handler
+        @logger.inject_lambda_context(log_event=False)
+        def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+            return self.handle(event, logger, metrics)
+
+        return cast(Callable[[dict[str, Any], LambdaContext], dict[str, Any]], lambda_handler)
+
+    def handle(self, event: Mapping[str, Any], logger: Logger, metrics: Metrics) -> dict[str, Any]:
+        try:
+            hint = self.trigger(event)
+        except EventNotActionableError as e:
+            logger.info("event ignored", extra={"reason": str(e)})
+            return {"status": "ignored", "reason": str(e)}
+        except InvalidEventError as e:
+            event_id = event.get("id") if isinstance(event, Mapping) else None
+            logger.error("invalid event", extra={"error": str(e), "event_id": event_id})
+            metrics.add_metric(name="InvalidEvents", unit=MetricUnit.Count, value=1)
+            return {"status": "invalid", "error": str(e)}
+
+        logger.set_correlation_id(hint.subject)
+        try:
+            result = self.step(hint, runtime())
+        except FINAL_FAULTS as e:
+            logger.error("cannot act", extra={"error": str(e), "error_type": type(e).__name__})
+            metrics.add_metric(name="Failures", unit=MetricUnit.Count, value=1)
+            return {"status": "error", "peeringId": hint.subject, "error": str(e)}
+
+        for problem in self.problems(result):
+            logger.error("cannot act here", extra={"error": problem})
+        log = logger.warning if result.outcome in self.warn_on else logger.info
+        log(self.message(result), extra={"outcome": result.outcome.value, **self.log_fields(result)})
+        for name, count in self.metrics(result).items():
+            metrics.add_metric(name=name, unit=MetricUnit.Count, value=count)
+        return result.response()
+
+
+def _one[E: Enum](names: Mapping[E, str]) -> Callable[[Any], Mapping[str, int]]:
+    """Count one of the metric named for the result's outcome, if any."""
+    return lambda result: {names[result.outcome]: 1} if result.outcome in names else {}
+
+
+ACCEPT = LambdaFunction(
+    trigger=triggers.accept_trigger,
+    step=lambda hint, rt: accept.handle_peering_request(hint, rt.settings, rt.aws, rt.publisher),
+    metrics=_one(
+        {
+            accept.Outcome.ACCEPTED: "PeeringsAccepted",
+            accept.Outcome.DECLINED: "PeeringsDeclined",
+            accept.Outcome.REJECTED: "PeeringsRejected",
+            accept.Outcome.SKIPPED: "PeeringsSkipped",
+        }
+    ),
+    log_fields=lambda r: {"reason_code": r.reason_code, "reason": r.explanation, "dry_run": r.dry_run},
+)
+CONFIGURE = LambdaFunction(
+    trigger=triggers.configure_trigger,
+    step=lambda hint, rt: configure.configure_peering(hint, rt.settings, rt.aws, rt.publisher),
+    metrics=_one(
+        {
+            configure.Outcome.CONFIGURED: "PeeringsConfigured",
+            configure.Outcome.PARTIALLY_CONFIGURED: "PeeringsPartiallyConfigured",
+            configure.Outcome.SKIPPED: "ConfigureSkipped",
+        }
+    ),
+    log_fields=lambda r: {"summary": r.explanation, "dry_run": r.dry_run},
+)
+VERIFY = LambdaFunction(
+    trigger=triggers.verify_trigger,
+    step=lambda hint, rt: verify.verify_peering(hint, rt.settings, rt.aws, rt.publisher),
+    metrics=_one({verify.Outcome.VERIFIED: "PeeringsVerified", verify.Outcome.FAILED: "PeeringVerificationsFailed"}),
+    log_fields=lambda r: {"verdict": r.verdict, "report": r.report},
+    warn_on=frozenset({verify.Outcome.FAILED}),
+)
+CLEANUP = LambdaFunction(
+    trigger=triggers.cleanup_trigger,
+    step=lambda hint, rt: cleanup.clean_up_peering(hint, rt.settings, rt.aws, rt.publisher),
+    metrics=_one({cleanup.Outcome.CLEANED_UP: "PeeringsCleanedUp"}),
+    log_fields=lambda r: {"summary": r.explanation},
+)
+SWEEP = LambdaFunction(
+    trigger=triggers.sweep_trigger,
+    step=lambda trigger, rt: sweep.handle_sweep_trigger(trigger, rt.settings, rt.aws, rt.publisher),
+    metrics=lambda report: {"WorkFound": len(report.work)},
+    log_fields=lambda report: report.describe(),
+    problems=lambda report: report.problems,
+    message=lambda report: f"{report.outcome.value} done",
+)

@@ -1,0 +1,45 @@
+"""The peering tag `peering-autopilot:status`: where the automation stands for a peering.
+
+A peering's tags exist only in the account and region that wrote them, so each managed side keeps
+its own; a value is written only when it changes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from peering_autopilot.aws.ec2 import Ec2Gateway
+from peering_autopilot.model import STATUS_TAG, Peering
+
+ACCEPTED = "accepted"
+CONFIGURED = "configured"
+PARTIALLY_CONFIGURED = "partially-configured"
+VERIFIED = "verified"
+
+
+def is_verdict(value: str) -> bool:
+    """A value the probe wrote: it judged the configuration that is there."""
+    return value == VERIFIED or value.startswith(("blocked:", "unverified:"))
+
+
+def status_seen_by(ec2: Ec2Gateway, peering: Peering, read_in: tuple[str, str]) -> str | None:
+    """The status tag as `ec2`'s account sees the peering: the peering already read when it was
+    read there (`read_in` is its account and region), else one more read. None when that account
+    does not see the peering."""
+    view = peering if (ec2.account_id, ec2.region) == read_in else ec2.find_peering(peering.peering_id)
+    return None if view is None else view.tags.get(STATUS_TAG, "")
+
+
+def write_status(
+    ec2: Ec2Gateway,
+    peering: Peering,
+    read_in: tuple[str, str],
+    value: str,
+    keep: Callable[[str], bool] = lambda current: False,
+) -> None:
+    """Tag `value` in `ec2`'s account unless it is there already, the account does not see the
+    peering, or `keep(current)` says the current value stands."""
+    current = status_seen_by(ec2, peering, read_in)
+    if current is None or current == value or keep(current):
+        return
+    ec2.tag(peering.peering_id, {STATUS_TAG: value})

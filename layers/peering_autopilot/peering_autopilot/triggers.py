@@ -1,0 +1,318 @@
+"""What starts each function: one parser per event shape its rules in template.yaml deliver, named
+for that shape, and one trigger per function that accepts exactly those shapes.
+
+Events are hints only: a parser says which peering (or VPC) to look at and where; the state is
+re-read from EC2 before anything is done. Anything malformed is refused here, naming the field.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from peering_autopilot.errors import InvalidEventError
+from peering_autopilot.settings import ACCOUNT_ID, REGION
+
+PEERING_ID = re.compile(r"pcx-[0-9a-f]{8,17}", re.ASCII)
+VPC_ID = re.compile(r"vpc-[0-9a-f]{8,17}", re.ASCII)
+MAX_EVENT_BYTES = 256 * 1024  # EventBridge's own ceiling for an event
+AUTOPILOT = "peering-autopilot"
+CLOUDTRAIL_DETAIL_TYPE = "AWS API Call via CloudTrail"
+WORK_DETAIL_TYPE = "Peering Work Found"
+ACCEPTED_DETAIL_TYPE = "Peering Accepted"
+CONFIGURED_DETAIL_TYPE = "Peering Configured"
+TAG_CHANGE_DETAIL_TYPE = "Tag Change on Resource"
+SCHEDULED_DETAIL_TYPE = "Scheduled Event"
+
+
+class EventNotActionableError(InvalidEventError):
+    """A well-formed event that records nothing to act on (for example a failed API call)."""
+
+
+# ---------------------------------------------------------------------------------------- hints
+@dataclass(frozen=True)
+class PeeringRequestHint:
+    """A peering request to consider, and the account and region of its accepter."""
+
+    peering_id: str
+    accepter_account_id: str
+    accepter_region: str
+    reported_by_account: str
+
+    @property
+    def subject(self) -> str:
+        return self.peering_id
+
+
+@dataclass(frozen=True)
+class PeeringHint:
+    """A peering to bring up to date, and an account and region that can see it."""
+
+    peering_id: str
+    account_id: str
+    region: str
+
+    @property
+    def subject(self) -> str:
+        return self.peering_id
+
+
+@dataclass(frozen=True)
+class VpcHint:
+    """A VPC whose opt-in tag changed, and its tags after the change."""
+
+    vpc_id: str
+    account_id: str
+    region: str
+    opted_in: bool
+
+    @property
+    def subject(self) -> str:
+        return self.vpc_id
+
+
+@dataclass(frozen=True)
+class ScheduledSweep:
+    """The schedule fired: sweep every managed account and region."""
+
+    subject: str = "every managed account and region"
+
+
+# ---------------------------------------------------------------------------------------- shapes
+@dataclass(frozen=True)
+class Shape[H]:
+    """One event shape: its envelope's source and detail-type, and the parser of its detail."""
+
+    source: str
+    detail_type: str
+    parse: Callable[[Mapping[str, Any]], H]
+
+    def __str__(self) -> str:
+        article = "an" if self.source[0] in "aeiou" else "a"
+        return f"{article} {self.source!r} {self.detail_type!r} event"
+
+
+def create_peering_call(event: Mapping[str, Any]) -> PeeringRequestHint:
+    """CloudTrail's CreateVpcPeeringConnection, recorded in the requester's account and region."""
+    account = _match(event.get("account"), ACCOUNT_ID, "account")
+    region = _match(event.get("region"), REGION, "region")
+    detail = _successful_call(event, "CreateVpcPeeringConnection", "no peering was created")
+    response = _mapping(detail.get("responseElements"), "detail.responseElements")
+    connection = _mapping(response.get("vpcPeeringConnection"), "detail.responseElements.vpcPeeringConnection")
+    peering_id = _match(
+        connection.get("vpcPeeringConnectionId"),
+        PEERING_ID,
+        "detail.responseElements.vpcPeeringConnection.vpcPeeringConnectionId",
+    )
+    accepter = connection.get("accepterVpcInfo") or {}
+    if not isinstance(accepter, Mapping):
+        raise InvalidEventError("detail.responseElements.vpcPeeringConnection.accepterVpcInfo is not an object")
+    request = detail.get("requestParameters") or {}
+    if not isinstance(request, Mapping):
+        raise InvalidEventError("detail.requestParameters is not an object")
+
+    # The response names the accepter, else the request does; else the peer is in the caller's
+    # own account and region. Each value is checked under the name of the field it came from.
+    accepter_account = _first_present(
+        account,
+        (accepter, "ownerId", "detail.responseElements.vpcPeeringConnection.accepterVpcInfo.ownerId"),
+        (request, "peerOwnerId", "detail.requestParameters.peerOwnerId"),
+    )
+    accepter_region = _first_present(
+        region,
+        (accepter, "region", "detail.responseElements.vpcPeeringConnection.accepterVpcInfo.region"),
+        (request, "peerRegion", "detail.requestParameters.peerRegion"),
+    )
+    return PeeringRequestHint(
+        peering_id=peering_id,
+        accepter_account_id=_match(accepter_account[0], ACCOUNT_ID, accepter_account[1]),
+        accepter_region=_match(accepter_region[0], REGION, accepter_region[1]),
+        reported_by_account=account,
+    )
+
+
+def _peering_call(*names: str) -> Callable[[Mapping[str, Any]], PeeringHint]:
+    """CloudTrail's record of a call on an existing peering (accept, reject, delete): the caller's
+    account and region see the peering."""
+
+    def parse(event: Mapping[str, Any]) -> PeeringHint:
+        detail = _successful_call(event, names, "nothing changed")
+        request = _mapping(detail.get("requestParameters"), "detail.requestParameters")
+        return PeeringHint(
+            peering_id=_match(
+                request.get("vpcPeeringConnectionId"), PEERING_ID, "detail.requestParameters.vpcPeeringConnectionId"
+            ),
+            account_id=_match(event.get("account"), ACCOUNT_ID, "account"),
+            region=_match(event.get("region"), REGION, "region"),
+        )
+
+    return parse
+
+
+accept_peering_call = _peering_call("AcceptVpcPeeringConnection")
+end_peering_call = _peering_call("DeleteVpcPeeringConnection", "RejectVpcPeeringConnection")
+
+
+def peering_accepted(event: Mapping[str, Any]) -> PeeringHint:
+    """The autopilot's own "Peering Accepted": read the peering where it was accepted."""
+    detail = _mapping(event.get("detail"), "detail")
+    accepter = _mapping(detail.get("accepter"), "detail.accepter")
+    return PeeringHint(
+        peering_id=_match(detail.get("peeringId"), PEERING_ID, "detail.peeringId"),
+        account_id=_match(accepter.get("accountId"), ACCOUNT_ID, "detail.accepter.accountId"),
+        region=_match(accepter.get("region"), REGION, "detail.accepter.region"),
+    )
+
+
+def peering_configured(event: Mapping[str, Any]) -> PeeringHint:
+    """The autopilot's own "Peering Configured": read the peering on its accepter side."""
+    detail = _mapping(event.get("detail"), "detail")
+    sides = detail.get("sides")
+    if not isinstance(sides, list) or len(sides) != 2 or not all(isinstance(s, Mapping) for s in sides):
+        raise InvalidEventError("detail.sides must be a list of the two sides")
+    accepter = next((s for s in sides if s.get("role") == "accepter"), None)
+    if accepter is None:
+        raise InvalidEventError("detail.sides holds no side with role 'accepter'")
+    return PeeringHint(
+        peering_id=_match(detail.get("peeringId"), PEERING_ID, "detail.peeringId"),
+        account_id=_match(accepter.get("accountId"), ACCOUNT_ID, "detail.sides[accepter].accountId"),
+        region=_match(accepter.get("region"), REGION, "detail.sides[accepter].region"),
+    )
+
+
+def work_found(work: str) -> Callable[[Mapping[str, Any]], PeeringHint]:
+    """The autopilot's own "Peering Work Found" of one kind of work (accept, configure, clean-up)."""
+
+    def parse(event: Mapping[str, Any]) -> PeeringHint:
+        detail = _mapping(event.get("detail"), "detail")
+        if detail.get("work") != work:
+            raise InvalidEventError(f"detail.work is {_short(detail.get('work'))}, not {work!r}")
+        return PeeringHint(
+            peering_id=_match(detail.get("peeringId"), PEERING_ID, "detail.peeringId"),
+            account_id=_match(detail.get("accountId"), ACCOUNT_ID, "detail.accountId"),
+            region=_match(detail.get("region"), REGION, "detail.region"),
+        )
+
+    return parse
+
+
+def request_found(event: Mapping[str, Any]) -> PeeringRequestHint:
+    """ "Peering Work Found" with work `accept`: a pending request, seen from its accepter."""
+    work = work_found("accept")(event)
+    return PeeringRequestHint(work.peering_id, work.account_id, work.region, work.account_id)
+
+
+def vpc_tag_change(event: Mapping[str, Any]) -> VpcHint:
+    """ "Tag Change on Resource" (source aws.tag) for a VPC: its tags after the change."""
+    detail = _mapping(event.get("detail"), "detail")
+    if detail.get("service") != "ec2" or detail.get("resource-type") != "vpc":
+        raise InvalidEventError(f"the tag change is not on a VPC: {_short(detail.get('resource-type'))}")
+    resources = event.get("resources")
+    if not isinstance(resources, list) or len(resources) != 1 or not isinstance(resources[0], str):
+        raise InvalidEventError("resources must hold the one VPC ARN")
+    vpc_id = resources[0].rsplit("/", 1)[-1]
+    tags = _mapping(detail.get("tags", {}), "detail.tags")
+    return VpcHint(
+        vpc_id=_match(vpc_id, VPC_ID, "resources[0] (VPC ARN)"),
+        account_id=_match(event.get("account"), ACCOUNT_ID, "account"),
+        region=_match(event.get("region"), REGION, "region"),
+        opted_in=tags.get("peering-autopilot:enabled") == "true",
+    )
+
+
+def scheduled_event(event: Mapping[str, Any]) -> ScheduledSweep:
+    return ScheduledSweep()
+
+
+# ---------------------------------------------------------------------------------------- triggers
+def one_of[H](*shapes: Shape[H]) -> Callable[[Mapping[str, Any]], H]:
+    """A function's trigger: the event must be of one of its rules' shapes, and parse as such."""
+    by_envelope = {(s.source, s.detail_type): s for s in shapes}
+    expected = " or ".join(str(s) for s in shapes)
+
+    def trigger(event: Mapping[str, Any]) -> H:
+        _check_size(event)
+        shape = by_envelope.get((event.get("source"), event.get("detail-type")))  # type: ignore[arg-type]
+        if shape is None:
+            raise InvalidEventError(
+                f"expected {expected}, got source {_short(event.get('source'), 40)} "
+                f"detail-type {_short(event.get('detail-type'), 40)}"
+            )
+        return shape.parse(event)
+
+    return trigger
+
+
+accept_trigger = one_of(
+    Shape("aws.ec2", CLOUDTRAIL_DETAIL_TYPE, create_peering_call),
+    Shape(AUTOPILOT, WORK_DETAIL_TYPE, request_found),
+)
+configure_trigger = one_of(
+    Shape(AUTOPILOT, ACCEPTED_DETAIL_TYPE, peering_accepted),
+    Shape(AUTOPILOT, WORK_DETAIL_TYPE, work_found("configure")),
+    Shape("aws.ec2", CLOUDTRAIL_DETAIL_TYPE, accept_peering_call),
+)
+verify_trigger = one_of(Shape(AUTOPILOT, CONFIGURED_DETAIL_TYPE, peering_configured))
+cleanup_trigger = one_of(
+    Shape("aws.ec2", CLOUDTRAIL_DETAIL_TYPE, end_peering_call),
+    Shape(AUTOPILOT, WORK_DETAIL_TYPE, work_found("clean-up")),
+)
+sweep_trigger: Callable[[Mapping[str, Any]], VpcHint | ScheduledSweep] = one_of(
+    Shape("aws.events", SCHEDULED_DETAIL_TYPE, scheduled_event),
+    Shape("aws.tag", TAG_CHANGE_DETAIL_TYPE, vpc_tag_change),
+)
+
+
+# ---------------------------------------------------------------------------------------- fields
+def _successful_call(event: Mapping[str, Any], names: str | tuple[str, ...], if_failed: str) -> Mapping[str, Any]:
+    """The detail of a CloudTrail record of one of `names`; a failed call is not actionable."""
+    wanted = (names,) if isinstance(names, str) else names
+    detail = _mapping(event.get("detail"), "detail")
+    name = detail.get("eventName")
+    if name not in wanted:
+        raise InvalidEventError(f"detail.eventName is {_short(name)}, not {' or '.join(sorted(wanted))}")
+    if detail.get("errorCode"):
+        raise EventNotActionableError(f"the {name} call failed ({_short(detail.get('errorCode'))}): {if_failed}")
+    return detail
+
+
+def _first_present(default: str, *sources: tuple[Mapping[str, Any], str, str]) -> tuple[Any, str]:
+    """The first source field that is set, with its name for error messages; else the default."""
+    for mapping, key, name in sources:
+        if mapping.get(key) not in (None, ""):
+            return mapping[key], name
+    return default, "the event's own account/region"
+
+
+def _check_size(event: Mapping[str, Any]) -> None:
+    if not isinstance(event, Mapping):
+        raise InvalidEventError(f"the event is a {type(event).__name__}, not a JSON object")
+    try:
+        size = len(json.dumps(event, default=str).encode())
+    except (TypeError, ValueError) as e:
+        raise InvalidEventError(f"the event cannot be serialised: {e}") from e
+    if size > MAX_EVENT_BYTES:
+        raise InvalidEventError(f"the event is {size} bytes, over the {MAX_EVENT_BYTES}-byte limit")
+
+
+def _mapping(value: Any, name: str) -> Mapping[str, Any]:
+    if not isinstance(value, Mapping):
+        raise InvalidEventError(f"{name} is missing or not an object (got {type(value).__name__})")
+    return value
+
+
+def _match(value: Any, pattern: re.Pattern[str], name: str) -> str:
+    if not isinstance(value, str):
+        raise InvalidEventError(f"{name} must be a string, got {type(value).__name__}")
+    if not pattern.fullmatch(value):
+        raise InvalidEventError(f"{name} is not valid: {_short(value)}")
+    return value
+
+
+def _short(value: Any, limit: int = 80) -> str:
+    """Quote a value for an error message without echoing an absurd payload back into the logs."""
+    text = repr(value)
+    return text if len(text) <= limit else f"{text[:limit]}... ({len(text)} chars)"
