@@ -9,7 +9,7 @@ export SAM_CLI_TELEMETRY := 0
 export AWS_DEFAULT_REGION ?= us-east-1
 TEMPLATES := template.yaml member/template.yaml
 
-.PHONY: demo test lint typecheck templates build pytest clean coldstart calls scale
+.PHONY: demo test lint typecheck imports templates build pytest clean coldstart calls scale
 
 $(STAMP): requirements-dev.txt constraints.txt pyproject.toml
 	@py=$$(scripts/find-python) && echo "creating $(VENV) with $$py" && "$$py" -m venv $(VENV)
@@ -20,7 +20,7 @@ $(STAMP): requirements-dev.txt constraints.txt pyproject.toml
 demo: $(STAMP)
 	$(BIN)/python -m autopilot_local.demo
 
-test: lint typecheck templates build pytest
+test: lint typecheck imports templates build pytest
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
@@ -29,6 +29,9 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 	for f in functions/*/app.py; do $(BIN)/mypy --strict "$$f" || exit 1; done
+
+imports: $(STAMP)
+	PYTHONPATH=layers/peering_autopilot $(BIN)/lint-imports --no-cache
 
 templates: $(STAMP)
 	$(BIN)/cfn-lint $(TEMPLATES)

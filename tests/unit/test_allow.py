@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from peering_autopilot.allow import ALLOW_TAG, BadEntry, Traffic, parse_allow
+from peering_autopilot.allow import BadEntry, Traffic, parse_allow
+from peering_autopilot.model import ALLOW_TAG
 
 UNKNOWN_PROTOCOL = "unknown protocol: use icmp, all, tcp:PORT[-PORT] or udp:PORT[-PORT]"
 TCP_NEEDS_PORT = "tcp needs a port or range, as in tcp:443 or tcp:8000-8080"

@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
-from peering_autopilot.allow import ALLOW_TAG, Traffic
+from peering_autopilot.allow import Traffic
 from peering_autopilot.live_ping import PingResult
-from peering_autopilot.model import Cidrs, Peering
+from peering_autopilot.model import ALLOW_TAG, Cidrs, Peering
 from peering_autopilot.probe import ICMP_ECHO, STEPS, Check, Direction, Endpoint, SideSnapshot, evaluate
 from peering_autopilot.reachability import AnalyzerResult, Finding
 from peering_autopilot.verify import Diagnosis, DirectionResult, report_text

@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
+from peering_autopilot.model import ROUTES_TAG
 from peering_autopilot.routes import (
-    ROUTES_TAG,
     Network,
     Route,
     RouteConflict,

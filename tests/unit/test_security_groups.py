@@ -7,7 +7,8 @@ from typing import Any
 
 import pytest
 
-from peering_autopilot.allow import ALLOW_TAG, BadEntry, Traffic
+from peering_autopilot.allow import BadEntry, Traffic
+from peering_autopilot.model import ALLOW_TAG
 from peering_autopilot.routes import Network
 from peering_autopilot.security_groups import (
     GroupPlan,

@@ -12,9 +12,8 @@ import ipaddress
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from peering_autopilot.model import PROBE_TAG
+from peering_autopilot.model import PROBE_TAG, ROUTES_TAG
 from peering_autopilot.probe import Endpoint
-from peering_autopilot.routes import ROUTES_TAG
 
 Resources = Sequence[Mapping[str, Any]]
 _RESERVED_PER_SUBNET = 4  # AWS keeps .0 to .3 of every subnet

@@ -10,9 +10,12 @@ from typing import Any
 IPv4 = ipaddress.IPv4Network
 IPv6 = ipaddress.IPv6Network
 
-STATUS_TAG = "peering-autopilot:status"
-ENABLED_TAG = "peering-autopilot:enabled"
-PROBE_TAG = "peering-autopilot:probe"
+# The tags people set, and the one the autopilot writes (the public contract, in one place).
+ENABLED_TAG = "peering-autopilot:enabled"  # VPC: its owner opts in
+ALLOW_TAG = "peering-autopilot:allow"  # security group: what to open to peers
+ROUTES_TAG = "peering-autopilot:routes"  # route table: left out of peering routes
+PROBE_TAG = "peering-autopilot:probe"  # instance or interface: where the probe starts
+STATUS_TAG = "peering-autopilot:status"  # peering: where the automation stands
 REQUESTER, ACCEPTER = "requester", "accepter"
 
 # The peering lifecycle, as EC2 reports it: initiating-request -> pending-acceptance ->

@@ -12,8 +12,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from peering_autopilot.allow import ALLOW_TAG, PROTOCOL_NAMES, Traffic, parse_allow
-from peering_autopilot.model import Cidrs
+from peering_autopilot.allow import PROTOCOL_NAMES, Traffic, parse_allow
+from peering_autopilot.model import ALLOW_TAG, Cidrs
 from peering_autopilot.routes import route_target
 
 STEPS = ("peering", "routes", "security-groups", "network-acls", "addresses")

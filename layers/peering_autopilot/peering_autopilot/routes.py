@@ -7,9 +7,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from peering_autopilot.model import Cidrs
+from peering_autopilot.model import ROUTES_TAG, Cidrs
 
-ROUTES_TAG = "peering-autopilot:routes"
 # Where a route can point; the first one present names the target in a conflict report.
 _TARGET_KEYS = (
     "VpcPeeringConnectionId",

@@ -6,7 +6,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from peering_autopilot.allow import ALLOW_TAG, PROTOCOL_NAMES, BadEntry, Traffic, parse_allow
+from peering_autopilot.allow import PROTOCOL_NAMES, BadEntry, Traffic, parse_allow
+from peering_autopilot.model import ALLOW_TAG
 from peering_autopilot.routes import Network
 
 

@@ -13,10 +13,9 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
-from peering_autopilot.allow import ALLOW_TAG
 from peering_autopilot.aws.calls import error_code, error_message, translated
 from peering_autopilot.errors import ChangeRefusedError, PeeringNotFoundError, VpcNotFoundError
-from peering_autopilot.model import ENABLED_TAG, PROBE_TAG, Peering, Vpc
+from peering_autopilot.model import ALLOW_TAG, ENABLED_TAG, PROBE_TAG, Peering, Vpc
 from peering_autopilot.permissions import needs
 
 if TYPE_CHECKING:
