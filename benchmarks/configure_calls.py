@@ -44,6 +44,7 @@ from autopilot_local.harness import LocalCloud, use_fake_credentials
 from autopilot_local.metering import MUTATING_PREFIXES, CallLog, count_calls
 from peering_autopilot.aws.sessions import AwsAccess
 from peering_autopilot.configure import Outcome, configure_peering
+from peering_autopilot.context import Context
 from peering_autopilot.settings import Settings
 from peering_autopilot.triggers import PeeringHint
 
@@ -153,12 +154,12 @@ def request_and_accept(cloud: LocalCloud, hub: Net, member: Net) -> str:
 # --------------------------------------------------------------------------------------------------------- the runs
 def run_configure(name: str, hint: PeeringHint, settings: Settings, aws: AwsAccess) -> Run:
     run = Run(name)
-    publisher = aws.publisher()  # makes a client only: no call
+    ctx = Context(settings, aws)
     with count_calls() as run.log:
         start = time.perf_counter()
-        result = configure_peering(hint, settings, aws, publisher)
+        result = configure_peering(hint, ctx)
         run.seconds = time.perf_counter() - start
-    run.outcome, run.explanation = result.outcome.value, result.explanation
+    run.outcome, run.explanation = result.outcome.value, result.summary
     return run
 
 

@@ -80,6 +80,7 @@ from autopilot_local.metering import CallLog, count_calls
 from peering_autopilot.aws.eventbridge import EventPublisher
 from peering_autopilot.aws.sessions import AwsAccess
 from peering_autopilot.configure import Outcome, configure_peering
+from peering_autopilot.context import Context
 from peering_autopilot.settings import Settings
 from peering_autopilot.sweep import Work, sweep
 from peering_autopilot.triggers import PeeringHint
@@ -437,13 +438,13 @@ def warm_up(aws: AwsAccess) -> EventPublisher:
 
 def run_sweep(settings: Settings, aws: AwsAccess, publisher: EventPublisher) -> tuple[Work, ...]:
     """The autopilot's sweep as its function runs it, every managed account and region, onto the hub's bus."""
-    return tuple(sweep(settings, aws, publisher).work)
+    return tuple(sweep(Context(settings, aws)).work)
 
 
 def do_work(settings: Settings, aws: AwsAccess, publisher: EventPublisher, work: Sequence[Work]) -> list[Outcome]:
     """configure_peering for each configure work item (the hint its event gives); the outcomes, in order."""
     return [
-        configure_peering(PeeringHint(w.peering_id, w.account_id, w.region), settings, aws, publisher).outcome
+        configure_peering(PeeringHint(w.peering_id, w.account_id, w.region), Context(settings, aws)).outcome
         for w in work
         if w.work == "configure"
     ]

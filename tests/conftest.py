@@ -5,7 +5,6 @@ from __future__ import annotations
 import io
 import os
 from collections.abc import Iterator
-from dataclasses import dataclass
 from typing import Any
 
 import pytest
@@ -13,12 +12,8 @@ from moto import mock_aws
 
 from autopilot_local.harness import LocalAutopilot, LocalCloud
 from autopilot_local.metering import CallLog, count_calls
-
-HUB = "123456789012"
-MEMBER = "222222222222"  # approved account with a member stack
-OUTSIDER = "333333333333"  # in the organization (forwards events) but not approved
-REGION = "us-east-1"
-OTHER_REGION = "us-west-2"
+from tests.support.domain import create_bus
+from tests.support.world import HUB, MEMBER, OUTSIDER, REGION, hub_parameters
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -57,68 +52,10 @@ def cloud(mocked_aws: None) -> LocalCloud:
     return LocalCloud(HUB)
 
 
-@dataclass
-class Side:
-    account: str
-    region: str
-    vpc_id: str
-
-
-def make_vpc(
-    cloud: LocalCloud,
-    account: str,
-    region: str,
-    cidr: str,
-    *,
-    opted_in: bool = True,
-    secondary: tuple[str, ...] = (),
-    ipv6: bool = False,
-    tags: dict[str, str] | None = None,
-) -> Side:
-    ec2 = cloud.ec2(account, region)
-    vpc_id = ec2.create_vpc(CidrBlock=cidr, AmazonProvidedIpv6CidrBlock=ipv6)["Vpc"]["VpcId"]
-    for block in secondary:
-        ec2.associate_vpc_cidr_block(VpcId=vpc_id, CidrBlock=block)
-    all_tags = dict(tags or {})
-    if opted_in:
-        all_tags.setdefault("peering-autopilot:enabled", "true")
-    if all_tags:
-        ec2.create_tags(Resources=[vpc_id], Tags=[{"Key": k, "Value": v} for k, v in all_tags.items()])
-    return Side(account, region, vpc_id)
-
-
-def request_peering(cloud: LocalCloud, requester: Side, accepter: Side) -> str:
-    """Send a peering request as a person would; CloudTrail records it in the requester's account."""
-    ec2 = cloud.ec2(requester.account, requester.region, record=True)
-    response = ec2.create_vpc_peering_connection(
-        VpcId=requester.vpc_id,
-        PeerVpcId=accepter.vpc_id,
-        PeerOwnerId=accepter.account,
-        PeerRegion=accepter.region,
-    )
-    return str(response["VpcPeeringConnection"]["VpcPeeringConnectionId"])
-
-
-def peering_as_accepter(cloud: LocalCloud, accepter: Side, peering_id: str) -> dict[str, Any]:
-    ec2 = cloud.ec2(accepter.account, accepter.region)
-    items = ec2.describe_vpc_peering_connections(VpcPeeringConnectionIds=[peering_id])["VpcPeeringConnections"]
-    return next(i for i in items if i["VpcPeeringConnectionId"] == peering_id)
-
-
-def tags_of(cloud: LocalCloud, side: Side, resource_id: str) -> dict[str, str]:
-    ec2 = cloud.ec2(side.account, side.region)
-    found = ec2.describe_tags(Filters=[{"Name": "resource-id", "Values": [resource_id]}])["Tags"]
-    return {t["Key"]: t["Value"] for t in found}
-
-
-def hub_parameters(**overrides: str) -> dict[str, str]:
-    params = {
-        "ApprovedAccountIds": MEMBER,
-        "ManagedRegions": f"{REGION},{OTHER_REGION}",
-        "OrganizationId": "o-exampleorg1",
-    }
-    params.update(overrides)
-    return params
+@pytest.fixture
+def bus(cloud: LocalCloud) -> str:
+    """The hub's event bus, for tests that call a step directly."""
+    return create_bus()
 
 
 @pytest.fixture
@@ -133,9 +70,6 @@ def autopilot_factory(cloud: LocalCloud) -> Any:
         )
 
     return make
-
-
-ApiCalls = CallLog  # every AWS API call made in the process while a test runs
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from autopilot_local.harness import LocalAutopilot, LocalCloud
-from tests.conftest import (
+from tests.support.world import (
     HUB,
     MEMBER,
     OTHER_REGION,

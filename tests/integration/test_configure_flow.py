@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Any
 
 import boto3
@@ -11,112 +10,26 @@ from botocore.awsrequest import AWSResponse
 
 from autopilot_local.harness import LocalAutopilot, LocalCloud
 from peering_autopilot import configure
-from peering_autopilot.aws.sessions import AwsAccess
 from peering_autopilot.configure import configure_peering
 from peering_autopilot.triggers import PeeringHint
-from tests.conftest import (
+from tests.support.domain import Body, context, create_bus, ec2_error, settings
+from tests.support.world import (
     HUB,
     MEMBER,
     OTHER_REGION,
     OUTSIDER,
     REGION,
     ApiCalls,
-    Side,
-    make_vpc,
+    build_net,
+    expected_routes,
+    ingress,
     peering_as_accepter,
+    peering_routes,
     request_peering,
     tags_of,
 )
-from tests.integration.test_faults import _Body, _ec2_error, settings
 
 DESCRIPTION = "peering-autopilot {}"
-
-
-@dataclass
-class Net:
-    """A VPC as the runbook sees it: main table, two subnet tables, one excluded, one loose."""
-
-    side: Side
-    main_table: str
-    subnet_tables: list[str]
-    excluded_table: str
-    loose_table: str
-    tagged_group: str
-    untagged_group: str
-    extra: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def managed_tables(self) -> list[str]:
-        return sorted([self.main_table, *self.subnet_tables])
-
-
-def build_net(
-    cloud: LocalCloud,
-    account: str,
-    region: str,
-    cidr: str,
-    *,
-    allow: str = "icmp,tcp:443",
-    opted_in: bool = True,
-    secondary: tuple[str, ...] = (),
-    ipv6: bool = False,
-) -> Net:
-    side = make_vpc(cloud, account, region, cidr, opted_in=opted_in, secondary=secondary, ipv6=ipv6)
-    ec2 = cloud.ec2(account, region)
-    vpc = side.vpc_id
-    tables = ec2.describe_route_tables(Filters=[{"Name": "vpc-id", "Values": [vpc]}])["RouteTables"]
-    main = next(t["RouteTableId"] for t in tables if any(a.get("Main") for a in t.get("Associations", [])))
-    base = cidr.rsplit(".", 2)[0]
-    subnet_tables = []
-    for index in range(3):  # app, data, and the excluded one
-        subnet = ec2.create_subnet(VpcId=vpc, CidrBlock=f"{base}.{index + 1}.0/24")["Subnet"]["SubnetId"]
-        table = ec2.create_route_table(VpcId=vpc)["RouteTable"]["RouteTableId"]
-        ec2.associate_route_table(RouteTableId=table, SubnetId=subnet)
-        subnet_tables.append(table)
-    excluded = subnet_tables.pop()
-    ec2.create_tags(Resources=[excluded], Tags=[{"Key": "peering-autopilot:routes", "Value": "false"}])
-    loose = ec2.create_route_table(VpcId=vpc)["RouteTable"]["RouteTableId"]
-    tagged = ec2.create_security_group(GroupName="app", Description="app servers", VpcId=vpc)["GroupId"]
-    ec2.create_tags(Resources=[tagged], Tags=[{"Key": "peering-autopilot:allow", "Value": allow}])
-    untagged = ec2.create_security_group(GroupName="db", Description="databases", VpcId=vpc)["GroupId"]
-    return Net(side, main, subnet_tables, excluded, loose, tagged, untagged)
-
-
-def peering_routes(cloud: LocalCloud, net: Net, peering_id: str) -> dict[str, set[str]]:
-    """Every route through the peering, by route table, in the VPC."""
-    ec2 = cloud.ec2(net.side.account, net.side.region)
-    tables = ec2.describe_route_tables(Filters=[{"Name": "vpc-id", "Values": [net.side.vpc_id]}])["RouteTables"]
-    return {
-        t["RouteTableId"]: {
-            r.get("DestinationCidrBlock") or r["DestinationIpv6CidrBlock"]
-            for r in t["Routes"]
-            if r.get("VpcPeeringConnectionId") == peering_id
-        }
-        for t in tables
-    }
-
-
-def ingress(cloud: LocalCloud, net: Net, group_id: str) -> set[tuple[str, int, int, str, str]]:
-    """The group's ingress rules as (protocol, from, to, cidr, description)."""
-    ec2 = cloud.ec2(net.side.account, net.side.region)
-    [group] = ec2.describe_security_groups(GroupIds=[group_id])["SecurityGroups"]
-    rules = set()
-    for p in group["IpPermissions"]:
-        for r in p.get("IpRanges", []):
-            rules.add(
-                (p["IpProtocol"], p.get("FromPort", -1), p.get("ToPort", -1), r["CidrIp"], r.get("Description", ""))
-            )
-        for r in p.get("Ipv6Ranges", []):
-            rules.add(
-                (p["IpProtocol"], p.get("FromPort", -1), p.get("ToPort", -1), r["CidrIpv6"], r.get("Description", ""))
-            )
-    return rules
-
-
-def expected_routes(net: Net, destinations: set[str]) -> dict[str, set[str]]:
-    routes = {key: set[str]() for key in [net.excluded_table, net.loose_table]}
-    routes.update(dict.fromkeys(net.managed_tables, destinations))
-    return routes
 
 
 def configured_events(autopilot: LocalAutopilot) -> list[dict[str, Any]]:
@@ -343,7 +256,7 @@ def test_a_side_not_opted_in_is_reported_as_not_managed(cloud: LocalCloud, autop
 def test_a_side_whose_role_cannot_be_assumed_is_reported_as_not_managed(cloud: LocalCloud) -> None:
     a = build_net(cloud, HUB, REGION, "10.0.0.0/16")
     b = build_net(cloud, MEMBER, REGION, "10.1.0.0/16")
-    boto3.client("events", region_name=REGION).create_event_bus(Name="peering-autopilot-bus")
+    create_bus()
     peering_id = request_peering(cloud, a.side, b.side)
     cloud.ec2(MEMBER, REGION).accept_vpc_peering_connection(VpcPeeringConnectionId=peering_id)
     base = boto3.Session()
@@ -352,15 +265,13 @@ def test_a_side_whose_role_cannot_be_assumed_is_reported_as_not_managed(cloud: L
         body = (
             b"<ErrorResponse><Error><Code>AccessDenied</Code><Message>not authorized</Message></Error></ErrorResponse>"
         )
-        return AWSResponse("https://sts.amazonaws.com/", 403, {}, _Body(body))  # type: ignore[arg-type]
+        return AWSResponse("https://sts.amazonaws.com/", 403, {}, Body(body))  # type: ignore[arg-type]
 
     base.events.register("before-send.sts.AssumeRole", deny)
 
     result = configure_peering(
         PeeringHint(peering_id, HUB, REGION),
-        settings(),
-        AwsAccess(settings(), base_session=base),
-        AwsAccess(settings()).publisher(),
+        context(base_session=base),
     )
 
     assert result.outcome.value == "partially-configured"
@@ -450,7 +361,7 @@ def test_route_quota_is_reported_and_other_tables_still_get_routes(
 ) -> None:
     # Server mode: the injected refusal stops the request before it reaches the emulator.
     cloud = server_cloud
-    boto3.client("events", region_name=REGION).create_event_bus(Name="peering-autopilot-bus")
+    create_bus()
     a = build_net(cloud, HUB, REGION, "10.0.0.0/16")
     b = build_net(cloud, HUB, REGION, "10.1.0.0/16")
     peering_id = request_peering(cloud, a.side, b.side)
@@ -460,7 +371,7 @@ def test_route_quota_is_reported_and_other_tables_still_get_routes(
 
     def table_full(request: Any, **_: Any) -> AWSResponse | None:
         if f"RouteTableId={full_table}" in (request.body or ""):
-            return _ec2_error(400, "RouteLimitExceeded", "The maximum number of routes has been reached.")
+            return ec2_error(400, "RouteLimitExceeded", "The maximum number of routes has been reached.")
         return None
 
     base.events.register("before-send.ec2.CreateRoute", table_full)
@@ -468,9 +379,7 @@ def test_route_quota_is_reported_and_other_tables_still_get_routes(
 
     result = configure_peering(
         PeeringHint(peering_id, HUB, REGION),
-        hub_only,
-        AwsAccess(hub_only, base_session=base),
-        AwsAccess(hub_only).publisher(),
+        context(hub_only, base_session=base),
     )
 
     routes = peering_routes(cloud, a, peering_id)
@@ -491,14 +400,12 @@ def test_route_quota_is_reported_and_other_tables_still_get_routes(
 def test_the_configure_function_calls_only_what_it_declares(cloud: LocalCloud, api_calls: ApiCalls) -> None:
     a = build_net(cloud, HUB, REGION, "10.0.0.0/16")
     b = build_net(cloud, MEMBER, OTHER_REGION, "10.1.0.0/16")
-    publisher = autopilot_publisher()
+    create_bus()
     peering_id = request_peering(cloud, a.side, b.side)
     cloud.ec2(MEMBER, OTHER_REGION).accept_vpc_peering_connection(VpcPeeringConnectionId=peering_id)
     api_calls.clear()
 
-    result = configure_peering(
-        PeeringHint(peering_id, MEMBER, OTHER_REGION), settings(), AwsAccess(settings()), publisher
-    )
+    result = configure_peering(PeeringHint(peering_id, MEMBER, OTHER_REGION), context())
 
     assert result.outcome.value == "configured"
     assert peering_routes(cloud, a, peering_id) == expected_routes(a, {"10.1.0.0/16"})
@@ -506,20 +413,14 @@ def test_the_configure_function_calls_only_what_it_declares(cloud: LocalCloud, a
     assert set(api_calls.names) <= declared, set(api_calls.names) - declared
 
 
-def autopilot_publisher() -> Any:
-    boto3.client("events", region_name=REGION).create_event_bus(Name="peering-autopilot-bus")
-    return AwsAccess(settings()).publisher()
-
-
 def test_an_outsider_side_is_not_managed(cloud: LocalCloud) -> None:
+    create_bus()
     a = build_net(cloud, OUTSIDER, REGION, "10.2.0.0/16")
     b = build_net(cloud, HUB, REGION, "10.1.0.0/16")
     peering_id = request_peering(cloud, a.side, b.side)
     cloud.ec2(HUB, REGION).accept_vpc_peering_connection(VpcPeeringConnectionId=peering_id)
 
-    result = configure_peering(
-        PeeringHint(peering_id, HUB, REGION), settings(), AwsAccess(settings()), autopilot_publisher()
-    )
+    result = configure_peering(PeeringHint(peering_id, HUB, REGION), context())
 
     requester = next(s for s in result.detail["sides"] if s["role"] == "requester")
     assert requester["notManagedReason"] == f"account {OUTSIDER} is not managed by this hub"

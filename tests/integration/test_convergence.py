@@ -22,20 +22,21 @@ from botocore.awsrequest import AWSPreparedRequest, AWSResponse
 from autopilot_local.harness import Delivery, LocalAutopilot, LocalCloud
 from autopilot_local.metering import count_calls
 from autopilot_local.world import ENABLED, Network, build_network
-from tests.conftest import (
+from tests.support.domain import ec2_error
+from tests.support.world import (
     HUB,
     MEMBER,
     OTHER_REGION,
     OUTSIDER,
     REGION,
+    Net,
     Side,
+    build_net,
     hub_parameters,
     make_vpc,
     request_peering,
     tags_of,
 )
-from tests.integration.test_configure_flow import Net, build_net
-from tests.integration.test_faults import _ec2_error
 
 STATUS = "peering-autopilot:status"
 MARK = "peering-autopilot {pcx}"  # the autopilot's rule description, with the peering id as {pcx}
@@ -304,7 +305,7 @@ def test_a_cross_account_request_converges_while_a_third_of_ec2_calls_are_thrott
     autopilot = local_autopilot(cloud)  # deploys the hub's bus itself
     peering_id = request_peering(cloud, a.side, b.side)
     # ... and EC2 answering every third request (the 1st, 4th, 7th, ...) with RequestLimitExceeded
-    throttle = _ec2_error(503, "RequestLimitExceeded", "Request limit exceeded.")
+    throttle = ec2_error(503, "RequestLimitExceeded", "Request limit exceeded.")
     wire = ec2_wire(lambda operation, n: throttle if n % 3 == 1 else None)
 
     # WHEN the automation runs, and the sweep after it

@@ -13,48 +13,12 @@ from botocore.awsrequest import AWSResponse
 
 from autopilot_local.harness import LocalCloud
 from peering_autopilot.accept import Outcome, handle_peering_request
-from peering_autopilot.aws.sessions import AwsAccess
 from peering_autopilot.errors import PeeringNotFoundError, RoleAssumptionError
-from peering_autopilot.settings import Settings
 from peering_autopilot.triggers import PeeringRequestHint
-from tests.conftest import HUB, MEMBER, OTHER_REGION, REGION, ApiCalls, make_vpc, peering_as_accepter, tags_of
+from tests.support.domain import Body, context, create_bus, ec2_error
+from tests.support.world import HUB, MEMBER, REGION, ApiCalls, make_vpc, peering_as_accepter, tags_of
 
 EVENTS = Path(__file__).resolve().parents[2] / "events" / "accept_peering"
-
-
-def settings(**overrides: Any) -> Settings:
-    values: dict[str, Any] = {
-        "hub_account_id": HUB,
-        "hub_region": REGION,
-        "approved_account_ids": frozenset({MEMBER}),
-        "member_role_name": "PeeringAutopilotMember",
-        "managed_regions": (REGION, OTHER_REGION),
-        "event_bus_name": "peering-autopilot-bus",
-    }
-    values.update(overrides)
-    return Settings(**values)
-
-
-@pytest.fixture
-def bus(cloud: LocalCloud) -> str:
-    boto3.client("events", region_name=REGION).create_event_bus(Name="peering-autopilot-bus")
-    return "peering-autopilot-bus"
-
-
-class _Body:
-    def __init__(self, body: bytes) -> None:
-        self.body = body
-
-    def stream(self, **_: Any) -> Any:
-        yield self.body
-
-
-def _ec2_error(status: int, code: str, message: str) -> AWSResponse:
-    body = (
-        f"<Response><Errors><Error><Code>{code}</Code><Message>{message}</Message></Error></Errors>"
-        "<RequestID>fault-injected</RequestID></Response>"
-    ).encode()
-    return AWSResponse("https://ec2.amazonaws.com/", status, {}, _Body(body))  # type: ignore[arg-type]
 
 
 def _pending_request(cloud: LocalCloud, accepter_account: str = MEMBER) -> tuple[str, Any]:
@@ -72,7 +36,7 @@ def test_throttling_is_absorbed_by_the_standard_retry_mode(
 ) -> None:
     # GIVEN EC2 answers every other call with RequestLimitExceeded (HTTP 503), at the HTTP layer
     cloud = server_cloud
-    boto3.client("events", region_name=REGION).create_event_bus(Name="peering-autopilot-bus")
+    create_bus()
     peering_id, vpc_b = _pending_request(cloud, accepter_account=HUB)
     sleeps: list[float] = []
     monkeypatch.setattr(botocore.endpoint.time, "sleep", sleeps.append)  # keep the test fast, count the waits
@@ -80,7 +44,7 @@ def test_throttling_is_absorbed_by_the_standard_retry_mode(
 
     def throttle(request: Any, **_: Any) -> AWSResponse | None:
         seen.append(request.url)
-        return _ec2_error(503, "RequestLimitExceeded", "Request limit exceeded.") if len(seen) % 2 else None
+        return ec2_error(503, "RequestLimitExceeded", "Request limit exceeded.") if len(seen) % 2 else None
 
     base = boto3.Session()
     base.events.register("before-send.ec2", throttle)
@@ -88,9 +52,7 @@ def test_throttling_is_absorbed_by_the_standard_retry_mode(
     # WHEN the request is handled
     result = handle_peering_request(
         PeeringRequestHint(peering_id, HUB, REGION, HUB),
-        settings(),
-        AwsAccess(settings(), base_session=base),
-        AwsAccess(settings(), base_session=base).publisher(),
+        context(base_session=base),
     )
 
     # THEN botocore's retries carried it through: accepted, with a back-off wait per throttled call
@@ -111,7 +73,7 @@ def test_role_that_cannot_be_assumed_is_reported_with_account_and_role(
             b"<ErrorResponse><Error><Type>Sender</Type><Code>AccessDenied</Code><Message>User is not authorized "
             b"to perform: sts:AssumeRole</Message></Error><RequestId>x</RequestId></ErrorResponse>"
         )
-        return AWSResponse("https://sts.amazonaws.com/", 403, {}, _Body(body))  # type: ignore[arg-type]
+        return AWSResponse("https://sts.amazonaws.com/", 403, {}, Body(body))  # type: ignore[arg-type]
 
     base.events.register("before-send.sts.AssumeRole", deny)
     api_calls.clear()
@@ -119,9 +81,7 @@ def test_role_that_cannot_be_assumed_is_reported_with_account_and_role(
     with pytest.raises(RoleAssumptionError) as raised:
         handle_peering_request(
             PeeringRequestHint(peering_id, MEMBER, REGION, HUB),
-            settings(),
-            AwsAccess(settings(), base_session=base),
-            AwsAccess(settings(), base_session=base).publisher(),
+            context(base_session=base),
         )
 
     assert str(raised.value) == (
@@ -140,7 +100,7 @@ def test_peering_not_visible_at_first_is_retried_with_backoff(cloud: LocalCloud,
     def not_yet(request: Any, **_: Any) -> AWSResponse | None:
         describes.append(1)
         if len(describes) <= 2:  # EC2 is eventually consistent right after creation
-            return _ec2_error(400, "InvalidVpcPeeringConnectionID.NotFound", f"{peering_id} does not exist")
+            return ec2_error(400, "InvalidVpcPeeringConnectionID.NotFound", f"{peering_id} does not exist")
         return None
 
     base.events.register("before-send.ec2.DescribeVpcPeeringConnections", not_yet)
@@ -148,10 +108,7 @@ def test_peering_not_visible_at_first_is_retried_with_backoff(cloud: LocalCloud,
 
     result = handle_peering_request(
         PeeringRequestHint(peering_id, HUB, REGION, HUB),
-        settings(),
-        AwsAccess(settings(), base_session=base),
-        AwsAccess(settings(), base_session=base).publisher(),
-        sleep=waits.append,
+        context(base_session=base, sleep=waits.append),
     )
 
     assert result.outcome is Outcome.ACCEPTED
@@ -169,10 +126,7 @@ def test_unknown_peering_gives_up_after_the_backoff_without_changing_anything(
     with pytest.raises(PeeringNotFoundError, match=f"peering pcx-0badc0ffee0badc0f not found in account {HUB}"):
         handle_peering_request(
             PeeringRequestHint("pcx-0badc0ffee0badc0f", HUB, REGION, HUB),
-            settings(),
-            AwsAccess(settings()),
-            AwsAccess(settings()).publisher(),
-            sleep=waits.append,
+            context(sleep=waits.append),
         )
     assert waits == [0.5, 1.0, 2.0, 4.0]
     assert api_calls.names.count("DescribeVpcPeeringConnections") == 5
@@ -186,9 +140,7 @@ def test_peering_into_an_unmanaged_account_is_not_touched(cloud: LocalCloud, bus
 
     result = handle_peering_request(
         PeeringRequestHint(peering_id, stranger, REGION, HUB),
-        settings(),
-        AwsAccess(settings()),
-        AwsAccess(settings()).publisher(),
+        context(),
     )
 
     assert (result.outcome, result.reason_code) == (Outcome.SKIPPED, "accepter-not-managed")
@@ -203,9 +155,7 @@ def test_event_naming_the_wrong_accepter_is_not_acted_on(cloud: LocalCloud, bus:
 
     result = handle_peering_request(
         PeeringRequestHint(peering_id, HUB, REGION, MEMBER),
-        settings(),
-        AwsAccess(settings()),
-        AwsAccess(settings()).publisher(),
+        context(),
     )
 
     # THEN the hub reads the peering, sees the real accepter, and does nothing

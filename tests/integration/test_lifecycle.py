@@ -6,7 +6,7 @@ from typing import Any
 
 from autopilot_local.harness import LocalAutopilot, LocalCloud
 from autopilot_local.world import Network, build_network
-from tests.conftest import HUB, MEMBER, REGION
+from tests.support.world import HUB, MEMBER, REGION
 
 ENABLED = {"peering-autopilot:enabled": "true"}
 

@@ -7,24 +7,16 @@ import json
 from typing import Any
 
 import boto3
-import pytest
 
 from autopilot_local.harness import LocalCloud
 from autopilot_local.world import Network, build_network
 from peering_autopilot import verify
-from peering_autopilot.aws.sessions import AwsAccess
 from peering_autopilot.triggers import PeeringHint
 from peering_autopilot.verify import VerifyResult, verify_peering
-from tests.conftest import HUB, MEMBER, OUTSIDER, REGION, ApiCalls, Side, tags_of
-from tests.integration.test_faults import settings
+from tests.support.domain import context, settings
+from tests.support.world import HUB, MEMBER, OUTSIDER, REGION, ApiCalls, Side, tags_of
 
 ENABLED = {"peering-autopilot:enabled": "true"}
-
-
-@pytest.fixture
-def bus(cloud: LocalCloud) -> str:
-    boto3.client("events", region_name=REGION).create_event_bus(Name="peering-autopilot-bus")
-    return "peering-autopilot-bus"
 
 
 def peered(
@@ -55,7 +47,7 @@ def peered(
 
 def run_verify(peering_id: str, account: str = MEMBER, **overrides: Any) -> VerifyResult:
     s = settings(**overrides)
-    return verify_peering(PeeringHint(peering_id, account, REGION), s, AwsAccess(s), AwsAccess(s).publisher())
+    return verify_peering(PeeringHint(peering_id, account, REGION), context(s))
 
 
 def direction(result: VerifyResult, name: str) -> dict[str, Any]:

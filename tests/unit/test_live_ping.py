@@ -13,6 +13,7 @@ from botocore.exceptions import ClientError
 from botocore.stub import Stubber
 
 from peering_autopilot.aws.ssm import SsmGateway
+from peering_autopilot.context import Budget
 from peering_autopilot.live_ping import PingResult, ping
 
 REGION = "us-east-1"
@@ -99,7 +100,7 @@ def fake_time() -> FakeTime:
 
 def run(ssm: Any, fake_time: FakeTime, budget: float = BUDGET) -> PingResult:
     gateway = SsmGateway(ssm, "111111111111", REGION)
-    return ping(gateway, INSTANCE, TARGET, NOW + budget, sleep=fake_time.sleep, clock=fake_time.clock)
+    return ping(gateway, INSTANCE, TARGET, Budget(NOW + budget, fake_time.sleep, fake_time.clock))
 
 
 # --- documented response shapes -------------------------------------------------------------------

@@ -14,6 +14,7 @@ from botocore.stub import Stubber
 
 from peering_autopilot.allow import Traffic
 from peering_autopilot.aws.network_insights import NetworkInsightsGateway
+from peering_autopilot.context import Budget
 from peering_autopilot.reachability import AnalyzerResult, Finding, analyze, step_of
 
 REGION = "us-east-1"
@@ -71,7 +72,7 @@ def fake_time() -> FakeTime:
 
 def run(ec2: Any, fake_time: FakeTime, traffic: Traffic = HTTPS, budget: float = BUDGET) -> AnalyzerResult:
     gateway = NetworkInsightsGateway(ec2, "111111111111", REGION)
-    return analyze(gateway, SOURCE, DESTINATION, traffic, NOW + budget, sleep=fake_time.sleep, clock=fake_time.clock)
+    return analyze(gateway, SOURCE, DESTINATION, traffic, Budget(NOW + budget, fake_time.sleep, fake_time.clock))
 
 
 # --- documented response shapes -------------------------------------------------------------------

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import logging
-import time
-from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from enum import Enum
 from typing import Any
@@ -12,10 +10,12 @@ from typing import Any
 from peering_autopilot.aws.ec2 import Ec2Gateway
 from peering_autopilot.aws.eventbridge import EventPublisher
 from peering_autopilot.aws.sessions import AwsAccess
+from peering_autopilot.context import Context
 from peering_autopilot.decision import Decision, decide
 from peering_autopilot.lookup import read_peering
 from peering_autopilot.model import REQUESTER, STATUS_TAG, Cidrs, Peering
 from peering_autopilot.permissions import actions_of
+from peering_autopilot.results import StepResult
 from peering_autopilot.settings import Settings, UnapprovedAction
 from peering_autopilot.sides import open_side
 from peering_autopilot.triggers import PeeringRequestHint
@@ -49,33 +49,22 @@ DETAIL_TYPES = {
 
 
 @dataclass(frozen=True)
-class AcceptResult:
-    peering_id: str
-    outcome: Outcome
-    reason_code: str
-    explanation: str
-    dry_run: bool
-    detail: dict[str, Any]
+class AcceptResult(StepResult[Outcome]):
+    reason_code: str = ""
 
     def response(self) -> dict[str, Any]:
         return {
             "status": self.outcome.value,
             "peeringId": self.peering_id,
             "reasonCode": self.reason_code,
-            "reason": self.explanation,
+            "reason": self.summary,
             "dryRun": self.dry_run,
         }
 
 
-def handle_peering_request(
-    hint: PeeringRequestHint,
-    settings: Settings,
-    aws: AwsAccess,
-    publisher: EventPublisher,
-    sleep: Callable[[float], None] = time.sleep,
-    backoff: Sequence[float] | None = None,
-) -> AcceptResult:
+def handle_peering_request(hint: PeeringRequestHint, ctx: Context) -> AcceptResult:
     """Re-read the peering in its accepter's account and region, decide, act, and report."""
+    settings, aws = ctx.settings, ctx.aws
     if not settings.is_managed_account(hint.accepter_account_id):
         return _skipped(
             hint.peering_id,
@@ -90,7 +79,7 @@ def handle_peering_request(
         )
 
     ec2 = aws.ec2(hint.accepter_account_id, hint.accepter_region)
-    peering = read_peering(ec2, hint.peering_id, sleep, backoff)
+    peering = read_peering(ec2, hint.peering_id, ctx.sleep, ctx.backoff)
     if peering.accepter.account_id != hint.accepter_account_id:
         return _skipped(
             peering.peering_id,
@@ -124,15 +113,8 @@ def handle_peering_request(
             ec2.reject_peering(peering.peering_id)
         if peering.tags.get(STATUS_TAG) != status_value:  # a sweep re-deciding writes nothing new
             ec2.tag(peering.peering_id, {STATUS_TAG: status_value})
-    publisher.publish(DETAIL_TYPES[outcome], detail, resources=[peering.arn])
-    return AcceptResult(
-        peering_id=peering.peering_id,
-        outcome=outcome,
-        reason_code=decision.code,
-        explanation=decision.explanation,
-        dry_run=settings.dry_run,
-        detail=detail,
-    )
+    ctx.publisher.publish(DETAIL_TYPES[outcome], detail, resources=[peering.arn])
+    return AcceptResult(peering.peering_id, outcome, decision.explanation, settings.dry_run, detail, decision.code)
 
 
 def _requester_cidrs(peering: Peering, settings: Settings, aws: AwsAccess, known: Ec2Gateway) -> Cidrs:
@@ -161,11 +143,4 @@ def _detail(peering: Peering, decision: Decision, outcome: Outcome, dry_run: boo
 
 
 def _skipped(peering_id: str, code: str, why: str) -> AcceptResult:
-    return AcceptResult(
-        peering_id=peering_id,
-        outcome=Outcome.SKIPPED,
-        reason_code=code,
-        explanation=why,
-        dry_run=False,
-        detail={},
-    )
+    return AcceptResult(peering_id, Outcome.SKIPPED, why, reason_code=code)

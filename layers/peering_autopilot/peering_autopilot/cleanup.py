@@ -11,7 +11,9 @@ from typing import Any
 from peering_autopilot.aws.ec2 import Ec2Gateway
 from peering_autopilot.aws.eventbridge import EventPublisher
 from peering_autopilot.aws.sessions import AwsAccess
+from peering_autopilot.context import Context
 from peering_autopilot.permissions import actions_of
+from peering_autopilot.results import StepResult, peering_detail
 from peering_autopilot.routes import Route, routes_through
 from peering_autopilot.security_groups import autopilot_permissions, describe_permissions
 from peering_autopilot.settings import Settings
@@ -52,41 +54,26 @@ class SideCleanup:
         }
 
 
-@dataclass(frozen=True)
-class CleanupResult:
-    peering_id: str
-    outcome: Outcome
-    explanation: str
-    detail: dict[str, Any]
-
-    def response(self) -> dict[str, Any]:
-        return {"status": self.outcome.value, "peeringId": self.peering_id, "summary": self.explanation}
+CleanupResult = StepResult[Outcome]
 
 
-def clean_up_peering(hint: PeeringHint, settings: Settings, aws: AwsAccess, publisher: EventPublisher) -> CleanupResult:
+def clean_up_peering(hint: PeeringHint, ctx: Context) -> CleanupResult:
+    settings, aws, publisher = ctx.settings, ctx.aws, ctx.publisher
     if not (settings.is_managed_account(hint.account_id) and settings.is_managed_region(hint.region)):
-        return CleanupResult(hint.peering_id, Outcome.SKIPPED, f"{hint.account_id}/{hint.region} is not managed", {})
+        return CleanupResult(hint.peering_id, Outcome.SKIPPED, f"{hint.account_id}/{hint.region} is not managed")
     ec2 = aws.ec2(hint.account_id, hint.region)
     peering = ec2.find_peering(hint.peering_id)
     if peering is None:
         return _clean_forgotten(hint, ec2, settings, publisher)
     if not peering.ended:
-        return CleanupResult(
-            peering.peering_id, Outcome.SKIPPED, f"status is {peering.status}: nothing to clean up", {}
-        )
+        return CleanupResult(peering.peering_id, Outcome.SKIPPED, f"status is {peering.status}: nothing to clean up")
 
     reports = [
         _clean_side(side, peering.peering_id, settings.dry_run) for side in open_sides(peering, settings, aws, ec2)
     ]
     removed = sum(len(r.routes_removed) + len(r.rules_removed) for r in reports)
     outcome = Outcome.CLEANED_UP if removed else Outcome.NOTHING_TO_CLEAN
-    detail = {
-        "peeringId": peering.peering_id,
-        "peeringStatus": peering.status,
-        "outcome": outcome.value,
-        "dryRun": settings.dry_run,
-        "sides": [r.describe() for r in reports],
-    }
+    detail = peering_detail(peering, outcome, settings.dry_run, (r.describe() for r in reports))
     if removed:
         publisher.publish(DETAIL_TYPE, detail, resources=[peering.arn])
     words = "; ".join(
@@ -96,7 +83,7 @@ def clean_up_peering(hint: PeeringHint, settings: Settings, aws: AwsAccess, publ
         else f"{r.side.label}: not managed ({r.side.not_managed})"
         for r in reports
     )
-    return CleanupResult(peering.peering_id, outcome, words, detail)
+    return CleanupResult(peering.peering_id, outcome, words, settings.dry_run, detail)
 
 
 def _clean_side(side: Side, peering_id: str, dry_run: bool) -> SideCleanup:
@@ -119,7 +106,7 @@ def _clean_forgotten(
     routes, rules = _remove(ec2, tables, groups, hint.peering_id, settings.dry_run)
     if not (routes or rules):
         return CleanupResult(
-            hint.peering_id, Outcome.NOTHING_TO_CLEAN, f"{hint.peering_id} is gone and left nothing here", {}
+            hint.peering_id, Outcome.NOTHING_TO_CLEAN, f"{hint.peering_id} is gone and left nothing here"
         )
     detail = {
         "peeringId": hint.peering_id,
@@ -141,7 +128,7 @@ def _clean_forgotten(
     }
     publisher.publish(DETAIL_TYPE, detail)
     words = f"{hint.account_id}/{hint.region}: {len(routes)} route(s), {sum(len(g['rules']) for g in rules)} rule(s) removed"
-    return CleanupResult(hint.peering_id, Outcome.CLEANED_UP, words, detail)
+    return CleanupResult(hint.peering_id, Outcome.CLEANED_UP, words, settings.dry_run, detail)
 
 
 def _remove(

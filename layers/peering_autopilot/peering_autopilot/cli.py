@@ -15,6 +15,7 @@ import sys
 from collections.abc import Sequence
 
 from peering_autopilot.aws.sessions import AwsAccess, caller_account, operator_session
+from peering_autopilot.context import Context
 from peering_autopilot.errors import AutopilotError, AwsCallError
 from peering_autopilot.settings import ROLE_NAME, Settings
 from peering_autopilot.triggers import PEERING_ID, PeeringHint
@@ -72,7 +73,8 @@ def run_doctor(args: argparse.Namespace) -> int:
     regions = {peering.requester.region, peering.accepter.region}
     settings = _doctor_settings(args, account, region, owners - {account}, regions)
     try:
-        diagnosis, _ = diagnose(PeeringHint(args.peering_id, account, region), settings, AwsAccess(settings, session))
+        context = Context(settings, AwsAccess(settings, session))
+        diagnosis, _ = diagnose(PeeringHint(args.peering_id, account, region), context)
     except AutopilotError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

@@ -7,8 +7,6 @@ there, what it left alone and why. A second run over a configured peering change
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
@@ -16,13 +14,14 @@ from typing import Any
 from peering_autopilot.aws.ec2 import Ec2Gateway
 from peering_autopilot.aws.eventbridge import EventPublisher
 from peering_autopilot.aws.sessions import AwsAccess
+from peering_autopilot.context import Context
 from peering_autopilot.errors import ChangeRefusedError
 from peering_autopilot.lookup import read_peering
 from peering_autopilot.model import PENDING, PROVISIONING
 from peering_autopilot.permissions import actions_of
+from peering_autopilot.results import StepResult, peering_detail
 from peering_autopilot.routes import Network, Route, RoutePlan, destinations, plan_routes
 from peering_autopilot.security_groups import GroupPlan, Rule, ip_permissions, plan_group, rule_description
-from peering_autopilot.settings import Settings
 from peering_autopilot.sides import Side, open_sides
 from peering_autopilot.status import CONFIGURED, PARTIALLY_CONFIGURED, is_verdict, write_status
 from peering_autopilot.triggers import PeeringHint
@@ -89,35 +88,15 @@ class SideReport:
         }
 
 
-@dataclass(frozen=True)
-class ConfigureResult:
-    peering_id: str
-    outcome: Outcome
-    explanation: str
-    dry_run: bool
-    detail: dict[str, Any]
-
-    def response(self) -> dict[str, Any]:
-        return {
-            "status": self.outcome.value,
-            "peeringId": self.peering_id,
-            "summary": self.explanation,
-            "dryRun": self.dry_run,
-        }
+ConfigureResult = StepResult[Outcome]
 
 
-def configure_peering(
-    hint: PeeringHint,
-    settings: Settings,
-    aws: AwsAccess,
-    publisher: EventPublisher,
-    sleep: Callable[[float], None] = time.sleep,
-    backoff: Sequence[float] | None = None,
-) -> ConfigureResult:
+def configure_peering(hint: PeeringHint, ctx: Context) -> ConfigureResult:
+    settings, aws = ctx.settings, ctx.aws
     if not (settings.is_managed_account(hint.account_id) and settings.is_managed_region(hint.region)):
         return _skipped(hint.peering_id, f"{hint.account_id}/{hint.region} is not managed by this hub")
     ec2 = aws.ec2(hint.account_id, hint.region)
-    peering = read_peering(ec2, hint.peering_id, sleep, backoff, until=lambda p: p.status != PROVISIONING)
+    peering = read_peering(ec2, hint.peering_id, ctx.sleep, ctx.backoff, until=lambda p: p.status != PROVISIONING)
     if not (peering.configurable or (settings.dry_run and peering.status == PENDING)):
         return _skipped(peering.peering_id, f"status is {peering.status}: nothing to configure")
 
@@ -145,14 +124,8 @@ def configure_peering(
                         not changed and (current in (CONFIGURED, PARTIALLY_CONFIGURED) or is_verdict(current))
                     ),
                 )
-    detail = {
-        "peeringId": peering.peering_id,
-        "peeringStatus": peering.status,
-        "outcome": outcome.value,
-        "dryRun": settings.dry_run,
-        "sides": [r.describe() for r in reports],
-    }
-    publisher.publish(DETAIL_TYPE, detail, resources=[peering.arn])
+    detail = peering_detail(peering, outcome, settings.dry_run, (r.describe() for r in reports))
+    ctx.publisher.publish(DETAIL_TYPE, detail, resources=[peering.arn])
     return ConfigureResult(peering.peering_id, outcome, _summary(reports), settings.dry_run, detail)
 
 
@@ -215,4 +188,4 @@ def _summary(reports: list[SideReport]) -> str:
 
 
 def _skipped(peering_id: str, why: str) -> ConfigureResult:
-    return ConfigureResult(peering_id, Outcome.SKIPPED, why, dry_run=False, detail={})
+    return ConfigureResult(peering_id, Outcome.SKIPPED, why)

@@ -4,7 +4,12 @@ from __future__ import annotations
 
 
 class AutopilotError(Exception):
-    """Base class of every error the autopilot raises on purpose."""
+    """Base class of every error the autopilot raises on purpose. Keyword arguments are the facts
+    a caller may act on, kept as attributes (account_id, code, ...)."""
+
+    def __init__(self, text: str, /, **facts: str) -> None:
+        super().__init__(text)
+        self.__dict__.update(facts)
 
 
 class InvalidEventError(AutopilotError):
@@ -18,54 +23,68 @@ class SettingsError(AutopilotError):
 class PeeringNotFoundError(AutopilotError):
     """The peering id is unknown in the account and region where it should live."""
 
+    peering_id: str
+    account_id: str
+    region: str
+
     def __init__(self, peering_id: str, account_id: str, region: str) -> None:
-        super().__init__(f"peering {peering_id} not found in account {account_id} region {region}")
-        self.peering_id = peering_id
-        self.account_id = account_id
-        self.region = region
+        message = f"peering {peering_id} not found in account {account_id} region {region}"
+        super().__init__(message, peering_id=peering_id, account_id=account_id, region=region)
 
 
 class VpcNotFoundError(AutopilotError):
     """A VPC named by a peering cannot be read in its owner's account."""
 
+    vpc_id: str
+
     def __init__(self, vpc_id: str, account_id: str, region: str) -> None:
-        super().__init__(f"VPC {vpc_id} not found in account {account_id} region {region}")
-        self.vpc_id = vpc_id
+        super().__init__(f"VPC {vpc_id} not found in account {account_id} region {region}", vpc_id=vpc_id)
 
 
 class RoleAssumptionError(AutopilotError):
     """The hub could not assume the member role in a managed account."""
 
+    account_id: str
+    role_arn: str
+    reason: str
+
     def __init__(self, account_id: str, role_arn: str, reason: str) -> None:
-        super().__init__(f"cannot assume role {role_arn} in account {account_id}: {reason}")
-        self.account_id = account_id
-        self.role_arn = role_arn
-        self.reason = reason
+        message = f"cannot assume role {role_arn} in account {account_id}: {reason}"
+        super().__init__(message, account_id=account_id, role_arn=role_arn, reason=reason)
 
 
 class ChangeRefusedError(AutopilotError):
     """EC2 refused one change to one resource (a quota reached, or a concurrent change). Reported
     with the resource and the code; the other resources are still configured."""
 
+    code: str
+    resource_id: str
+    message: str
+
     def __init__(self, code: str, resource_id: str, message: str) -> None:
-        super().__init__(f"{code} on {resource_id}: {message}")
-        self.code = code
-        self.resource_id = resource_id
-        self.message = message
+        super().__init__(f"{code} on {resource_id}: {message}", code=code, resource_id=resource_id, message=message)
 
 
 class AwsCallError(AutopilotError):
     """An AWS call failed in a way the gateway has no domain meaning for. Not final: Lambda and
     EventBridge retry the event, and the next sweep comes back to it."""
 
+    service: str
+    operation: str
+    code: str
+    message: str
+    where: str
+
     def __init__(self, service: str, operation: str, code: str, message: str, where: str = "") -> None:
         place = f" in {where}" if where else ""
-        super().__init__(f"{service} {operation} failed{place}: {code}: {message}")
-        self.service = service
-        self.operation = operation
-        self.code = code
-        self.message = message
-        self.where = where
+        super().__init__(
+            f"{service} {operation} failed{place}: {code}: {message}",
+            service=service,
+            operation=operation,
+            code=code,
+            message=message,
+            where=where,
+        )
 
 
 class AccessDeniedError(AwsCallError):
@@ -85,7 +104,9 @@ class AwsUnreachableError(AwsCallError):
 class PublishError(AutopilotError):
     """The hub's event bus refused one or more of the autopilot's own events."""
 
+    bus_name: str
+    code: str
+
     def __init__(self, bus_name: str, detail_type: str, refused: int, code: str, message: str) -> None:
-        super().__init__(f"event bus {bus_name} refused {refused} {detail_type!r} event(s): {code}: {message}")
-        self.bus_name = bus_name
-        self.code = code
+        message = f"event bus {bus_name} refused {refused} {detail_type!r} event(s): {code}: {message}"
+        super().__init__(message, bus_name=bus_name, code=code)

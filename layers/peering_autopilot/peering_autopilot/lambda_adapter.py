@@ -20,17 +20,13 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from peering_autopilot import accept, cleanup, configure, sweep, triggers, verify
+from peering_autopilot.context import Context
 from peering_autopilot.errors import InvalidEventError, PeeringNotFoundError, RoleAssumptionError, VpcNotFoundError
-from peering_autopilot.runtime import Runtime, runtime
+from peering_autopilot.runtime import runtime
 from peering_autopilot.triggers import EventNotActionableError
 
 # Final for this event: the same delivery would fail alike. The sweep comes back to it later.
 FINAL_FAULTS = (RoleAssumptionError, PeeringNotFoundError, VpcNotFoundError)
-
-
-class Hint(Protocol):
-    @property
-    def subject(self) -> str: ...
 
 
 class Result(Protocol):
@@ -41,11 +37,12 @@ class Result(Protocol):
 
 
 @dataclass(frozen=True)
-class LambdaFunction[H: Hint, R: Result]:
+class LambdaFunction[H, R: Result]:
     """One function of the template: its trigger, its step, and how its outcomes are reported."""
 
     trigger: Callable[[Mapping[str, Any]], H]
-    step: Callable[[H, Runtime], R]
+    subject: Callable[[H], str]  # what the invocation is about: its correlation id
+    step: Callable[[H, Context], R]
     metrics: Callable[[R], Mapping[str, int]]  # metric name -> count, for this result
     log_fields: Callable[[R], dict[str, Any]]
     warn_on: frozenset[Enum] = frozenset()
@@ -77,13 +74,14 @@ class LambdaFunction[H: Hint, R: Result]:
             metrics.add_metric(name="InvalidEvents", unit=MetricUnit.Count, value=1)
             return {"status": "invalid", "error": str(e)}
 
-        logger.set_correlation_id(hint.subject)
+        subject = self.subject(hint)
+        logger.set_correlation_id(subject)
         try:
             result = self.step(hint, runtime())
         except FINAL_FAULTS as e:
             logger.error("cannot act", extra={"error": str(e), "error_type": type(e).__name__})
             metrics.add_metric(name="Failures", unit=MetricUnit.Count, value=1)
-            return {"status": "error", "peeringId": hint.subject, "error": str(e)}
+            return {"status": "error", "peeringId": subject, "error": str(e)}
 
         for problem in self.problems(result):
             logger.error("cannot act here", extra={"error": problem})
@@ -94,52 +92,67 @@ class LambdaFunction[H: Hint, R: Result]:
         return result.response()
 
 
-def _one[E: Enum](names: Mapping[E, str]) -> Callable[[Any], Mapping[str, int]]:
-    """Count one of the metric named for the result's outcome, if any."""
-    return lambda result: {names[result.outcome]: 1} if result.outcome in names else {}
+# The metric each outcome counts as (namespace PeeringAutopilot); outcomes not listed count nothing.
+OUTCOME_METRICS: Mapping[Enum, str] = {
+    accept.Outcome.ACCEPTED: "PeeringsAccepted",
+    accept.Outcome.DECLINED: "PeeringsDeclined",
+    accept.Outcome.REJECTED: "PeeringsRejected",
+    accept.Outcome.SKIPPED: "PeeringsSkipped",
+    configure.Outcome.CONFIGURED: "PeeringsConfigured",
+    configure.Outcome.PARTIALLY_CONFIGURED: "PeeringsPartiallyConfigured",
+    configure.Outcome.SKIPPED: "ConfigureSkipped",
+    verify.Outcome.VERIFIED: "PeeringsVerified",
+    verify.Outcome.FAILED: "PeeringVerificationsFailed",
+    cleanup.Outcome.CLEANED_UP: "PeeringsCleanedUp",
+}
+
+
+def _outcome_metric(result: Result) -> Mapping[str, int]:
+    name = OUTCOME_METRICS.get(result.outcome)
+    return {name: 1} if name else {}
+
+
+def _peering_id(hint: triggers.PeeringHint | triggers.PeeringRequestHint) -> str:
+    return hint.peering_id
+
+
+def _swept(trigger: triggers.VpcHint | triggers.ScheduledSweep) -> str:
+    return trigger.vpc_id if isinstance(trigger, triggers.VpcHint) else "every managed account and region"
 
 
 ACCEPT = LambdaFunction(
     trigger=triggers.accept_trigger,
-    step=lambda hint, rt: accept.handle_peering_request(hint, rt.settings, rt.aws, rt.publisher),
-    metrics=_one(
-        {
-            accept.Outcome.ACCEPTED: "PeeringsAccepted",
-            accept.Outcome.DECLINED: "PeeringsDeclined",
-            accept.Outcome.REJECTED: "PeeringsRejected",
-            accept.Outcome.SKIPPED: "PeeringsSkipped",
-        }
-    ),
-    log_fields=lambda r: {"reason_code": r.reason_code, "reason": r.explanation, "dry_run": r.dry_run},
+    subject=_peering_id,
+    step=accept.handle_peering_request,
+    metrics=_outcome_metric,
+    log_fields=lambda r: {"reason_code": r.reason_code, "reason": r.summary, "dry_run": r.dry_run},
 )
 CONFIGURE = LambdaFunction(
     trigger=triggers.configure_trigger,
-    step=lambda hint, rt: configure.configure_peering(hint, rt.settings, rt.aws, rt.publisher),
-    metrics=_one(
-        {
-            configure.Outcome.CONFIGURED: "PeeringsConfigured",
-            configure.Outcome.PARTIALLY_CONFIGURED: "PeeringsPartiallyConfigured",
-            configure.Outcome.SKIPPED: "ConfigureSkipped",
-        }
-    ),
-    log_fields=lambda r: {"summary": r.explanation, "dry_run": r.dry_run},
+    subject=_peering_id,
+    step=configure.configure_peering,
+    metrics=_outcome_metric,
+    log_fields=lambda r: {"summary": r.summary, "dry_run": r.dry_run},
 )
 VERIFY = LambdaFunction(
     trigger=triggers.verify_trigger,
-    step=lambda hint, rt: verify.verify_peering(hint, rt.settings, rt.aws, rt.publisher),
-    metrics=_one({verify.Outcome.VERIFIED: "PeeringsVerified", verify.Outcome.FAILED: "PeeringVerificationsFailed"}),
-    log_fields=lambda r: {"verdict": r.verdict, "report": r.report},
+    subject=_peering_id,
+    step=verify.verify_peering,
+    metrics=_outcome_metric,
+    log_fields=lambda r: {"verdict": r.verdict, "report": r.summary},
     warn_on=frozenset({verify.Outcome.FAILED}),
 )
 CLEANUP = LambdaFunction(
     trigger=triggers.cleanup_trigger,
-    step=lambda hint, rt: cleanup.clean_up_peering(hint, rt.settings, rt.aws, rt.publisher),
-    metrics=_one({cleanup.Outcome.CLEANED_UP: "PeeringsCleanedUp"}),
-    log_fields=lambda r: {"summary": r.explanation},
+    subject=_peering_id,
+    step=cleanup.clean_up_peering,
+    metrics=_outcome_metric,
+    log_fields=lambda r: {"summary": r.summary},
 )
 SWEEP = LambdaFunction(
     trigger=triggers.sweep_trigger,
-    step=lambda trigger, rt: sweep.handle_sweep_trigger(trigger, rt.settings, rt.aws, rt.publisher),
+    subject=_swept,
+    step=sweep.handle_sweep_trigger,
     metrics=lambda report: {"WorkFound": len(report.work)},
     log_fields=lambda report: report.describe(),
     problems=lambda report: report.problems,

@@ -4,13 +4,13 @@
 from __future__ import annotations
 
 import re
-import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from peering_autopilot.aws.ssm import SsmGateway
+from peering_autopilot.context import Budget
 from peering_autopilot.errors import AwsCallError
+from peering_autopilot.model import as_event
 
 _SUMMARY = re.compile(r"(\d+) packets transmitted, (\d+) (?:packets )?received")
 _DONE = {"Success", "Failed", "TimedOut", "Cancelled", "Undeliverable", "Terminated"}
@@ -24,21 +24,14 @@ class PingResult:
     received: int = 0
 
     def describe(self) -> dict[str, Any]:
-        return {
-            "status": self.status,
-            "detail": self.detail,
-            "transmitted": self.transmitted,
-            "received": self.received,
-        }
+        return dict(as_event(self))
 
 
 def ping(
     gateway: SsmGateway,
     instance_id: str,
     target_ip: str,
-    deadline: float,
-    sleep: Callable[[float], None] = time.sleep,
-    clock: Callable[[], float] = time.monotonic,
+    budget: Budget,
 ) -> PingResult:
     try:
         if not gateway.is_online(instance_id):
@@ -49,9 +42,9 @@ def ping(
 
     delay = 1.0
     while True:
-        if clock() + delay > deadline:
+        if not budget.can_wait(delay):
             return PingResult("timed-out", f"command {command_id} on {instance_id} not finished within the time budget")
-        sleep(delay)
+        budget.sleep(delay)
         delay = min(delay * 2, 4.0)
         try:
             invocation = gateway.invocation(command_id, instance_id)

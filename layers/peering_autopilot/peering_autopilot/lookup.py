@@ -25,7 +25,7 @@ def read_peering(
     """The peering as `ec2`'s account sees it, re-read with backoff while it is not visible or
     `until` does not hold yet. Not visible after the last try: PeeringNotFoundError. `until` still
     false after the last try: the last state read is returned, for the caller to judge."""
-    delays = BACKOFF_SECONDS if backoff is None else backoff
+    delays = BACKOFF_SECONDS if backoff is None else backoff  # read at call time: one place to change
     peering: Peering | None = None
     for delay in (*delays, None):
         peering = ec2.find_peering(peering_id)

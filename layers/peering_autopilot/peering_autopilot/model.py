@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields, is_dataclass
 from typing import Any
 
 IPv4 = ipaddress.IPv4Network
@@ -170,3 +170,17 @@ class Vpc:
             cidrs=Cidrs.of(blocks),
             tags={t["Key"]: t["Value"] for t in item.get("Tags", [])},
         )
+
+
+def as_event(value: Any) -> Any:
+    """A dataclass (or a list of them) as the JSON of an event: field names in lowerCamelCase."""
+    if is_dataclass(value) and not isinstance(value, type):
+        return {_camel(f.name): as_event(getattr(value, f.name)) for f in fields(value)}
+    if isinstance(value, list | tuple):
+        return [as_event(v) for v in value]
+    return value
+
+
+def _camel(name: str) -> str:
+    head, *rest = name.split("_")
+    return head + "".join(part.capitalize() for part in rest)

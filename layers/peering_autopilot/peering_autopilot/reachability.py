@@ -9,14 +9,15 @@ Each analysis is billed by AWS, so the path and the analysis are deleted afterwa
 from __future__ import annotations
 
 import logging
-import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from peering_autopilot.allow import Traffic
 from peering_autopilot.aws.network_insights import NetworkInsightsGateway
+from peering_autopilot.context import Budget
 from peering_autopilot.errors import AccessDeniedError, AwsCallError
+from peering_autopilot.model import as_event
 
 logger = logging.getLogger(__name__)
 
@@ -28,7 +29,7 @@ class Finding:
     component: str
 
     def describe(self) -> dict[str, str]:
-        return {"step": self.step, "code": self.code, "component": self.component}
+        return dict(as_event(self))
 
 
 @dataclass
@@ -38,7 +39,7 @@ class AnalyzerResult:
     findings: list[Finding] = field(default_factory=list)
 
     def describe(self) -> dict[str, Any]:
-        return {"status": self.status, "detail": self.detail, "findings": [f.describe() for f in self.findings]}
+        return dict(as_event(self))
 
 
 def step_of(code: str) -> str:
@@ -59,9 +60,7 @@ def analyze(
     source_id: str,
     destination_id: str,
     traffic: Traffic,
-    deadline: float,
-    sleep: Callable[[float], None] = time.sleep,
-    clock: Callable[[], float] = time.monotonic,
+    budget: Budget,
 ) -> AnalyzerResult:
     # The analyzer models TCP and UDP only: ICMP is judged as "any TCP" reachability here.
     protocol, port = (traffic.protocol, traffic.from_port) if traffic.protocol in ("tcp", "udp") else ("tcp", None)
@@ -75,11 +74,11 @@ def analyze(
         analysis_id = analysis["NetworkInsightsAnalysisId"]
         delay = 1.0
         while analysis.get("Status") == "running":
-            if clock() + delay > deadline:
+            if not budget.can_wait(delay):
                 return AnalyzerResult(
                     "timed-out", f"analysis {analysis_id} still running at the end of the time budget"
                 )
-            sleep(delay)
+            budget.sleep(delay)
             delay = min(delay * 2, 5.0)
             found = gateway.analysis(analysis_id)
             if found is None:

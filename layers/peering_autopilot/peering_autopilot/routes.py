@@ -7,7 +7,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from peering_autopilot.model import ROUTES_TAG, Cidrs
+from peering_autopilot.model import ROUTES_TAG, Cidrs, as_event
 
 # Where a route can point; the first one present names the target in a conflict report.
 _TARGET_KEYS = (
@@ -32,7 +32,7 @@ class Route:
     destination: str
 
     def describe(self) -> dict[str, str]:
-        return {"routeTableId": self.route_table_id, "destination": self.destination}
+        return dict(as_event(self))
 
 
 @dataclass(frozen=True)
@@ -44,11 +44,7 @@ class RouteConflict:
     existing_target: str
 
     def describe(self) -> dict[str, str]:
-        return {
-            "routeTableId": self.route_table_id,
-            "destination": self.destination,
-            "existingTarget": self.existing_target,
-        }
+        return dict(as_event(self))
 
 
 @dataclass(frozen=True)
@@ -57,7 +53,7 @@ class SkippedTable:
     reason: str
 
     def describe(self) -> dict[str, str]:
-        return {"routeTableId": self.route_table_id, "reason": self.reason}
+        return dict(as_event(self))
 
 
 @dataclass

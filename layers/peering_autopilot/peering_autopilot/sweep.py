@@ -19,12 +19,12 @@ from typing import Any
 from peering_autopilot.aws.ec2 import Ec2Gateway
 from peering_autopilot.aws.eventbridge import EventPublisher
 from peering_autopilot.aws.sessions import AwsAccess
+from peering_autopilot.context import Context
 from peering_autopilot.errors import RoleAssumptionError
 from peering_autopilot.model import ACCEPTER, REQUESTER, STATUS_TAG, SWEPT_STATES, Peering, PeeringSide, Vpc
 from peering_autopilot.permissions import actions_of
 from peering_autopilot.routes import destinations, peerings_routed, plan_routes
 from peering_autopilot.security_groups import autopilot_permissions, peerings_opened, plan_group
-from peering_autopilot.settings import Settings
 from peering_autopilot.triggers import WORK_DETAIL_TYPE, ScheduledSweep, VpcHint
 
 IAM_ACTIONS = actions_of(
@@ -83,16 +83,13 @@ class SweepReport:
         return {"status": self.outcome.value, **self.describe()}
 
 
-def handle_sweep_trigger(
-    trigger: VpcHint | ScheduledSweep, settings: Settings, aws: AwsAccess, publisher: EventPublisher
-) -> SweepReport:
-    if isinstance(trigger, ScheduledSweep):
-        return sweep(settings, aws, publisher)
-    return sweep_vpc(trigger, settings, aws, publisher)
+def handle_sweep_trigger(trigger: VpcHint | ScheduledSweep, ctx: Context) -> SweepReport:
+    return sweep(ctx) if isinstance(trigger, ScheduledSweep) else sweep_vpc(trigger, ctx)
 
 
-def sweep(settings: Settings, aws: AwsAccess, publisher: EventPublisher) -> SweepReport:
+def sweep(ctx: Context) -> SweepReport:
     """Every managed account in every managed region."""
+    settings, aws = ctx.settings, ctx.aws
     report = SweepReport(Outcome.SWEPT)
     found: dict[tuple[str, ...], Work] = {}
     for account in sorted({settings.hub_account_id, *settings.approved_account_ids}):
@@ -110,12 +107,13 @@ def sweep(settings: Settings, aws: AwsAccess, publisher: EventPublisher) -> Swee
                 where = (item.account_id, item.region) if item.local else ()
                 found.setdefault((item.peering_id, item.work, *where), item)
     report.work = sorted(found.values())
-    _publish(publisher, report.work, "sweep")
+    _publish(ctx.publisher, report.work, "sweep")
     return report
 
 
-def sweep_vpc(hint: VpcHint, settings: Settings, aws: AwsAccess, publisher: EventPublisher) -> SweepReport:
+def sweep_vpc(hint: VpcHint, ctx: Context) -> SweepReport:
     """A VPC that just opted in: its pending requests and existing peerings, at once."""
+    settings, aws = ctx.settings, ctx.aws
     report = SweepReport(Outcome.OPT_IN if hint.opted_in else Outcome.OPT_OUT, subject=hint.vpc_id)
     if not hint.opted_in:
         return report  # no longer touched; what was configured stays as it is (see README)
@@ -125,7 +123,7 @@ def sweep_vpc(hint: VpcHint, settings: Settings, aws: AwsAccess, publisher: Even
     report.places = 1
     # Requests declined because this VPC was not opted in deserve a new decision now.
     report.work = sorted(find_work(aws.ec2(hint.account_id, hint.region), only_vpc=hint.vpc_id, reconsider=True))
-    _publish(publisher, report.work, "opt-in")
+    _publish(ctx.publisher, report.work, "opt-in")
     return report
 
 

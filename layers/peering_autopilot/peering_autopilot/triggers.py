@@ -42,10 +42,6 @@ class PeeringRequestHint:
     accepter_region: str
     reported_by_account: str
 
-    @property
-    def subject(self) -> str:
-        return self.peering_id
-
 
 @dataclass(frozen=True)
 class PeeringHint:
@@ -54,10 +50,6 @@ class PeeringHint:
     peering_id: str
     account_id: str
     region: str
-
-    @property
-    def subject(self) -> str:
-        return self.peering_id
 
 
 @dataclass(frozen=True)
@@ -69,16 +61,10 @@ class VpcHint:
     region: str
     opted_in: bool
 
-    @property
-    def subject(self) -> str:
-        return self.vpc_id
-
 
 @dataclass(frozen=True)
 class ScheduledSweep:
     """The schedule fired: sweep every managed account and region."""
-
-    subject: str = "every managed account and region"
 
 
 # ---------------------------------------------------------------------------------------- shapes

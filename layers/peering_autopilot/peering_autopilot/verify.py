@@ -7,8 +7,7 @@ verify function then tags, publishes and notifies; the doctor command prints the
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
@@ -20,13 +19,14 @@ from peering_autopilot.aws.network_insights import NetworkInsightsGateway
 from peering_autopilot.aws.sessions import AwsAccess
 from peering_autopilot.aws.sns import Notifier
 from peering_autopilot.aws.ssm import SsmGateway
+from peering_autopilot.context import Context
 from peering_autopilot.live_ping import PingResult
 from peering_autopilot.lookup import read_peering
 from peering_autopilot.model import PROVISIONING, Peering
 from peering_autopilot.permissions import actions_of
 from peering_autopilot.probe import Direction, Endpoint, SideSnapshot, describe_traffic, evaluate
 from peering_autopilot.reachability import AnalyzerResult
-from peering_autopilot.settings import Settings
+from peering_autopilot.results import StepResult
 from peering_autopilot.sides import Side, open_sides
 from peering_autopilot.status import VERIFIED, write_status
 from peering_autopilot.triggers import PeeringHint
@@ -109,18 +109,13 @@ class Diagnosis:
         return self.status_value == VERIFIED
 
 
-def diagnose(
-    hint: PeeringHint,
-    settings: Settings,
-    aws: AwsAccess,
-    sleep: Callable[[float], None] = time.sleep,
-    clock: Callable[[], float] = time.monotonic,
-) -> tuple[Diagnosis, list[Side]]:
+def diagnose(hint: PeeringHint, ctx: Context) -> tuple[Diagnosis, list[Side]]:
     """Read both sides and judge both directions. Returns the diagnosis and the sides, for the
     caller to tag the managed ones."""
-    deadline = clock() + settings.verify_budget_seconds
+    settings, aws = ctx.settings, ctx.aws
+    budget = ctx.budget(settings.verify_budget_seconds)
     ec2 = aws.ec2(hint.account_id, hint.region)
-    peering = read_peering(ec2, hint.peering_id, sleep, until=lambda p: p.status != PROVISIONING)
+    peering = read_peering(ec2, hint.peering_id, ctx.sleep, ctx.backoff, until=lambda p: p.status != PROVISIONING)
     diagnosis = Diagnosis(peering)
     if peering.ended:
         return diagnosis, []
@@ -144,10 +139,10 @@ def diagnose(
                 )
             else:
                 gateway = aws.network_insights(source.account_id, source.region)
-                result.analyzer = reachability.analyze(gateway, src.resource_id, dst.resource_id, traffic, deadline)
+                result.analyzer = reachability.analyze(gateway, src.resource_id, dst.resource_id, traffic, budget)
         if settings.live_ping and src and dst and src.kind == "probe instance":
             ssm = aws.ssm(source.account_id, source.region)
-            result.ping = live_ping.ping(ssm, src.resource_id, dst.ip, deadline, sleep, clock)
+            result.ping = live_ping.ping(ssm, src.resource_id, dst.ip, budget)
         diagnosis.directions.append(result)
     return diagnosis, sides
 
@@ -183,29 +178,22 @@ def probe_endpoint(ec2: Ec2Gateway, vpc_id: str, isolated: frozenset[str]) -> En
 
 
 @dataclass(frozen=True)
-class VerifyResult:
-    peering_id: str
-    outcome: Outcome
-    verdict: str  # verified, blocked:<step>, unverified:<why>; or why it was skipped
-    report: str
-    detail: dict[str, Any]
+class VerifyResult(StepResult[Outcome]):
+    verdict: str = ""  # verified, blocked:<step>, unverified:<why>; empty when skipped
+
+    @property
+    def report(self) -> str:
+        return self.summary
 
     def response(self) -> dict[str, Any]:
-        status = self.verdict if self.outcome is not Outcome.SKIPPED else Outcome.SKIPPED.value
-        return {"status": status, "peeringId": self.peering_id, "report": self.report}
+        return {"status": self.verdict or self.outcome.value, "peeringId": self.peering_id, "report": self.summary}
 
 
-def verify_peering(
-    hint: PeeringHint,
-    settings: Settings,
-    aws: AwsAccess,
-    publisher: EventPublisher,
-    sleep: Callable[[float], None] = time.sleep,
-    clock: Callable[[], float] = time.monotonic,
-) -> VerifyResult:
+def verify_peering(hint: PeeringHint, ctx: Context) -> VerifyResult:
+    settings, aws = ctx.settings, ctx.aws
     if not (settings.is_managed_account(hint.account_id) and settings.is_managed_region(hint.region)):
         return _skipped(hint.peering_id, f"{hint.account_id}/{hint.region} is not managed")
-    diagnosis, sides = diagnose(hint, settings, aws, sleep, clock)
+    diagnosis, sides = diagnose(hint, ctx)
     peering = diagnosis.peering
     if peering.ended:
         return _skipped(peering.peering_id, f"status is {peering.status}: nothing to verify")
@@ -227,15 +215,15 @@ def verify_peering(
         "report": text,
     }
     detail_type = "Peering Verified" if diagnosis.verified else "Peering Verification Failed"
-    publisher.publish(detail_type, detail, resources=[peering.arn])
+    ctx.publisher.publish(detail_type, detail, resources=[peering.arn])
     if not diagnosis.verified and settings.notification_topic_arn:
         aws.notifier(settings.notification_topic_arn).notify(f"Peering {peering.peering_id}: {verdict}", text)
     outcome = Outcome.VERIFIED if diagnosis.verified else Outcome.FAILED
-    return VerifyResult(peering.peering_id, outcome, verdict, text, detail)
+    return VerifyResult(peering.peering_id, outcome, text, settings.dry_run, detail, verdict)
 
 
 def _skipped(peering_id: str, why: str) -> VerifyResult:
-    return VerifyResult(peering_id, Outcome.SKIPPED, why, why, {})
+    return VerifyResult(peering_id, Outcome.SKIPPED, why)
 
 
 def report_text(diagnosis: Diagnosis) -> str:

@@ -1,0 +1,44 @@
+"""What every step is given: the settings, access to AWS, and how to wait."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from peering_autopilot.aws.eventbridge import EventPublisher
+from peering_autopilot.aws.sessions import AwsAccess
+from peering_autopilot.settings import Settings
+
+
+@dataclass(frozen=True)
+class Budget:
+    """Time left for polls (Reachability Analyzer, the live ping) within the function's timeout."""
+
+    deadline: float
+    sleep: Callable[[float], None] = time.sleep
+    clock: Callable[[], float] = time.monotonic
+
+    def can_wait(self, seconds: float) -> bool:
+        return self.clock() + seconds <= self.deadline
+
+
+@dataclass(frozen=True)
+class Context:
+    settings: Settings
+    aws: AwsAccess
+    sleep: Callable[[float], None] = time.sleep
+    clock: Callable[[], float] = time.monotonic
+    backoff: tuple[float, ...] | None = None  # re-reads of a peering EC2 does not show yet; None: lookup's
+
+    @classmethod
+    def of(cls, settings: Settings) -> Context:
+        """A context on the default credentials (the function's own, in Lambda)."""
+        return cls(settings, AwsAccess(settings))
+
+    @property
+    def publisher(self) -> EventPublisher:
+        return self.aws.publisher()
+
+    def budget(self, seconds: float) -> Budget:
+        return Budget(self.clock() + seconds, self.sleep, self.clock)

@@ -1,0 +1,1 @@
+"""What the tests share: the world they build, the domain objects they call, the faults they inject."""
