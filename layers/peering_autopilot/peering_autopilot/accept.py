@@ -53,13 +53,12 @@ class AcceptResult(StepResult[Outcome]):
     reason_code: str = ""
 
     def response(self) -> dict[str, Any]:
-        return {
-            "status": self.outcome.value,
-            "peeringId": self.peering_id,
-            "reasonCode": self.reason_code,
-            "reason": self.summary,
-            "dryRun": self.dry_run,
-        }
+        response = super().response()
+        response["reason"] = response.pop("summary")
+        return response | {"reasonCode": self.reason_code}
+
+    def log_fields(self) -> dict[str, Any]:
+        return {"reason_code": self.reason_code, "reason": self.summary, "dry_run": self.dry_run}
 
 
 def handle_peering_request(hint: PeeringRequestHint, ctx: Context) -> AcceptResult:

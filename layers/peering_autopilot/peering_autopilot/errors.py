@@ -1,15 +1,24 @@
-"""Domain exceptions. Callers decide to retry or stop by class, never by message text."""
+"""Domain exceptions. Callers decide to retry or stop by class, never by message text.
+
+Each error is raised with its facts as keywords (`account_id=…`, `code=…`): they become its
+attributes, for callers to act on, and fill its message template.
+"""
 
 from __future__ import annotations
 
 
 class AutopilotError(Exception):
-    """Base class of every error the autopilot raises on purpose. Keyword arguments are the facts
-    a caller may act on, kept as attributes (account_id, code, ...)."""
+    """Base class of every error the autopilot raises on purpose."""
 
-    def __init__(self, text: str, /, **facts: str) -> None:
-        super().__init__(text)
+    template = "{text}"
+
+    def __init__(self, text: str = "", /, **facts: str) -> None:
+        super().__init__(self.template.format(text=text, **facts))
         self.__dict__.update(facts)
+
+    def __getattr__(self, name: str) -> str:
+        """Only for the type checker: facts are set in __init__, anything else does not exist."""
+        raise AttributeError(f"{type(self).__name__} has no fact {name!r}")
 
 
 class InvalidEventError(AutopilotError):
@@ -23,68 +32,39 @@ class SettingsError(AutopilotError):
 class PeeringNotFoundError(AutopilotError):
     """The peering id is unknown in the account and region where it should live."""
 
-    peering_id: str
-    account_id: str
-    region: str
-
-    def __init__(self, peering_id: str, account_id: str, region: str) -> None:
-        message = f"peering {peering_id} not found in account {account_id} region {region}"
-        super().__init__(message, peering_id=peering_id, account_id=account_id, region=region)
+    template = "peering {peering_id} not found in account {account_id} region {region}"
 
 
 class VpcNotFoundError(AutopilotError):
     """A VPC named by a peering cannot be read in its owner's account."""
 
-    vpc_id: str
-
-    def __init__(self, vpc_id: str, account_id: str, region: str) -> None:
-        super().__init__(f"VPC {vpc_id} not found in account {account_id} region {region}", vpc_id=vpc_id)
+    template = "VPC {vpc_id} not found in account {account_id} region {region}"
 
 
 class RoleAssumptionError(AutopilotError):
     """The hub could not assume the member role in a managed account."""
 
-    account_id: str
-    role_arn: str
-    reason: str
-
-    def __init__(self, account_id: str, role_arn: str, reason: str) -> None:
-        message = f"cannot assume role {role_arn} in account {account_id}: {reason}"
-        super().__init__(message, account_id=account_id, role_arn=role_arn, reason=reason)
+    template = "cannot assume role {role_arn} in account {account_id}: {reason}"
 
 
 class ChangeRefusedError(AutopilotError):
     """EC2 refused one change to one resource (a quota reached, or a concurrent change). Reported
     with the resource and the code; the other resources are still configured."""
 
-    code: str
-    resource_id: str
-    message: str
-
-    def __init__(self, code: str, resource_id: str, message: str) -> None:
-        super().__init__(f"{code} on {resource_id}: {message}", code=code, resource_id=resource_id, message=message)
+    template = "{code} on {resource_id}: {message}"
 
 
 class AwsCallError(AutopilotError):
     """An AWS call failed in a way the gateway has no domain meaning for. Not final: Lambda and
-    EventBridge retry the event, and the next sweep comes back to it."""
+    EventBridge retry the event, and the next sweep comes back to it. Facts: service, operation,
+    code, message, where (the account and region, when known)."""
 
-    service: str
-    operation: str
-    code: str
-    message: str
-    where: str
+    template = "{service} {operation} failed{where}: {code}: {message}"
 
-    def __init__(self, service: str, operation: str, code: str, message: str, where: str = "") -> None:
-        place = f" in {where}" if where else ""
-        super().__init__(
-            f"{service} {operation} failed{place}: {code}: {message}",
-            service=service,
-            operation=operation,
-            code=code,
-            message=message,
-            where=where,
-        )
+    def __init__(self, **facts: str) -> None:
+        where = facts.pop("where", "")
+        super().__init__(where=f" in {where}" if where else "", **facts)
+        self.where = where
 
 
 class AccessDeniedError(AwsCallError):
@@ -104,9 +84,4 @@ class AwsUnreachableError(AwsCallError):
 class PublishError(AutopilotError):
     """The hub's event bus refused one or more of the autopilot's own events."""
 
-    bus_name: str
-    code: str
-
-    def __init__(self, bus_name: str, detail_type: str, refused: int, code: str, message: str) -> None:
-        message = f"event bus {bus_name} refused {refused} {detail_type!r} event(s): {code}: {message}"
-        super().__init__(message, bus_name=bus_name, code=code)
+    template = "event bus {bus_name} refused {refused} {detail_type!r} event(s): {code}: {message}"

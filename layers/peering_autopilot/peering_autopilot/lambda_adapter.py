@@ -35,16 +35,17 @@ class Result(Protocol):
 
     def response(self) -> dict[str, Any]: ...
 
+    def log_fields(self) -> dict[str, Any]: ...
+
 
 @dataclass(frozen=True)
 class LambdaFunction[H, R: Result]:
     """One function of the template: its trigger, its step, and how its outcomes are reported."""
 
     trigger: Callable[[Mapping[str, Any]], H]
-    subject: Callable[[H], str]  # what the invocation is about: its correlation id
     step: Callable[[H, Context], R]
-    metrics: Callable[[R], Mapping[str, int]]  # metric name -> count, for this result
-    log_fields: Callable[[R], dict[str, Any]]
+    subject: Callable[[H], str] = lambda hint: str(hint.peering_id)  # type: ignore[attr-defined]  # correlation id
+    metrics: Callable[[R], Mapping[str, int]] = lambda result: _outcome_metric(result)  # metric name -> count
     warn_on: frozenset[Enum] = frozenset()
     problems: Callable[[R], list[str]] = lambda result: []  # places it could not act in
     message: Callable[[R], str] = lambda result: f"peering {result.outcome.value}"
@@ -86,7 +87,7 @@ class LambdaFunction[H, R: Result]:
         for problem in self.problems(result):
             logger.error("cannot act here", extra={"error": problem})
         log = logger.warning if result.outcome in self.warn_on else logger.info
-        log(self.message(result), extra={"outcome": result.outcome.value, **self.log_fields(result)})
+        log(self.message(result), extra={"outcome": result.outcome.value, **result.log_fields()})
         for name, count in self.metrics(result).items():
             metrics.add_metric(name=name, unit=MetricUnit.Count, value=count)
         return result.response()
@@ -112,49 +113,19 @@ def _outcome_metric(result: Result) -> Mapping[str, int]:
     return {name: 1} if name else {}
 
 
-def _peering_id(hint: triggers.PeeringHint | triggers.PeeringRequestHint) -> str:
-    return hint.peering_id
-
-
 def _swept(trigger: triggers.VpcHint | triggers.ScheduledSweep) -> str:
     return trigger.vpc_id if isinstance(trigger, triggers.VpcHint) else "every managed account and region"
 
 
-ACCEPT = LambdaFunction(
-    trigger=triggers.accept_trigger,
-    subject=_peering_id,
-    step=accept.handle_peering_request,
-    metrics=_outcome_metric,
-    log_fields=lambda r: {"reason_code": r.reason_code, "reason": r.summary, "dry_run": r.dry_run},
-)
-CONFIGURE = LambdaFunction(
-    trigger=triggers.configure_trigger,
-    subject=_peering_id,
-    step=configure.configure_peering,
-    metrics=_outcome_metric,
-    log_fields=lambda r: {"summary": r.summary, "dry_run": r.dry_run},
-)
-VERIFY = LambdaFunction(
-    trigger=triggers.verify_trigger,
-    subject=_peering_id,
-    step=verify.verify_peering,
-    metrics=_outcome_metric,
-    log_fields=lambda r: {"verdict": r.verdict, "report": r.summary},
-    warn_on=frozenset({verify.Outcome.FAILED}),
-)
-CLEANUP = LambdaFunction(
-    trigger=triggers.cleanup_trigger,
-    subject=_peering_id,
-    step=cleanup.clean_up_peering,
-    metrics=_outcome_metric,
-    log_fields=lambda r: {"summary": r.summary},
-)
+ACCEPT = LambdaFunction(triggers.accept_trigger, accept.handle_peering_request)
+CONFIGURE = LambdaFunction(triggers.configure_trigger, configure.configure_peering)
+VERIFY = LambdaFunction(triggers.verify_trigger, verify.verify_peering, warn_on=frozenset({verify.Outcome.FAILED}))
+CLEANUP = LambdaFunction(triggers.cleanup_trigger, cleanup.clean_up_peering)
 SWEEP = LambdaFunction(
-    trigger=triggers.sweep_trigger,
+    triggers.sweep_trigger,
+    sweep.handle_sweep_trigger,
     subject=_swept,
-    step=sweep.handle_sweep_trigger,
     metrics=lambda report: {"WorkFound": len(report.work)},
-    log_fields=lambda report: report.describe(),
     problems=lambda report: report.problems,
     message=lambda report: f"{report.outcome.value} done",
 )

@@ -10,21 +10,18 @@ from typing import Any
 from peering_autopilot.aws.ssm import SsmGateway
 from peering_autopilot.context import Budget
 from peering_autopilot.errors import AwsCallError
-from peering_autopilot.model import as_event
+from peering_autopilot.model import Described
 
 _SUMMARY = re.compile(r"(\d+) packets transmitted, (\d+) (?:packets )?received")
 _DONE = {"Success", "Failed", "TimedOut", "Cancelled", "Undeliverable", "Terminated"}
 
 
 @dataclass(frozen=True)
-class PingResult:
+class PingResult(Described):
     status: str  # replied, no-reply, unavailable, timed-out
     detail: str
     transmitted: int = 0
     received: int = 0
-
-    def describe(self) -> dict[str, Any]:
-        return dict(as_event(self))
 
 
 def ping(

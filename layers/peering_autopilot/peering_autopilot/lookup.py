@@ -37,5 +37,5 @@ def read_peering(
         logger.info("peering %s: waiting %s, retrying in %.1fs", peering_id, waiting_for, delay)
         sleep(delay)
     if peering is None:
-        raise PeeringNotFoundError(peering_id, ec2.account_id, ec2.region)
+        raise PeeringNotFoundError(peering_id=peering_id, account_id=ec2.account_id, region=ec2.region)
     return peering

@@ -172,6 +172,13 @@ class Vpc:
         )
 
 
+class Described:
+    """A dataclass that events describe field by field (`as_event`)."""
+
+    def describe(self) -> dict[str, Any]:
+        return dict(as_event(self))
+
+
 def as_event(value: Any) -> Any:
     """A dataclass (or a list of them) as the JSON of an event: field names in lowerCamelCase."""
     if is_dataclass(value) and not isinstance(value, type):

@@ -207,24 +207,19 @@ def _security_groups(source: SideSnapshot, destination: SideSnapshot, traffic: T
     assert src and dst
     if src.kind == "subnet" or dst.kind == "subnet":
         return Check("security-groups", None, "no instance to judge: a subnet was probed, groups not checked")
-    out_ok = _group_allows(source.security_groups, src.group_ids, "IpPermissionsEgress", traffic, dst.ip, dst.group_ids)
-    if not out_ok:
-        groups = ", ".join(src.group_ids)
-        return Check(
-            "security-groups",
-            False,
-            f"{groups} of {src.resource_id} allow no {describe_traffic(traffic)} out to {dst.ip}",
-            groups,
-        )
-    in_ok = _group_allows(destination.security_groups, dst.group_ids, "IpPermissions", traffic, src.ip, src.group_ids)
-    if not in_ok:
-        groups = ", ".join(dst.group_ids)
-        return Check(
-            "security-groups",
-            False,
-            f"{groups} of {dst.resource_id} allow no {describe_traffic(traffic)} in from {src.ip}",
-            groups,
-        )
+    allowed: list[str] = []
+    # The source's groups must let it out, the destination's let it in; replies follow (stateful).
+    for side, here, there, key, way in (
+        (source, src, dst, "IpPermissionsEgress", "out to"),
+        (destination, dst, src, "IpPermissions", "in from"),
+    ):
+        group = _group_allows(side.security_groups, here.group_ids, key, traffic, there.ip, there.group_ids)
+        if not group:
+            groups = ", ".join(here.group_ids)
+            words = f"{groups} of {here.resource_id} allow no {describe_traffic(traffic)} {way} {there.ip}"
+            return Check("security-groups", False, words, groups)
+        allowed.append(group)
+    out_ok, in_ok = allowed
     return Check("security-groups", True, f"{out_ok} lets it out; {in_ok} lets it in (stateful: replies return)", in_ok)
 
 

@@ -17,29 +17,23 @@ from peering_autopilot.allow import Traffic
 from peering_autopilot.aws.network_insights import NetworkInsightsGateway
 from peering_autopilot.context import Budget
 from peering_autopilot.errors import AccessDeniedError, AwsCallError
-from peering_autopilot.model import as_event
+from peering_autopilot.model import Described
 
 logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
-class Finding:
+class Finding(Described):
     step: str  # one of probe.STEPS, or "other"
     code: str
     component: str
 
-    def describe(self) -> dict[str, str]:
-        return dict(as_event(self))
-
 
 @dataclass
-class AnalyzerResult:
+class AnalyzerResult(Described):
     status: str  # reachable, blocked, unavailable, timed-out
     detail: str
     findings: list[Finding] = field(default_factory=list)
-
-    def describe(self) -> dict[str, Any]:
-        return dict(as_event(self))
 
 
 def step_of(code: str) -> str:

@@ -27,6 +27,10 @@ class StepResult[O: Enum]:
             "dryRun": self.dry_run,
         }
 
+    def log_fields(self) -> dict[str, Any]:
+        """What the function's log line says beside the outcome."""
+        return {"summary": self.summary, "dry_run": self.dry_run}
+
 
 def peering_detail(
     peering: Peering, outcome: Enum | str, dry_run: bool, sides: Iterable[Mapping[str, Any]]

@@ -7,7 +7,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from peering_autopilot.model import ROUTES_TAG, Cidrs, as_event
+from peering_autopilot.model import ROUTES_TAG, Cidrs, Described
 
 # Where a route can point; the first one present names the target in a conflict report.
 _TARGET_KEYS = (
@@ -27,33 +27,24 @@ Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
 @dataclass(frozen=True)
-class Route:
+class Route(Described):
     route_table_id: str
     destination: str
 
-    def describe(self) -> dict[str, str]:
-        return dict(as_event(self))
-
 
 @dataclass(frozen=True)
-class RouteConflict:
+class RouteConflict(Described):
     """The table already sends this destination elsewhere: left alone, reported."""
 
     route_table_id: str
     destination: str
     existing_target: str
 
-    def describe(self) -> dict[str, str]:
-        return dict(as_event(self))
-
 
 @dataclass(frozen=True)
-class SkippedTable:
+class SkippedTable(Described):
     route_table_id: str
     reason: str
-
-    def describe(self) -> dict[str, str]:
-        return dict(as_event(self))
 
 
 @dataclass

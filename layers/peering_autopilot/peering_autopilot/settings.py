@@ -53,30 +53,12 @@ class Settings:
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Settings:
         """Build settings from the function's environment; every fault names the variable."""
-        hub_account = _required(env, "HUB_ACCOUNT_ID")
-        if not ACCOUNT_ID.fullmatch(hub_account):
-            raise SettingsError(f"HUB_ACCOUNT_ID must be a 12-digit account id, got {hub_account!r}")
-        hub_region = _required(env, "AWS_REGION")
-        if not REGION.fullmatch(hub_region):
-            raise SettingsError(f"AWS_REGION is not a region name: {hub_region!r}")
-
-        approved = _csv(env.get("APPROVED_ACCOUNT_IDS", ""))
-        bad_accounts = [a for a in approved if not ACCOUNT_ID.fullmatch(a)]
-        if bad_accounts:
-            raise SettingsError(f"APPROVED_ACCOUNT_IDS holds values that are not 12-digit account ids: {bad_accounts}")
-
-        role_name = _required(env, "MEMBER_ROLE_NAME")
-        if not ROLE_NAME.fullmatch(role_name):
-            raise SettingsError(f"MEMBER_ROLE_NAME is not a valid IAM role name: {role_name!r}")
-
-        regions = _csv(env.get("MANAGED_REGIONS", "")) or [hub_region]
-        bad_regions = [r for r in regions if not REGION.fullmatch(r)]
-        if bad_regions:
-            raise SettingsError(f"MANAGED_REGIONS holds values that are not region names: {bad_regions}")
-
-        bus = _required(env, "EVENT_BUS_NAME")
-        if not BUS_NAME.fullmatch(bus):
-            raise SettingsError(f"EVENT_BUS_NAME is not an event bus name or ARN: {bus!r}")
+        hub_account = _required(env, "HUB_ACCOUNT_ID", ACCOUNT_ID, "must be a 12-digit account id, got {!r}")
+        hub_region = _required(env, "AWS_REGION", REGION, "is not a region name: {!r}")
+        approved = _all_matching(env, "APPROVED_ACCOUNT_IDS", ACCOUNT_ID, "12-digit account ids")
+        role_name = _required(env, "MEMBER_ROLE_NAME", ROLE_NAME, "is not a valid IAM role name: {!r}")
+        regions = _all_matching(env, "MANAGED_REGIONS", REGION, "region names") or [hub_region]
+        bus = _required(env, "EVENT_BUS_NAME", BUS_NAME, "is not an event bus name or ARN: {!r}")
 
         action_text = env.get("UNAPPROVED_REQUEST_ACTION", UnapprovedAction.LEAVE_PENDING.value).strip()
         try:
@@ -112,15 +94,27 @@ class Settings:
         )
 
 
-def _required(env: Mapping[str, str], name: str) -> str:
+def _required(env: Mapping[str, str], name: str, pattern: re.Pattern[str], problem: str) -> str:
+    """A variable that must be set and match `pattern`; `problem` words the mismatch."""
     value = env.get(name, "").strip()
     if not value:
         raise SettingsError(f"environment variable {name} is required and is empty")
+    if not pattern.fullmatch(value):
+        raise SettingsError(f"{name} {problem.format(value)}")
     return value
 
 
 def _csv(text: str) -> list[str]:
     return [item.strip() for item in text.split(",") if item.strip()]
+
+
+def _all_matching(env: Mapping[str, str], name: str, pattern: re.Pattern[str], what: str) -> list[str]:
+    """A comma list; every item must match."""
+    values = _csv(env.get(name, ""))
+    bad = [v for v in values if not pattern.fullmatch(v)]
+    if bad:
+        raise SettingsError(f"{name} holds values that are not {what}: {bad}")
+    return values
 
 
 def _bool(env: Mapping[str, str], name: str) -> bool:

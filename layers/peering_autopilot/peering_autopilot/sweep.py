@@ -82,6 +82,9 @@ class SweepReport:
     def response(self) -> dict[str, Any]:
         return {"status": self.outcome.value, **self.describe()}
 
+    def log_fields(self) -> dict[str, Any]:
+        return self.describe()
+
 
 def handle_sweep_trigger(trigger: VpcHint | ScheduledSweep, ctx: Context) -> SweepReport:
     return sweep(ctx) if isinstance(trigger, ScheduledSweep) else sweep_vpc(trigger, ctx)

@@ -188,6 +188,9 @@ class VerifyResult(StepResult[Outcome]):
     def response(self) -> dict[str, Any]:
         return {"status": self.verdict or self.outcome.value, "peeringId": self.peering_id, "report": self.summary}
 
+    def log_fields(self) -> dict[str, Any]:
+        return {"verdict": self.verdict, "report": self.summary}
+
 
 def verify_peering(hint: PeeringHint, ctx: Context) -> VerifyResult:
     settings, aws = ctx.settings, ctx.aws

@@ -39,6 +39,8 @@ def translated(service: str, where: str = "") -> Iterator[None]:
     except ClientError as e:
         code = error_code(e)
         kind = AccessDeniedError if code in ACCESS_DENIED else ThrottledError if code in THROTTLED else AwsCallError
-        raise kind(service, e.operation_name, code, error_message(e), where) from e
+        raise kind(service=service, operation=e.operation_name, code=code, message=error_message(e), where=where) from e
     except BotoCoreError as e:
-        raise AwsUnreachableError(service, "call", type(e).__name__, str(e), where) from e
+        raise AwsUnreachableError(
+            service=service, operation="call", code=type(e).__name__, message=str(e), where=where
+        ) from e

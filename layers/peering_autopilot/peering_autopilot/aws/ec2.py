@@ -41,6 +41,7 @@ class Ec2Gateway:
         self.account_id = account_id
         self.region = region
         self.where = f"account {account_id} region {region}"
+        self._place = {"account_id": account_id, "region": region}
 
     # ------------------------------------------------------------------ peerings
     @needs("ec2:DescribeVpcPeeringConnections")
@@ -81,7 +82,7 @@ class Ec2Gateway:
                 response = self.client.accept_vpc_peering_connection(VpcPeeringConnectionId=peering_id)
             except ClientError as e:
                 if error_code(e) in _PEERING_NOT_FOUND:
-                    raise PeeringNotFoundError(peering_id, self.account_id, self.region) from e
+                    raise PeeringNotFoundError(peering_id=peering_id, **self._place) from e
                 raise
         return response["VpcPeeringConnection"].get("Status", {}).get("Code", "unknown")
 
@@ -92,7 +93,7 @@ class Ec2Gateway:
                 self.client.reject_vpc_peering_connection(VpcPeeringConnectionId=peering_id)
             except ClientError as e:
                 if error_code(e) in _PEERING_NOT_FOUND:
-                    raise PeeringNotFoundError(peering_id, self.account_id, self.region) from e
+                    raise PeeringNotFoundError(peering_id=peering_id, **self._place) from e
                 raise
 
     # ------------------------------------------------------------------ VPCs
@@ -103,12 +104,12 @@ class Ec2Gateway:
                 response = self.client.describe_vpcs(VpcIds=[vpc_id])
             except ClientError as e:
                 if error_code(e) in _VPC_NOT_FOUND:
-                    raise VpcNotFoundError(vpc_id, self.account_id, self.region) from e
+                    raise VpcNotFoundError(vpc_id=vpc_id, **self._place) from e
                 raise
         for item in response.get("Vpcs", []):
             if item.get("VpcId") == vpc_id:
                 return Vpc.from_api(item, self.region)
-        raise VpcNotFoundError(vpc_id, self.account_id, self.region)
+        raise VpcNotFoundError(vpc_id=vpc_id, **self._place)
 
     @needs("ec2:DescribeVpcs")
     def opted_in_vpcs(self) -> dict[str, Vpc]:
@@ -220,7 +221,7 @@ class Ec2Gateway:
                 if code == gone:
                     return
                 if code in _REFUSALS:
-                    raise ChangeRefusedError(code, resource_id, error_message(e)) from e
+                    raise ChangeRefusedError(code=code, resource_id=resource_id, message=error_message(e)) from e
                 raise
 
     def _read_by_vpc(

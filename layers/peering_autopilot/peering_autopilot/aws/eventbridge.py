@@ -46,9 +46,9 @@ class EventPublisher:
                 failed = [e for e in response["Entries"] if e.get("ErrorCode")]
                 first = failed[0] if failed else {}
                 raise PublishError(
-                    self.bus_name,
-                    detail_type,
-                    len(failed),
-                    str(first.get("ErrorCode")),
-                    str(first.get("ErrorMessage")),
+                    bus_name=self.bus_name,
+                    detail_type=detail_type,
+                    refused=str(len(failed)),
+                    code=str(first.get("ErrorCode")),
+                    message=str(first.get("ErrorMessage")),
                 )

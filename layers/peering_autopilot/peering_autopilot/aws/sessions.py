@@ -90,7 +90,9 @@ class AwsAccess:
             try:
                 creds = sts.assume_role(RoleArn=role_arn, RoleSessionName=MEMBER_SESSION_NAME)["Credentials"]
             except ClientError as e:
-                raise RoleAssumptionError(account_id, role_arn, f"{error_code(e)}: {error_message(e)}") from e
+                raise RoleAssumptionError(
+                    account_id=account_id, role_arn=role_arn, reason=f"{error_code(e)}: {error_message(e)}"
+                ) from e
         session = boto3.Session(
             aws_access_key_id=creds["AccessKeyId"],
             aws_secret_access_key=creds["SecretAccessKey"],
