@@ -40,8 +40,9 @@ templates: $(STAMP)
 build: $(STAMP)
 	$(BIN)/sam build --template-file template.yaml --build-dir .aws-sam/build
 
+# One pytest-xdist worker per core, up to 4 (CI has 2).
 pytest: $(STAMP)
-	$(BIN)/pytest
+	$(BIN)/pytest -n auto --maxprocesses 4
 
 coldstart: $(STAMP) build
 	$(BIN)/python benchmarks/cold_start.py

@@ -7,6 +7,8 @@ import os
 from collections.abc import Iterator
 from typing import Any
 
+import botocore.loaders
+import botocore.session
 import pytest
 from moto import mock_aws
 
@@ -27,6 +29,25 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         if item.get_closest_marker("real_aws"):
             item.add_marker(skip)
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _one_service_model_loader() -> Iterator[None]:
+    """Every boto3 session the harness, the functions and the tests create (one per runtime, per
+    assumed role, per account) would load the services' models from disk again, and most of the
+    suite's time went there. All sessions of the run share one loader: the same read-only data,
+    read once per process."""
+    loaders: dict[str | None, Any] = {}
+    create = botocore.loaders.create_loader
+
+    def shared(search_path_string: str | None = None) -> Any:
+        if search_path_string not in loaders:
+            loaders[search_path_string] = create(search_path_string)
+        return loaders[search_path_string]
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(botocore.session, "create_loader", shared)
+        yield
 
 
 @pytest.fixture(autouse=True)

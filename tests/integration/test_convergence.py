@@ -43,22 +43,6 @@ MARK = "peering-autopilot {pcx}"  # the autopilot's rule description, with the p
 PEERING = "this peering"  # a route's target, when it is the peering under test
 
 
-@pytest.fixture(autouse=True)
-def _one_service_model_loader(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Every boto3 session the harness and the functions create (one per runtime, per assumed
-    role, per LocalCloud.ec2 call) loads EC2's service model from disk again; most of these tests'
-    time went there. Sessions share one loader here: the same read-only data, read once."""
-    loaders: dict[str | None, Any] = {}
-    create = botocore.loaders.create_loader
-
-    def shared(search_path_string: str | None = None) -> Any:
-        if search_path_string not in loaders:
-            loaders[search_path_string] = create(search_path_string)
-        return loaders[search_path_string]
-
-    monkeypatch.setattr(botocore.session, "create_loader", shared)
-
-
 # ---------------------------------------------------------------------------------------- views
 @dataclass(frozen=True)
 class View:
