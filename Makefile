@@ -6,6 +6,8 @@ STAMP := $(VENV)/.installed
 # sam build looks for the runtime's interpreter (python3.13) on PATH: the venv's own bin has it.
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 export SAM_CLI_TELEMETRY := 0
+# autopilot_local (the harness, the demo) is not installed: it runs from the checkout.
+export PYTHONPATH := $(CURDIR)
 export AWS_DEFAULT_REGION ?= us-east-1
 TEMPLATES := template.yaml member/template.yaml
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -23,9 +24,47 @@ RECORDED_CALLS = frozenset(
 Sink = Callable[[dict[str, Any]], None]
 
 
+@dataclass(frozen=True)
+class Identity:
+    """Who made a call, as CloudTrail's userIdentity says: an assumed role and its session."""
+
+    account_id: str
+    role_name: str
+    session_name: str
+    role_path: str = "/"
+
+    @property
+    def role_arn(self) -> str:
+        return f"arn:aws:iam::{self.account_id}:role{self.role_path}{self.role_name}"
+
+    def user_identity(self) -> dict[str, Any]:
+        return {
+            "type": "AssumedRole",
+            "principalId": f"AROAEXAMPLE{self.role_name[:8].upper()}:{self.session_name}",
+            "arn": f"arn:aws:sts::{self.account_id}:assumed-role/{self.role_name}/{self.session_name}",
+            "accountId": self.account_id,
+            "sessionContext": {
+                "sessionIssuer": {
+                    "type": "Role",
+                    "principalId": f"AROAEXAMPLE{self.role_name[:8].upper()}",
+                    "arn": self.role_arn,
+                    "accountId": self.account_id,
+                    "userName": self.role_name,
+                },
+                "attributes": {"mfaAuthenticated": "false"},
+            },
+        }
+
+
+def person(account_id: str, name: str = "network-engineer") -> Identity:
+    """A person signed in through an SSO permission set or an admin role."""
+    return Identity(account_id, "NetworkAdmin", name)
+
+
 def record_calls(client: Any, account_id: str, sink: Sink, principal: str = "network-engineer") -> None:
     """Make `client` report each recorded EC2 call to `sink` as a CloudTrail event."""
     region = client.meta.region_name
+    caller = person(account_id, principal)
 
     def keep_params(params: dict[str, Any], model: Any, context: dict[str, Any], **_: Any) -> None:
         context["cloudtrail_params"] = dict(params)
@@ -42,7 +81,7 @@ def record_calls(client: Any, account_id: str, sink: Sink, principal: str = "net
                 request=context.get("cloudtrail_params", {}),
                 response=None if error else {k: v for k, v in parsed.items() if k != "ResponseMetadata"},
                 error_code=error.get("Code") if error else None,
-                principal=principal,
+                caller=caller,
             )
         )
 
@@ -57,18 +96,13 @@ def cloudtrail_event(
     request: dict[str, Any],
     response: dict[str, Any] | None,
     error_code: str | None = None,
-    principal: str = "network-engineer",
+    caller: Identity | None = None,
 ) -> dict[str, Any]:
     now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     request_id = str(uuid.uuid4())
     detail: dict[str, Any] = {
         "eventVersion": "1.09",
-        "userIdentity": {
-            "type": "AssumedRole",
-            "principalId": f"AROAEXAMPLE:{principal}",
-            "arn": f"arn:aws:sts::{account_id}:assumed-role/NetworkAdmin/{principal}",
-            "accountId": account_id,
-        },
+        "userIdentity": (caller or person(account_id)).user_identity(),
         "eventTime": now,
         "eventSource": "ec2.amazonaws.com",
         "eventName": event_name,

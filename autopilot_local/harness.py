@@ -1,6 +1,16 @@
 """Run the autopilot locally as AWS would: CloudTrail events forwarded by the templates' rules to
 the hub's bus, matched against the functions' rules in template.yaml, and delivered to the
-template's handlers with the template's environment, until nothing is left to do."""
+template's handlers with the template's environment, until nothing is left to do.
+
+Where moto differs from AWS, the harness does what AWS does (and says so here):
+- EventBridge delivers an event to every rule that matches it, each delivery on its own and
+  asynchronously: the harness queues one delivery per matching rule, not one per event.
+- Delivery is at least once and in no guaranteed order: tests may ask for extra copies
+  (`redeliver`) and a shuffled order (`shuffle`).
+- CloudTrail records the functions' own calls too, with the caller's identity (the function's
+  execution role in the hub, the member role elsewhere), and the forwarding rules carry them to
+  the hub like anyone's: the harness records the functions' peering calls as CloudTrail would.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +18,7 @@ import contextlib
 import importlib.util
 import json
 import os
+import random
 import sys
 import uuid
 from collections import deque
@@ -18,11 +29,12 @@ from types import ModuleType
 from typing import Any, TextIO
 
 import boto3
+import botocore.client
 from moto.events.models import EventPattern
 
-from autopilot_local.cloudtrail import record_calls
+from autopilot_local.cloudtrail import RECORDED_CALLS, Identity, cloudtrail_event, record_calls
 from autopilot_local.metering import CallLog, count_calls
-from autopilot_local.template import SCHEDULE, FunctionSpec, Stack
+from autopilot_local.template import SCHEDULE, FunctionSpec, Rule, Stack
 from peering_autopilot import runtime as domain_runtime
 
 PROJECT = Path(__file__).resolve().parent.parent
@@ -51,6 +63,13 @@ class LocalCloud:
         self.hub_account_id = hub_account_id
         self._sessions: dict[str, boto3.Session] = {}
         self.trail: deque[dict[str, Any]] = deque()
+        self.assumed: dict[str, Identity] = {}  # access key id -> who assumed it (for the echo)
+        self.history: list[dict[str, Any]] = []  # every CloudTrail event recorded, delivered or not
+
+    def record(self, event: dict[str, Any]) -> None:
+        """CloudTrail records an event: it waits on the trail for the forwarding rules."""
+        self.trail.append(event)
+        self.history.append(event)
 
     def session(self, account_id: str) -> boto3.Session:
         if account_id == self.hub_account_id:
@@ -98,7 +117,7 @@ class LocalCloud:
         as CloudTrail events, as a person's calls in the console or CLI would."""
         client = self.session(account_id).client("ec2", region_name=region)
         if record:
-            record_calls(client, account_id, self.trail.append)
+            record_calls(client, account_id, self.record)
         return client
 
 
@@ -137,10 +156,12 @@ class LocalFunction:
     # starts that runtime afresh.
     _warm: LocalFunction | None = None
 
-    def __init__(self, spec: FunctionSpec, region: str, log_stream: TextIO) -> None:
+    def __init__(self, spec: FunctionSpec, region: str, log_stream: TextIO, cloud: LocalCloud, role: Identity) -> None:
         self.spec = spec
         self.region = region
         self.log_stream = log_stream
+        self.cloud = cloud
+        self.role = role  # its execution role, as CloudTrail names the caller
         self._handler: Callable[[Any, Any], Any] | None = None
         self.env = {
             **spec.environment,
@@ -151,12 +172,44 @@ class LocalFunction:
         }
 
     def invoke(self, event: dict[str, Any]) -> Any:
-        with _environ(self.env), contextlib.redirect_stdout(self.log_stream):
+        with _environ(self.env), contextlib.redirect_stdout(self.log_stream), self._echoed():
             if LocalFunction._warm is not self:
                 domain_runtime.runtime.cache_clear()
                 LocalFunction._warm = self
             handler = self._load()
             return handler(event, LambdaContext(function_name=self.spec.logical_id))
+
+    @contextlib.contextmanager
+    def _echoed(self) -> Iterator[None]:
+        """Record the function's own peering calls on the trail as CloudTrail would: in the
+        caller's account and region, with the caller's identity (its execution role, or the role
+        it assumed there). moto records nothing of the kind."""
+        client_class: Any = botocore.client.BaseClient  # _make_api_call is private: untyped on purpose
+        original = client_class._make_api_call
+        cloud, role = self.cloud, self.role
+
+        def call(client: Any, operation: str, params: dict[str, Any]) -> Any:
+            response = original(client, operation, params)
+            service = client.meta.service_model.service_name
+            if service == "sts" and operation == "AssumeRole":
+                account, role_name = params["RoleArn"].split(":")[4], params["RoleArn"].rsplit("/", 1)[1]
+                key = response["Credentials"]["AccessKeyId"]
+                cloud.assumed[key] = Identity(account, role_name, params["RoleSessionName"])
+            elif service == "ec2" and operation in RECORDED_CALLS:
+                key = client._request_signer._credentials.access_key
+                caller = cloud.assumed.get(key, role)
+                answer = {k: v for k, v in response.items() if k != "ResponseMetadata"}
+                event = cloudtrail_event(
+                    operation, caller.account_id, client.meta.region_name, params, answer, caller=caller
+                )
+                cloud.record(event)
+            return response
+
+        client_class._make_api_call = call
+        try:
+            yield
+        finally:
+            client_class._make_api_call = original
 
     def _load(self) -> Callable[[Any, Any], Any]:
         if self._handler is None:
@@ -203,12 +256,25 @@ class LocalAutopilot:
         self.member_accounts = frozenset(member_accounts)
         self.bus_name = self.stack.physical_name("AutopilotBus")
         log = log_stream if log_stream is not None else sys.stdout
-        self.functions = [LocalFunction(spec, region, log) for spec in self.stack.functions()]
+        self.functions = [
+            LocalFunction(spec, region, log, cloud, self.execution_role(spec)) for spec in self.stack.functions()
+        ]
         self.published: list[dict[str, Any]] = []
         self.deliveries: list[Delivery] = []
         self.dropped: list[tuple[dict[str, Any], str]] = []
-        self._pending: deque[tuple[dict[str, Any], str]] = deque()
+        # One entry per delivery still to make: (event, how it reached the bus, function, rule).
+        self._pending: deque[tuple[dict[str, Any], str, LocalFunction, Rule]] = deque()
+        # At least once, in no guaranteed order: extra copies of a delivery, and a shuffled queue.
+        self.redeliver: Callable[[dict[str, Any], str], int] = lambda event, rule: 0
+        self.shuffle: random.Random | None = None
         self._queue_url = self._deploy_bus()
+
+    def execution_role(self, spec: FunctionSpec) -> Identity:
+        """The role SAM makes for a function (the template's RolePath), and the session Lambda
+        names after the function."""
+        path = self.stack.body.get("Globals", {}).get("Function", {}).get("RolePath", "/")
+        name = f"{self.stack.name}-{spec.logical_id}"
+        return Identity(self.cloud.hub_account_id, f"{name}Role-LOCAL0000", f"{name}-LOCAL0000", path)
 
     # ------------------------------------------------------------------ deployment
     def _deploy_bus(self) -> str:
@@ -242,7 +308,7 @@ class LocalAutopilot:
             self.dropped.append((event, f"account {account} has no member stack forwarding its events"))
             return
         if any(_matches(p, event) for p in patterns):
-            self._pending.append((event, via))
+            self.put(event, via)
         else:
             self.dropped.append((event, "no forwarding rule matches"))
 
@@ -252,8 +318,12 @@ class LocalAutopilot:
         return account in self.stack.values.get("ApprovedAccountIds", [])
 
     def put(self, event: dict[str, Any], via: str = "put on the bus directly") -> None:
-        """Put an event straight on the hub's bus (as a member's forwarding rule would)."""
-        self._pending.append((event, via))
+        """Put an event straight on the hub's bus (as a member's forwarding rule would): one
+        delivery for each rule on the bus that matches it."""
+        for function in self.functions:
+            for rule in function.spec.rules:
+                if rule.bus == self.bus_name and _matches(rule.pattern, event):
+                    self._pending.append((event, via, function, rule))
 
     def tick(self) -> list[Delivery]:
         """The schedule fires: deliver a "Scheduled Event" to the scheduled functions, then run
@@ -277,7 +347,7 @@ class LocalAutopilot:
                         result = function.invoke(event)
                     done.append(Delivery(function.spec.logical_id, rule.name, "the schedule", event, result, calls))
         self.deliveries.extend(done)
-        self._pending.extend((e, f"published on {self.bus_name}") for e in self._drain_published())
+        self._publish_pending()
         return done + self.run_until_idle()
 
     def run_until_idle_with(self, event: dict[str, Any], via: str) -> list[Delivery]:
@@ -293,19 +363,22 @@ class LocalAutopilot:
         while self._pending:
             if len(done) >= max_deliveries:
                 raise RuntimeError(f"more than {max_deliveries} deliveries: is a function looping on its own events?")
-            event, via = self._pending.popleft()
-            for function in self.functions:
-                for rule in function.spec.rules:
-                    if rule.bus == self.bus_name and _matches(rule.pattern, event):
-                        with count_calls() as calls:
-                            result = function.invoke(event)
-                        delivery = Delivery(function.spec.logical_id, rule.name, via, event, result, calls)
-                        done.append(delivery)
-                        self.deliveries.append(delivery)
-                        break
-            self._pending.extend((e, f"published on {self.bus_name}") for e in self._drain_published())
+            if self.shuffle is not None:
+                self._pending.rotate(-self.shuffle.randrange(len(self._pending)))
+            event, via, function, rule = self._pending.popleft()
+            for _ in range(1 + self.redeliver(event, rule.name)):
+                with count_calls() as calls:
+                    result = function.invoke(event)
+                delivery = Delivery(function.spec.logical_id, rule.name, via, event, result, calls)
+                done.append(delivery)
+                self.deliveries.append(delivery)
+            self._publish_pending()
             self.forward_trail()
         return done
+
+    def _publish_pending(self) -> None:
+        for event in self._drain_published():
+            self.put(event, f"published on {self.bus_name}")
 
     def _drain_published(self) -> list[dict[str, Any]]:
         sqs = self.cloud.session(self.cloud.hub_account_id).client("sqs", region_name=self.region)

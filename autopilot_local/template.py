@@ -169,7 +169,7 @@ class Stack:
                 Rule(
                     name=f"{logical_id}.{event_name}",
                     bus=str(self.resolve(event["Properties"].get("EventBusName", "default"))),
-                    pattern=event["Properties"]["Pattern"],
+                    pattern=self.resolve(event["Properties"]["Pattern"]),
                 )
                 if event.get("Type") == "EventBridgeRule"
                 else Rule(f"{logical_id}.{event_name}", SCHEDULE, SCHEDULED_EVENT_PATTERN)

@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import io
 import itertools
+import random
 import time
+from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -29,6 +31,7 @@ from tests.support.world import (
     OTHER_REGION,
     OUTSIDER,
     REGION,
+    ApiCalls,
     Net,
     Side,
     build_net,
@@ -862,3 +865,95 @@ def test_a_sweep_over_a_converged_estate_makes_no_mutating_call(cloud: LocalClou
     assert deliveries[0].result == {"status": "sweep", "places": 4, "work": {}, "problems": []}
     assert [d.calls.mutating() for d in deliveries] == [[]]
     assert estate_state(cloud, vpcs, peerings) == before
+
+
+# ---------------------------------------------------------------------------------------- 6. its own echo
+def test_the_autopilots_own_calls_come_back_through_cloudtrail_and_trigger_nothing(
+    cloud: LocalCloud, autopilot_factory: Any
+) -> None:
+    # GIVEN a cross-account request a person sends
+    autopilot = autopilot_factory()
+    a, b = net_pair(cloud)
+    peering_id = request_peering(cloud, a.side, b.side)
+
+    # WHEN the autopilot accepts it, through the member role in the accepter's account
+    deliveries = autopilot.run_until_idle()
+
+    # THEN CloudTrail recorded that accept in the member account with the member role's identity
+    [accept] = [e for e in cloud.history if e["detail"]["eventName"] == "AcceptVpcPeeringConnection"]
+    identity = accept["detail"]["userIdentity"]
+    assert (accept["account"], identity["type"]) == (MEMBER, "AssumedRole")
+    assert identity["sessionContext"]["sessionIssuer"]["arn"] == f"arn:aws:iam::{MEMBER}:role/PeeringAutopilotMember"
+    assert identity["arn"] == f"arn:aws:sts::{MEMBER}:assumed-role/PeeringAutopilotMember/peering-autopilot"
+    # ... and the echo, forwarded to the hub like anyone's call, triggered no function
+    assert [d.rule for d in deliveries if d.event is accept] == []
+    assert outcomes(deliveries) == [
+        ("AcceptPeeringFunction", "accepted"),
+        ("ConfigurePeeringFunction", "configured"),
+        ("VerifyPeeringFunction", "verified"),
+    ]
+    assert end_state(cloud, a, b, peering_id) == configured_net_state("10.0.0.0/16", "10.1.0.0/16")
+
+
+def test_an_accept_by_a_hub_function_is_recorded_with_its_execution_role(
+    cloud: LocalCloud, autopilot_factory: Any
+) -> None:
+    autopilot = autopilot_factory()
+    a = build_net(cloud, HUB, REGION, "10.0.0.0/16")
+    b = build_net(cloud, HUB, REGION, "10.1.0.0/16")
+    request_peering(cloud, a.side, b.side)
+
+    deliveries = autopilot.run_until_idle()
+
+    [accept] = [e for e in cloud.history if e["detail"]["eventName"] == "AcceptVpcPeeringConnection"]
+    issuer = accept["detail"]["userIdentity"]["sessionContext"]["sessionIssuer"]["arn"]
+    assert issuer == f"arn:aws:iam::{HUB}:role/peering-autopilot/peering-autopilot-AcceptPeeringFunctionRole-LOCAL0000"
+    assert [d.function for d in deliveries] == [
+        "AcceptPeeringFunction",
+        "ConfigurePeeringFunction",
+        "VerifyPeeringFunction",
+    ]
+
+
+def test_an_echo_that_reaches_a_function_anyway_is_ignored_without_an_aws_call(
+    cloud: LocalCloud, autopilot_factory: Any, api_calls: ApiCalls
+) -> None:
+    # GIVEN the autopilot's own accept, as CloudTrail recorded it (the rule would have dropped it)
+    autopilot = autopilot_factory()
+    a, b = net_pair(cloud)
+    request_peering(cloud, a.side, b.side)
+    autopilot.run_until_idle()
+    [accept] = [e for e in cloud.history if e["detail"]["eventName"] == "AcceptVpcPeeringConnection"]
+    configure = next(f for f in autopilot.functions if f.spec.logical_id == "ConfigurePeeringFunction")
+    api_calls.clear()
+
+    # WHEN it is handed to the configure function directly (a rule edited by hand, a replay)
+    result = configure.invoke(accept)
+
+    # THEN the function sees its own call and does nothing
+    assert result == {
+        "status": "ignored",
+        "reason": f"the call was the autopilot's own (arn:aws:iam::{MEMBER}:role/PeeringAutopilotMember)",
+    }
+    assert api_calls.calls == []
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_every_delivery_twice_and_in_a_shuffled_order_ends_as_a_clean_run(
+    cloud: LocalCloud, autopilot_factory: Any, seed: int
+) -> None:
+    # GIVEN EventBridge delivering at least once and in no order: each delivery twice, shuffled
+    autopilot = autopilot_factory()
+    autopilot.redeliver = lambda event, rule: 1
+    autopilot.shuffle = random.Random(seed)
+    a, b = net_pair(cloud)
+
+    # WHEN a person requests a peering and everything runs until nothing is pending
+    peering_id = request_peering(cloud, a.side, b.side)
+    deliveries = autopilot.run_until_idle()
+
+    # THEN every delivery came twice, and the estate is where a clean run leaves it
+    by_rule = Counter(d.rule for d in deliveries)
+    assert by_rule["AcceptPeeringFunction.PeeringRequested"] == 2
+    assert all(count % 2 == 0 for count in by_rule.values()), by_rule
+    assert end_state(cloud, a, b, peering_id) == configured_net_state("10.0.0.0/16", "10.1.0.0/16")

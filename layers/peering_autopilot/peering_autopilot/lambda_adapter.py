@@ -77,8 +77,16 @@ class LambdaFunction[H, R: Result]:
 
         subject = self.subject(hint)
         logger.set_correlation_id(subject)
+        context = runtime()
+        caller = str(getattr(hint, "caller", ""))
+        if caller and context.settings.is_own_role(caller):
+            # CloudTrail echoes the autopilot's own calls; the step that made the call has already
+            # published what comes next, so the echo is not a trigger.
+            reason = f"the call was the autopilot's own ({caller})"
+            logger.info("event ignored", extra={"reason": reason})
+            return {"status": "ignored", "reason": reason}
         try:
-            result = self.step(hint, runtime())
+            result = self.step(hint, context)
         except FINAL_FAULTS as e:
             logger.error("cannot act", extra={"error": str(e), "error_type": type(e).__name__})
             metrics.add_metric(name="Failures", unit=MetricUnit.Count, value=1)

@@ -14,6 +14,10 @@ ACCOUNT_ID = re.compile(r"[0-9]{12}", re.ASCII)
 REGION = re.compile(r"[a-z]{2}(-[a-z]+)+-[0-9]{1,2}", re.ASCII)
 ROLE_NAME = re.compile(r"[\w+=,.@-]{1,64}", re.ASCII)
 TOPIC_ARN = re.compile(r"arn:aws[\w-]*:sns:[a-z0-9-]+:[0-9]{12}:[\w-]{1,256}", re.ASCII)
+ROLE_ARN = re.compile(
+    r"arn:aws[\w-]*:iam::(?P<account>[0-9]{12}):role(?P<path>/(?:[\w+=,.@-]+/)*)(?P<name>[\w+=,.@-]{1,64})", re.ASCII
+)
+HUB_ROLE_PATH = "/peering-autopilot/"  # template.yaml Globals RolePath: the hub functions' roles
 BUS_NAME = re.compile(r"[\w./-]{1,256}|arn:aws[\w-]*:events:[\w-]+:[0-9]{12}:event-bus/[\w./-]{1,256}", re.ASCII)
 
 
@@ -46,6 +50,18 @@ class Settings:
 
     def is_managed_region(self, region: str) -> bool:
         return region in self.managed_regions
+
+    def is_own_role(self, role_arn: str) -> bool:
+        """A role of the autopilot's own: a hub function's (the template's RolePath in the hub's
+        account) or the member role in a managed account. Its calls come back through CloudTrail
+        and must not trigger the autopilot again."""
+        match = ROLE_ARN.fullmatch(role_arn)
+        if not match:
+            return False
+        account, path, name = match.group("account"), match.group("path"), match.group("name")
+        if account == self.hub_account_id and path == HUB_ROLE_PATH:
+            return True
+        return self.is_managed_account(account) and path == "/" and name == self.member_role_name
 
     def member_role_arn(self, account_id: str, partition: str = "aws") -> str:
         return f"arn:{partition}:iam::{account_id}:role/{self.member_role_name}"

@@ -23,6 +23,7 @@ AUTOPILOT = "peering-autopilot"
 CLOUDTRAIL_DETAIL_TYPE = "AWS API Call via CloudTrail"
 WORK_DETAIL_TYPE = "Peering Work Found"
 ACCEPTED_DETAIL_TYPE = "Peering Accepted"
+REJECTED_DETAIL_TYPE = "Peering Rejected"
 CONFIGURED_DETAIL_TYPE = "Peering Configured"
 TAG_CHANGE_DETAIL_TYPE = "Tag Change on Resource"
 SCHEDULED_DETAIL_TYPE = "Scheduled Event"
@@ -41,6 +42,7 @@ class PeeringRequestHint:
     accepter_account_id: str
     accepter_region: str
     reported_by_account: str
+    caller: str = ""  # the role that made the call (CloudTrail's session issuer), when a call is the trigger
 
 
 @dataclass(frozen=True)
@@ -50,6 +52,7 @@ class PeeringHint:
     peering_id: str
     account_id: str
     region: str
+    caller: str = ""  # the role that made the call (CloudTrail's session issuer), when a call is the trigger
 
 
 @dataclass(frozen=True)
@@ -117,6 +120,7 @@ def create_peering_call(event: Mapping[str, Any]) -> PeeringRequestHint:
         accepter_account_id=_match(accepter_account[0], ACCOUNT_ID, accepter_account[1]),
         accepter_region=_match(accepter_region[0], REGION, accepter_region[1]),
         reported_by_account=account,
+        caller=_caller(detail),
     )
 
 
@@ -133,6 +137,7 @@ def _peering_call(*names: str) -> Callable[[Mapping[str, Any]], PeeringHint]:
             ),
             account_id=_match(event.get("account"), ACCOUNT_ID, "account"),
             region=_match(event.get("region"), REGION, "region"),
+            caller=_caller(detail),
         )
 
     return parse
@@ -142,8 +147,9 @@ accept_peering_call = _peering_call("AcceptVpcPeeringConnection")
 end_peering_call = _peering_call("DeleteVpcPeeringConnection", "RejectVpcPeeringConnection")
 
 
-def peering_accepted(event: Mapping[str, Any]) -> PeeringHint:
-    """The autopilot's own "Peering Accepted": read the peering where it was accepted."""
+def peering_decided(event: Mapping[str, Any]) -> PeeringHint:
+    """The autopilot's own "Peering Accepted" or "Peering Rejected": read the peering where it was
+    decided, in its accepter's account and region."""
     detail = _mapping(event.get("detail"), "detail")
     accepter = _mapping(detail.get("accepter"), "detail.accepter")
     return PeeringHint(
@@ -237,7 +243,7 @@ accept_trigger = one_of(
     Shape(AUTOPILOT, WORK_DETAIL_TYPE, request_found),
 )
 configure_trigger = one_of(
-    Shape(AUTOPILOT, ACCEPTED_DETAIL_TYPE, peering_accepted),
+    Shape(AUTOPILOT, ACCEPTED_DETAIL_TYPE, peering_decided),
     Shape(AUTOPILOT, WORK_DETAIL_TYPE, work_found("configure")),
     Shape("aws.ec2", CLOUDTRAIL_DETAIL_TYPE, accept_peering_call),
 )
@@ -245,6 +251,7 @@ verify_trigger = one_of(Shape(AUTOPILOT, CONFIGURED_DETAIL_TYPE, peering_configu
 cleanup_trigger = one_of(
     Shape("aws.ec2", CLOUDTRAIL_DETAIL_TYPE, end_peering_call),
     Shape(AUTOPILOT, WORK_DETAIL_TYPE, work_found("clean-up")),
+    Shape(AUTOPILOT, REJECTED_DETAIL_TYPE, peering_decided),
 )
 sweep_trigger: Callable[[Mapping[str, Any]], VpcHint | ScheduledSweep] = one_of(
     Shape("aws.events", SCHEDULED_DETAIL_TYPE, scheduled_event),
@@ -263,6 +270,19 @@ def _successful_call(event: Mapping[str, Any], names: str | tuple[str, ...], if_
     if detail.get("errorCode"):
         raise EventNotActionableError(f"the {name} call failed ({_short(detail.get('errorCode'))}): {if_failed}")
     return detail
+
+
+def _caller(detail: Mapping[str, Any]) -> str:
+    """The role behind a CloudTrail record: `userIdentity.sessionContext.sessionIssuer.arn` for an
+    assumed role (it keeps the role's path), else `userIdentity.arn`; empty when neither is a string.
+    Used only to recognise the autopilot's own calls, never to grant anything."""
+    identity = detail.get("userIdentity")
+    if not isinstance(identity, Mapping):
+        return ""
+    context = identity.get("sessionContext")
+    issuer = context.get("sessionIssuer") if isinstance(context, Mapping) else None
+    arn = issuer.get("arn") if isinstance(issuer, Mapping) else identity.get("arn")
+    return arn if isinstance(arn, str) and len(arn) <= 2048 else ""
 
 
 def _first_present(default: str, *sources: tuple[Mapping[str, Any], str, str]) -> tuple[Any, str]:
