@@ -448,3 +448,40 @@ def test_a_failed_call_is_not_actionable_even_without_request_parameters() -> No
 def test_not_actionable_is_a_kind_of_invalid_event() -> None:
     # callers that stop on InvalidEventError stop on a failed call too, never retrying it
     assert issubclass(EventNotActionableError, InvalidEventError)
+
+
+# ------------------------------------------------------------------------------------- the caller
+
+
+def test_the_caller_is_the_session_issuer_with_its_path() -> None:
+    event = accept_call_event()
+    event["detail"]["userIdentity"]["sessionContext"] = {
+        "sessionIssuer": {"type": "Role", "arn": f"arn:aws:iam::{ACCEPTER}:role/PeeringAutopilotMember"}
+    }
+
+    assert configure_trigger(event).caller == f"arn:aws:iam::{ACCEPTER}:role/PeeringAutopilotMember"
+
+
+@pytest.mark.parametrize(
+    ("identity", "caller"),
+    [
+        pytest.param(
+            {"type": "IAMUser", "arn": "arn:aws:iam::222222222222:user/ops"},
+            "arn:aws:iam::222222222222:user/ops",
+            id="iam-user",
+        ),
+        pytest.param({"type": "AssumedRole", "sessionContext": {"sessionIssuer": "x"}}, "", id="issuer-not-an-object"),
+        pytest.param(
+            {"type": "AssumedRole", "sessionContext": {"sessionIssuer": {"arn": 7}}}, "", id="arn-not-a-string"
+        ),
+        pytest.param("root", "", id="identity-not-an-object"),
+        pytest.param({"arn": "a" * 5000}, "", id="absurdly-long"),
+    ],
+)
+def test_an_odd_identity_names_no_caller_and_never_makes_the_event_invalid(identity: Any, caller: str) -> None:
+    event = accept_call_event()
+    event["detail"]["userIdentity"] = identity
+
+    hint = configure_trigger(event)
+
+    assert (hint.peering_id, hint.caller) == (PEERING_ID, caller)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pytest
 
@@ -301,3 +302,44 @@ def test_member_role_arn_in_another_partition(settings: Settings, partition: str
 def test_settings_are_frozen(settings: Settings) -> None:
     with pytest.raises(AttributeError):
         settings.dry_run = False  # type: ignore[misc]
+
+
+OWN = Settings(
+    hub_account_id="111111111111",
+    hub_region="us-east-1",
+    approved_account_ids=frozenset({"222222222222"}),
+    member_role_name="PeeringAutopilotMember",
+    managed_regions=("us-east-1",),
+    event_bus_name="bus",
+)
+
+
+@pytest.mark.parametrize(
+    ("arn", "own"),
+    [
+        pytest.param(
+            "arn:aws:iam::111111111111:role/peering-autopilot/stack-ConfigureRole-AB12", True, id="hub-function"
+        ),
+        pytest.param("arn:aws:iam::222222222222:role/PeeringAutopilotMember", True, id="member-role"),
+        pytest.param("arn:aws-us-gov:iam::222222222222:role/PeeringAutopilotMember", True, id="member-govcloud"),
+        pytest.param("arn:aws:iam::333333333333:role/PeeringAutopilotMember", False, id="member-name-unmanaged"),
+        pytest.param("arn:aws:iam::222222222222:role/peering-autopilot/x", False, id="hub-path-in-member"),
+        pytest.param("arn:aws:iam::111111111111:role/other/peering-autopilot/x", False, id="nested-path"),
+        pytest.param("arn:aws:iam::222222222222:role/team/PeeringAutopilotMember", False, id="member-name-other-path"),
+        pytest.param("arn:aws:iam::222222222222:role/NetworkAdmin", False, id="a-person"),
+        pytest.param("arn:aws:sts::222222222222:assumed-role/PeeringAutopilotMember/x", False, id="session-arn"),
+        pytest.param("arn:aws:iam::222222222222:user/PeeringAutopilotMember", False, id="iam-user"),
+        pytest.param("arn:aws:iam::222222222222:role/PeeringAutopilotMember\n", False, id="trailing-newline"),
+        pytest.param("", False, id="empty"),
+    ],
+)
+def test_own_roles_are_the_hub_functions_and_the_member_role_in_managed_accounts(arn: str, own: bool) -> None:
+    assert OWN.is_own_role(arn) is own
+
+
+def test_the_hub_role_path_is_the_templates() -> None:
+    from autopilot_local.template import load_yaml
+    from peering_autopilot.settings import HUB_ROLE_PATH
+
+    template = load_yaml(Path(__file__).resolve().parents[2] / "template.yaml")
+    assert template["Globals"]["Function"]["RolePath"] == HUB_ROLE_PATH

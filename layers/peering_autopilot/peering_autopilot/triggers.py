@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from peering_autopilot.errors import InvalidEventError
@@ -42,7 +42,7 @@ class PeeringRequestHint:
     accepter_account_id: str
     accepter_region: str
     reported_by_account: str
-    caller: str = ""  # the role that made the call (CloudTrail's session issuer), when a call is the trigger
+    caller: str = field(default="", compare=False)  # the role that made the call, when a call is the trigger
 
 
 @dataclass(frozen=True)
@@ -52,7 +52,7 @@ class PeeringHint:
     peering_id: str
     account_id: str
     region: str
-    caller: str = ""  # the role that made the call (CloudTrail's session issuer), when a call is the trigger
+    caller: str = field(default="", compare=False)  # the role that made the call, when a call is the trigger
 
 
 @dataclass(frozen=True)
