@@ -42,9 +42,10 @@ templates: $(STAMP)
 build: $(STAMP)
 	$(BIN)/sam build --template-file template.yaml --build-dir .aws-sam/build
 
-# One pytest-xdist worker per core, up to 4 (CI has 2).
+# One pytest-xdist worker per core, up to 4 (CI has 2); worksteal keeps both busy to the end
+# (the default split left one worker idle for half the run: 250 s against 164 s).
 pytest: $(STAMP)
-	$(BIN)/pytest -n auto --maxprocesses 4
+	$(BIN)/pytest -n auto --maxprocesses 4 --dist worksteal
 
 coldstart: $(STAMP) build
 	$(BIN)/python benchmarks/cold_start.py
