@@ -11,7 +11,7 @@ export PYTHONPATH := $(CURDIR)
 export AWS_DEFAULT_REGION ?= us-east-1
 TEMPLATES := template.yaml member/template.yaml
 
-.PHONY: demo test lint typecheck imports templates build pytest clean coldstart calls scale
+.PHONY: demo test lint typecheck imports templates build pytest clean coldstart calls peering-calls scale
 
 $(STAMP): requirements-dev.txt constraints.txt pyproject.toml
 	@py=$$(scripts/find-python) && echo "creating $(VENV) with $$py" && "$$py" -m venv $(VENV)
@@ -52,6 +52,10 @@ coldstart: $(STAMP) build
 
 calls: $(STAMP)
 	$(BIN)/python benchmarks/configure_calls.py
+
+# The AWS calls of one cross-account peering from request to verdict, per function.
+peering-calls: $(STAMP)
+	$(BIN)/python benchmarks/peering_calls.py
 
 scale: $(STAMP)
 	$(BIN)/python benchmarks/sweep_scale.py

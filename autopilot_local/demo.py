@@ -310,7 +310,7 @@ def describe_delivery(delivery: Delivery, published: list[dict[str, Any]]) -> No
 PUBLISHES = {
     "AcceptPeeringFunction": {"Peering Accepted", "Peering Declined", "Peering Rejected"},
     "ConfigurePeeringFunction": {"Peering Configured"},
-    "VerifyPeeringFunction": {"Peering Verified", "Peering Verification Failed"},
+    "VerifyPeeringFunction": {"Peering Verified", "Peering Verification Failed", "Peering Verification Deferred"},
 }
 
 

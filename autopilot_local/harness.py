@@ -10,6 +10,10 @@ Where moto differs from AWS, the harness does what AWS does (and says so here):
 - CloudTrail records the functions' own calls too, with the caller's identity (the function's
   execution role in the hub, the member role elsewhere), and the forwarding rules carry them to
   the hub like anyone's: the harness records the functions' peering calls as CloudTrail would.
+- PutEvents from another account is judged by the hub's bus policy (the template's
+  EventBusPolicy statements, with their conditions), and EventBridge sets the envelope's
+  `account` to the sender's: no sender chooses it. Members forward as their forwarding role.
+- Blackhole routes and the blocks a peering describes: see `aws_semantics`, applied on import.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ import importlib.util
 import json
 import os
 import random
+import re
 import sys
 import uuid
 from collections import deque
@@ -32,10 +37,13 @@ import boto3
 import botocore.client
 from moto.events.models import EventPattern
 
+from autopilot_local import aws_semantics
 from autopilot_local.cloudtrail import RECORDED_CALLS, Identity, cloudtrail_event, record_calls
 from autopilot_local.metering import CallLog, count_calls
 from autopilot_local.template import SCHEDULE, FunctionSpec, Rule, Stack
 from peering_autopilot import runtime as domain_runtime
+
+aws_semantics.apply()
 
 PROJECT = Path(__file__).resolve().parent.parent
 HUB_TEMPLATE = PROJECT / "template.yaml"
@@ -238,10 +246,11 @@ class LocalAutopilot:
         member_accounts: tuple[str, ...] = (),
         template: Path = HUB_TEMPLATE,
         log_stream: TextIO | None = None,
+        stack_name: str = "peering-autopilot",  # another name: another stack beside it in the same emulator
     ) -> None:
         self.cloud = cloud
         self.region = region
-        self.stack = Stack(template, parameters, cloud.hub_account_id, region)
+        self.stack = Stack(template, parameters, cloud.hub_account_id, region, name=stack_name)
         self.member_stack = Stack(
             MEMBER_TEMPLATE,
             {
@@ -254,6 +263,10 @@ class LocalAutopilot:
             region,
         )
         self.member_accounts = frozenset(member_accounts)
+        # The organization's accounts, when the hub names one: the hub's and the members' here.
+        organization = self.stack.values.get("OrganizationId", "")
+        in_organization = {cloud.hub_account_id, *member_accounts} if organization else set()
+        self.organization_of = dict.fromkeys(in_organization, organization)
         self.bus_name = self.stack.physical_name("AutopilotBus")
         log = log_stream if log_stream is not None else sys.stdout
         self.functions = [
@@ -279,14 +292,26 @@ class LocalAutopilot:
     # ------------------------------------------------------------------ deployment
     def _deploy_bus(self) -> str:
         """Create the hub's bus as CloudFormation would, plus a queue that receives everything the
-        functions publish on it, so the harness can route their events onwards."""
+        functions publish on it, so the harness can route their events onwards. The whole event,
+        `account` included (moto's default target input leaves the envelope's account out; AWS
+        delivers it, and the rules match on it)."""
         events = self.cloud.session(self.cloud.hub_account_id).client("events", region_name=self.region)
         sqs = self.cloud.session(self.cloud.hub_account_id).client("sqs", region_name=self.region)
         events.create_event_bus(Name=self.bus_name)
         queue_url = sqs.create_queue(QueueName=f"{self.bus_name}-local-tap")["QueueUrl"]
         queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
         events.put_rule(Name="local-tap", EventBusName=self.bus_name, EventPattern='{"source": ["peering-autopilot"]}')
-        events.put_targets(Rule="local-tap", EventBusName=self.bus_name, Targets=[{"Id": "tap", "Arn": queue_arn}])
+        events.put_targets(
+            Rule="local-tap",
+            EventBusName=self.bus_name,
+            Targets=[
+                {
+                    "Id": "tap",
+                    "Arn": queue_arn,
+                    "InputTransformer": {"InputPathsMap": {"id": "$.id"}, "InputTemplate": "<aws.events.event.json>"},
+                }
+            ],
+        )
         return str(queue_url)
 
     # ------------------------------------------------------------------ events in
@@ -301,29 +326,74 @@ class LocalAutopilot:
             patterns, via = self.stack.forwarding_patterns(), "template.yaml HubForwardRule"
         elif account in self.member_accounts:
             patterns, via = self.member_stack.forwarding_patterns(), f"member stack ForwardRule in {account}"
-            if not self._bus_accepts(account):
-                self.dropped.append((event, f"the hub's bus policy refuses events from {account}"))
-                return
         else:
             self.dropped.append((event, f"account {account} has no member stack forwarding its events"))
             return
-        if any(_matches(p, event) for p in patterns):
+        if not any(_matches(p, event) for p in patterns):
+            self.dropped.append((event, "no forwarding rule matches"))
+        elif account == self.cloud.hub_account_id:
             self.put(event, via)
         else:
-            self.dropped.append((event, "no forwarding rule matches"))
+            self.put_as(event, account, self.forwarding_role_arn(account), via)
 
-    def _bus_accepts(self, account: str) -> bool:
-        if self.stack.values.get("OrganizationId"):
-            return True  # every member stack is in the organization here
-        return account in self.stack.values.get("ApprovedAccountIds", [])
+    def forwarding_role_arn(self, account_id: str) -> str:
+        """The role a member stack's forwarding rules put events with: its path from the member
+        template, the name CloudFormation would generate."""
+        path = self.member_stack.resources["ForwardRole"]["Properties"].get("Path", "/")
+        return f"arn:aws:iam::{account_id}:role{path}{self.member_stack.name}-member-ForwardRole-LOCAL0000"
 
-    def put(self, event: dict[str, Any], via: str = "put on the bus directly") -> None:
+    def put_as(self, event: dict[str, Any], account_id: str, principal_arn: str, via: str = "") -> list[str]:
+        """PutEvents on the hub's bus by `principal_arn` of `account_id`. EventBridge sets the
+        envelope's account to the sender's, whatever the entry says; from another account the bus
+        policy must allow it (the hub's own principals are allowed by their IAM policies). Returns
+        the rules that matched, as `put` does; a refused event is kept in `dropped`, with why."""
+        sent = {**event, "account": account_id}
+        if account_id != self.cloud.hub_account_id:
+            refusal = self.bus_policy_refusal(sent, principal_arn)
+            if refusal:
+                self.dropped.append((sent, refusal))
+                return []
+        return self.put(sent, via or f"PutEvents by {principal_arn}")
+
+    def bus_policy_refusal(self, event: Mapping[str, Any], principal_arn: str) -> str | None:
+        """Why the hub's bus policy refuses `principal_arn` (of another account) putting `event`;
+        None when a statement the stack deploys allows it."""
+        account = principal_arn.split(":")[4]
+        context = {
+            "aws:principalarn": principal_arn,
+            "aws:principalaccount": account,
+            "aws:principalorgid": self.organization_of.get(account),
+            "events:source": event.get("source"),
+            "events:detail-type": event.get("detail-type"),
+        }
+        for logical_id, resource in self.stack.resources.items():
+            if resource.get("Type") != "AWS::Events::EventBusPolicy" or not self.stack.deploys(logical_id):
+                continue
+            if _statement_allows(self.stack.resolve(resource["Properties"]["Statement"]), account, context):
+                return None
+        return (
+            f"the hub's bus policy does not let {principal_arn} put "
+            f"{event.get('source')!r} {event.get('detail-type')!r} events"
+        )
+
+    def put(self, event: dict[str, Any], via: str = "put on the bus directly") -> list[str]:
         """Put an event straight on the hub's bus (as a member's forwarding rule would): one
-        delivery for each rule on the bus that matches it."""
-        for function in self.functions:
-            for rule in function.spec.rules:
-                if rule.bus == self.bus_name and _matches(rule.pattern, event):
-                    self._pending.append((event, via, function, rule))
+        delivery for each rule on the bus that matches it. Returns the names of those rules."""
+        matched = self._rules_matching(event)
+        self._pending.extend((event, via, function, rule) for function, rule in matched)
+        return [rule.name for _, rule in matched]
+
+    def rules_matching(self, event: Mapping[str, Any]) -> list[str]:
+        """The rules on the hub's bus that would deliver `event` (nothing is delivered)."""
+        return [rule.name for _, rule in self._rules_matching(event)]
+
+    def _rules_matching(self, event: Mapping[str, Any]) -> list[tuple[LocalFunction, Rule]]:
+        return [
+            (function, rule)
+            for function in self.functions
+            for rule in function.spec.rules
+            if rule.bus == self.bus_name and _matches(rule.pattern, event)
+        ]
 
     def tick(self) -> list[Delivery]:
         """The schedule fires: deliver a "Scheduled Event" to the scheduled functions, then run
@@ -346,6 +416,18 @@ class LocalAutopilot:
                     with count_calls() as calls:
                         result = function.invoke(event)
                     done.append(Delivery(function.spec.logical_id, rule.name, "the schedule", event, result, calls))
+        self.deliveries.extend(done)
+        self._publish_pending()
+        return done + self.run_until_idle()
+
+    def hand_to_every_function(self, event: dict[str, Any]) -> list[Delivery]:
+        """Hand `event` to every function's handler, past the rules (as a rule edited by hand or a
+        replay would), then run what they publish until nothing is pending."""
+        done: list[Delivery] = []
+        for function in self.functions:
+            with count_calls() as calls:
+                result = function.invoke(event)
+            done.append(Delivery(function.spec.logical_id, "(none)", "handed to the function", event, result, calls))
         self.deliveries.extend(done)
         self._publish_pending()
         return done + self.run_until_idle()
@@ -389,9 +471,47 @@ class LocalAutopilot:
                 return out
             for message in messages:
                 event = json.loads(message["Body"])
+                event.pop("ingestion-time", None)  # moto's own bookkeeping, not in what AWS delivers
                 self.published.append(event)
                 out.append(event)
                 sqs.delete_message(QueueUrl=self._queue_url, ReceiptHandle=message["ReceiptHandle"])
+
+
+def _statement_allows(statement: Mapping[str, Any], account: str, context: Mapping[str, Any]) -> bool:
+    """One statement of a resource policy, for events:PutEvents by a principal of `account`: an
+    Allow whose principal, action and every condition hold. An operator or key the templates do
+    not use is an error, never a guess."""
+    if statement.get("Effect") != "Allow" or "events:PutEvents" not in _listed(statement.get("Action")):
+        return False
+    principal = statement.get("Principal")
+    if principal != "*":
+        allowed = _listed(principal.get("AWS") if isinstance(principal, Mapping) else None)
+        if not any(p in (account, f"arn:aws:iam::{account}:root") for p in allowed):
+            return False
+    for operator, tests in statement.get("Condition", {}).items():
+        for key, expected in tests.items():
+            if key.lower() not in context:
+                raise ValueError(f"condition key {key} is not evaluated locally")
+            value = context[key.lower()]
+            if operator == "StringEquals":
+                held = value in _listed(expected)
+            elif operator in ("ArnLike", "StringLike"):
+                held = isinstance(value, str) and any(_like(pattern, value) for pattern in _listed(expected))
+            else:
+                raise ValueError(f"condition operator {operator} is not evaluated locally")
+            if not held:
+                return False
+    return True
+
+
+def _listed(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [] if value is None else [value]
+
+
+def _like(pattern: str, value: str) -> bool:
+    """IAM's wildcards: `*` any run of characters, `?` one character."""
+    regex = "".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in pattern)
+    return re.fullmatch(regex, value) is not None
 
 
 def _matches(pattern: Mapping[str, Any], event: Mapping[str, Any]) -> bool:

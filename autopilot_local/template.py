@@ -156,6 +156,34 @@ class Stack:
             return f"arn:aws:events:{self.region}:{self.account_id}:event-bus/{name}"
         return f"arn:aws:local:{self.region}:{self.account_id}:{logical_id}/{name}/{attribute}"
 
+    def condition(self, name: str) -> bool:
+        """One of the template's Conditions, evaluated as CloudFormation would (the functions the
+        templates use: Equals, Not, And, Or, Condition)."""
+        conditions = self.body.get("Conditions", {})
+        if name not in conditions:
+            raise KeyError(f"condition {name}: not declared in {self.path}")
+        return self._truth(conditions[name])
+
+    def deploys(self, logical_id: str) -> bool:
+        """Whether CloudFormation creates the resource: its Condition, if it has one, holds."""
+        name = self.resources[logical_id].get("Condition")
+        return name is None or self.condition(name)
+
+    def _truth(self, expression: Any) -> bool:
+        ((key, arg),) = expression.items()
+        if key == "Fn::Equals":
+            left, right = self.resolve(arg)
+            return bool(left == right)
+        if key == "Fn::Not":
+            return not self._truth(arg[0])
+        if key == "Fn::And":
+            return all(self._truth(item) for item in arg)
+        if key == "Fn::Or":
+            return any(self._truth(item) for item in arg)
+        if key in ("Condition", "Fn::Condition"):
+            return self.condition(arg)
+        raise ValueError(f"condition function {key} is not evaluated locally ({self.path})")
+
     def functions(self) -> list[FunctionSpec]:
         globals_env = self.body.get("Globals", {}).get("Function", {}).get("Environment", {}).get("Variables", {})
         globals_layers = self.body.get("Globals", {}).get("Function", {}).get("Layers", [])

@@ -62,7 +62,7 @@ MINIMUM: dict[str, tuple[int, int, str]] = {
     "DescribeVpcPeeringConnections": (1, 1, "read the peering once: status, both VPC ids and CIDR blocks"),
     "DescribeVpcs": (2, 2, "each side's tags (opt-in) and CIDR blocks, one VPC per account"),
     "DescribeRouteTables": (2, 2, "one filtered (vpc-id) read per VPC, all its tables at once"),
-    "DescribeSecurityGroups": (2, 2, "one filtered (vpc-id + allow tag) read per VPC"),
+    "DescribeSecurityGroups": (2, 2, "one filtered (vpc-id) read per VPC: every group, for rules to take back too"),
     "CreateRoute": (6, 0, "EC2 has no batch route API: one per table per destination (3 tables x 1 block x 2 sides)"),
     "AuthorizeSecurityGroupIngress": (2, 0, "one per group, with all its missing rules in one call"),
     "CreateTags": (2, 0, "status tag, one per side's account (each account has its own view and tags)"),
@@ -70,7 +70,7 @@ MINIMUM: dict[str, tuple[int, int, str]] = {
 # Why the code may exceed a minimum above, where that is known and deliberate.
 KNOWN_EXCESS = {
     "DescribeVpcPeeringConnections": (
-        "the +1 is the hub account's own view of the peering (configure._tag_status -> Ec2Gateway.find_peering): "
+        "the +1 is the hub account's own view of the peering (configure._view -> Ec2Gateway.find_peering): "
         "a cross-account peering is a resource in each account, each with its own tags, so the hub side's "
         "peering-autopilot:status can only be read there. It is what lets a re-run write nothing: without it the "
         "hub's tag would be written blind, one CreateTags on every run. Needed by the per-account status tag, "

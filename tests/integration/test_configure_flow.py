@@ -99,7 +99,7 @@ def test_both_sides_get_routes_in_every_table_and_the_declared_rules(
         }
     ]
     assert {s["routeTableId"]: s["reason"] for s in sides["requester"]["routes"]["skippedTables"]} == {
-        a.excluded_table: "tagged peering-autopilot:routes=false",
+        a.excluded_table: "tagged peering-autopilot:routes='false' (not 'true')",
         a.loose_table: "neither the main table nor associated with a subnet",
     }
 

@@ -82,17 +82,31 @@ def test_a_configured_peering_is_verified_both_ways(cloud: LocalCloud, bus: str)
     assert tags_of(cloud, Side(b.account, b.region, b.vpc_id), peering_id) == {"peering-autopilot:status": "verified"}
 
 
-def test_peering_not_active_is_the_first_failure(cloud: LocalCloud, bus: str) -> None:
-    _, _, peering_id = peered(cloud, accept=False)
+def test_a_peering_not_active_yet_is_not_verified_and_is_not_a_failure(
+    cloud: LocalCloud, bus: str, api_calls: ApiCalls
+) -> None:
+    # GIVEN a request still pending, its decision in the status tag (as the accept step leaves it)
+    a, _, peering_id = peered(cloud, accept=False)
+    cloud.ec2(HUB, REGION).create_tags(
+        Resources=[peering_id], Tags=[{"Key": "peering-autopilot:status", "Value": "declined:accepter-not-opted-in"}]
+    )
+    api_calls.clear()
 
-    result = run_verify(peering_id, dry_run=True)  # pending: nothing the probe may tag yet
+    # WHEN it is verified (a replayed "Peering Configured", or DryRun's configure of a pending request)
+    result = run_verify(peering_id)
 
-    assert result.verdict == "blocked:peering"
-    assert failure(result) == {
-        "step": "peering",
-        "result": "fail",
-        "detail": f"{peering_id} is pending-acceptance, not active",
-        "component": peering_id,
+    # THEN there is no path to judge: not a failure, no side read, and the decision stays in the tag
+    assert (result.outcome, result.verdict) == (verify.Outcome.NOT_ACTIVE, "unverified:not-active")
+    assert result.detail["directions"] == []
+    assert result.report.splitlines()[1:] == [
+        f"  not active: {peering_id} is pending-acceptance; the path is checked once it is active",
+        "",
+        "Verdict: unverified:not-active",
+    ]
+    assert api_calls.mutating() == []
+    assert set(api_calls.by_action()) == {"DescribeVpcPeeringConnections"}
+    assert tags_of(cloud, Side(a.account, a.region, a.vpc_id), peering_id) == {
+        "peering-autopilot:status": "declined:accepter-not-opted-in"
     }
 
 

@@ -367,11 +367,52 @@ def test_decide_accepts_with_the_exact_explanation() -> None:
         reasons=(Reason.APPROVED,),
         explanation=(
             f"requester account {MEMBER} is approved, accepter VPC {ACCEPTER_VPC} is opted in, "
-            "and no address blocks overlap"
+            "no address blocks overlap, and every block is inside AllowedPeerCidrs"
         ),
         overlaps=(),
     )
     assert decision.code == "approved"
+
+
+def test_a_requester_vpc_that_could_not_be_read_is_never_accepted() -> None:
+    # Issue 9, point 5: "no overlap" is never claimed from the peering's own CIDR list
+    peering = make_peering(MEMBER, PENDING, ("10.1.0.0/16",))
+    vpc = make_accepter_vpc(("10.0.0.0/16",), "true")
+
+    decision = decide(peering, vpc, None, SETTINGS)
+
+    assert not decision.accept
+    assert decision.reasons == (Reason.REQUESTER_NOT_READ,)
+    assert decision.explanation == (
+        f"requester VPC {peering.requester.vpc_id} could not be read in account {MEMBER}: "
+        "overlap cannot be ruled out from the peering's own CIDR list"
+    )
+    assert not Reason.REQUESTER_NOT_READ.final
+
+
+@pytest.mark.parametrize(
+    ("requester", "accepter", "named"),
+    [
+        pytest.param(("203.0.113.0/24",), ("10.0.0.0/16",), "requester block 203.0.113.0/24", id="public-requester"),
+        pytest.param(("10.1.0.0/16", "8.8.8.0/24"), ("10.0.0.0/16",), "requester block 8.8.8.0/24", id="secondary"),
+        pytest.param(
+            ("10.1.0.0/16",), ("10.0.0.0/16", "198.51.100.0/24"), "accepter block 198.51.100.0/24", id="accepter"
+        ),
+    ],
+)
+def test_a_block_outside_the_allowed_peer_cidrs_is_not_accepted(
+    requester: tuple[str, ...], accepter: tuple[str, ...], named: str
+) -> None:
+    peering = make_peering(MEMBER, PENDING, requester)
+    vpc = make_accepter_vpc(accepter, "true")
+
+    decision = decide(peering, vpc, peering.requester.cidrs, SETTINGS)
+
+    assert decision.reasons == (Reason.PEER_CIDR_NOT_ALLOWED,)
+    assert decision.explanation == (
+        f"{named} outside AllowedPeerCidrs (10.0.0.0/8, 172.16.0.0/12, 192.168.0.0/16, 100.64.0.0/10; any IPv6)"
+    )
+    assert Reason.PEER_CIDR_NOT_ALLOWED.final
 
 
 def test_decide_uses_the_requester_cidrs_given_not_only_the_peerings_own() -> None:
@@ -394,8 +435,10 @@ def test_reason_codes_are_the_stable_strings_used_in_tags_and_events() -> None:
         "not-pending",
         "requester-not-approved",
         "accepter-not-opted-in",
+        "requester-vpc-not-read",
         "ipv4-overlap",
         "ipv6-overlap",
+        "peer-cidr-not-allowed",
     ]
 
 

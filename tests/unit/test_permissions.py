@@ -71,11 +71,19 @@ def test_member_role_trusts_only_the_hub_function_roles() -> None:
 
 GUARDED = {
     "AcceptIntoOptedInVpcs": {"StringEquals": {"aws:ResourceTag/peering-autopilot:enabled": "true"}},
+    # Only the autopilot's own notes on a peering; configure also notes (and clears) held refusals.
     "TagPeeringStatusOnly": {"ForAllValues:StringEquals": {"aws:TagKeys": ["peering-autopilot:status"]}},
-    "AddPeeringRoutes": {"StringNotEquals": {"aws:ResourceTag/peering-autopilot:routes": "false"}},
+    "TagPeeringStatusAndHolds": {
+        "ForAllValues:StringLike": {"aws:TagKeys": ["peering-autopilot:status", "peering-autopilot:held:*"]}
+    },
+    # A table is routed only when its routes tag is absent or `true` in any case (issue 9, point 3):
+    # two statements, since conditions in one statement are ANDed.
+    "AddPeeringRoutesUntaggedTables": {"Null": {"aws:ResourceTag/peering-autopilot:routes": "true"}},
+    "AddPeeringRoutesTablesTaggedTrue": {
+        "StringEqualsIgnoreCase": {"aws:ResourceTag/peering-autopilot:routes": "true"}
+    },
     "OpenTaggedGroups": {"Null": {"aws:ResourceTag/peering-autopilot:allow": "false"}},
     "PingFromProbeInstances": {"StringEquals": {"ssm:resourceTag/peering-autopilot:probe": "true"}},
-    "RemoveAutopilotRules": {"Null": {"aws:ResourceTag/peering-autopilot:allow": "false"}},
 }
 
 
@@ -88,7 +96,9 @@ def test_mutations_are_limited_by_the_owners_tags(owner: str) -> None:
     mutating = {
         "ec2:AcceptVpcPeeringConnection",
         "ec2:CreateTags",
+        "ec2:DeleteTags",
         "ec2:CreateRoute",
+        "ec2:ReplaceRoute",
         "ec2:AuthorizeSecurityGroupIngress",
     }
     for action in mutating & _actions(statements):

@@ -7,15 +7,21 @@ from typing import Any
 
 import pytest
 
-from peering_autopilot.model import ROUTES_TAG
+from peering_autopilot.model import ROUTES_TAG, Cidrs
 from peering_autopilot.routes import (
     Network,
+    RefusedBlock,
     Route,
     RouteConflict,
+    RouteLeftAlone,
     RoutePlan,
+    RouteReplacement,
+    ShadowWarning,
     SkippedTable,
+    peer_destinations,
     plan_routes,
 )
+from peering_autopilot.settings import PeerCidrPolicy
 
 PEERING_ID = "pcx-0a1b2c3d4e5f60718"
 OTHER_PEERING = "pcx-0ffffffffffffffff"
@@ -27,7 +33,7 @@ PEER_V4_SECONDARY = IPv4Network("100.64.0.0/20")
 PEER_V6 = IPv6Network("2600:1f18:abcd:1200::/56")
 
 NOT_ASSOCIATED = "neither the main table nor associated with a subnet"
-OPTED_OUT = f"tagged {ROUTES_TAG}=false"
+OPTED_OUT = f"tagged {ROUTES_TAG}='false' (not 'true')"
 
 
 def local_routes() -> list[dict[str, Any]]:
@@ -180,11 +186,21 @@ def test_the_opt_out_tag_wins_over_an_existing_conflicting_route() -> None:
     )
 
 
-@pytest.mark.parametrize("value", ["true", "", "no", "0"])
-def test_other_values_of_the_routes_tag_do_not_opt_out(value: str) -> None:
+@pytest.mark.parametrize("value", ["true", "TRUE", "True"])
+def test_the_routes_tag_true_in_any_case_keeps_the_table_managed(value: str) -> None:
     table = main_table("rtb-0aaa000000000001", tags={ROUTES_TAG: value})
 
     assert plan_routes([table], [PEER_V4], PEERING_ID) == RoutePlan(add=[Route("rtb-0aaa000000000001", "10.1.0.0/16")])
+
+
+@pytest.mark.parametrize("value", ["False", "FALSE", "no", "", "0", " true", "ture"])
+def test_any_other_value_of_the_routes_tag_opts_the_table_out(value: str) -> None:
+    # Typed by people: an odd spelling fails safe, the table is left out (issue 9, point 3)
+    table = main_table("rtb-0aaa000000000001", tags={ROUTES_TAG: value})
+
+    assert plan_routes([table], [PEER_V4], PEERING_ID) == RoutePlan(
+        skipped=[SkippedTable("rtb-0aaa000000000001", f"tagged {ROUTES_TAG}={value!r} (not 'true')")]
+    )
 
 
 @pytest.mark.parametrize(
@@ -304,21 +320,18 @@ def test_a_route_to_another_target_is_a_conflict_naming_the_target(target: dict[
 @pytest.mark.parametrize(
     ("target", "reported"),
     [
-        pytest.param(
-            {"VpcPeeringConnectionId": OTHER_PEERING}, f"{OTHER_PEERING} (blackhole)", id="deleted-other-peering"
-        ),
-        pytest.param({"NatGatewayId": "nat-0123456789abcdef0"}, "nat-0123456789abcdef0 (blackhole)", id="deleted-nat"),
-        pytest.param(
-            {"NetworkInterfaceId": "eni-0123456789abcdef0"}, "eni-0123456789abcdef0 (blackhole)", id="detached-eni"
-        ),
+        pytest.param({"VpcPeeringConnectionId": OTHER_PEERING}, OTHER_PEERING, id="deleted-other-peering"),
+        pytest.param({"NatGatewayId": "nat-0123456789abcdef0"}, "nat-0123456789abcdef0", id="deleted-nat"),
+        pytest.param({"NetworkInterfaceId": "eni-0123456789abcdef0"}, "eni-0123456789abcdef0", id="detached-eni"),
     ],
 )
-def test_a_blackholed_route_elsewhere_is_a_conflict_marked_blackhole(target: dict[str, str], reported: str) -> None:
+def test_a_blackholed_route_elsewhere_is_replaced_naming_the_dead_target(target: dict[str, str], reported: str) -> None:
+    # Its target is gone: the route carries nothing, so the peering's route takes its place (point 7)
     route = {"DestinationCidrBlock": "10.1.0.0/16", "Origin": "CreateRoute", "State": "blackhole", **target}
     table = main_table("rtb-0aaa000000000001", routes=[route])
 
     assert plan_routes([table], [PEER_V4], PEERING_ID) == RoutePlan(
-        conflicts=[RouteConflict("rtb-0aaa000000000001", "10.1.0.0/16", reported)]
+        replace=[RouteReplacement("rtb-0aaa000000000001", "10.1.0.0/16", reported)]
     )
 
 
@@ -351,7 +364,6 @@ def test_the_peering_id_names_the_target_before_any_other_key() -> None:
 @pytest.mark.parametrize(
     "other_destination",
     [
-        pytest.param("10.0.0.0/8", id="less-specific"),
         pytest.param("10.1.2.0/24", id="more-specific"),
         pytest.param("0.0.0.0/0", id="default-route"),
         pytest.param("10.1.0.0/17", id="half-of-it"),
@@ -364,6 +376,81 @@ def test_a_less_or_more_specific_route_elsewhere_is_not_a_conflict(other_destina
 
     # WHEN the peer's exact block is routed: the longest prefix wins, so the new route is still added
     assert plan_routes([table], [PEER_V4], PEERING_ID) == RoutePlan(add=[Route("rtb-0aaa000000000001", "10.1.0.0/16")])
+
+
+@pytest.mark.parametrize(
+    ("covering", "target"),
+    [
+        pytest.param("10.0.0.0/8", {"TransitGatewayId": "tgw-0123456789abcdef0"}, id="tgw"),
+        pytest.param("10.0.0.0/12", {"GatewayId": "vgw-0123456789abcdef0"}, id="vgw"),
+        pytest.param("10.0.0.0/15", {"NatGatewayId": "nat-0123456789abcdef0"}, id="nat"),
+        pytest.param("10.0.0.0/9", {"GatewayId": "igw-0123456789abcdef0"}, id="igw"),
+    ],
+)
+def test_a_route_more_specific_than_a_live_gateway_route_is_added_with_a_shadowing_warning(
+    covering: str, target: dict[str, str]
+) -> None:
+    # GIVEN 10.0.0.0/8 sent on-premises (or to a TGW, a NAT, an IGW): the peering route takes a slice of it
+    route = {"DestinationCidrBlock": covering, "State": "active", **target}
+    table = main_table("rtb-0aaa000000000001", routes=[route])
+
+    plan = plan_routes([table], [PEER_V4], PEERING_ID)
+
+    (gateway,) = target.values()
+    assert plan == RoutePlan(
+        add=[Route("rtb-0aaa000000000001", "10.1.0.0/16")],
+        shadowed=[ShadowWarning("rtb-0aaa000000000001", "10.1.0.0/16", covering, gateway)],
+    )
+
+
+def test_a_blackhole_or_default_gateway_route_casts_no_shadow() -> None:
+    routes = [
+        {"DestinationCidrBlock": "0.0.0.0/0", "GatewayId": "igw-0123456789abcdef0", "State": "active"},
+        {"DestinationCidrBlock": "10.0.0.0/8", "TransitGatewayId": "tgw-0123456789abcdef0", "State": "blackhole"},
+    ]
+    table = main_table("rtb-0aaa000000000001", routes=routes)
+
+    assert plan_routes([table], [PEER_V4], PEERING_ID) == RoutePlan(add=[Route("rtb-0aaa000000000001", "10.1.0.0/16")])
+
+
+def test_a_route_through_this_peering_to_a_block_the_peer_lost_is_removed_only_with_proof() -> None:
+    # GIVEN the peer VPC gave up 100.64.0.0/20 (a new VPC may reuse it)
+    table = main_table("rtb-0aaa000000000001", routes=[peering_route("10.1.0.0/16"), peering_route("100.64.0.0/20")])
+    peer_now = Cidrs.of(["10.1.0.0/16"])
+
+    # WHEN the peer VPC was read in its own account: the stale route is removed
+    assert plan_routes([table], [PEER_V4], PEERING_ID, peer_now) == RoutePlan(
+        present=[Route("rtb-0aaa000000000001", "10.1.0.0/16")],
+        remove=[Route("rtb-0aaa000000000001", "100.64.0.0/20")],
+    )
+    # WHEN it could not be read: left alone, reported
+    assert plan_routes([table], [PEER_V4], PEERING_ID, None).left_alone == [
+        RouteLeftAlone(
+            "rtb-0aaa000000000001", "100.64.0.0/20", "the peer VPC could not be read: it may still hold this block"
+        )
+    ]
+    # WHEN the peer still holds it but it is not wanted (refused by policy): left alone, reported
+    still = plan_routes([table], [PEER_V4], PEERING_ID, Cidrs.of(["10.1.0.0/16", "100.64.0.0/20"]))
+    assert still.remove == [] and [r.destination for r in still.left_alone] == ["100.64.0.0/20"]
+
+
+def test_peer_destinations_refuse_blocks_outside_the_policy_and_blocks_that_overlap_our_own() -> None:
+    policy = PeerCidrPolicy.parse("10.0.0.0/8,100.64.0.0/10")
+    own = Cidrs.of(["10.0.0.0/16", "10.5.0.0/16"])
+    peer = Cidrs.of(["10.1.0.0/16", "203.0.113.0/24", "10.5.128.0/17", "2600:1f18:abcd:1200::/56"])
+
+    wanted, refused = peer_destinations(own, peer, policy, with_ipv6=True)
+
+    assert wanted == [ip_network("10.1.0.0/16"), ip_network("2600:1f18:abcd:1200::/56")]
+    assert refused == [
+        RefusedBlock("203.0.113.0/24", "outside AllowedPeerCidrs (10.0.0.0/8, 100.64.0.0/10; any IPv6)"),
+        RefusedBlock("10.5.128.0/17", "overlaps this VPC's own block 10.5.0.0/16"),
+    ]
+    # IPv6 listed: only those ranges
+    v6_policy = PeerCidrPolicy.parse("10.0.0.0/8,2600:1f18::/32")
+    assert peer_destinations(Cidrs(), Cidrs.of(["2001:db8::/56"]), v6_policy, with_ipv6=True)[1] == [
+        RefusedBlock("2001:db8::/56", "outside AllowedPeerCidrs (10.0.0.0/8; 2600:1f18::/32)")
+    ]
 
 
 def test_a_prefix_list_route_is_not_a_conflict() -> None:
@@ -474,7 +561,7 @@ def test_describe_shapes() -> None:
     }
     assert SkippedTable("rtb-0aaa000000000001", OPTED_OUT).describe() == {
         "routeTableId": "rtb-0aaa000000000001",
-        "reason": "tagged peering-autopilot:routes=false",
+        "reason": "tagged peering-autopilot:routes='false' (not 'true')",
     }
 
 

@@ -154,11 +154,11 @@ def test_existing_rules_of_a_group_without_permissions_keys() -> None:
 def test_a_group_without_the_allow_tag_needs_nothing() -> None:
     group = security_group([permission("tcp", 443, 443, v4=("10.1.0.0/16",))])
 
-    assert plan_group(group, [PEER_V4, PEER_V6]) == GroupPlan(GROUP_ID)
+    assert plan_group(group, [PEER_V4, PEER_V6], PEERING_ID) == GroupPlan(GROUP_ID)
 
 
 def test_a_group_without_tags_needs_nothing() -> None:
-    assert plan_group({"GroupId": GROUP_ID}, [PEER_V4]) == GroupPlan(GROUP_ID)
+    assert plan_group({"GroupId": GROUP_ID}, [PEER_V4], PEERING_ID) == GroupPlan(GROUP_ID)
 
 
 def test_missing_rules_are_each_traffic_kind_from_each_peer_cidr_in_order() -> None:
@@ -166,7 +166,7 @@ def test_missing_rules_are_each_traffic_kind_from_each_peer_cidr_in_order() -> N
     group = security_group(allow="tcp:443, icmp, all")
 
     # WHEN planned for the peer's IPv4 and IPv6 blocks
-    plan = plan_group(group, [PEER_V4, PEER_V6])
+    plan = plan_group(group, [PEER_V4, PEER_V6], PEERING_ID)
 
     # THEN every kind is asked from every block, kind by kind; ICMP towards IPv6 is ICMPv6
     assert plan == GroupPlan(
@@ -217,7 +217,7 @@ def test_a_rule_present_with_any_description_counts_as_present() -> None:
         allow="tcp:443,icmp",
     )
 
-    plan = plan_group(group, [PEER_V4, PEER_V4_SECONDARY, PEER_V6])
+    plan = plan_group(group, [PEER_V4, PEER_V4_SECONDARY, PEER_V6], PEERING_ID)
 
     assert plan == GroupPlan(
         GROUP_ID,
@@ -246,7 +246,7 @@ def test_a_rule_present_with_any_description_counts_as_present() -> None:
     ],
 )
 def test_only_the_exact_rule_counts_as_present(existing: dict[str, Any]) -> None:
-    plan = plan_group(security_group([existing], allow="tcp:443"), [PEER_V4])
+    plan = plan_group(security_group([existing], allow="tcp:443"), [PEER_V4], PEERING_ID)
 
     assert plan == GroupPlan(GROUP_ID, add=[Rule("tcp", 443, 443, "10.1.0.0/16")])
 
@@ -255,7 +255,7 @@ def test_all_traffic_already_open_does_not_count_for_a_narrower_kind() -> None:
     # GIVEN all traffic open from the peer by hand, and the tag asking for tcp:443 and all
     group = security_group([permission("-1", v4=("10.1.0.0/16",))], allow="tcp:443,all")
 
-    plan = plan_group(group, [PEER_V4])
+    plan = plan_group(group, [PEER_V4], PEERING_ID)
 
     # THEN the exact rule for tcp:443 is still asked for: presence is an exact match
     assert plan == GroupPlan(
@@ -268,13 +268,15 @@ def test_all_traffic_already_open_does_not_count_for_a_narrower_kind() -> None:
 def test_an_icmp_rule_open_to_an_ipv6_block_does_not_count_as_icmpv6() -> None:
     group = security_group([permission("icmp", -1, -1, v6=("2600:1f18:abcd:1200::/56",))], allow="icmp")
 
-    assert plan_group(group, [PEER_V6]) == GroupPlan(GROUP_ID, add=[Rule("icmpv6", -1, -1, "2600:1f18:abcd:1200::/56")])
+    assert plan_group(group, [PEER_V6], PEERING_ID) == GroupPlan(
+        GROUP_ID, add=[Rule("icmpv6", -1, -1, "2600:1f18:abcd:1200::/56")]
+    )
 
 
 def test_bad_entries_are_carried_and_the_good_ones_planned() -> None:
     group = security_group([permission("tcp", 22, 22, v4=("10.1.0.0/16",))], allow="tcp:22,tcp:99999,ftp")
 
-    plan = plan_group(group, [PEER_V4])
+    plan = plan_group(group, [PEER_V4], PEERING_ID)
 
     assert plan == GroupPlan(
         GROUP_ID,
@@ -287,7 +289,7 @@ def test_bad_entries_are_carried_and_the_good_ones_planned() -> None:
 
 
 def test_no_peer_cidrs_plans_no_rules_but_still_reports_bad_entries() -> None:
-    plan = plan_group(security_group(allow="tcp:443,tcp"), [])
+    plan = plan_group(security_group(allow="tcp:443,tcp"), [], PEERING_ID)
 
     assert plan == GroupPlan(
         GROUP_ID, bad_entries=[BadEntry("tcp", "tcp needs a port or range, as in tcp:443 or tcp:8000-8080")]
@@ -304,7 +306,7 @@ def test_everything_already_open_needs_nothing_more() -> None:
         allow="tcp:8000-8080,icmp",
     )
 
-    plan = plan_group(group, [PEER_V4, PEER_V6])
+    plan = plan_group(group, [PEER_V4, PEER_V6], PEERING_ID)
 
     assert plan.add == []
     assert plan.present == [
@@ -320,7 +322,7 @@ def test_everything_already_open_needs_nothing_more() -> None:
 
 def test_ip_permissions_group_cidrs_by_protocol_and_ports() -> None:
     # GIVEN rules of three kinds from two IPv4 blocks and one IPv6 block, as plan_group lists them
-    rules = plan_group(security_group(allow="tcp:443,icmp,all"), [PEER_V4, PEER_V4_SECONDARY, PEER_V6]).add
+    rules = plan_group(security_group(allow="tcp:443,icmp,all"), [PEER_V4, PEER_V4_SECONDARY, PEER_V6], PEERING_ID).add
 
     permissions = ip_permissions(rules, DESCRIPTION)
 
@@ -406,11 +408,61 @@ def test_ip_permissions_of_no_rules_is_empty() -> None:
 def test_planned_rules_authorized_then_described_back_are_all_present() -> None:
     # GIVEN the permissions the autopilot would authorize for a group
     group = security_group(allow="tcp:443,udp:53,icmp,all")
-    plan = plan_group(group, [PEER_V4, PEER_V6])
+    plan = plan_group(group, [PEER_V4, PEER_V6], PEERING_ID)
     permissions = ip_permissions(plan.add, rule_description(PEERING_ID))
 
     # WHEN EC2 describes the group with them in place
-    after = plan_group(security_group(permissions, allow="tcp:443,udp:53,icmp,all"), [PEER_V4, PEER_V6])
+    after = plan_group(security_group(permissions, allow="tcp:443,udp:53,icmp,all"), [PEER_V4, PEER_V6], PEERING_ID)
 
     # THEN a second plan adds nothing: the round trip is idempotent
     assert after == GroupPlan(GROUP_ID, present=plan.add)
+
+
+# ----------------------------------------------------------------------------- taking back (issue 9, point 6)
+
+
+def own(rules: list[tuple[str, int, str]]) -> list[dict[str, Any]]:
+    return [
+        {
+            "IpProtocol": protocol,
+            **({"FromPort": port, "ToPort": port} if protocol != "icmp" else {"FromPort": -1, "ToPort": -1}),
+            "IpRanges": [{"CidrIp": cidr, "Description": DESCRIPTION}],
+        }
+        for protocol, port, cidr in rules
+    ]
+
+
+def test_the_autopilots_rules_no_longer_asked_for_are_to_remove_and_a_persons_are_not() -> None:
+    # GIVEN the tag narrowed to icmp; the group holds the autopilot's icmp and tcp:443, and a person's tcp:22
+    permissions = own([("icmp", -1, "10.1.0.0/16"), ("tcp", 443, "10.1.0.0/16")])
+    permissions.append(
+        {"IpProtocol": "tcp", "FromPort": 22, "ToPort": 22, "IpRanges": [{"CidrIp": "10.1.0.0/16", "Description": "x"}]}
+    )
+    group = security_group(permissions, allow="icmp")
+
+    plan = plan_group(group, [PEER_V4], PEERING_ID)
+
+    assert plan.add == [] and plan.present == [Rule("icmp", -1, -1, "10.1.0.0/16")]
+    assert plan.remove == [Rule("tcp", 443, 443, "10.1.0.0/16")]
+    assert ip_permissions(plan.remove) == [
+        {"IpProtocol": "tcp", "FromPort": 443, "ToPort": 443, "IpRanges": [{"CidrIp": "10.1.0.0/16"}]}
+    ]
+
+
+def test_without_the_allow_tag_every_rule_of_the_peering_is_to_remove() -> None:
+    group = {"GroupId": GROUP_ID, "IpPermissions": own([("icmp", -1, "10.1.0.0/16"), ("tcp", 443, "100.64.0.0/20")])}
+
+    assert plan_group(group, [PEER_V4], PEERING_ID).remove == [
+        Rule("icmp", -1, -1, "10.1.0.0/16"),
+        Rule("tcp", 443, 443, "100.64.0.0/20"),
+    ]
+    # ... but not another peering's rules
+    assert plan_group(group, [PEER_V4], "pcx-0ffffffffffffffff").remove == []
+
+
+def test_with_an_invalid_entry_nothing_is_removed_and_what_would_be_is_kept() -> None:
+    group = security_group(own([("tcp", 443, "10.1.0.0/16")]), allow="icmp,tcp:44x")
+
+    plan = plan_group(group, [PEER_V4], PEERING_ID)
+
+    assert plan.remove == [] and plan.kept == [Rule("tcp", 443, 443, "10.1.0.0/16")]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from pathlib import Path
 
@@ -343,3 +344,44 @@ def test_the_hub_role_path_is_the_templates() -> None:
 
     template = load_yaml(Path(__file__).resolve().parents[2] / "template.yaml")
     assert template["Globals"]["Function"]["RolePath"] == HUB_ROLE_PATH
+
+
+# --- ALLOWED_PEER_CIDRS (issue 9, point 5)
+
+
+def test_allowed_peer_cidrs_default_to_the_private_ranges_and_any_ipv6() -> None:
+    policy = Settings.from_env(env_with(ALLOWED_PEER_CIDRS=None)).allowed_peer_cidrs
+
+    assert [str(n) for n in policy.ipv4] == ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10"]
+    assert policy.ipv6 is None
+    assert policy.allows(ipaddress.ip_network("10.20.0.0/16"))
+    assert not policy.allows(ipaddress.ip_network("203.0.113.0/24"))
+    assert not policy.allows(ipaddress.ip_network("10.0.0.0/7"))  # wider than, so not inside, 10.0.0.0/8
+    assert policy.allows(ipaddress.ip_network("2001:db8::/56"))
+
+
+def test_listing_an_ipv6_range_restricts_ipv6_to_it() -> None:
+    policy = Settings.from_env(env_with(ALLOWED_PEER_CIDRS="10.0.0.0/8, 2600:1f18::/32")).allowed_peer_cidrs
+
+    assert policy.allows(ipaddress.ip_network("2600:1f18:abcd::/48"))
+    assert not policy.allows(ipaddress.ip_network("2001:db8::/56"))
+    assert not policy.allows(ipaddress.ip_network("172.16.0.0/16"))
+
+
+@pytest.mark.parametrize(
+    ("value", "error"),
+    [
+        ("", "ALLOWED_PEER_CIDRS must list at least one CIDR block"),
+        (" , ", "ALLOWED_PEER_CIDRS must list at least one CIDR block"),
+        (
+            "10.0.0.1/8,192.168.0.0/16",
+            "ALLOWED_PEER_CIDRS holds values that are not CIDR blocks (network/prefix): ['10.0.0.1/8']",
+        ),
+        ("10.0.0.0/33", "ALLOWED_PEER_CIDRS holds values that are not CIDR blocks (network/prefix): ['10.0.0.0/33']"),
+        ("private", "ALLOWED_PEER_CIDRS holds values that are not CIDR blocks (network/prefix): ['private']"),
+    ],
+)
+def test_a_bad_allowed_peer_cidrs_value_is_refused_naming_it(value: str, error: str) -> None:
+    with pytest.raises(SettingsError) as raised:
+        Settings.from_env(env_with(ALLOWED_PEER_CIDRS=value))
+    assert str(raised.value) == error

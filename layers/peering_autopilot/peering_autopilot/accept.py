@@ -98,7 +98,13 @@ def handle_peering_request(hint: PeeringRequestHint, ctx: Context) -> AcceptResu
 
     if decision.accept:
         outcome = Outcome.ACCEPTED
-    elif settings.unapproved_action is UnapprovedAction.REJECT:
+    elif (
+        settings.unapproved_action is UnapprovedAction.REJECT
+        and accepter_vpc.opted_in
+        and all(r.final for r in decision.reasons)
+    ):
+        # Only into a VPC whose owner delegated the decision, and only on a verdict about the
+        # request itself: a requester the hub could not read is left pending, not rejected.
         outcome = Outcome.REJECTED
     else:
         outcome = Outcome.DECLINED
@@ -116,14 +122,17 @@ def handle_peering_request(hint: PeeringRequestHint, ctx: Context) -> AcceptResu
     return AcceptResult(peering.peering_id, outcome, decision.explanation, settings.dry_run, detail, decision.code)
 
 
-def _requester_cidrs(peering: Peering, settings: Settings, aws: AwsAccess, known: Ec2Gateway) -> Cidrs:
-    """The requester's blocks as the peering reports them, completed by its VPC when the hub can
-    read it (secondary and IPv6 blocks matter for overlap and AWS only checks primaries)."""
+def _requester_cidrs(peering: Peering, settings: Settings, aws: AwsAccess, known: Ec2Gateway) -> Cidrs | None:
+    """The requester's blocks as its VPC holds them, read in its own account (secondary and IPv6
+    blocks matter for overlap and AWS only checks primaries); None when it cannot be read. For a
+    requester the hub does not manage, the peering's list: it is declined anyway, the overlap
+    shown is for the person who decides."""
+    if not settings.is_managed_account(peering.requester.account_id):
+        return peering.requester.cidrs
     side = open_side(REQUESTER, peering.requester, settings, aws, known)
-    if side.vpc is None and settings.is_managed_account(peering.requester.account_id):
-        logger.warning(
-            "requester VPC %s not read, using the peering's own CIDR list: %s", side.info.vpc_id, side.not_managed
-        )
+    if side.vpc is None:
+        logger.warning("requester VPC %s not read: %s", side.info.vpc_id, side.not_managed)
+        return None
     return side.cidrs
 
 

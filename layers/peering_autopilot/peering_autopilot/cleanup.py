@@ -27,7 +27,7 @@ IAM_ACTIONS = actions_of(
     Ec2Gateway.get_vpc,
     Ec2Gateway.opted_in_vpcs,
     Ec2Gateway.route_tables,
-    Ec2Gateway.allow_tagged_groups,
+    Ec2Gateway.vpc_security_groups,
     Ec2Gateway.delete_route,
     Ec2Gateway.revoke_ingress,
     EventPublisher.publish,
@@ -91,7 +91,7 @@ def _clean_side(side: Side, peering_id: str, dry_run: bool) -> SideCleanup:
     if not side.managed or side.ec2 is None:
         return report
     vpc_id = side.info.vpc_id
-    tables, groups = side.ec2.route_tables([vpc_id]), side.ec2.allow_tagged_groups([vpc_id])
+    tables, groups = side.ec2.route_tables([vpc_id]), side.ec2.vpc_security_groups([vpc_id])
     report.routes_removed, report.rules_removed = _remove(side.ec2, tables, groups, peering_id, dry_run)
     return report
 
@@ -102,7 +102,7 @@ def _clean_forgotten(
     """A peering EC2 no longer lists (it shows ended ones for a while only): whatever still points
     at it in this account and region's opted-in VPCs is removed; nothing else is known of it."""
     vpcs = ec2.opted_in_vpcs()
-    tables, groups = ec2.route_tables(vpcs), ec2.allow_tagged_groups(vpcs)
+    tables, groups = ec2.route_tables(vpcs), ec2.vpc_security_groups(vpcs)
     routes, rules = _remove(ec2, tables, groups, hint.peering_id, settings.dry_run)
     if not (routes or rules):
         return CleanupResult(

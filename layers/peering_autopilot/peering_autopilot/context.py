@@ -30,6 +30,7 @@ class Context:
     sleep: Callable[[float], None] = time.sleep
     clock: Callable[[], float] = time.monotonic
     backoff: tuple[float, ...] | None = None  # re-reads of a peering EC2 does not show yet; None: lookup's
+    now: Callable[[], float] = time.time  # wall-clock seconds: when a held refusal may be retried
 
     @classmethod
     def of(cls, settings: Settings) -> Context:

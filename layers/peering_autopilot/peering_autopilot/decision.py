@@ -20,8 +20,16 @@ class Reason(Enum):
     NOT_PENDING = "not-pending"
     REQUESTER_NOT_APPROVED = "requester-not-approved"
     ACCEPTER_NOT_OPTED_IN = "accepter-not-opted-in"
+    REQUESTER_NOT_READ = "requester-vpc-not-read"
     IPV4_OVERLAP = "ipv4-overlap"
     IPV6_OVERLAP = "ipv6-overlap"
+    PEER_CIDR_NOT_ALLOWED = "peer-cidr-not-allowed"
+
+    @property
+    def final(self) -> bool:
+        """A reason that says no to the request itself (what UnapprovedRequestAction=reject may
+        act on), not that the autopilot could not look."""
+        return self not in (Reason.NOT_PENDING, Reason.REQUESTER_NOT_READ, Reason.ACCEPTER_NOT_OPTED_IN)
 
 
 @dataclass(frozen=True)
@@ -48,11 +56,13 @@ def find_overlaps(
 def decide(
     peering: Peering,
     accepter_vpc: Vpc,
-    requester_cidrs: Cidrs,
+    requester_cidrs: Cidrs | None,
     settings: Settings,
 ) -> Decision:
     """Accept only a pending request from an approved account into an opted-in VPC whose address
-    space is disjoint from the requester's. Every failing condition is reported, not just the first."""
+    space is disjoint from the requester's, both VPCs' blocks inside AllowedPeerCidrs. Every failing
+    condition is reported, not just the first. `requester_cidrs` is None when the requester's VPC
+    could not be read in its own account: overlap cannot be ruled out, so it is never accepted."""
     if peering.status != PENDING:
         return Decision(
             accept=False,
@@ -72,6 +82,14 @@ def decide(
         seen = "is missing" if found is None else f"is {found!r}"
         words.append(f"accepter VPC {accepter_vpc.vpc_id} tag {ENABLED_TAG} {seen}, not 'true'")
 
+    if requester_cidrs is None:
+        reasons.append(Reason.REQUESTER_NOT_READ)
+        words.append(
+            f"requester VPC {peering.requester.vpc_id} could not be read in account {requester_account}: "
+            "overlap cannot be ruled out from the peering's own CIDR list"
+        )
+        requester_cidrs = Cidrs()
+
     accepter_cidrs = accepter_vpc.cidrs
     overlaps_v4 = find_overlaps(requester_cidrs.ipv4, accepter_cidrs.ipv4)
     overlaps_v6 = find_overlaps(requester_cidrs.ipv6, accepter_cidrs.ipv6)
@@ -81,6 +99,16 @@ def decide(
     if overlaps_v6:
         reasons.append(Reason.IPV6_OVERLAP)
         words.append("IPv6 blocks overlap: " + ", ".join(f"{a} with {b}" for a, b in overlaps_v6))
+
+    policy = settings.allowed_peer_cidrs
+    outside = [
+        f"{role} block {block}"
+        for role, cidrs in (("requester", requester_cidrs), ("accepter", accepter_cidrs))
+        for block in policy.outside((*cidrs.ipv4, *cidrs.ipv6))
+    ]
+    if outside:
+        reasons.append(Reason.PEER_CIDR_NOT_ALLOWED)
+        words.append(f"{', '.join(outside)} outside AllowedPeerCidrs ({policy.describe()})")
 
     if reasons:
         return Decision(
@@ -94,6 +122,7 @@ def decide(
         reasons=(Reason.APPROVED,),
         explanation=(
             f"requester account {requester_account} is approved, accepter VPC "
-            f"{accepter_vpc.vpc_id} is opted in, and no address blocks overlap"
+            f"{accepter_vpc.vpc_id} is opted in, no address blocks overlap, and every block is inside "
+            "AllowedPeerCidrs"
         ),
     )

@@ -3,7 +3,8 @@ knows Powertools. A handler names its function here; the adapter parses the even
 function's trigger, runs its step with the container's runtime, and reports the outcome (log line,
 metric, return value). The steps below it know nothing of Lambda.
 
-A malformed event is refused without letting Lambda retry it (it would fail alike every time);
+A malformed event is refused without letting Lambda retry it (it would fail alike every time), and
+so is an autopilot event that the hub's account did not put (`triggers.check_publisher`);
 faults a retry would not cure end the invocation reported, not raised; anything else is raised,
 for Lambda and EventBridge to retry and the failed-events queue to keep.
 """
@@ -66,6 +67,8 @@ class LambdaFunction[H, R: Result]:
     def handle(self, event: Mapping[str, Any], logger: Logger, metrics: Metrics) -> dict[str, Any]:
         try:
             hint = self.trigger(event)
+            context = runtime()
+            triggers.check_publisher(event, context.settings.hub_account_id)  # before any AWS call
         except EventNotActionableError as e:
             logger.info("event ignored", extra={"reason": str(e)})
             return {"status": "ignored", "reason": str(e)}
@@ -77,7 +80,6 @@ class LambdaFunction[H, R: Result]:
 
         subject = self.subject(hint)
         logger.set_correlation_id(subject)
-        context = runtime()
         caller = str(getattr(hint, "caller", ""))
         if caller and context.settings.is_own_role(caller):
             # CloudTrail echoes the autopilot's own calls; the step that made the call has already
@@ -133,7 +135,7 @@ SWEEP = LambdaFunction(
     triggers.sweep_trigger,
     sweep.handle_sweep_trigger,
     subject=_swept,
-    metrics=lambda report: {"WorkFound": len(report.work)},
-    problems=lambda report: report.problems,
+    metrics=lambda report: {"WorkFound": len(report.work), "SweepPlacesFailed": len(report.problems)},
+    problems=lambda report: [str(problem) for problem in report.problems],
     message=lambda report: f"{report.outcome.value} done",
 )

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from peering_autopilot.model import ROUTES_TAG, Cidrs, Described
+from peering_autopilot.settings import PeerCidrPolicy
 
 # Where a route can point; the first one present names the target in a conflict report.
 _TARGET_KEYS = (
@@ -47,26 +48,94 @@ class SkippedTable(Described):
     reason: str
 
 
+@dataclass(frozen=True)
+class RouteReplacement(Described):
+    """The table sends this destination to a target that is gone (State blackhole): replaced."""
+
+    route_table_id: str
+    destination: str
+    dead_target: str
+
+
+@dataclass(frozen=True)
+class RouteLeftAlone(Described):
+    """A route through this peering that is no longer wanted but whose removal cannot be justified
+    (routes carry no author): reported, not removed."""
+
+    route_table_id: str
+    destination: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class ShadowWarning(Described):
+    """A route the autopilot makes is more specific than a live route to a gateway: traffic to
+    that slice leaves through the peering instead (on-premises or a TGW may have served it)."""
+
+    route_table_id: str
+    destination: str
+    covering_destination: str
+    gateway: str
+
+
+@dataclass(frozen=True)
+class RefusedBlock(Described):
+    """A peer block the autopilot does not route or allow, and why."""
+
+    cidr: str
+    reason: str
+
+
 @dataclass
 class RoutePlan:
     add: list[Route] = field(default_factory=list)
     present: list[Route] = field(default_factory=list)
     conflicts: list[RouteConflict] = field(default_factory=list)
     skipped: list[SkippedTable] = field(default_factory=list)
+    replace: list[RouteReplacement] = field(default_factory=list)
+    remove: list[Route] = field(default_factory=list)
+    left_alone: list[RouteLeftAlone] = field(default_factory=list)
+    shadowed: list[ShadowWarning] = field(default_factory=list)
+
+    @property
+    def changes(self) -> int:
+        return len(self.add) + len(self.replace) + len(self.remove)
+
+    def missing(self) -> list[Route]:
+        """What a table of this plan does not route as it should: to add, replace or in conflict."""
+        return [
+            *self.add,
+            *(Route(r.route_table_id, r.destination) for r in self.replace),
+            *(Route(c.route_table_id, c.destination) for c in self.conflicts),
+        ]
+
+
+def excluded_by_owner(tags: Mapping[str, str]) -> bool:
+    """A table is left out when its owner tagged it peering-autopilot:routes with any value other
+    than `true` (any case): `false`, `False`, `no`, a typo. Fails safe; the member role's IAM
+    condition says the same."""
+    value = tags.get(ROUTES_TAG)
+    return value is not None and value.lower() != "true"
 
 
 def plan_routes(
-    route_tables: Sequence[Mapping[str, Any]], destinations: Sequence[Network], peering_id: str
+    route_tables: Sequence[Mapping[str, Any]],
+    destinations: Sequence[Network],
+    peering_id: str,
+    peer_blocks: Cidrs | None = None,
 ) -> RoutePlan:
-    """Every managed table (main or subnet-associated, not tagged routes=false) needs a route to
-    each destination through the peering. A route already there counts as done; one to another
-    target is a conflict, never overwritten."""
+    """Every managed table (main or subnet-associated, not excluded by its owner) needs a route to
+    each destination through the peering. A route already there counts as done; a blackhole route
+    (its target is gone) is replaced; a live route to another target is a conflict, never
+    overwritten. Routes through this peering to a block the peer no longer holds are removed when
+    `peer_blocks` (the peer VPC as read from its own account) proves it; else left alone, reported."""
     plan = RoutePlan()
+    wanted = set(destinations)
     for table in sorted(route_tables, key=lambda t: str(t["RouteTableId"])):
         table_id = str(table["RouteTableId"])
         tags = {t["Key"]: t["Value"] for t in table.get("Tags", [])}
-        if tags.get(ROUTES_TAG) == "false":
-            plan.skipped.append(SkippedTable(table_id, f"tagged {ROUTES_TAG}=false"))
+        if excluded_by_owner(tags):
+            plan.skipped.append(SkippedTable(table_id, f"tagged {ROUTES_TAG}={tags[ROUTES_TAG]!r} (not 'true')"))
             continue
         associations = [a for a in table.get("Associations", []) if _live(a)]
         if not any(a.get("Main") or a.get("SubnetId") for a in associations):
@@ -79,10 +148,45 @@ def plan_routes(
             if found is None:
                 plan.add.append(route)
             elif found.get("VpcPeeringConnectionId") == peering_id:
-                plan.present.append(route)
+                plan.present.append(route)  # blackhole too while the peering provisions: it is ours
+            elif found.get("State") == "blackhole":
+                plan.replace.append(RouteReplacement(table_id, str(destination), route_target(found)))
             else:
                 plan.conflicts.append(RouteConflict(table_id, str(destination), _target(found)))
+                continue
+            plan.shadowed += _shadows(table_id, destination, existing)
+        for network, found in existing.items():
+            if found.get("VpcPeeringConnectionId") != peering_id or network in wanted:
+                continue
+            if peer_blocks is None:
+                why = "the peer VPC could not be read: it may still hold this block"
+                plan.left_alone.append(RouteLeftAlone(table_id, str(network), why))
+            elif network in (*peer_blocks.ipv4, *peer_blocks.ipv6):
+                why = "the peer still holds this block, but it is not routed (see refusedBlocks)"
+                plan.left_alone.append(RouteLeftAlone(table_id, str(network), why))
+            else:
+                plan.remove.append(Route(table_id, str(network)))
     return plan
+
+
+# Targets whose routes carry traffic somewhere other than a peering: a more specific peering route
+# takes that slice away from them.
+_GATEWAY_KEYS = ("GatewayId", "TransitGatewayId", "NatGatewayId")
+
+
+def _shadows(table_id: str, destination: Network, existing: Mapping[Network, Mapping[str, Any]]) -> list[ShadowWarning]:
+    """Live gateway routes (VGW, TGW, NAT, IGW) that cover `destination` with a shorter prefix.
+    Default routes are left out: every peering route is more specific than 0.0.0.0/0, by design."""
+    found = []
+    for network, route in existing.items():
+        if network.version != destination.version or network.prefixlen == 0 or network == destination:
+            continue
+        if route.get("State") == "blackhole" or not destination.subnet_of(network):  # type: ignore[arg-type]
+            continue
+        gateway = next((str(route[k]) for k in _GATEWAY_KEYS if route.get(k) and route[k] != "local"), None)
+        if gateway:
+            found.append(ShadowWarning(table_id, str(destination), str(network), gateway))
+    return found
 
 
 def _live(association: Mapping[str, Any]) -> bool:
@@ -109,10 +213,25 @@ def _target(route: Mapping[str, Any]) -> str:
     return f"{target} (blackhole)" if route.get("State") == "blackhole" else target
 
 
-def destinations(peer_cidrs: Cidrs, with_ipv6: bool) -> list[Network]:
+def peer_destinations(
+    own: Cidrs, peer: Cidrs, policy: PeerCidrPolicy, with_ipv6: bool
+) -> tuple[list[Network], list[RefusedBlock]]:
     """What a side routes through the peering: only the peer VPC's own blocks (peering is not
-    transitive), IPv6 only when both VPCs have it."""
-    return [*peer_cidrs.ipv4, *(peer_cidrs.ipv6 if with_ipv6 else ())]
+    transitive), IPv6 only when both VPCs have it; never a block outside AllowedPeerCidrs or one
+    that overlaps this side's own (a block added after acceptance gets the same look)."""
+    wanted: list[Network] = []
+    refused: list[RefusedBlock] = []
+    blocks: list[Network] = [*peer.ipv4, *(peer.ipv6 if with_ipv6 else ())]
+    own_blocks: list[Network] = [*own.ipv4, *own.ipv6]
+    for block in blocks:
+        clash = next((str(o) for o in own_blocks if o.version == block.version and o.overlaps(block)), None)
+        if not policy.allows(block):
+            refused.append(RefusedBlock(str(block), f"outside AllowedPeerCidrs ({policy.describe()})"))
+        elif clash:
+            refused.append(RefusedBlock(str(block), f"overlaps this VPC's own block {clash}"))
+        else:
+            wanted.append(block)
+    return wanted, refused
 
 
 def peerings_routed(tables: Iterable[Mapping[str, Any]]) -> set[str]:

@@ -48,22 +48,41 @@ class GroupPlan:
     add: list[Rule] = field(default_factory=list)
     present: list[Rule] = field(default_factory=list)
     bad_entries: list[BadEntry] = field(default_factory=list)
+    remove: list[Rule] = field(default_factory=list)  # the autopilot's own rules no longer wanted
+    kept: list[Rule] = field(default_factory=list)  # its own rules it would remove, kept: the tag is unclear
 
 
-def plan_group(group: Mapping[str, Any], peer_cidrs: Sequence[Network]) -> GroupPlan:
-    """The rules the group's allow tag asks for, from each peer CIDR, split into present and missing."""
+def plan_group(group: Mapping[str, Any], peer_cidrs: Sequence[Network], peering_id: str) -> GroupPlan:
+    """The rules the group's allow tag asks for, from each peer CIDR, split into present and
+    missing; and the rules carrying this peering's marker that are no longer asked for (the tag
+    narrowed or removed, the block gone or refused), to take back. With an invalid entry in the
+    tag, nothing is taken back: what the owner meant is unclear, so the rules stay, reported."""
     tags = {t["Key"]: t["Value"] for t in group.get("Tags", [])}
     traffic, bad = parse_allow(tags.get(ALLOW_TAG, ""))
     existing = existing_rules(group)
     plan = GroupPlan(str(group["GroupId"]), bad_entries=bad)
+    wanted: set[Rule] = set()
     for kind in traffic:
         for cidr in peer_cidrs:
             rule = Rule.of(kind, cidr)
+            wanted.add(rule)
             (plan.present if rule in existing else plan.add).append(rule)
+    unwanted = sorted(own_rules(group, peering_id) - wanted)
+    if bad:
+        plan.kept = unwanted
+    else:
+        plan.remove = unwanted
     return plan
 
 
-def existing_rules(group: Mapping[str, Any]) -> set[Rule]:
+def own_rules(group: Mapping[str, Any], peering_id: str) -> set[Rule]:
+    """The group's ingress rules that carry the autopilot's marker for this peering."""
+    return existing_rules(group, description=rule_description(peering_id))
+
+
+def existing_rules(group: Mapping[str, Any], description: str | None = None) -> set[Rule]:
+    """The group's ingress rules, one per protocol, port range and CIDR; only those whose
+    description is `description` when it is given."""
     rules: set[Rule] = set()
     for permission in group.get("IpPermissions", []):
         protocol = str(permission.get("IpProtocol", "-1"))
@@ -71,14 +90,17 @@ def existing_rules(group: Mapping[str, Any]) -> set[Rule]:
         low = int(permission.get("FromPort", -1)) if protocol != "-1" else -1
         high = int(permission.get("ToPort", -1)) if protocol != "-1" else -1
         for ip_range in permission.get("IpRanges", []):
-            rules.add(Rule(protocol, low, high, ip_range["CidrIp"]))
+            if description is None or ip_range.get("Description") == description:
+                rules.add(Rule(protocol, low, high, ip_range["CidrIp"]))
         for ip_range in permission.get("Ipv6Ranges", []):
-            rules.add(Rule(protocol, low, high, ip_range["CidrIpv6"]))
+            if description is None or ip_range.get("Description") == description:
+                rules.add(Rule(protocol, low, high, ip_range["CidrIpv6"]))
     return rules
 
 
-def ip_permissions(rules: Sequence[Rule], description: str) -> list[dict[str, Any]]:
-    """The Authorize call's IpPermissions: one entry per protocol and port range, all CIDRs in it."""
+def ip_permissions(rules: Sequence[Rule], description: str | None = None) -> list[dict[str, Any]]:
+    """The IpPermissions of an Authorize (with the marker as description) or a Revoke (without: a
+    revoke matches protocol, ports and CIDR): one entry per protocol and port range."""
     grouped: dict[tuple[str, int, int], list[Rule]] = {}
     for rule in rules:
         grouped.setdefault((rule.ip_protocol, rule.from_port, rule.to_port), []).append(rule)
@@ -87,8 +109,9 @@ def ip_permissions(rules: Sequence[Rule], description: str) -> list[dict[str, An
         permission: dict[str, Any] = {"IpProtocol": protocol}
         if protocol != "-1":
             permission.update(FromPort=low, ToPort=high)
-        v4 = [{"CidrIp": r.cidr, "Description": description} for r in members if not r.ipv6]
-        v6 = [{"CidrIpv6": r.cidr, "Description": description} for r in members if r.ipv6]
+        described = {"Description": description} if description else {}
+        v4 = [{"CidrIp": r.cidr, **described} for r in members if not r.ipv6]
+        v6 = [{"CidrIpv6": r.cidr, **described} for r in members if r.ipv6]
         if v4:
             permission["IpRanges"] = v4
         if v6:

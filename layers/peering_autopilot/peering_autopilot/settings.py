@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import ipaddress
 import re
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from enum import Enum
 
 from peering_autopilot.errors import SettingsError
@@ -19,6 +20,55 @@ ROLE_ARN = re.compile(
 )
 HUB_ROLE_PATH = "/peering-autopilot/"  # template.yaml Globals RolePath: the hub functions' roles
 BUS_NAME = re.compile(r"[\w./-]{1,256}|arn:aws[\w-]*:events:[\w-]+:[0-9]{12}:event-bus/[\w./-]{1,256}", re.ASCII)
+
+
+# What a peer may bring into a managed VPC's route tables unless the template says otherwise: the
+# private ranges (RFC 1918) and shared address space (RFC 6598). IPv6 is unrestricted unless listed.
+DEFAULT_PEER_CIDRS = "10.0.0.0/8,172.16.0.0/12,192.168.0.0/16,100.64.0.0/10"
+
+
+@dataclass(frozen=True)
+class PeerCidrPolicy:
+    """Parameter AllowedPeerCidrs: the address space a peer VPC's blocks must fall in to be
+    accepted, routed or allowed. `ipv6` None means any IPv6 block (none were listed)."""
+
+    ipv4: tuple[ipaddress.IPv4Network, ...]
+    ipv6: tuple[ipaddress.IPv6Network, ...] | None = None
+
+    def allows(self, block: ipaddress.IPv4Network | ipaddress.IPv6Network) -> bool:
+        if isinstance(block, ipaddress.IPv4Network):
+            return any(block.subnet_of(allowed) for allowed in self.ipv4)
+        return self.ipv6 is None or any(block.subnet_of(allowed) for allowed in self.ipv6)
+
+    def outside(
+        self, blocks: Iterable[ipaddress.IPv4Network | ipaddress.IPv6Network]
+    ) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
+        return [b for b in blocks if not self.allows(b)]
+
+    def describe(self) -> str:
+        v6 = "any IPv6" if self.ipv6 is None else ", ".join(map(str, self.ipv6))
+        return f"{', '.join(map(str, self.ipv4))}; {v6}"
+
+    @classmethod
+    def parse(cls, text: str, name: str = "ALLOWED_PEER_CIDRS") -> PeerCidrPolicy:
+        """Every item must be a network address with its prefix (10.0.0.0/8, not 10.0.0.1/8): a
+        typo must not widen or narrow what is allowed by a guess."""
+        items = _csv(text)
+        if not items:
+            raise SettingsError(f"{name} must list at least one CIDR block")
+        v4: list[ipaddress.IPv4Network] = []
+        v6: list[ipaddress.IPv6Network] = []
+        bad: list[str] = []
+        for item in items:
+            try:
+                network = ipaddress.ip_network(item, strict=True)
+            except ValueError:
+                bad.append(item)
+                continue
+            (v4 if isinstance(network, ipaddress.IPv4Network) else v6).append(network)  # type: ignore[arg-type]
+        if bad:
+            raise SettingsError(f"{name} holds values that are not CIDR blocks (network/prefix): {bad}")
+        return cls(tuple(v4), tuple(v6) if v6 else None)
 
 
 class UnapprovedAction(Enum):
@@ -42,6 +92,7 @@ class Settings:
     live_ping: bool = False
     notification_topic_arn: str = ""
     verify_budget_seconds: float = 120.0
+    allowed_peer_cidrs: PeerCidrPolicy = field(default_factory=lambda: PeerCidrPolicy.parse(DEFAULT_PEER_CIDRS))
 
     def is_managed_account(self, account_id: str) -> bool:
         """The hub and the approved accounts: requests from them may be accepted, and the hub
@@ -94,6 +145,8 @@ class Settings:
         if not 1 <= budget <= 900:
             raise SettingsError(f"VERIFY_BUDGET_SECONDS must be between 1 and 900, got {budget_text!r}")
 
+        peer_cidrs = PeerCidrPolicy.parse(env.get("ALLOWED_PEER_CIDRS", DEFAULT_PEER_CIDRS))
+
         return cls(
             hub_account_id=hub_account,
             hub_region=hub_region,
@@ -107,6 +160,7 @@ class Settings:
             live_ping=_bool(env, "LIVE_PING"),
             notification_topic_arn=topic,
             verify_budget_seconds=budget,
+            allowed_peer_cidrs=peer_cidrs,
         )
 
 

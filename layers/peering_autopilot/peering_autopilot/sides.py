@@ -8,13 +8,14 @@ managed sides; the probe may read a readable side to explain a verdict, and tags
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from peering_autopilot.aws.ec2 import Ec2Gateway
 from peering_autopilot.aws.sessions import AwsAccess
 from peering_autopilot.errors import RoleAssumptionError, VpcNotFoundError
 from peering_autopilot.model import ENABLED_TAG, Cidrs, Peering, PeeringSide, Vpc
 from peering_autopilot.settings import Settings
+from peering_autopilot.triggers import PeeringHint
 
 
 @dataclass
@@ -53,6 +54,17 @@ class Side:
             "managed": self.managed,
             "notManagedReason": self.not_managed,
         }
+
+
+def managed_place(hint: PeeringHint, settings: Settings) -> PeeringHint | None:
+    """The hint aimed at the first account and region it names that the hub manages: the event's
+    own, else the peering's other side as the event describes it (`hint.elsewhere`). An unmanaged
+    partner's accept, or a "Peering Configured" whose accepter is a partner, is then read from the
+    hub's side. None when it names no managed place."""
+    for account_id, region in ((hint.account_id, hint.region), *hint.elsewhere):
+        if settings.is_managed_account(account_id) and settings.is_managed_region(region):
+            return replace(hint, account_id=account_id, region=region)
+    return None
 
 
 def open_sides(peering: Peering, settings: Settings, aws: AwsAccess, known: Ec2Gateway) -> list[Side]:

@@ -15,6 +15,7 @@ ACCEPTED = "accepted"
 CONFIGURED = "configured"
 PARTIALLY_CONFIGURED = "partially-configured"
 VERIFIED = "verified"
+NOT_ACTIVE = "unverified:not-active"  # the probe's verdict on a peering not active yet: never tagged
 
 
 def is_verdict(value: str) -> bool:

@@ -6,12 +6,19 @@ their route tables, their allow-tagged groups: paginated and filtered), compares
 autopilot would do, and publishes one "Peering Work Found" event per peering that needs work. The
 accept, configure and clean-up functions take those events like any other: one code path.
 A VPC gaining the opt-in tag is swept at once, alone.
+
+Each account and region is swept on its own, several at once: one that fails (an SCP, a region
+not enabled, throttling that outlasted the retries, a member role that cannot be assumed) is
+reported with its account, region and error, and the others still publish their work; each
+place's work is published as soon as that place is read, so a slow place holds back no other's.
 """
 
 from __future__ import annotations
 
+import threading
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
@@ -20,11 +27,13 @@ from peering_autopilot.aws.ec2 import Ec2Gateway
 from peering_autopilot.aws.eventbridge import EventPublisher
 from peering_autopilot.aws.sessions import AwsAccess
 from peering_autopilot.context import Context
-from peering_autopilot.errors import RoleAssumptionError
+from peering_autopilot.errors import AutopilotError, AwsCallError, RoleAssumptionError
+from peering_autopilot.holds import holding, holds_in, sizes_of
 from peering_autopilot.model import ACCEPTER, REQUESTER, STATUS_TAG, SWEPT_STATES, Peering, PeeringSide, Vpc
 from peering_autopilot.permissions import actions_of
-from peering_autopilot.routes import destinations, peerings_routed, plan_routes
+from peering_autopilot.routes import peer_destinations, peerings_routed, plan_routes
 from peering_autopilot.security_groups import autopilot_permissions, peerings_opened, plan_group
+from peering_autopilot.settings import PeerCidrPolicy
 from peering_autopilot.triggers import WORK_DETAIL_TYPE, ScheduledSweep, VpcHint
 
 IAM_ACTIONS = actions_of(
@@ -32,7 +41,7 @@ IAM_ACTIONS = actions_of(
     Ec2Gateway.all_peerings,
     Ec2Gateway.opted_in_vpcs,
     Ec2Gateway.route_tables,
-    Ec2Gateway.allow_tagged_groups,
+    Ec2Gateway.vpc_security_groups,
     EventPublisher.publish_many,
 )
 
@@ -65,19 +74,55 @@ class Work:
         }
 
 
+# Places swept at once. EC2 throttles per account and region, so places in parallel do not compete
+# for the same limits; the bound keeps the function's memory and connections in check.
+MAX_PARALLEL_PLACES = 8
+# What stops one place, not the sweep: AWS refusing the caller there (an SCP, a region not enabled:
+# AccessDeniedError), throttling that outlasted botocore's retries, no answer, any other AWS error,
+# or a member role that cannot be assumed.
+PLACE_FAULTS = (AwsCallError, RoleAssumptionError)
+
+
+@dataclass(frozen=True, order=True)
+class PlaceProblem:
+    """An account and region the sweep could not read, and why."""
+
+    account_id: str
+    region: str
+    error: str  # the error's class: AccessDeniedError, ThrottledError, RoleAssumptionError, ...
+    code: str  # AWS's error code (UnauthorizedOperation, OptInRequired, RequestLimitExceeded, ...), if any
+    message: str
+
+    @classmethod
+    def of(cls, account_id: str, region: str, error: AutopilotError) -> PlaceProblem:
+        return cls(account_id, region, type(error).__name__, str(getattr(error, "code", "")), str(error))
+
+    def describe(self) -> dict[str, str]:
+        return {
+            "accountId": self.account_id,
+            "region": self.region,
+            "error": self.error,
+            "code": self.code,
+            "message": self.message,
+        }
+
+    def __str__(self) -> str:
+        return f"{self.account_id}/{self.region} not swept: {self.message}"
+
+
 @dataclass
 class SweepReport:
     outcome: Outcome
     subject: str = "sweep"  # what was swept: the estate, or one VPC
     work: list[Work] = field(default_factory=list)
     places: int = 0  # account x region pairs read
-    problems: list[str] = field(default_factory=list)
+    problems: list[PlaceProblem] = field(default_factory=list)  # places not read, and why
 
     def describe(self) -> dict[str, Any]:
         counts: dict[str, int] = defaultdict(int)
         for item in self.work:
             counts[item.work] += 1
-        return {"places": self.places, "work": dict(counts), "problems": self.problems}
+        return {"places": self.places, "work": dict(counts), "problems": [p.describe() for p in self.problems]}
 
     def response(self) -> dict[str, Any]:
         return {"status": self.outcome.value, **self.describe()}
@@ -91,47 +136,99 @@ def handle_sweep_trigger(trigger: VpcHint | ScheduledSweep, ctx: Context) -> Swe
 
 
 def sweep(ctx: Context) -> SweepReport:
-    """Every managed account in every managed region."""
-    settings, aws = ctx.settings, ctx.aws
-    report = SweepReport(Outcome.SWEPT)
-    found: dict[tuple[str, ...], Work] = {}
-    for account in sorted({settings.hub_account_id, *settings.approved_account_ids}):
-        for region in settings.managed_regions:
-            try:
-                ec2 = aws.ec2(account, region)
-                items = find_work(ec2)
-            except RoleAssumptionError as e:
-                report.problems.append(str(e))
-                continue
-            report.places += 1
-            for item in items:
-                # Both sides may report the same work: once is enough, except leftovers of a peering
-                # one account no longer sees while the other may still list it.
-                where = (item.account_id, item.region) if item.local else ()
-                found.setdefault((item.peering_id, item.work, *where), item)
-    report.work = sorted(found.values())
-    _publish(ctx.publisher, report.work, "sweep")
-    return report
+    """Every managed account in every managed region, each place on its own."""
+    settings = ctx.settings
+    places = [
+        (account, region)
+        for account in sorted({settings.hub_account_id, *settings.approved_account_ids})
+        for region in settings.managed_regions
+    ]
+    return _sweep_places(
+        ctx,
+        SweepReport(Outcome.SWEPT),
+        places,
+        lambda ec2: find_work(ec2, settings.allowed_peer_cidrs, ctx.now()),
+        "sweep",
+    )
 
 
 def sweep_vpc(hint: VpcHint, ctx: Context) -> SweepReport:
     """A VPC that just opted in: its pending requests and existing peerings, at once."""
-    settings, aws = ctx.settings, ctx.aws
+    settings = ctx.settings
     report = SweepReport(Outcome.OPT_IN if hint.opted_in else Outcome.OPT_OUT, subject=hint.vpc_id)
     if not hint.opted_in:
         return report  # no longer touched; what was configured stays as it is (see README)
     if not (settings.is_managed_account(hint.account_id) and settings.is_managed_region(hint.region)):
-        report.problems.append(f"{hint.account_id}/{hint.region} is not managed by this hub")
+        why = f"{hint.account_id}/{hint.region} is not managed by this hub"
+        report.problems.append(PlaceProblem(hint.account_id, hint.region, "NotManaged", "", why))
         return report
-    report.places = 1
     # Requests declined because this VPC was not opted in deserve a new decision now.
-    report.work = sorted(find_work(aws.ec2(hint.account_id, hint.region), only_vpc=hint.vpc_id, reconsider=True))
-    _publish(ctx.publisher, report.work, "opt-in")
+    return _sweep_places(
+        ctx,
+        report,
+        [(hint.account_id, hint.region)],
+        lambda ec2: find_work(
+            ec2,
+            settings.allowed_peer_cidrs,
+            ctx.now(),
+            only_vpc=hint.vpc_id,
+            reconsider=True,
+        ),
+        "opt-in",
+    )
+
+
+def _sweep_places(
+    ctx: Context,
+    report: SweepReport,
+    places: Sequence[tuple[str, str]],
+    find: Callable[[Ec2Gateway], list[Work]],
+    reason: str,
+) -> SweepReport:
+    """`find` the work in each place (account, region) on its own, up to MAX_PARALLEL_PLACES at
+    once. A place that fails with one of PLACE_FAULTS is reported in `report.problems` and the
+    others go on; each place's work is published as soon as that place is read, less what another
+    place already found (when both sides of a peering find it, the first side read names where to
+    read it: either is a valid hint). Anything else (the bus refusing the work, a bug) fails the sweep, after
+    every place has had its turn."""
+    publisher = ctx.publisher
+    lock = threading.Lock()
+    found: dict[tuple[str, ...], Work] = {}
+
+    def sweep_place(account: str, region: str) -> None:
+        try:
+            items = find(ctx.aws.ec2(account, region))
+        except PLACE_FAULTS as e:
+            with lock:
+                report.problems.append(PlaceProblem.of(account, region, e))
+            return
+        with lock:
+            report.places += 1
+            new = [item for item in sorted(items) if found.setdefault(_once(item), item) is item]
+        _publish(publisher, new, reason)
+
+    workers = max(1, min(MAX_PARALLEL_PLACES, len(places)))
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="sweep") as pool:
+        swept = [pool.submit(sweep_place, account, region) for account, region in places]
+    for place in swept:
+        place.result()  # re-raises what was not one place's fault
+    report.work = sorted(found.values())
+    report.problems.sort()
     return report
 
 
-def find_work(ec2: Ec2Gateway, only_vpc: str | None = None, reconsider: bool = False) -> list[Work]:
-    """What the autopilot would do here, found from one read of each resource type."""
+def _once(item: Work) -> tuple[str, ...]:
+    """Both sides may report the same work: once is enough, except leftovers of a peering one
+    account no longer sees while the other may still list it."""
+    where = (item.account_id, item.region) if item.local else ()
+    return (item.peering_id, item.work, *where)
+
+
+def find_work(
+    ec2: Ec2Gateway, policy: PeerCidrPolicy, now: float, only_vpc: str | None = None, reconsider: bool = False
+) -> list[Work]:
+    """What the autopilot would do here, found from one read of each resource type. `policy`
+    (AllowedPeerCidrs) and `now` (for held refusals) judge as configure would."""
     vpcs = ec2.opted_in_vpcs()
     if only_vpc is not None:
         vpcs = {k: v for k, v in vpcs.items() if k == only_vpc}
@@ -139,7 +236,7 @@ def find_work(ec2: Ec2Gateway, only_vpc: str | None = None, reconsider: bool = F
         return []
     peerings = ec2.all_peerings(SWEPT_STATES)
     tables = _by_vpc(ec2.route_tables(vpcs))
-    groups = _by_vpc(ec2.allow_tagged_groups(vpcs))
+    groups = _by_vpc(ec2.vpc_security_groups(vpcs))
     work: list[Work] = []
     visible = {p.peering_id for p in peerings}
     for peering in peerings:
@@ -150,7 +247,16 @@ def find_work(ec2: Ec2Gateway, only_vpc: str | None = None, reconsider: bool = F
             if side.account_id != ec2.account_id or side.region != ec2.region or side.vpc_id not in vpcs:
                 continue
             item = _judge(
-                peering, role, vpcs[side.vpc_id], peer, vpcs, tables[side.vpc_id], groups[side.vpc_id], reconsider
+                peering,
+                role,
+                vpcs[side.vpc_id],
+                peer,
+                vpcs,
+                tables[side.vpc_id],
+                groups[side.vpc_id],
+                reconsider,
+                policy,
+                now,
             )
             if item:
                 work.append(Work(peering.peering_id, item[0], ec2.account_id, ec2.region, item[1]))
@@ -173,6 +279,8 @@ def _judge(
     tables: list[dict[str, Any]],
     groups: list[dict[str, Any]],
     reconsider: bool,
+    policy: PeerCidrPolicy,
+    now: float,
 ) -> tuple[str, str] | None:
     pid = peering.peering_id
     if peering.pending:
@@ -180,13 +288,21 @@ def _judge(
             return "accept", "a pending request to decide on"
         return None
     if peering.configurable:
-        peer_cidrs = peer.cidrs.union(local_vpcs[peer.vpc_id].cidrs) if peer.vpc_id in local_vpcs else peer.cidrs
-        wanted = destinations(peer_cidrs, with_ipv6=bool(vpc.cidrs.ipv6 and peer_cidrs.ipv6))
-        missing_routes = plan_routes(tables, wanted, pid).add
-        missing_rules = [g for g in (plan_group(group, wanted) for group in groups) if g.add]
-        if missing_routes or missing_rules:
-            words = f"{len(missing_routes)} route(s) and {sum(len(g.add) for g in missing_rules)} rule(s) missing in {vpc.vpc_id}"
-            return "configure", words
+        # The peer's blocks: its VPC when it is read here, else as the peering describes them.
+        peer_vpc = local_vpcs.get(peer.vpc_id)
+        peer_cidrs = peer.cidrs.union(peer_vpc.cidrs) if peer_vpc else peer.cidrs
+        own = peering.requester if role == REQUESTER else peering.accepter
+        wanted, _ = peer_destinations(
+            own.cidrs.union(vpc.cidrs), peer_cidrs, policy, with_ipv6=bool(vpc.cidrs.ipv6 and peer_cidrs.ipv6)
+        )
+        plan = plan_routes(tables, wanted, pid, peer_vpc.cidrs if peer_vpc else peer.cidrs)
+        # A table or group held back after a quota refusal is not work until its hold ends.
+        held = holding(holds_in(peering.tags), sizes_of(tables, groups), now)
+        routes = [r for r in plan.add if r.route_table_id not in held] + plan.replace + plan.remove
+        group_plans = [plan_group(group, wanted, pid) for group in groups]
+        rules = sum(len(g.add) for g in group_plans if g.group_id not in held) + sum(len(g.remove) for g in group_plans)
+        if routes or rules:
+            return "configure", f"{len(routes)} route change(s) and {rules} rule change(s) due in {vpc.vpc_id}"
         return None
     if peering.ended:
         routed = pid in peerings_routed(tables)

@@ -3,6 +3,8 @@ for that shape, and one trigger per function that accepts exactly those shapes.
 
 Events are hints only: a parser says which peering (or VPC) to look at and where; the state is
 re-read from EC2 before anything is done. Anything malformed is refused here, naming the field.
+The autopilot's own events (source `peering-autopilot`) count only when the hub's account put
+them: `check_publisher()`, given the hub's account, refuses any other.
 """
 
 from __future__ import annotations
@@ -53,6 +55,9 @@ class PeeringHint:
     account_id: str
     region: str
     caller: str = field(default="", compare=False)  # the role that made the call, when a call is the trigger
+    # The account and region of the peering's other side, when the event names them: where to read
+    # it when the first place is not the hub's to read (a partner's accept, a partner accepter).
+    elsewhere: tuple[tuple[str, str], ...] = field(default=(), compare=False)
 
 
 @dataclass(frozen=True)
@@ -131,16 +136,42 @@ def _peering_call(*names: str) -> Callable[[Mapping[str, Any]], PeeringHint]:
     def parse(event: Mapping[str, Any]) -> PeeringHint:
         detail = _successful_call(event, names, "nothing changed")
         request = _mapping(detail.get("requestParameters"), "detail.requestParameters")
+        account = _match(event.get("account"), ACCOUNT_ID, "account")
+        region = _match(event.get("region"), REGION, "region")
         return PeeringHint(
             peering_id=_match(
                 request.get("vpcPeeringConnectionId"), PEERING_ID, "detail.requestParameters.vpcPeeringConnectionId"
             ),
-            account_id=_match(event.get("account"), ACCOUNT_ID, "account"),
-            region=_match(event.get("region"), REGION, "region"),
+            account_id=account,
+            region=region,
             caller=_caller(detail),
+            elsewhere=_other_sides(detail, (account, region)),
         )
 
     return parse
+
+
+def _other_sides(detail: Mapping[str, Any], here: tuple[str, str]) -> tuple[tuple[str, str], ...]:
+    """The places of the peering's sides other than `here`, from the call's response (an accept
+    answers with the peering, both sides named); none when the response does not describe it."""
+    response = detail.get("responseElements")
+    connection = response.get("vpcPeeringConnection") if isinstance(response, Mapping) else None
+    if not isinstance(connection, Mapping):
+        return ()
+    places: list[tuple[str, str]] = []
+    for key in ("requesterVpcInfo", "accepterVpcInfo"):
+        name = f"detail.responseElements.vpcPeeringConnection.{key}"
+        info = connection.get(key)
+        if info is None:
+            continue
+        info = _mapping(info, name)
+        place = (
+            _match(info.get("ownerId"), ACCOUNT_ID, f"{name}.ownerId"),
+            _match(info.get("region") or here[1], REGION, f"{name}.region"),
+        )
+        if place != here and place not in places:
+            places.append(place)
+    return tuple(places)
 
 
 accept_peering_call = _peering_call("AcceptVpcPeeringConnection")
@@ -160,7 +191,8 @@ def peering_decided(event: Mapping[str, Any]) -> PeeringHint:
 
 
 def peering_configured(event: Mapping[str, Any]) -> PeeringHint:
-    """The autopilot's own "Peering Configured": read the peering on its accepter side."""
+    """The autopilot's own "Peering Configured": read the peering on its accepter side, else on
+    its requester side (the hub may manage only that one: a partner accepted)."""
     detail = _mapping(event.get("detail"), "detail")
     sides = detail.get("sides")
     if not isinstance(sides, list) or len(sides) != 2 or not all(isinstance(s, Mapping) for s in sides):
@@ -168,10 +200,21 @@ def peering_configured(event: Mapping[str, Any]) -> PeeringHint:
     accepter = next((s for s in sides if s.get("role") == "accepter"), None)
     if accepter is None:
         raise InvalidEventError("detail.sides holds no side with role 'accepter'")
+    requester = next((s for s in sides if s.get("role") == "requester"), None)
+    account, region = _side_place(accepter, "accepter")
+    other = _side_place(requester, "requester") if requester is not None else (account, region)
     return PeeringHint(
         peering_id=_match(detail.get("peeringId"), PEERING_ID, "detail.peeringId"),
-        account_id=_match(accepter.get("accountId"), ACCOUNT_ID, "detail.sides[accepter].accountId"),
-        region=_match(accepter.get("region"), REGION, "detail.sides[accepter].region"),
+        account_id=account,
+        region=region,
+        elsewhere=(other,) if other != (account, region) else (),
+    )
+
+
+def _side_place(side: Mapping[str, Any], role: str) -> tuple[str, str]:
+    return (
+        _match(side.get("accountId"), ACCOUNT_ID, f"detail.sides[{role}].accountId"),
+        _match(side.get("region"), REGION, f"detail.sides[{role}].region"),
     )
 
 
@@ -257,6 +300,26 @@ sweep_trigger: Callable[[Mapping[str, Any]], VpcHint | ScheduledSweep] = one_of(
     Shape("aws.events", SCHEDULED_DETAIL_TYPE, scheduled_event),
     Shape("aws.tag", TAG_CHANGE_DETAIL_TYPE, vpc_tag_change),
 )
+
+
+# ---------------------------------------------------------------------------------------- who put it
+def check_publisher(event: Mapping[str, Any], hub_account_id: str) -> None:
+    """Refuse an autopilot event (source `peering-autopilot`) that the hub's account did not put.
+
+    Its envelope's `account` is the account that called PutEvents: EventBridge sets it and no
+    sender can choose it. The hub's functions publish from the hub's account; any other account
+    the bus admits (a member, the Organization) could otherwise name any peering, account and
+    region in `detail`. AWS's own events (CloudTrail's, tag changes, the schedule) carry the
+    account where they happened instead, and are not judged here."""
+    if not isinstance(event, Mapping) or event.get("source") != AUTOPILOT:
+        return
+    account = event.get("account")
+    if account != hub_account_id:
+        sender = account if isinstance(account, str) and ACCOUNT_ID.fullmatch(account) else _short(account, 40)
+        raise InvalidEventError(
+            f"a {AUTOPILOT!r} {_short(event.get('detail-type'), 40)} event from account {sender} is refused: "
+            f"the autopilot's own events count only from the hub's account {hub_account_id}"
+        )
 
 
 # ---------------------------------------------------------------------------------------- fields

@@ -3,6 +3,12 @@
 `diagnose()` gathers one snapshot per side, walks the checklist (`probe.evaluate`) and, where
 enabled and possible, asks Reachability Analyzer and pings from SSM-managed probe instances. The
 verify function then tags, publishes and notifies; the doctor command prints the same diagnosis.
+
+A peering that is not active yet (pending acceptance, provisioning) has no path to judge: its
+verdict is `unverified:not-active`, not a failure. People are told (SNS) of a failing verdict only
+when it is new: when it differs from what the status tag already holds on the managed sides (the
+previous finding). In DryRun no tag is written, so there is no previous finding to compare with,
+and nothing is sent: the "Peering Verification Failed" event carries the finding.
 """
 
 from __future__ import annotations
@@ -22,13 +28,15 @@ from peering_autopilot.aws.ssm import SsmGateway
 from peering_autopilot.context import Context
 from peering_autopilot.live_ping import PingResult
 from peering_autopilot.lookup import read_peering
-from peering_autopilot.model import PROVISIONING, Peering
+from peering_autopilot.model import ACTIVE, PROVISIONING, STATUS_TAG, Peering
 from peering_autopilot.permissions import actions_of
 from peering_autopilot.probe import Direction, Endpoint, SideSnapshot, describe_traffic, evaluate
 from peering_autopilot.reachability import AnalyzerResult
 from peering_autopilot.results import StepResult
-from peering_autopilot.sides import Side, open_sides
-from peering_autopilot.status import VERIFIED, write_status
+from peering_autopilot.routes import peer_destinations, plan_routes
+from peering_autopilot.settings import PeerCidrPolicy
+from peering_autopilot.sides import Side, managed_place, open_sides
+from peering_autopilot.status import NOT_ACTIVE, VERIFIED, status_seen_by
 from peering_autopilot.triggers import PeeringHint
 
 IAM_ACTIONS = actions_of(
@@ -58,7 +66,15 @@ IAM_ACTIONS = actions_of(
 class Outcome(Enum):
     VERIFIED = VERIFIED
     FAILED = "failed"  # blocked at a step, or not verifiable: the verdict says which
+    NOT_ACTIVE = "not-active"  # not accepted yet, or still provisioning: no path to judge, not a failure
     SKIPPED = "skipped"  # nothing to verify: ended, or not this hub's
+
+
+DETAIL_TYPES = {
+    Outcome.VERIFIED: "Peering Verified",
+    Outcome.FAILED: "Peering Verification Failed",
+    Outcome.NOT_ACTIVE: "Peering Verification Deferred",
+}
 
 
 @dataclass
@@ -94,19 +110,42 @@ class Diagnosis:
     peering: Peering
     directions: list[DirectionResult] = field(default_factory=list)
     unreadable: list[str] = field(default_factory=list)  # sides the hub cannot inspect, and why
+    # The whole job, not just the probed pair: what a managed table of either side does not route
+    # ("<table> -> <block>: why"), and peer blocks refused by policy. The probe judges one
+    # endpoint per side, so without this a conflict in another table would still read `verified`.
+    missing_routes: list[str] = field(default_factory=list)
+    refused_blocks: list[str] = field(default_factory=list)
+
+    @property
+    def active(self) -> bool:
+        return self.peering.status == ACTIVE
 
     @property
     def status_value(self) -> str:
+        if not self.active:
+            return NOT_ACTIVE
         if self.unreadable:
             return "unverified:side-not-readable"
         if any(d.path.source.endpoint is None or d.path.destination.endpoint is None for d in self.directions):
             return "unverified:no-endpoint"  # a VPC without any subnet: nothing to probe from or to
         blocked = [d.blocked_at for d in self.directions if d.blocked_at]
-        return f"blocked:{blocked[0]}" if blocked else VERIFIED
+        if blocked:
+            return f"blocked:{blocked[0]}"
+        if self.missing_routes:
+            return "blocked:routes-missing"
+        if self.refused_blocks:
+            return "blocked:peer-block-refused"
+        return VERIFIED
 
     @property
     def verified(self) -> bool:
         return self.status_value == VERIFIED
+
+    @property
+    def outcome(self) -> Outcome:
+        if self.verified:
+            return Outcome.VERIFIED
+        return Outcome.FAILED if self.active else Outcome.NOT_ACTIVE
 
 
 def diagnose(hint: PeeringHint, ctx: Context) -> tuple[Diagnosis, list[Side]]:
@@ -117,8 +156,8 @@ def diagnose(hint: PeeringHint, ctx: Context) -> tuple[Diagnosis, list[Side]]:
     ec2 = aws.ec2(hint.account_id, hint.region)
     peering = read_peering(ec2, hint.peering_id, ctx.sleep, ctx.backoff, until=lambda p: p.status != PROVISIONING)
     diagnosis = Diagnosis(peering)
-    if peering.ended:
-        return diagnosis, []
+    if not diagnosis.active:
+        return diagnosis, []  # ended, or no path yet: nothing to read
     sides = open_sides(peering, settings, aws, ec2)
     for side in sides:
         if not side.readable:
@@ -127,6 +166,7 @@ def diagnose(hint: PeeringHint, ctx: Context) -> tuple[Diagnosis, list[Side]]:
         return diagnosis, sides
 
     a, b = (snapshot(side) for side in sides)
+    _check_route_coverage(diagnosis, sides, (a, b), settings.allowed_peer_cidrs)
     for source, destination in ((a, b), (b, a)):
         traffic = destination.traffic_in()
         result = DirectionResult(evaluate(peering.peering_id, peering.status, source, destination, traffic))
@@ -145,6 +185,29 @@ def diagnose(hint: PeeringHint, ctx: Context) -> tuple[Diagnosis, list[Side]]:
             result.ping = live_ping.ping(ssm, src.resource_id, dst.ip, budget)
         diagnosis.directions.append(result)
     return diagnosis, sides
+
+
+def _check_route_coverage(
+    diagnosis: Diagnosis, sides: Sequence[Side], snapshots: Sequence[SideSnapshot], policy: PeerCidrPolicy
+) -> None:
+    """Every managed table of every managed side must route every peer block through the
+    peering: the same plan the configure step makes, from the tables the probe already read."""
+    both_ipv6 = all(snap.cidrs.ipv6 for snap in snapshots)
+    peering_id = diagnosis.peering.peering_id
+    for side, snap, peer in zip(sides, snapshots, reversed(snapshots), strict=True):
+        if not side.managed:
+            continue  # its owner did not opt in: its tables are not the autopilot's job
+        wanted, refused = peer_destinations(snap.cidrs, peer.cidrs, policy, both_ipv6)
+        diagnosis.refused_blocks.extend(f"{snap.vpc_id} -> {r.cidr}: {r.reason}" for r in refused)
+        plan = plan_routes(snap.route_tables, wanted, peering_id)
+        why = {
+            **{(r.route_table_id, r.destination): "no route" for r in plan.add},
+            **{(r.route_table_id, r.destination): "blackhole" for r in plan.replace},
+            **{(c.route_table_id, c.destination): f"routed to {c.existing_target}" for c in plan.conflicts},
+        }
+        diagnosis.missing_routes.extend(
+            f"{table_id} -> {destination}: {reason}" for (table_id, destination), reason in sorted(why.items())
+        )
 
 
 def snapshot(side: Side) -> SideSnapshot:
@@ -194,34 +257,50 @@ class VerifyResult(StepResult[Outcome]):
 
 def verify_peering(hint: PeeringHint, ctx: Context) -> VerifyResult:
     settings, aws = ctx.settings, ctx.aws
-    if not (settings.is_managed_account(hint.account_id) and settings.is_managed_region(hint.region)):
+    seen_from = managed_place(hint, settings)
+    if seen_from is None:
         return _skipped(hint.peering_id, f"{hint.account_id}/{hint.region} is not managed")
+    hint = seen_from  # the event's own place, else the peering's other side
     diagnosis, sides = diagnose(hint, ctx)
     peering = diagnosis.peering
     if peering.ended:
         return _skipped(peering.peering_id, f"status is {peering.status}: nothing to verify")
 
-    verdict = diagnosis.status_value
+    verdict, outcome = diagnosis.status_value, diagnosis.outcome
     text = report_text(diagnosis)
-    if not settings.dry_run:
-        for side in sides:
-            if side.managed and side.ec2 is not None:
-                write_status(side.ec2, peering, (hint.account_id, hint.region), verdict)
+    read_in = (hint.account_id, hint.region)
+    # The sides the verdict is written on, and what each holds now: the previous finding. A peering
+    # not active yet has no sides read, and keeps its tag (a pending request's decision, which the
+    # sweep reads).
+    tagged = [s for s in sides if s.managed and s.ec2 is not None]
+    previous = {} if settings.dry_run else {s.role: status_seen_by(s.ec2, peering, read_in) for s in tagged if s.ec2}
+    notify = (
+        outcome is Outcome.FAILED
+        and bool(settings.notification_topic_arn)
+        and not settings.dry_run
+        and verdict not in previous.values()
+    )
+    if notify:
+        # Before the tags: a crash in between tells people twice rather than never.
+        aws.notifier(settings.notification_topic_arn).notify(f"Peering {peering.peering_id}: {verdict}", text)
+    for side in tagged:
+        current = previous.get(side.role)
+        if side.ec2 is not None and current is not None and current != verdict:
+            side.ec2.tag(peering.peering_id, {STATUS_TAG: verdict})
     detail = {
         "peeringId": peering.peering_id,
         "peeringStatus": peering.status,
         "outcome": verdict,
         "verified": diagnosis.verified,
         "dryRun": settings.dry_run,
+        "notified": notify,
         "unreadableSides": diagnosis.unreadable,
+        "missingRoutes": diagnosis.missing_routes,
+        "refusedBlocks": diagnosis.refused_blocks,
         "directions": [d.describe() for d in diagnosis.directions],
         "report": text,
     }
-    detail_type = "Peering Verified" if diagnosis.verified else "Peering Verification Failed"
-    ctx.publisher.publish(detail_type, detail, resources=[peering.arn])
-    if not diagnosis.verified and settings.notification_topic_arn:
-        aws.notifier(settings.notification_topic_arn).notify(f"Peering {peering.peering_id}: {verdict}", text)
-    outcome = Outcome.VERIFIED if diagnosis.verified else Outcome.FAILED
+    ctx.publisher.publish(DETAIL_TYPES[outcome], detail, resources=[peering.arn])
     return VerifyResult(peering.peering_id, outcome, text, settings.dry_run, detail, verdict)
 
 
@@ -237,6 +316,10 @@ def report_text(diagnosis: Diagnosis) -> str:
         f"{peering.requester.vpc_id} ({peering.requester.account_id} {peering.requester.region}) <-> "
         f"{peering.accepter.vpc_id} ({peering.accepter.account_id} {peering.accepter.region})"
     ]
+    if peering.ended:
+        lines.append(f"  ended: {peering.peering_id} is {peering.status}; it carries no traffic any more")
+    elif not diagnosis.active:
+        lines.append(f"  not active: {peering.peering_id} is {peering.status}; the path is checked once it is active")
     for reason in diagnosis.unreadable:
         lines.append(f"  cannot inspect {reason}")
     for result in diagnosis.directions:
@@ -252,6 +335,11 @@ def report_text(diagnosis: Diagnosis) -> str:
             lines.append(f"  {'live ping':<16} {result.ping.status.upper():<11} {result.ping.detail}")
         blocked = result.blocked_at
         lines.append(f"  => {'OK' if blocked is None else 'BLOCKED at ' + blocked}")
+    if diagnosis.missing_routes or diagnosis.refused_blocks:
+        lines.append("")
+        lines.append("Route tables not routing the peer's blocks:" if diagnosis.missing_routes else "Peer blocks:")
+        lines.extend(f"  {line}" for line in diagnosis.missing_routes)
+        lines.extend(f"  refused {line}" for line in diagnosis.refused_blocks)
     lines.append("")
     lines.append(f"Verdict: {diagnosis.status_value}")
     return "\n".join(lines)

@@ -15,7 +15,7 @@ from botocore.exceptions import ClientError
 
 from peering_autopilot.aws.calls import error_code, error_message, translated
 from peering_autopilot.errors import ChangeRefusedError, PeeringNotFoundError, VpcNotFoundError
-from peering_autopilot.model import ALLOW_TAG, ENABLED_TAG, PROBE_TAG, Peering, Vpc
+from peering_autopilot.model import ENABLED_TAG, PROBE_TAG, Peering, Vpc
 from peering_autopilot.permissions import needs
 
 if TYPE_CHECKING:
@@ -128,13 +128,11 @@ class Ec2Gateway:
         return self._read_by_vpc("describe_route_tables", "RouteTables", vpc_ids)
 
     @needs("ec2:DescribeSecurityGroups")
-    def allow_tagged_groups(self, vpc_ids: Iterable[str]) -> list[Resource]:
-        """The VPCs' groups that carry the allow tag, filtered server-side (an unfiltered
-        DescribeSecurityGroups falls into a smaller throttling bucket)."""
-        groups = self._read_by_vpc(
-            "describe_security_groups", "SecurityGroups", vpc_ids, {"Name": "tag-key", "Values": [ALLOW_TAG]}
-        )
-        return [g for g in groups if any(t["Key"] == ALLOW_TAG for t in g.get("Tags", []))]
+    def vpc_security_groups(self, vpc_ids: Iterable[str]) -> list[Resource]:
+        """Every security group of the VPCs, filtered server-side by VPC (an unfiltered
+        DescribeSecurityGroups falls into a smaller throttling bucket). All of them, not only the
+        allow-tagged: a group whose tag was removed may still hold the autopilot's rules."""
+        return self._read_by_vpc("describe_security_groups", "SecurityGroups", vpc_ids)
 
     @needs("ec2:DescribeSecurityGroups")
     def security_groups(self, group_ids: Iterable[str]) -> dict[str, Resource]:
@@ -184,6 +182,12 @@ class Ec2Gateway:
         params: dict[str, Any] = {"RouteTableId": route_table_id, _destination_key(destination): destination}
         self._change(route_table_id, lambda: self.client.create_route(**params, VpcPeeringConnectionId=peering_id))
 
+    @needs("ec2:ReplaceRoute")
+    def replace_route(self, route_table_id: str, destination: str, peering_id: str) -> None:
+        """Point an existing (blackhole) route at the peering."""
+        params: dict[str, Any] = {"RouteTableId": route_table_id, _destination_key(destination): destination}
+        self._change(route_table_id, lambda: self.client.replace_route(**params, VpcPeeringConnectionId=peering_id))
+
     @needs("ec2:DeleteRoute")
     def delete_route(self, route_table_id: str, destination: str) -> None:
         params: dict[str, Any] = {"RouteTableId": route_table_id, _destination_key(destination): destination}
@@ -208,6 +212,11 @@ class Ec2Gateway:
     def tag(self, resource_id: str, tags: Mapping[str, str]) -> None:
         with translated("ec2", self.where):
             self.client.create_tags(Resources=[resource_id], Tags=[{"Key": k, "Value": v} for k, v in tags.items()])
+
+    @needs("ec2:DeleteTags")
+    def untag(self, resource_id: str, keys: Iterable[str]) -> None:
+        with translated("ec2", self.where):
+            self.client.delete_tags(Resources=[resource_id], Tags=[{"Key": k} for k in keys])
 
     # ------------------------------------------------------------------ plumbing
     def _change(self, resource_id: str, call: Callable[[], Any], gone: str = "") -> None:

@@ -3,10 +3,15 @@
 The hub's own account uses the function's credentials; every other managed account a session from
 assuming the member role there, cached until shortly before it expires. Clients are made lazily,
 once per service, account and region, and share one botocore Config.
+
+Thread-safe, for the sweep's parallel places: boto3 clients are, boto3 sessions are not, so each
+session makes its clients under its own lock, and each member account assumes its role under its
+own lock (a slow AssumeRole in one account holds up no other account).
 """
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -34,6 +39,7 @@ class _Account:
     session: boto3.Session
     expires_at: float
     clients: dict[tuple[str, str], Any] = field(default_factory=dict)
+    lock: threading.Lock = field(default_factory=threading.Lock, repr=False)  # guards session.client()
 
 
 class AwsAccess:
@@ -49,6 +55,8 @@ class AwsAccess:
         self._base = _Account(base_session or boto3.Session(), expires_at=float("inf"))
         self._clock = clock
         self._members: dict[str, _Account] = {}
+        self._assuming: dict[str, threading.Lock] = {}  # per member account: one AssumeRole at a time
+        self._assuming_lock = threading.Lock()
 
     @needs("sts:AssumeRole")
     def session_for(self, account_id: str) -> boto3.Session:
@@ -74,13 +82,22 @@ class AwsAccess:
     def _client(self, account_id: str, service: str, region: str) -> Any:
         account = self._account(account_id)
         key = (service, region)
-        if key not in account.clients:
-            account.clients[key] = account.session.client(service, region_name=region, config=BOTO_CONFIG)  # type: ignore[call-overload]
-        return account.clients[key]
+        with account.lock:
+            if key not in account.clients:
+                account.clients[key] = account.session.client(service, region_name=region, config=BOTO_CONFIG)  # type: ignore[call-overload]
+            return account.clients[key]
 
     def _account(self, account_id: str) -> _Account:
         if account_id == self._settings.hub_account_id:
             return self._base
+        with self._assuming_lock:
+            lock = self._assuming.setdefault(account_id, threading.Lock())
+        with lock:
+            return self._member(account_id)
+
+    def _member(self, account_id: str) -> _Account:
+        """The member account's session: cached, else from assuming the member role (under the
+        account's own lock)."""
         cached = self._members.get(account_id)
         if cached and cached.expires_at - _CREDENTIAL_MARGIN_SECONDS > self._clock():
             return cached
@@ -91,7 +108,10 @@ class AwsAccess:
                 creds = sts.assume_role(RoleArn=role_arn, RoleSessionName=MEMBER_SESSION_NAME)["Credentials"]
             except ClientError as e:
                 raise RoleAssumptionError(
-                    account_id=account_id, role_arn=role_arn, reason=f"{error_code(e)}: {error_message(e)}"
+                    account_id=account_id,
+                    role_arn=role_arn,
+                    reason=f"{error_code(e)}: {error_message(e)}",
+                    code=error_code(e),
                 ) from e
         session = boto3.Session(
             aws_access_key_id=creds["AccessKeyId"],
