@@ -457,3 +457,56 @@ def test_a_peer_block_refused_by_policy_keeps_the_peering_from_reading_verified(
     assert [line.split(":")[0] for line in found["refusedBlocks"]] == [f"{a.side.vpc_id} -> 198.51.100.0/24"]
     assert "outside AllowedPeerCidrs" in found["refusedBlocks"][0]
     assert found["missingRoutes"] == []
+
+
+# ------------------------------------------------------------------------------- point 2: another writer
+
+
+def test_routes_and_rules_another_writer_adds_between_read_and_write_count_as_present(
+    cloud: LocalCloud, autopilot_factory: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # GIVEN a cross-account request, and another writer (a concurrent run, a sweep's work) that adds
+    # the hub side's routes and rules just after configure has read the tables and groups: on the
+    # hub's first CreateRoute it writes them all, then lets the call through, which AWS then
+    # refuses with RouteAlreadyExists (and the rules with InvalidPermission.Duplicate)
+    a = build_net(cloud, HUB, REGION, "10.0.0.0/16")
+    b = build_net(cloud, MEMBER, REGION, "10.1.0.0/16")
+    autopilot = autopilot_factory()
+    peering_id = request_peering(cloud, a.side, b.side)
+    other_writer = cloud.ec2(HUB, REGION)  # made before the fault: its own calls are not faulted
+    raced: list[str] = []
+
+    def write_first(request: Any) -> AWSResponse | None:
+        if request.operation == "CreateRoute" and request.account_id == HUB and not raced:
+            raced.append(request.operation)
+            for table in a.managed_tables:
+                other_writer.create_route(
+                    RouteTableId=table, DestinationCidrBlock="10.1.0.0/16", VpcPeeringConnectionId=peering_id
+                )
+            for protocol, port in (("icmp", -1), ("tcp", 443)):
+                authorize(cloud, a, a.tagged_group, protocol, port, "10.1.0.0/16", MARK.format(peering_id))
+        return None
+
+    wire = install_fault(monkeypatch, cloud, write_first)
+
+    # WHEN the autopilot accepts and configures
+    deliveries = autopilot.run_until_idle()
+
+    # THEN the race was real (the writes were refused as duplicates) ...
+    assert raced == ["CreateRoute"]
+    refused = [r.operation for r in wire.sent if r.account_id == HUB]
+    assert refused.count("CreateRoute") == len(a.managed_tables)
+    # ... and counts as present: configured and verified, nothing reported as refused
+    assert [d.result["status"] for d in deliveries] == ["accepted", "configured", "verified"]
+    hub_side = side_of(configured(autopilot)[-1], "requester")
+    assert hub_side["routes"]["refused"] == [] and hub_side["securityGroups"]["refused"] == []
+    assert hub_side["routes"]["added"] == []
+    # ... with each route and rule there once
+    assert peering_routes(cloud, a, peering_id) == {
+        **{t: set() for t in (a.excluded_table, a.loose_table)},
+        **{t: {"10.1.0.0/16"} for t in a.managed_tables},
+    }
+    assert ingress(cloud, a, a.tagged_group) == {
+        ("icmp", -1, -1, "10.1.0.0/16", MARK.format(peering_id)),
+        ("tcp", 443, 443, "10.1.0.0/16", MARK.format(peering_id)),
+    }

@@ -15,6 +15,7 @@ credentials signed them and the region of their signature.
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from collections.abc import Callable
@@ -81,7 +82,9 @@ def _header(request: Any, name: str) -> str:
 
 
 def _account_of(cloud: LocalCloud, access_key: str) -> str:
-    if access_key == "testing":  # the plain credentials: moto's own account, the hub's
+    # The plain credentials (the tests' own, or the ones mock_aws puts in the environment): moto's
+    # own account, the hub's.
+    if access_key in ("testing", os.environ.get("AWS_ACCESS_KEY_ID")):
         return cloud.hub_account_id
     identity = cloud.assumed.get(access_key)  # a role a function assumed (the harness records them)
     return identity.account_id if identity else "?"
