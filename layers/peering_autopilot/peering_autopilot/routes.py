@@ -33,12 +33,13 @@ class Route(Described):
     destination: str
 
 
+# The findings about one route below are a Route with one fact more: they name it the same way.
+
+
 @dataclass(frozen=True)
-class RouteConflict(Described):
+class RouteConflict(Route):
     """The table already sends this destination elsewhere: left alone, reported."""
 
-    route_table_id: str
-    destination: str
     existing_target: str
 
 
@@ -49,31 +50,25 @@ class SkippedTable(Described):
 
 
 @dataclass(frozen=True)
-class RouteReplacement(Described):
+class RouteReplacement(Route):
     """The table sends this destination to a target that is gone (State blackhole): replaced."""
 
-    route_table_id: str
-    destination: str
     dead_target: str
 
 
 @dataclass(frozen=True)
-class RouteLeftAlone(Described):
+class RouteLeftAlone(Route):
     """A route through this peering that is no longer wanted but whose removal cannot be justified
     (routes carry no author): reported, not removed."""
 
-    route_table_id: str
-    destination: str
     reason: str
 
 
 @dataclass(frozen=True)
-class ShadowWarning(Described):
+class ShadowWarning(Route):
     """A route the autopilot makes is more specific than a live route to a gateway: traffic to
     that slice leaves through the peering instead (on-premises or a TGW may have served it)."""
 
-    route_table_id: str
-    destination: str
     covering_destination: str
     gateway: str
 
