@@ -10,8 +10,10 @@ export SAM_CLI_TELEMETRY := 0
 export PYTHONPATH := $(CURDIR)
 export AWS_DEFAULT_REGION ?= us-east-1
 TEMPLATES := template.yaml member/template.yaml
+.DEFAULT_GOAL := help
 
-.PHONY: demo test lint typecheck imports templates build pytest clean coldstart calls peering-calls scale
+.PHONY: help demo test lint typecheck imports templates build pytest clean coldstart calls peering-calls scale \
+	emulator invoke
 
 $(STAMP): requirements-dev.txt constraints.txt pyproject.toml
 	@py=$$(scripts/find-python) && echo "creating $(VENV) with $$py" && "$$py" -m venv $(VENV)
@@ -19,10 +21,13 @@ $(STAMP): requirements-dev.txt constraints.txt pyproject.toml
 	$(BIN)/pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
 	@touch $(STAMP)
 
-demo: $(STAMP)
+help: ## this list
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/^([a-z-]+):.*## /  make \1\t/' | expand -t 22
+
+demo: $(STAMP) ## the whole automation, narrated, against an embedded AWS emulator
 	$(BIN)/python -m autopilot_local.demo
 
-test: lint typecheck imports templates build pytest
+test: lint typecheck imports templates build pytest ## every check and test (what CI runs)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
@@ -39,7 +44,7 @@ templates: $(STAMP)
 	$(BIN)/cfn-lint $(TEMPLATES)
 	for t in $(TEMPLATES); do $(BIN)/sam validate --lint --template-file $$t || exit 1; done
 
-build: $(STAMP)
+build: $(STAMP) ## sam build into .aws-sam/build (the venv's python3.13 on PATH)
 	$(BIN)/sam build --template-file template.yaml --build-dir .aws-sam/build
 
 # One pytest-xdist worker per core, up to 4 (CI has 2); worksteal keeps both busy to the end
@@ -47,18 +52,29 @@ build: $(STAMP)
 pytest: $(STAMP)
 	$(BIN)/pytest -n auto --maxprocesses 4 --dist worksteal
 
-coldstart: $(STAMP) build
+coldstart: $(STAMP) build ## import time of each built handler against a bare boto3
 	$(BIN)/python benchmarks/cold_start.py
 
-calls: $(STAMP)
+calls: $(STAMP) ## EC2 calls to configure one cross-account peering
 	$(BIN)/python benchmarks/configure_calls.py
 
 # The AWS calls of one cross-account peering from request to verdict, per function.
-peering-calls: $(STAMP)
+peering-calls: $(STAMP) ## EC2 calls of one peering from request to verdict, per function
 	$(BIN)/python benchmarks/peering_calls.py
 
-scale: $(STAMP)
+scale: $(STAMP) ## sweep reads and events at 1,000 peerings
 	$(BIN)/python benchmarks/sweep_scale.py
 
-clean:
+# The demo's world in an emulator that keeps running: its endpoint and what to try are printed.
+emulator: $(STAMP) ## keep a seeded AWS emulator running for invoke and the doctor (EMULATOR_PORT=5000)
+	$(BIN)/python -m autopilot_local.emulator
+
+# Against the emulator (AWS_ENDPOINT_URL set) DryRun is off; REAL_AWS=1 is the only way to reach the
+# account your credentials name, and then events/env.json keeps DryRun on.
+invoke: $(STAMP) build ## run a built function on an event: FN=<function> EVENT=<file> [REAL_AWS=1]
+	@test -n "$(FN)" -a -n "$(EVENT)" || { echo "usage: make invoke FN=AcceptPeeringFunction EVENT=events/accept_peering/create-cross-account.json [REAL_AWS=1]" >&2; exit 2; }
+	$(BIN)/python -m autopilot_local.invoke_built $(FN) $(EVENT) --env-vars events/env.json \
+		$(if $(REAL_AWS),--real-aws,--env-vars events/env.emulator.json)
+
+clean: ## remove the build and the venv
 	rm -rf .aws-sam $(VENV)

@@ -1,6 +1,7 @@
 """Every file in events/ through the built artifacts from `sam build`: handler resolved from the
 built template, the built layer on the path, the environment from the template (overlaid with
-events/env.json, as `sam local invoke --env-vars` does), AWS emulated by moto's server."""
+events/env.json, as `sam local invoke --env-vars` does, then events/env.emulator.json, which turns
+DryRun off: the samples act only on an emulator), AWS emulated by moto's server."""
 
 from __future__ import annotations
 
@@ -118,7 +119,7 @@ FUNCTION_OF_FOLDER = {
 
 
 def test_every_event_file_has_a_case() -> None:
-    files = {str(p.relative_to(EVENTS)) for p in EVENTS.rglob("*.json") if p.name != "env.json"}
+    files = {str(p.relative_to(EVENTS)) for p in EVENTS.rglob("*.json") if p.parent != EVENTS}
     assert files == set(CASES)
 
 
@@ -241,6 +242,8 @@ def _invoke(endpoint: str, function: str, event: dict[str, Any], tmp_path: Path)
             str(BUILD / "template.yaml"),
             "--env-vars",
             str(EVENTS / "env.json"),
+            "--env-vars",
+            str(EVENTS / "env.emulator.json"),
         ],
         cwd=PROJECT,
         env=env,
@@ -316,3 +319,70 @@ def test_built_function_handles_event_file(endpoint: str, name: str, tmp_path: P
     if peering_id and case.status == "configured" and case.requester and case.accepter:
         assert _routes_via(endpoint, case.requester, requester_vpc, peering_id) == [case.accepter[2]]
         assert _routes_via(endpoint, case.accepter, accepter_vpc, peering_id) == [case.requester[2]]
+
+
+def test_the_emulator_of_make_emulator_runs_the_sample_events_and_the_doctor(tmp_path: Path) -> None:
+    why_not = _build_missing_or_stale()
+    if why_not:
+        pytest.skip(f"{why_not}: `make build` (sam build) makes them; `make test` always does first")
+    # GIVEN the emulator as `make emulator` runs it: its own process (moto's state is per process)
+    emulator = subprocess.Popen(
+        [sys.executable, "-m", "autopilot_local.emulator", "--port", "0", "--out", str(tmp_path / "emulator")],
+        cwd=PROJECT,
+        env={k: v for k, v in os.environ.items() if not k.startswith("AWS_")},
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert emulator.stdout is not None
+        printed = []
+        for line in emulator.stdout:
+            printed.append(line.rstrip())
+            if line.startswith("Ctrl-C stops it"):
+                break
+        url = printed[0].split(" on ")[-1]
+        world = {words[0]: words for words in (line.split() for line in printed) if words[:1] in (["VPC-A"], ["VPC-B"])}
+        (_, vpc_a, cidr_a, _, account_a, region), (_, vpc_b, cidr_b, _, account_b, _) = (
+            world["VPC-A"][:6],
+            world["VPC-B"][:6],
+        )
+        [peering_id] = {w.rstrip(":") for line in printed for w in line.split() if w.startswith("pcx-")}
+        events = tmp_path / "emulator" / "events"
+        written = {str(p.relative_to(events)) for p in events.rglob("*.json")}
+        assert "accept_peering/create-cross-account.json" in written
+        assert "accept_peering/create-cross-region.json" not in written  # the world has one region
+
+        # WHEN the sample events, with the emulator's ids, go through the built functions in order
+        results = []
+        for function, name in [
+            ("AcceptPeeringFunction", "accept_peering/create-cross-account.json"),
+            ("ConfigurePeeringFunction", "configure_peering/peering-accepted.json"),
+            ("VerifyPeeringFunction", "verify_peering/peering-configured.json"),
+        ]:
+            event = json.loads((events / name).read_text())
+            results.append(_invoke(url, function, event, tmp_path)["result"]["status"])
+
+        # THEN they act on its world: accepted, configured, verified
+        assert results == ["accepted", "configured", "verified"]
+        # (each VPC of the world has its main table and a subnet's: both route the peer)
+        assert _routes_via(url, (account_a, region, cidr_a), vpc_a, peering_id) == [cidr_b] * 2
+        assert _routes_via(url, (account_b, region, cidr_b), vpc_b, peering_id) == [cidr_a] * 2
+        # ... and the doctor, as the emulator prints it, reads the same world and says so
+        line = next(x for x in printed if "peering-autopilot doctor" in x)
+        command = line.split()[1:]
+        assert command[:2] == ["doctor", peering_id]
+        doctor = subprocess.run(
+            [sys.executable, "-m", "peering_autopilot.cli", *command],
+            cwd=PROJECT,
+            env={**os.environ, "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"},
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        assert doctor.returncode == 0, doctor.stdout + doctor.stderr
+        assert f"Peering {peering_id} (active)" in doctor.stdout
+    finally:
+        emulator.terminate()
+    # ... and it stops cleanly when told to
+    assert emulator.wait(timeout=30) == 0
