@@ -13,7 +13,7 @@ TEMPLATES := template.yaml member/template.yaml
 .DEFAULT_GOAL := help
 
 .PHONY: help demo test lint typecheck imports templates build pytest clean coldstart calls peering-calls scale \
-	emulator invoke
+	emulator invoke member-stackset
 
 $(STAMP): requirements-dev.txt constraints.txt pyproject.toml
 	@py=$$(scripts/find-python) && echo "creating $(VENV) with $$py" && "$$py" -m venv $(VENV)
@@ -22,7 +22,7 @@ $(STAMP): requirements-dev.txt constraints.txt pyproject.toml
 	@touch $(STAMP)
 
 help: ## this list
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/^([a-z-]+):.*## /  make \1\t/' | expand -t 22
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/^([a-z-]+):.*## /  make \1\t/' | expand -t 24
 
 demo: $(STAMP) ## the whole automation, narrated, against an embedded AWS emulator
 	$(BIN)/python -m autopilot_local.demo
@@ -75,6 +75,12 @@ invoke: $(STAMP) build ## run a built function on an event: FN=<function> EVENT=
 	@test -n "$(FN)" -a -n "$(EVENT)" || { echo "usage: make invoke FN=AcceptPeeringFunction EVENT=events/accept_peering/create-cross-account.json [REAL_AWS=1]" >&2; exit 2; }
 	$(BIN)/python -m autopilot_local.invoke_built $(FN) $(EVENT) --env-vars events/env.json \
 		$(if $(REAL_AWS),--real-aws,--env-vars events/env.emulator.json)
+
+# Reads the deployed hub stack with your credentials; prints the commands, runs none.
+member-stackset: $(STAMP) ## the StackSet commands for the members, from the hub's outputs: OU=ou-… [HUB_STACK= REGION= CALL_AS=]
+	@test -n "$(OU)" || { echo "usage: make member-stackset OU=ou-abcd-12345678 [HUB_STACK=peering-autopilot] [REGION=us-east-1] [CALL_AS=DELEGATED_ADMIN]" >&2; exit 2; }
+	@$(BIN)/python -m autopilot_local.deploy $(foreach ou,$(OU),--org-unit $(ou)) --hub-stack $(or $(HUB_STACK),peering-autopilot) \
+		$(if $(REGION),--region $(REGION)) --call-as $(or $(CALL_AS),SELF)
 
 clean: ## remove the build and the venv
 	rm -rf .aws-sam $(VENV)

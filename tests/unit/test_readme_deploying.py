@@ -1,0 +1,88 @@
+"""The README's deployment section works as written: every parameter and output it names is one of
+the template it names, its tables list each template's parameters and outputs exactly, and the
+make targets and samconfig environments it tells people to use exist."""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from pathlib import Path
+
+import pytest
+
+from autopilot_local.template import load_yaml
+
+PROJECT = Path(__file__).resolve().parents[2]
+README = (PROJECT / "README.md").read_text()
+TEMPLATES = {path: load_yaml(PROJECT / path) for path in ("template.yaml", "member/template.yaml")}
+
+
+def section(title: str) -> str:
+    start = README.index(f"\n## {title}\n")
+    end = README.find("\n## ", start + 1)
+    return README[start : end if end != -1 else None]
+
+
+DEPLOYING = section("Deploying")
+# "### Hub parameters (`template.yaml`)" and the table under it.
+TABLES = re.findall(r"\n### [^\n]*?(parameters|outputs) \(`([^`]+)`\)\n\n((?:\|[^\n]*\n)+)", DEPLOYING)
+
+
+def first_column(table: str) -> set[str]:
+    rows = table.strip().splitlines()[2:]  # past the header and the rule
+    return {m.group(1) for row in rows if (m := re.match(r"\| `([A-Za-z0-9]+)` \|", row))}
+
+
+def test_the_section_has_a_table_of_each_templates_parameters_and_the_hubs_outputs() -> None:
+    assert sorted((kind, path) for kind, path, _ in TABLES) == [
+        ("outputs", "template.yaml"),
+        ("parameters", "member/template.yaml"),
+        ("parameters", "template.yaml"),
+    ]
+
+
+@pytest.mark.parametrize(("kind", "path", "table"), TABLES, ids=[f"{k} of {p}" for k, p, _ in TABLES])
+def test_each_table_lists_exactly_what_its_template_declares(kind: str, path: str, table: str) -> None:
+    declared = set(TEMPLATES[path][kind.capitalize()])
+    assert first_column(table) == declared
+
+
+def test_the_defaults_the_parameter_tables_give_are_the_templates() -> None:
+    for kind, path, table in TABLES:
+        if kind != "parameters":
+            continue
+        for row in table.strip().splitlines()[2:]:
+            name, default = (cell.strip() for cell in row.strip("|").split("|")[:2])
+            spec = TEMPLATES[path]["Parameters"][name.strip("`")]
+            if default.startswith("`"):
+                written = default.strip("`")
+                actual = spec.get("Default")
+                assert written == (",".join(actual) if isinstance(actual, list) else str(actual)), (path, name)
+            elif default == "(required)":
+                assert "Default" not in spec, (path, name)
+
+
+def test_every_parameter_or_output_named_in_the_section_is_one_of_a_template() -> None:
+    names = set(re.findall(r"`([A-Z][A-Za-z0-9]+)`", DEPLOYING))
+    known = {key for body in TEMPLATES.values() for kind in ("Parameters", "Outputs") for key in body.get(kind, {})}
+    defaults = {str(spec.get("Default")) for body in TEMPLATES.values() for spec in body["Parameters"].values()}
+    assert names - known - defaults == set()
+
+
+def test_the_make_targets_and_samconfig_environments_it_uses_exist() -> None:
+    makefile = (PROJECT / "Makefile").read_text()
+    targets = set(re.findall(r"^([a-z][a-z-]*):", makefile, re.MULTILINE))
+    used = set(re.findall(r"(?:^|`)make ([a-z][a-z-]*)", README, re.MULTILINE))  # in commands
+    assert used and used <= targets
+    config = tomllib.loads((PROJECT / "samconfig.toml").read_text())
+    environments = set(re.findall(r"--config-env ([a-z]+)", README))
+    assert environments == {"live"} and environments <= set(config)
+    # the default environment is the dry run, live acts; both deploy the same stack
+    overrides = {env: config[env]["deploy"]["parameters"]["parameter_overrides"] for env in ("default", "live")}
+    assert 'DryRun="true"' in overrides["default"] and 'DryRun="false"' in overrides["live"]
+    hub_parameters = set(TEMPLATES["template.yaml"]["Parameters"])
+    for value in overrides.values():
+        assert set(re.findall(r"(\w+)=", value)) <= hub_parameters
+    assert (
+        config["default"]["global"]["parameters"]["stack_name"] == config["live"]["global"]["parameters"]["stack_name"]
+    )
