@@ -11,6 +11,7 @@ import botocore.client
 import pytest
 
 from autopilot_local import invoke_built
+from autopilot_local.template import Stack
 
 EVENTS = Path(__file__).resolve().parents[2] / "events"
 
@@ -60,3 +61,15 @@ def test_the_env_vars_file_for_sam_local_invoke_changes_nothing_in_a_real_accoun
     assert json.loads((EVENTS / "env.json").read_text())["Parameters"]["DRY_RUN"] == "true"
     # ... and only the emulator's overlay turns it off
     assert json.loads((EVENTS / "env.emulator.json").read_text()) == {"Parameters": {"DRY_RUN": "false"}}
+
+
+def test_every_variable_the_env_vars_files_set_is_one_the_template_declares() -> None:
+    # sam local invoke passes a container only the variables the template declares: any other
+    # name in the file would be silently dropped there (and honoured here), so there is none.
+    declared = {
+        name
+        for spec in Stack(EVENTS.parent / "template.yaml", {}, "123456789012", "us-east-1").functions()
+        for name in spec.environment
+    }
+    for path in (EVENTS / "env.json", EVENTS / "env.emulator.json"):
+        assert set(json.loads(path.read_text())["Parameters"]) <= declared, path.name
