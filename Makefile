@@ -13,7 +13,7 @@ TEMPLATES := template.yaml member/template.yaml
 .DEFAULT_GOAL := help
 
 .PHONY: help demo test lint typecheck imports templates build pytest clean coldstart calls peering-calls scale \
-	emulator invoke member-stackset
+	emulator invoke member-stackset write-budget checkov
 
 $(STAMP): requirements-dev.txt constraints.txt pyproject.toml
 	@py=$$(scripts/find-python) && echo "creating $(VENV) with $$py" && "$$py" -m venv $(VENV)
@@ -27,7 +27,7 @@ help: ## this list
 demo: $(STAMP) ## the whole automation, narrated, against an embedded AWS emulator
 	$(BIN)/python -m autopilot_local.demo
 
-test: lint typecheck imports templates build pytest ## every check and test (what CI runs)
+test: lint typecheck imports templates checkov build pytest ## every check and test (what CI runs)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
@@ -41,8 +41,22 @@ imports: $(STAMP)
 	PYTHONPATH=layers/peering_autopilot $(BIN)/lint-imports --no-cache
 
 templates: $(STAMP)
-	$(BIN)/cfn-lint $(TEMPLATES)
+	$(BIN)/cfn-lint --include-checks I -- $(TEMPLATES)  # informational rules too
 	for t in $(TEMPLATES); do $(BIN)/sam validate --lint --template-file $$t || exit 1; done
+
+# checkov reads plain CloudFormation: the hub template after the SAM transform (the roles and
+# permissions SAM generates included), and the member template as it is. Findings left are
+# suppressed in the templates (Metadata: checkov: skip) with the reason; a new one fails the build.
+CHECKOV_VENV := .venv-checkov
+$(CHECKOV_VENV)/.installed: requirements-checkov.txt
+	@py=$$(scripts/find-python) && "$$py" -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-checkov.txt
+	@touch $@
+
+checkov: $(STAMP) $(CHECKOV_VENV)/.installed ## checkov on both templates (the hub's SAM-transformed)
+	$(BIN)/python -m autopilot_local.sam_transform template.yaml build/template.cfn.json
+	$(CHECKOV_VENV)/bin/checkov --framework cloudformation -f build/template.cfn.json -f member/template.yaml \
+		--compact --quiet --skip-download
 
 build: $(STAMP) ## sam build into .aws-sam/build (the venv's python3.13 on PATH)
 	$(BIN)/sam build --template-file template.yaml --build-dir .aws-sam/build
@@ -61,6 +75,9 @@ calls: $(STAMP) ## EC2 calls to configure one cross-account peering
 # The AWS calls of one cross-account peering from request to verdict, per function.
 peering-calls: $(STAMP) ## EC2 calls of one peering from request to verdict, per function
 	$(BIN)/python benchmarks/peering_calls.py
+
+write-budget: $(STAMP) ## EC2 writes per second of a burst of new peerings at the reserved concurrency
+	$(BIN)/python -m autopilot_local.write_budget
 
 scale: $(STAMP) ## sweep reads and events at 1,000 peerings
 	$(BIN)/python benchmarks/sweep_scale.py
@@ -83,4 +100,4 @@ member-stackset: $(STAMP) ## the StackSet commands for the members, from the hub
 		$(if $(REGION),--region $(REGION)) --call-as $(or $(CALL_AS),SELF)
 
 clean: ## remove the build and the venv
-	rm -rf .aws-sam $(VENV)
+	rm -rf .aws-sam $(VENV) $(CHECKOV_VENV)

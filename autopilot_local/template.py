@@ -120,6 +120,9 @@ class Stack:
             return re.sub(r"\$\{([^}]+)\}", lambda m: str(self._sub_var(m.group(1))), arg)
         if key == "Fn::GetAtt":
             return self._get_att(arg[0], arg[1])
+        if key == "Fn::If":
+            name, when_true, when_false = arg
+            return self.resolve(when_true if self.condition(name) else when_false)
         return {key: self.resolve(arg)}
 
     def _flatten(self, items: Any) -> list[Any]:
@@ -134,6 +137,7 @@ class Stack:
             "AWS::Region": self.region,
             "AWS::Partition": "aws",
             "AWS::StackName": self.name,
+            "AWS::NoValue": None,  # the property is left out
         }
         if name in pseudo:
             return pseudo[name]

@@ -84,6 +84,14 @@ GUARDED = {
     },
     "OpenTaggedGroups": {"Null": {"aws:ResourceTag/peering-autopilot:allow": "false"}},
     "PingFromProbeInstances": {"StringEquals": {"ssm:resourceTag/peering-autopilot:probe": "true"}},
+    # Reachability Analyzer: tagged at creation; only tagged paths analysed, only tagged ones deleted.
+    "CreateTaggedPaths": {"StringEquals": {"aws:RequestTag/peering-autopilot:managed": "true"}},
+    "AnalyzeTaggedPaths": {"StringEquals": {"aws:ResourceTag/peering-autopilot:managed": "true"}},
+    "CreateTaggedAnalyses": {"StringEquals": {"aws:RequestTag/peering-autopilot:managed": "true"}},
+    "TagPathsAndAnalysesAtCreation": {
+        "StringEquals": {"ec2:CreateAction": ["CreateNetworkInsightsPath", "StartNetworkInsightsAnalysis"]}
+    },
+    "DeleteTaggedPathsAndAnalyses": {"StringEquals": {"aws:ResourceTag/peering-autopilot:managed": "true"}},
 }
 
 
@@ -100,6 +108,10 @@ def test_mutations_are_limited_by_the_owners_tags(owner: str) -> None:
         "ec2:CreateRoute",
         "ec2:ReplaceRoute",
         "ec2:AuthorizeSecurityGroupIngress",
+        "ec2:CreateNetworkInsightsPath",
+        "ec2:StartNetworkInsightsAnalysis",
+        "ec2:DeleteNetworkInsightsAnalysis",
+        "ec2:DeleteNetworkInsightsPath",
     }
     for action in mutating & _actions(statements):
         if action == "ec2:AcceptVpcPeeringConnection":

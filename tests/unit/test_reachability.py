@@ -87,8 +87,16 @@ def analysis(status: str, **fields: Any) -> dict[str, Any]:
     }
 
 
+# Every path and analysis is created with the autopilot's tag: IAM starts and deletes only those.
+PATH_TAGS = [{"ResourceType": "network-insights-path", "Tags": [{"Key": "peering-autopilot:managed", "Value": "true"}]}]
+ANALYSIS_TAGS = [
+    {"ResourceType": "network-insights-analysis", "Tags": [{"Key": "peering-autopilot:managed", "Value": "true"}]}
+]
+
+
 def expect_create_path(stub: Stubber, traffic_params: dict[str, Any] | None = None) -> None:
-    params = {"Source": SOURCE, "Destination": DESTINATION, **(traffic_params or HTTPS_PARAMS)}
+    traffic = traffic_params or HTTPS_PARAMS
+    params = {"Source": SOURCE, "Destination": DESTINATION, **traffic, "TagSpecifications": PATH_TAGS}
     response = {
         "NetworkInsightsPath": {
             "NetworkInsightsPathId": PATH_ID,
@@ -96,7 +104,7 @@ def expect_create_path(stub: Stubber, traffic_params: dict[str, Any] | None = No
             "CreatedDate": STARTED,
             "Source": SOURCE,
             "Destination": DESTINATION,
-            **params,
+            **traffic,
         }
     }
     stub.add_response("create_network_insights_path", response, params)
@@ -106,7 +114,7 @@ def expect_start(stub: Stubber) -> None:
     stub.add_response(
         "start_network_insights_analysis",
         {"NetworkInsightsAnalysis": analysis("running")},
-        {"NetworkInsightsPathId": PATH_ID},
+        {"NetworkInsightsPathId": PATH_ID, "TagSpecifications": ANALYSIS_TAGS},
     )
 
 
@@ -128,7 +136,9 @@ def expect_delete_analysis(stub: Stubber) -> None:
 
 def expect_delete_path(stub: Stubber) -> None:
     stub.add_response(
-        "delete_network_insights_path", {"NetworkInsightsPathId": PATH_ID}, {"NetworkInsightsPathId": PATH_ID}
+        "delete_network_insights_path",
+        {"NetworkInsightsPathId": PATH_ID},
+        {"NetworkInsightsPathId": PATH_ID},
     )
 
 
@@ -341,7 +351,7 @@ def test_create_path_refused_is_unavailable_and_nothing_is_deleted(
         service_error_code=code,
         service_message=message,
         http_status_code=403 if code == "UnauthorizedOperation" else 400,
-        expected_params={"Source": SOURCE, "Destination": DESTINATION, **HTTPS_PARAMS},
+        expected_params={"Source": SOURCE, "Destination": DESTINATION, **HTTPS_PARAMS, "TagSpecifications": PATH_TAGS},
     )
 
     result = run(ec2, fake_time)
@@ -358,7 +368,7 @@ def test_start_refused_deletes_only_the_path(ec2: Any, stub: Stubber, fake_time:
         service_error_code="UnauthorizedOperation",
         service_message="You are not authorized to perform this operation.",
         http_status_code=403,
-        expected_params={"NetworkInsightsPathId": PATH_ID},
+        expected_params={"NetworkInsightsPathId": PATH_ID, "TagSpecifications": ANALYSIS_TAGS},
     )
     expect_delete_path(stub)
 

@@ -8,6 +8,14 @@ from typing import Any
 from peering_autopilot.aws.calls import translated
 from peering_autopilot.permissions import needs
 
+# Every path and analysis is tagged at creation: IAM lets the autopilot start and delete only
+# what carries this tag, never a person's analyses.
+MANAGED_TAG = {"Key": "peering-autopilot:managed", "Value": "true"}
+
+
+def _tagged(resource_type: str) -> list[dict[str, Any]]:
+    return [{"ResourceType": resource_type, "Tags": [MANAGED_TAG]}]
+
 
 class NetworkInsightsGateway:
     def __init__(self, client: Any, account_id: str, region: str) -> None:  # an EC2 client
@@ -16,7 +24,12 @@ class NetworkInsightsGateway:
 
     @needs("ec2:CreateNetworkInsightsPath")
     def create_path(self, source_id: str, destination_id: str, protocol: str, port: int | None) -> str:
-        args: dict[str, Any] = {"Source": source_id, "Destination": destination_id, "Protocol": protocol}
+        args: dict[str, Any] = {
+            "Source": source_id,
+            "Destination": destination_id,
+            "Protocol": protocol,
+            "TagSpecifications": _tagged("network-insights-path"),
+        }
         if port is not None:
             args["DestinationPort"] = port
         with translated("ec2", self.where):
@@ -27,7 +40,9 @@ class NetworkInsightsGateway:
     def start_analysis(self, path_id: str) -> dict[str, Any]:
         with translated("ec2", self.where):
             return dict(
-                self.client.start_network_insights_analysis(NetworkInsightsPathId=path_id)["NetworkInsightsAnalysis"]
+                self.client.start_network_insights_analysis(
+                    NetworkInsightsPathId=path_id, TagSpecifications=_tagged("network-insights-analysis")
+                )["NetworkInsightsAnalysis"]
             )
 
     @needs("ec2:DescribeNetworkInsightsAnalyses")
