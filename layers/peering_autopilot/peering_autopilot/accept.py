@@ -118,7 +118,9 @@ def handle_peering_request(hint: PeeringRequestHint, ctx: Context) -> AcceptResu
             ec2.reject_peering(peering.peering_id)
         if peering.tags.get(STATUS_TAG) != status_value:  # a sweep re-deciding writes nothing new
             ec2.tag(peering.peering_id, {STATUS_TAG: status_value})
-    ctx.publisher.publish(DETAIL_TYPES[outcome], detail, resources=[peering.arn])
+    ctx.publisher.publish(
+        DETAIL_TYPES[outcome], detail, resources=[peering.arn(ctx.aws.partition(peering.accepter.region))]
+    )
     return AcceptResult(peering.peering_id, outcome, decision.explanation, settings.dry_run, detail, decision.code)
 
 

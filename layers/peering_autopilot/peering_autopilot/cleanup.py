@@ -75,7 +75,7 @@ def clean_up_peering(hint: PeeringHint, ctx: Context) -> CleanupResult:
     outcome = Outcome.CLEANED_UP if removed else Outcome.NOTHING_TO_CLEAN
     detail = peering_detail(peering, outcome, settings.dry_run, (r.describe() for r in reports))
     if removed:
-        publisher.publish(DETAIL_TYPE, detail, resources=[peering.arn])
+        publisher.publish(DETAIL_TYPE, detail, resources=[peering.arn(aws.partition(peering.accepter.region))])
     words = "; ".join(
         f"{r.side.label}: {len(r.routes_removed)} route(s), "
         f"{sum(len(g['rules']) for g in r.rules_removed)} rule(s) removed"

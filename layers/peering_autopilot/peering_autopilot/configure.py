@@ -172,7 +172,7 @@ def configure_peering(hint: PeeringHint, ctx: Context) -> ConfigureResult:
                     ),
                 )
     detail = peering_detail(peering, outcome, settings.dry_run, (r.describe() for r in reports))
-    ctx.publisher.publish(DETAIL_TYPE, detail, resources=[peering.arn])
+    ctx.publisher.publish(DETAIL_TYPE, detail, resources=[peering.arn(ctx.aws.partition(peering.accepter.region))])
     return ConfigureResult(peering.peering_id, outcome, _summary(reports), settings.dry_run, detail)
 
 

@@ -118,10 +118,11 @@ class Peering:
         """Both ends with their role names, requester first."""
         return (REQUESTER, self.requester), (ACCEPTER, self.accepter)
 
-    @property
-    def arn(self) -> str:
+    def arn(self, partition: str) -> str:
+        """The peering's ARN in the accepter's account and region; `partition` is that region's
+        (`aws`, `aws-cn`, `aws-us-gov`, ...), which only botocore's endpoint data knows."""
         side = self.accepter
-        return f"arn:aws:ec2:{side.region}:{side.account_id}:vpc-peering-connection/{self.peering_id}"
+        return f"arn:{partition}:ec2:{side.region}:{side.account_id}:vpc-peering-connection/{self.peering_id}"
 
     @classmethod
     def from_api(cls, item: Mapping[str, Any], region: str) -> Peering:

@@ -300,7 +300,9 @@ def verify_peering(hint: PeeringHint, ctx: Context) -> VerifyResult:
         "directions": [d.describe() for d in diagnosis.directions],
         "report": text,
     }
-    ctx.publisher.publish(DETAIL_TYPES[outcome], detail, resources=[peering.arn])
+    ctx.publisher.publish(
+        DETAIL_TYPES[outcome], detail, resources=[peering.arn(ctx.aws.partition(peering.accepter.region))]
+    )
     return VerifyResult(peering.peering_id, outcome, text, settings.dry_run, detail, verdict)
 
 

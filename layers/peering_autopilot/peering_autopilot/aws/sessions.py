@@ -11,6 +11,7 @@ own lock (a slow AssumeRole in one account holds up no other account).
 
 from __future__ import annotations
 
+import functools
 import threading
 import time
 from collections.abc import Callable
@@ -18,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import boto3
+import botocore.session
 from botocore.exceptions import ClientError
 
 from peering_autopilot.aws.calls import BOTO_CONFIG, error_code, error_message, translated
@@ -62,6 +64,11 @@ class AwsAccess:
     def session_for(self, account_id: str) -> boto3.Session:
         return self._account(account_id).session
 
+    def partition(self, region: str) -> str:
+        """The partition of a region (`aws`, `aws-cn`, `aws-us-gov`, ...) from botocore's endpoint
+        data, for the ARNs the autopilot builds; never a literal `aws`."""
+        return _partition_of(region)
+
     def ec2(self, account_id: str, region: str) -> Ec2Gateway:
         return Ec2Gateway(self._client(account_id, "ec2", region), account_id, region)
 
@@ -101,7 +108,7 @@ class AwsAccess:
         cached = self._members.get(account_id)
         if cached and cached.expires_at - _CREDENTIAL_MARGIN_SECONDS > self._clock():
             return cached
-        role_arn = self._settings.member_role_arn(account_id)
+        role_arn = self._settings.member_role_arn(account_id, self.partition(self._settings.hub_region))
         sts = self._client(self._settings.hub_account_id, "sts", self._settings.hub_region)
         with translated("sts", f"account {account_id}"):
             try:
@@ -120,6 +127,11 @@ class AwsAccess:
         )
         self._members[account_id] = _Account(session, creds["Expiration"].timestamp())
         return self._members[account_id]
+
+
+@functools.cache
+def _partition_of(region: str) -> str:
+    return str(botocore.session.get_session().get_partition_for_region(region))
 
 
 def operator_session(region: str | None = None) -> boto3.Session:
