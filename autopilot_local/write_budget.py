@@ -1,8 +1,9 @@
 """`make write-budget`: why each function's reserved concurrency is what it is.
 
-EC2 throttles per account and region with token buckets; the writes the autopilot makes (accept,
-routes, security-group rules, tags) refill at 5 per second (the EC2 API reference, "Request
-throttling for the Amazon EC2 API"). A burst of new peerings runs accept, configure and verify at
+EC2 throttles per account and region with token buckets (the EC2 API reference, "Request
+throttling for the Amazon EC2 API"): peering accepts and security-group ingress refill at 5 per
+second, routes at 5, tags at 10. The budget holds all the autopilot's writes together under 5 per
+second, the strictest of those, so none of the buckets drains. A burst of new peerings runs accept, configure and verify at
 their reserved concurrency for as long as the backlog lasts; in the account both sides of most
 peerings share (the hub's, in hub-and-spoke) their writes per second must stay under that refill,
 or every other writer in that account (people, pipelines) is throttled too.

@@ -22,7 +22,7 @@ class NetworkInsightsGateway:
         self.client = client
         self.where = f"account {account_id} region {region}"
 
-    @needs("ec2:CreateNetworkInsightsPath")
+    @needs("ec2:CreateNetworkInsightsPath", "ec2:CreateTags")  # the tag at creation
     def create_path(self, source_id: str, destination_id: str, protocol: str, port: int | None) -> str:
         args: dict[str, Any] = {
             "Source": source_id,
@@ -36,7 +36,7 @@ class NetworkInsightsGateway:
             path = self.client.create_network_insights_path(**args)["NetworkInsightsPath"]
         return str(path["NetworkInsightsPathId"])
 
-    @needs("ec2:StartNetworkInsightsAnalysis")
+    @needs("ec2:StartNetworkInsightsAnalysis", "ec2:CreateTags")
     def start_analysis(self, path_id: str) -> dict[str, Any]:
         with translated("ec2", self.where):
             return dict(
