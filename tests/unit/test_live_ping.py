@@ -26,9 +26,9 @@ BUDGET = 60.0
 
 SEND_PARAMS = {
     "InstanceIds": [INSTANCE],
-    "DocumentName": "AWS-RunShellScript",
+    "DocumentName": "PeeringAutopilot-Ping",
     "Comment": "peering-autopilot verification ping",
-    "Parameters": {"commands": [f"ping -c 3 -W 2 {TARGET}"]},
+    "Parameters": {"TargetIp": [TARGET]},
     "TimeoutSeconds": 30,
 }
 INVOCATION_PARAMS = {"CommandId": COMMAND_ID, "InstanceId": INSTANCE}
@@ -131,7 +131,7 @@ def expect_managed(stub: Stubber, *ping_statuses: str) -> None:
 def expect_send(stub: Stubber) -> None:
     command = {
         "CommandId": COMMAND_ID,
-        "DocumentName": "AWS-RunShellScript",
+        "DocumentName": "PeeringAutopilot-Ping",
         "Comment": SEND_PARAMS["Comment"],
         "Parameters": SEND_PARAMS["Parameters"],
         "InstanceIds": [INSTANCE],
@@ -161,7 +161,7 @@ def expect_invocation(stub: Stubber, status: str, output: str = "", response_cod
             "CommandId": COMMAND_ID,
             "InstanceId": INSTANCE,
             "Comment": SEND_PARAMS["Comment"],
-            "DocumentName": "AWS-RunShellScript",
+            "DocumentName": "PeeringAutopilot-Ping",
             "DocumentVersion": "$DEFAULT",
             "PluginName": "aws:runShellScript",
             "ResponseCode": response_code,

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from autopilot_local.template import load_yaml
+from autopilot_local.template import Stack, load_yaml
 from peering_autopilot import accept, cleanup, configure, sweep, verify
+from peering_autopilot.aws.ssm import PING_DOCUMENT
 
 PROJECT = Path(__file__).resolve().parents[2]
 HUB = load_yaml(PROJECT / "template.yaml")
@@ -119,3 +121,52 @@ def test_mutations_are_limited_by_the_owners_tags(owner: str) -> None:
             continue
         granting = [s for s in statements if action in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"])]
         assert all(s.get("Sid") in GUARDED for s in granting), action
+
+
+@pytest.mark.parametrize("function", sorted(FUNCTIONS))
+def test_the_member_role_is_assumed_only_inside_the_organization_or_the_approved_accounts(function: str) -> None:
+    [statement] = [s for s in _function_statements(function) if s.get("Sid") == "AssumeMemberRole"]
+    with_org = Stack(PROJECT / "template.yaml", {"OrganizationId": "o-abc123def4"}, "123456789012", "us-east-1")
+    without = Stack(
+        PROJECT / "template.yaml", {"ApprovedAccountIds": "222222222222,333333333333"}, "123456789012", "us-east-1"
+    )
+    assert with_org.resolve(statement["Condition"]) == {"StringEquals": {"aws:ResourceOrgID": "o-abc123def4"}}
+    assert without.resolve(statement["Condition"]) == {
+        "StringEquals": {"aws:ResourceAccount": ["222222222222", "333333333333"]}
+    }
+
+
+@pytest.mark.parametrize("path", ["template.yaml", "member/template.yaml"])
+def test_the_ping_document_runs_ping_on_one_address_that_its_pattern_checks(path: str) -> None:
+    document = load_yaml(PROJECT / path)["Resources"]["PingDocument"]["Properties"]
+    assert document["Name"] == PING_DOCUMENT  # the name the code sends
+    content = document["Content"]
+    pattern = content["parameters"]["TargetIp"]["allowedPattern"]
+    for address in ("10.1.1.4", "192.168.0.10", "2600:1f18:abcd::4"):
+        assert re.fullmatch(pattern, address), address
+    for injected in ("10.1.1.4; curl evil", "$(id)", "10.1.1.4 -f", "", "example.com"):
+        assert not re.fullmatch(pattern, injected), injected
+    [step] = content["mainSteps"]
+    assert step["inputs"]["runCommand"] == ["ping -c 3 -W 2 {{ TargetIp }}"]
+
+
+@pytest.mark.parametrize("owner", ["VerifyPeeringFunction", "MemberRole"])
+def test_send_command_is_granted_only_on_the_ping_document_and_only_with_live_ping_on(owner: str) -> None:
+    statements = _member_statements() if owner == "MemberRole" else _function_statements(owner)
+    granting = [
+        s for s in statements if "ssm:SendCommand" in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"])
+    ]
+    assert sorted(s["Sid"] for s in granting) == ["PingFromProbeInstances", "PingWithItsOwnDocument"]
+    [document] = [s for s in granting if s["Sid"] == "PingWithItsOwnDocument"]
+    template = PROJECT / ("member/template.yaml" if owner == "MemberRole" else "template.yaml")
+    values = {
+        "HubAccountId": "123456789012",
+        "HubRegion": "us-east-1",
+        "HubEventBusName": "b",
+        "HubFunctionRoleArns": "r",
+    }
+    params = values if owner == "MemberRole" else {}
+    on = Stack(template, {**params, "LivePing": "true"}, "222222222222", "us-east-1")
+    off = Stack(template, {**params, "LivePing": "false"}, "222222222222", "us-east-1")
+    assert on.resolve(document["Resource"]) == "arn:aws:ssm:*:222222222222:document/PeeringAutopilot-Ping"
+    assert off.resolve(document["Resource"]).endswith(":document/peering-autopilot-live-ping-off")

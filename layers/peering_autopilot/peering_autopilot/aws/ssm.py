@@ -11,6 +11,9 @@ from peering_autopilot.aws.calls import error_code, translated
 from peering_autopilot.permissions import needs
 
 PING_COMMENT = "peering-autopilot verification ping"
+# The stacks' own command document (template.yaml and member/template.yaml PingDocument): ping one
+# address, checked by its allowedPattern; IAM lets the functions send no other.
+PING_DOCUMENT = "PeeringAutopilot-Ping"
 
 
 class SsmGateway:
@@ -32,9 +35,9 @@ class SsmGateway:
         with translated("ssm", self.where):
             command = self.client.send_command(
                 InstanceIds=[instance_id],
-                DocumentName="AWS-RunShellScript",
+                DocumentName=PING_DOCUMENT,
                 Comment=PING_COMMENT,
-                Parameters={"commands": [f"ping -c 3 -W 2 {target_ip}"]},
+                Parameters={"TargetIp": [target_ip]},
                 TimeoutSeconds=30,
             )["Command"]
         return str(command["CommandId"])
