@@ -84,6 +84,7 @@ def main(argv: list[str] | None = None) -> int:
                 "handler_file": module.__file__,
                 "domain_file": sys.modules["peering_autopilot"].__file__,
                 "powertools_file": sys.modules["aws_lambda_powertools"].__file__,
+                "boto3_file": sys.modules["boto3"].__file__ if "boto3" in sys.modules else None,
             }
         )
     )

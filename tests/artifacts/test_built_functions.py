@@ -303,6 +303,8 @@ def test_built_function_handles_event_file(endpoint: str, name: str, tmp_path: P
     assert output["handler_file"].startswith(str(BUILD / function))
     assert output["domain_file"].startswith(str(BUILD / "DomainLayer" / "python"))
     assert output["powertools_file"].startswith(str(BUILD / "DomainLayer" / "python"))
+    # ... and the AWS SDK from the environment, as Lambda's runtime provides it: the layer has none
+    assert output["boto3_file"] and not output["boto3_file"].startswith(str(BUILD / "DomainLayer"))
     result = output["result"]
     assert result["status"] == case.status, result
     if case.error_names:

@@ -9,6 +9,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
+from packaging.utils import canonicalize_name
 
 PROJECT = Path(__file__).resolve().parents[2]
 
@@ -66,3 +67,23 @@ def test_the_installed_command_runs_without_moto(wheel: Path, tmp_path: Path) ->
     )
     assert completed.returncode == 2, completed.stderr
     assert "'not-a-peering' is not a peering id" in completed.stderr
+
+
+def test_the_layer_ships_exactly_the_versions_the_tests_run_with_and_no_aws_sdk() -> None:
+    root = Path(__file__).resolve().parents[2]
+    pins = {
+        canonicalize_name(name): version
+        for name, version in (
+            line.split("==", 1)
+            for line in (root / "constraints.txt").read_text().splitlines()
+            if "==" in line and not line.startswith("#")
+        )
+    }
+    layer = dict(
+        line.split("==", 1)
+        for line in (root / "layers/peering_autopilot/requirements.txt").read_text().splitlines()
+        if "==" in line and not line.startswith("#")
+    )
+    assert layer and {name: pins.get(name) for name in layer} == layer
+    # the Lambda runtime's own, precompiled: a copy in the layer would shadow it and compile at every cold start
+    assert not {"boto3", "botocore", "s3transfer", "jmespath", "urllib3", "python-dateutil", "six"} & set(layer)
