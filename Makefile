@@ -13,7 +13,7 @@ TEMPLATES := template.yaml member/template.yaml
 .DEFAULT_GOAL := help
 
 .PHONY: help demo test lint typecheck imports templates build pytest clean coldstart calls peering-calls scale \
-	emulator invoke member-stackset write-budget checkov
+	emulator invoke member-stackset write-budget checkov parliament
 
 $(STAMP): requirements-dev.txt constraints.txt pyproject.toml
 	@py=$$(scripts/find-python) && echo "creating $(VENV) with $$py" && "$$py" -m venv $(VENV)
@@ -27,7 +27,7 @@ help: ## this list
 demo: $(STAMP) ## the whole automation, narrated, against an embedded AWS emulator
 	$(BIN)/python -m autopilot_local.demo
 
-test: lint typecheck imports templates checkov build pytest ## every check and test (what CI runs)
+test: lint typecheck imports templates checkov parliament build pytest ## every check and test (what CI runs)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
@@ -57,6 +57,19 @@ checkov: $(STAMP) $(CHECKOV_VENV)/.installed ## checkov on both templates (the h
 	$(BIN)/python -m autopilot_local.sam_transform template.yaml build/template.cfn.json
 	$(CHECKOV_VENV)/bin/checkov --framework cloudformation -f build/template.cfn.json -f member/template.yaml \
 		--compact --quiet --skip-download
+
+# parliament audits every IAM policy of both templates, the SAM-generated ones included
+# (autopilot_local.iam_audit writes them out resolved); findings that are right as they are are
+# explained in parliament.yaml, any other fails the build.
+PARLIAMENT_VENV := .venv-parliament
+$(PARLIAMENT_VENV)/.installed: requirements-parliament.txt
+	@py=$$(scripts/find-python) && "$$py" -m venv $(PARLIAMENT_VENV)
+	$(PARLIAMENT_VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-parliament.txt
+	@touch $@
+
+parliament: $(STAMP) $(PARLIAMENT_VENV)/.installed ## parliament on every IAM policy (SAM's included)
+	$(BIN)/python -m autopilot_local.iam_audit build/iam
+	$(PARLIAMENT_VENV)/bin/python scripts/parliament-check build/iam parliament.yaml
 
 build: $(STAMP) ## sam build into .aws-sam/build (the venv's python3.13 on PATH)
 	$(BIN)/sam build --template-file template.yaml --build-dir .aws-sam/build
@@ -100,4 +113,4 @@ member-stackset: $(STAMP) ## the StackSet commands for the members, from the hub
 		$(if $(REGION),--region $(REGION)) --call-as $(or $(CALL_AS),SELF)
 
 clean: ## remove the build and the venv
-	rm -rf .aws-sam $(VENV) $(CHECKOV_VENV)
+	rm -rf .aws-sam $(VENV) $(CHECKOV_VENV) $(PARLIAMENT_VENV)
