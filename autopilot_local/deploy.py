@@ -91,6 +91,15 @@ def commands(
     where = ["--region", hub.region, "--call-as", call_as]
     targets = "OrganizationalUnitIds=" + ",".join(org_units)
     template = MEMBER_TEMPLATE.relative_to(PROJECT) if MEMBER_TEMPLATE.is_relative_to(PROJECT) else MEMBER_TEMPLATE
+    # The member template, its parameters, and the capability its fixed-name role needs.
+    stack_set_body = [
+        "--template-body",
+        f"file://{template}",
+        "--parameters",
+        f"file://{parameters_file}",
+        "--capabilities",
+        "CAPABILITY_NAMED_IAM",
+    ]
     steps = [
         (
             "Create the StackSet (service-managed: new accounts in the OUs get it automatically)",
@@ -100,12 +109,7 @@ def commands(
                 "create-stack-set",
                 "--stack-set-name",
                 STACK_SET,
-                "--template-body",
-                f"file://{template}",
-                "--parameters",
-                f"file://{parameters_file}",
-                "--capabilities",
-                "CAPABILITY_NAMED_IAM",
+                *stack_set_body,
                 "--permission-model",
                 "SERVICE_MANAGED",
                 "--auto-deployment",
@@ -138,12 +142,7 @@ def commands(
                 "update-stack-set",
                 "--stack-set-name",
                 STACK_SET,
-                "--template-body",
-                f"file://{template}",
-                "--parameters",
-                f"file://{parameters_file}",
-                "--capabilities",
-                "CAPABILITY_NAMED_IAM",
+                *stack_set_body,
                 *where,
             ],
         ),

@@ -8,7 +8,6 @@ from __future__ import annotations
 import io
 import itertools
 import random
-import time
 from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -25,6 +24,7 @@ from autopilot_local.harness import Delivery, LocalAutopilot, LocalCloud
 from autopilot_local.metering import count_calls
 from autopilot_local.world import ENABLED, Network, build_network
 from tests.support.domain import ec2_error
+from tests.support.faults import record_backoff
 from tests.support.world import (
     HUB,
     MEMBER,
@@ -256,28 +256,13 @@ def ec2_wire(monkeypatch: pytest.MonkeyPatch) -> Wire:
     return install
 
 
-class _RecordingClock:
-    """The `time` module as botocore.endpoint sees it, with sleep() recording instead of sleeping."""
-
-    def __init__(self) -> None:
-        self.waits: list[float] = []
-
-    def sleep(self, seconds: float) -> None:
-        self.waits.append(seconds)
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(time, name)
-
-
 @pytest.fixture
 def waits(monkeypatch: pytest.MonkeyPatch) -> list[float]:
     """botocore's back-off waits between attempts (`botocore.endpoint.time.sleep`), recorded
     instead of slept. `botocore.endpoint.time` IS the time module: setting its `sleep` would stop
     every sleep in the process (the moto server's threads included) and record them too, so the
     module's name in botocore.endpoint is pointed at a recording stand-in instead."""
-    clock = _RecordingClock()
-    monkeypatch.setattr(botocore.endpoint, "time", clock)
-    return clock.waits
+    return record_backoff(monkeypatch)
 
 
 # ---------------------------------------------------------------------------------------- 1. throttling
