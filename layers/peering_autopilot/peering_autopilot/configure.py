@@ -26,7 +26,7 @@ from peering_autopilot.routes import RefusedBlock, Route, RoutePlan, peer_destin
 from peering_autopilot.security_groups import GroupPlan, Rule, ip_permissions, plan_group, rule_description
 from peering_autopilot.settings import Settings
 from peering_autopilot.sides import Side, managed_place, open_sides
-from peering_autopilot.status import CONFIGURED, PARTIALLY_CONFIGURED, is_verdict, write_status
+from peering_autopilot.status import CONFIGURED, PARTIALLY_CONFIGURED, is_verdict, peering_seen_by, write_status
 from peering_autopilot.triggers import PeeringHint
 
 DETAIL_TYPE = "Peering Configured"
@@ -145,7 +145,12 @@ def configure_peering(hint: PeeringHint, ctx: Context) -> ConfigureResult:
     sides = open_sides(peering, settings, aws, ec2)
     # Each managed side's own view of the peering (its tags: status, holds), read once; the side in
     # the hint's account is the peering just read.
-    views = {id(side): _view(side, peering, ec2) for side in sides if side.managed and not settings.dry_run}
+    read_in = (ec2.account_id, ec2.region)
+    views = {
+        id(side): peering_seen_by(side.ec2, peering, read_in)
+        for side in sides
+        if side.managed and side.ec2 is not None and not settings.dry_run
+    }
     requester, accepter = sides
     # IPv6 routes and rules only make sense when both VPCs speak IPv6.
     both_ipv6 = bool(requester.cidrs.ipv6 and accepter.cidrs.ipv6)
@@ -174,13 +179,6 @@ def configure_peering(hint: PeeringHint, ctx: Context) -> ConfigureResult:
     detail = peering_detail(peering, outcome, settings.dry_run, (r.describe() for r in reports))
     ctx.publisher.publish(DETAIL_TYPE, detail, resources=[peering.arn(ctx.aws.partition(peering.accepter.region))])
     return ConfigureResult(peering.peering_id, outcome, _summary(reports), settings.dry_run, detail)
-
-
-def _view(side: Side, peering: Peering, known: Ec2Gateway) -> Peering | None:
-    assert side.ec2 is not None
-    if (side.ec2.account_id, side.ec2.region) == (known.account_id, known.region):
-        return peering
-    return side.ec2.find_peering(peering.peering_id)
 
 
 def _configure_side(

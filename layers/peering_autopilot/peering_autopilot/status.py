@@ -23,12 +23,23 @@ def is_verdict(value: str) -> bool:
     return value == VERIFIED or value.startswith(("blocked:", "unverified:"))
 
 
+def peering_seen_by(ec2: Ec2Gateway, peering: Peering, read_in: tuple[str, str]) -> Peering | None:
+    """The peering as `ec2`'s account sees it (its tags are that account's own): the peering
+    already read when it was read there (`read_in` is its account and region), else one more read.
+    None when that account does not see the peering."""
+    return peering if (ec2.account_id, ec2.region) == read_in else ec2.find_peering(peering.peering_id)
+
+
 def status_seen_by(ec2: Ec2Gateway, peering: Peering, read_in: tuple[str, str]) -> str | None:
-    """The status tag as `ec2`'s account sees the peering: the peering already read when it was
-    read there (`read_in` is its account and region), else one more read. None when that account
-    does not see the peering."""
-    view = peering if (ec2.account_id, ec2.region) == read_in else ec2.find_peering(peering.peering_id)
+    """The status tag as `ec2`'s account sees the peering; None when it does not see it."""
+    view = peering_seen_by(ec2, peering, read_in)
     return None if view is None else view.tags.get(STATUS_TAG, "")
+
+
+def retag(ec2: Ec2Gateway, peering_id: str, current: str | None, value: str) -> None:
+    """Tag `value` where the peering is seen (`current` is not None) and holds something else."""
+    if current is not None and current != value:
+        ec2.tag(peering_id, {STATUS_TAG: value})
 
 
 def write_status(
@@ -41,6 +52,6 @@ def write_status(
     """Tag `value` in `ec2`'s account unless it is there already, the account does not see the
     peering, or `keep(current)` says the current value stands."""
     current = status_seen_by(ec2, peering, read_in)
-    if current is None or current == value or keep(current):
+    if current is not None and keep(current):
         return
-    ec2.tag(peering.peering_id, {STATUS_TAG: value})
+    retag(ec2, peering.peering_id, current, value)

@@ -28,7 +28,7 @@ from peering_autopilot.aws.ssm import SsmGateway
 from peering_autopilot.context import Context
 from peering_autopilot.live_ping import PingResult
 from peering_autopilot.lookup import read_peering
-from peering_autopilot.model import ACTIVE, PROVISIONING, STATUS_TAG, Peering
+from peering_autopilot.model import ACTIVE, PROVISIONING, Peering
 from peering_autopilot.permissions import actions_of
 from peering_autopilot.probe import Direction, Endpoint, SideSnapshot, describe_traffic, evaluate
 from peering_autopilot.reachability import AnalyzerResult
@@ -36,7 +36,7 @@ from peering_autopilot.results import StepResult
 from peering_autopilot.routes import peer_destinations, plan_routes
 from peering_autopilot.settings import PeerCidrPolicy
 from peering_autopilot.sides import Side, managed_place, open_sides
-from peering_autopilot.status import NOT_ACTIVE, VERIFIED, status_seen_by
+from peering_autopilot.status import NOT_ACTIVE, VERIFIED, retag, status_seen_by
 from peering_autopilot.triggers import PeeringHint
 
 IAM_ACTIONS = actions_of(
@@ -284,9 +284,8 @@ def verify_peering(hint: PeeringHint, ctx: Context) -> VerifyResult:
         # Before the tags: a crash in between tells people twice rather than never.
         aws.notifier(settings.notification_topic_arn).notify(f"Peering {peering.peering_id}: {verdict}", text)
     for side in tagged:
-        current = previous.get(side.role)
-        if side.ec2 is not None and current is not None and current != verdict:
-            side.ec2.tag(peering.peering_id, {STATUS_TAG: verdict})
+        if side.ec2 is not None:
+            retag(side.ec2, peering.peering_id, previous.get(side.role), verdict)
     detail = {
         "peeringId": peering.peering_id,
         "peeringStatus": peering.status,
