@@ -25,6 +25,7 @@ import os
 import random
 import re
 import sys
+import threading
 import uuid
 from collections import deque
 from collections.abc import Callable, Iterator, Mapping
@@ -38,6 +39,7 @@ import botocore.client
 from moto.events.models import EventPattern
 
 from autopilot_local import aws_semantics
+from autopilot_local.access import Grants, iam_action
 from autopilot_local.cloudtrail import RECORDED_CALLS, Identity, cloudtrail_event, record_calls
 from autopilot_local.metering import CallLog, count_calls
 from autopilot_local.template import SCHEDULE, FunctionSpec, Rule, Stack
@@ -156,6 +158,9 @@ class LambdaContext:
         return 60_000
 
 
+_in_call = threading.local()  # per thread: the sweep calls from a pool
+
+
 class LocalFunction:
     """A template function run in this process: its handler module loaded from its CodeUri."""
 
@@ -164,8 +169,11 @@ class LocalFunction:
     # starts that runtime afresh.
     _warm: LocalFunction | None = None
 
-    def __init__(self, spec: FunctionSpec, region: str, log_stream: TextIO, cloud: LocalCloud, role: Identity) -> None:
+    def __init__(
+        self, spec: FunctionSpec, region: str, log_stream: TextIO, cloud: LocalCloud, role: Identity, grants: Grants
+    ) -> None:
         self.spec = spec
+        self.grants = grants  # what IAM lets it do (moto lets anything through)
         self.region = region
         self.log_stream = log_stream
         self.cloud = cloud
@@ -191,12 +199,32 @@ class LocalFunction:
     def _echoed(self) -> Iterator[None]:
         """Record the function's own peering calls on the trail as CloudTrail would: in the
         caller's account and region, with the caller's identity (its execution role, or the role
-        it assumed there). moto records nothing of the kind."""
+        it assumed there). moto records nothing of the kind. Before each call, IAM's refusal where
+        the templates grant no such action or trust (autopilot_local/access.py); moto checks none."""
         client_class: Any = botocore.client.BaseClient  # _make_api_call is private: untyped on purpose
         original = client_class._make_api_call
-        cloud, role = self.cloud, self.role
+        cloud, role, grants, name = self.cloud, self.role, self.grants, self.spec.logical_id
 
         def call(client: Any, operation: str, params: dict[str, Any]) -> Any:
+            if getattr(_in_call, "active", False):
+                # A call made while one of the function's is on the wire (a test's other writer,
+                # in a fault): someone else's, not the function's. Functions never nest calls.
+                return original(client, operation, params)
+            _in_call.active = True
+            try:
+                return checked_call(client, operation, params)
+            finally:
+                _in_call.active = False
+
+        def checked_call(client: Any, operation: str, params: dict[str, Any]) -> Any:
+            action = iam_action(client, operation)
+            assumed = cloud.assumed.get(client._request_signer._credentials.access_key)
+            if assumed is None:
+                grants.check_hub_call(name, role.user_identity()["arn"], action)
+                if action == "sts:AssumeRole":
+                    grants.check_assume_role(name, role.role_arn, params["RoleArn"])
+            else:
+                grants.check_member_call(name, assumed.role_name, assumed.user_identity()["arn"], action)
             response = original(client, operation, params)
             service = client.meta.service_model.service_name
             if service == "sts" and operation == "AssumeRole":
@@ -251,17 +279,25 @@ class LocalAutopilot:
         self.cloud = cloud
         self.region = region
         self.stack = Stack(template, parameters, cloud.hub_account_id, region, name=stack_name)
+        specs = self.stack.functions()
+        roles = {spec.logical_id: self.execution_role(spec) for spec in specs}
+        # The member stack as `make member-stackset` fills it in: from the hub's outputs by name.
         self.member_stack = Stack(
             MEMBER_TEMPLATE,
             {
+                **self.stack.resolve(
+                    {k: v["Value"] for k, v in self.stack.body.get("Outputs", {}).items() if k.endswith("RoleArn")}
+                ),
                 "HubAccountId": cloud.hub_account_id,
                 "HubRegion": region,
                 "HubEventBusName": self.stack.physical_name("AutopilotBus"),
-                "HubFunctionRoleArns": "arn:aws:iam::123456789012:role/local",
+                "MemberRoleName": self.stack.values["MemberRoleName"],
+                "LivePing": self.stack.values["LivePing"],
             },
             cloud.hub_account_id,
             region,
         )
+        self.grants = Grants.of(self.stack, self.member_stack)
         self.member_accounts = frozenset(member_accounts)
         # The organization's accounts, when the hub names one: the hub's and the members' here.
         organization = self.stack.values.get("OrganizationId", "")
@@ -270,7 +306,7 @@ class LocalAutopilot:
         self.bus_name = self.stack.physical_name("AutopilotBus")
         log = log_stream if log_stream is not None else sys.stdout
         self.functions = [
-            LocalFunction(spec, region, log, cloud, self.execution_role(spec)) for spec in self.stack.functions()
+            LocalFunction(spec, region, log, cloud, roles[spec.logical_id], self.grants) for spec in specs
         ]
         self.published: list[dict[str, Any]] = []
         self.deliveries: list[Delivery] = []
@@ -285,9 +321,9 @@ class LocalAutopilot:
     def execution_role(self, spec: FunctionSpec) -> Identity:
         """The role SAM makes for a function (the template's RolePath), and the session Lambda
         names after the function."""
-        path = self.stack.body.get("Globals", {}).get("Function", {}).get("RolePath", "/")
-        name = f"{self.stack.name}-{spec.logical_id}"
-        return Identity(self.cloud.hub_account_id, f"{name}Role-LOCAL0000", f"{name}-LOCAL0000", path)
+        role_name = self.stack.function_role_name(spec.logical_id)
+        session = f"{self.stack.name}-{spec.logical_id}-LOCAL0000"
+        return Identity(self.cloud.hub_account_id, role_name, session, self.stack.function_role_path())
 
     # ------------------------------------------------------------------ deployment
     def _deploy_bus(self) -> str:

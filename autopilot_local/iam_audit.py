@@ -31,7 +31,11 @@ MEMBER_VALUES = {
     "HubAccountId": ACCOUNT,
     "HubRegion": REGION,
     "HubEventBusName": "peering-autopilot-bus",
-    "HubFunctionRoleArns": f"arn:aws:iam::{ACCOUNT}:role/peering-autopilot/hub-function",
+    **{
+        f"{name}FunctionRoleArn": f"arn:aws:iam::{ACCOUNT}:role/peering-autopilot/{name}PeeringFunctionRole"
+        for name in ("Accept", "Configure", "Verify", "Cleanup", "Sweep")
+    },
+    "ReadOnlyPrincipalArns": f"arn:aws:iam::{ACCOUNT}:role/NetworkOps",
     "RoleRegion": REGION,
 }
 # The ARN of each resource type a policy names by GetAtt, as CloudFormation returns it.

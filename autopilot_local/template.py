@@ -103,7 +103,7 @@ class Stack:
         return f"{self.name}-{logical_id}"
 
     def resolve(self, value: Any) -> Any:
-        """Evaluate the intrinsic functions the harness meets (Ref, Sub, Join, GetAtt)."""
+        """Evaluate the intrinsic functions the harness meets (Ref, Sub, Join, Split, GetAtt, If)."""
         if isinstance(value, list):
             return [self.resolve(v) for v in value]
         if not isinstance(value, dict):
@@ -116,6 +116,9 @@ class Stack:
         if key == "Fn::Join":
             sep, items = arg
             return sep.join(str(i) for i in self._flatten(self.resolve(items)))
+        if key == "Fn::Split":
+            sep, text = arg
+            return str(self.resolve(text)).split(sep)
         if key == "Fn::Sub":
             return re.sub(r"\$\{([^}]+)\}", lambda m: str(self._sub_var(m.group(1))), arg)
         if key == "Fn::GetAtt":
@@ -153,7 +156,22 @@ class Stack:
             return self._get_att(logical_id, attribute)
         return self._ref(name)
 
+    def function_role_name(self, function: str) -> str:
+        """The execution role SAM makes for a function without a Role (its logical id + "Role"),
+        named here as CloudFormation would, stack name first and a random suffix."""
+        return f"{self.name}-{function}Role-LOCAL0000"
+
+    def function_role_path(self) -> str:
+        return str(self.body.get("Globals", {}).get("Function", {}).get("RolePath", "/"))
+
     def _get_att(self, logical_id: str, attribute: str) -> str:
+        function = logical_id.removesuffix("Role")
+        if (
+            logical_id not in self.resources
+            and self.resources.get(function, {}).get("Type") == "AWS::Serverless::Function"
+        ):
+            path = self.function_role_path()
+            return f"arn:aws:iam::{self.account_id}:role{path}{self.function_role_name(function)}"
         kind = self.resources[logical_id]["Type"]
         name = self.physical_name(logical_id)
         if attribute == "Arn" and kind == "AWS::Events::EventBus":

@@ -114,9 +114,11 @@ def test_request_into_opted_out_vpc_is_declined(cloud: LocalCloud, autopilot_fac
     )
 
 
-def test_reject_mode_rejects_what_it_declines(cloud: LocalCloud, autopilot_factory: Any) -> None:
+# The accepter in a member account (its accepter role rejects) or in the hub's (the function's own role).
+@pytest.mark.parametrize("accepter_account", [MEMBER, HUB], ids=["in-a-member", "in-the-hub"])
+def test_reject_mode_rejects_what_it_declines(cloud: LocalCloud, autopilot_factory: Any, accepter_account: str) -> None:
     vpc_c = make_vpc(cloud, OUTSIDER, REGION, "10.2.0.0/16")
-    vpc_b = make_vpc(cloud, MEMBER, REGION, "10.1.0.0/16")
+    vpc_b = make_vpc(cloud, accepter_account, REGION, "10.1.0.0/16")
     autopilot = autopilot_factory(UnapprovedRequestAction="reject")
 
     peering_id = request_peering(cloud, vpc_c, vpc_b)

@@ -30,6 +30,12 @@ from tests.support.world import (
 MARK = "peering-autopilot {}"
 
 
+# Each side once in the hub's account (the function's own role) and once in a member's (its member role).
+SIDE_ACCOUNTS = pytest.mark.parametrize(
+    ("own", "peer"), [(HUB, MEMBER), (MEMBER, HUB)], ids=["side-in-the-hub", "side-in-a-member"]
+)
+
+
 def configured(autopilot: LocalAutopilot) -> list[dict[str, Any]]:
     return [e for e in autopilot.published if e["detail-type"] == "Peering Configured"]
 
@@ -230,19 +236,20 @@ def test_a_route_more_specific_than_an_on_premises_route_is_reported_as_shadowin
 # ------------------------------------------------------------------------------- point 6: both ways
 
 
+@SIDE_ACCOUNTS
 def test_a_block_the_peer_gives_up_loses_its_routes_and_the_autopilots_rules_but_not_a_persons(
-    cloud: LocalCloud, autopilot_factory: Any
+    cloud: LocalCloud, autopilot_factory: Any, own: str, peer: str
 ) -> None:
     # GIVEN a converged peering to a peer with a secondary block, and a person's rule for that block
-    a = build_net(cloud, HUB, REGION, "10.0.0.0/16")
-    b = build_net(cloud, MEMBER, REGION, "10.1.0.0/16", secondary=("100.64.0.0/20",))
+    a = build_net(cloud, own, REGION, "10.0.0.0/16")
+    b = build_net(cloud, peer, REGION, "10.1.0.0/16", secondary=("100.64.0.0/20",))
     autopilot = autopilot_factory()
     peering_id = converged(cloud, autopilot, a, b)
     assert peering_routes(cloud, a, peering_id)[a.main_table] == {"10.1.0.0/16", "100.64.0.0/20"}
     authorize(cloud, a, a.tagged_group, "tcp", 22, "100.64.0.0/20", "ssh from the old build farm")
 
     # WHEN the peer disassociates it (a new VPC may reuse the range) and the sweep runs, no event
-    ec2 = cloud.ec2(MEMBER, REGION)
+    ec2 = cloud.ec2(peer, REGION)
     [association] = [
         c["AssociationId"]
         for c in ec2.describe_vpcs(VpcIds=[b.side.vpc_id])["Vpcs"][0]["CidrBlockAssociationSet"]
@@ -319,14 +326,15 @@ def test_an_allow_tag_with_an_invalid_entry_takes_nothing_back(cloud: LocalCloud
 # ------------------------------------------------------------------------------- point 7: blackholes
 
 
+@SIDE_ACCOUNTS
 def test_a_blackhole_route_to_a_deleted_nat_gateway_is_replaced_and_a_live_one_is_not(
-    cloud: LocalCloud, autopilot_factory: Any
+    cloud: LocalCloud, autopilot_factory: Any, own: str, peer: str
 ) -> None:
     # GIVEN the app table sends the peer's block to a NAT gateway that was deleted (blackhole),
     # and the data table to a NAT gateway that still runs
-    a = build_net(cloud, HUB, REGION, "10.0.0.0/16")
-    b = build_net(cloud, MEMBER, REGION, "10.1.0.0/16")
-    ec2 = cloud.ec2(HUB, REGION)
+    a = build_net(cloud, own, REGION, "10.0.0.0/16")
+    b = build_net(cloud, peer, REGION, "10.1.0.0/16")
+    ec2 = cloud.ec2(own, REGION)
     subnet = ec2.describe_subnets(Filters=[{"Name": "vpc-id", "Values": [a.side.vpc_id]}])["Subnets"][0]["SubnetId"]
     dead = ec2.create_nat_gateway(SubnetId=subnet, ConnectivityType="private")["NatGateway"]["NatGatewayId"]
     live = ec2.create_nat_gateway(SubnetId=subnet, ConnectivityType="private")["NatGateway"]["NatGatewayId"]

@@ -868,8 +868,11 @@ def test_the_autopilots_own_calls_come_back_through_cloudtrail_and_trigger_nothi
     [accept] = [e for e in cloud.history if e["detail"]["eventName"] == "AcceptVpcPeeringConnection"]
     identity = accept["detail"]["userIdentity"]
     assert (accept["account"], identity["type"]) == (MEMBER, "AssumedRole")
-    assert identity["sessionContext"]["sessionIssuer"]["arn"] == f"arn:aws:iam::{MEMBER}:role/PeeringAutopilotMember"
-    assert identity["arn"] == f"arn:aws:sts::{MEMBER}:assumed-role/PeeringAutopilotMember/peering-autopilot"
+    assert (
+        identity["sessionContext"]["sessionIssuer"]["arn"]
+        == f"arn:aws:iam::{MEMBER}:role/PeeringAutopilotMember-accepter"
+    )
+    assert identity["arn"] == f"arn:aws:sts::{MEMBER}:assumed-role/PeeringAutopilotMember-accepter/peering-autopilot"
     # ... and the echo, forwarded to the hub like anyone's call, triggered no function
     assert [d.rule for d in deliveries if d.event is accept] == []
     assert outcomes(deliveries) == [
@@ -918,7 +921,8 @@ def test_an_echo_that_reaches_a_function_anyway_is_ignored_without_an_aws_call(
     # THEN the function sees its own call and does nothing
     assert result == {
         "status": "ignored",
-        "reason": f"the call was the autopilot's own (arn:aws:iam::{MEMBER}:role/PeeringAutopilotMember)",
+        # another function's member role (accept's): the configure function knows it as its own too
+        "reason": f"the call was the autopilot's own (arn:aws:iam::{MEMBER}:role/PeeringAutopilotMember-accepter)",
     }
     assert api_calls.calls == []
 

@@ -264,7 +264,7 @@ def test_the_bus_admits_only_the_members_forwarding_roles_with_aws_events(
     principal = {
         "forwarder": autopilot.forwarding_role_arn(account),
         "person": f"arn:aws:iam::{account}:role/NetworkAdmin",
-        "member role": f"arn:aws:iam::{account}:role/PeeringAutopilotMember",
+        "member role": f"arn:aws:iam::{account}:role/PeeringAutopilotMember-reader",
     }[role]
     event = {"source": source, "detail-type": "AWS API Call via CloudTrail", "account": account, "detail": {}}
 

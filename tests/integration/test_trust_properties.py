@@ -220,13 +220,15 @@ def recorded_calls() -> Iterator[list[Call]]:
 
 # ---------------------------------------------------------------------------------------- events
 def identities(account: Any) -> st.SearchStrategy[Any]:
-    """Who CloudTrail says made a call: a person, a hub function's role, the member role, junk."""
+    """Who CloudTrail says made a call: a person, a hub function's role, member roles, junk."""
     owner = account if isinstance(account, str) and len(account) == 12 else HUB
     return st.sampled_from(
         [
             person(owner).user_identity(),
             Identity(HUB, "autopilot-0-AcceptPeeringFunctionRole-X", "s", "/peering-autopilot/").user_identity(),
-            Identity(owner, "PeeringAutopilotMember", "peering-autopilot").user_identity(),
+            Identity(owner, "PeeringAutopilotMember-accepter", "peering-autopilot").user_identity(),
+            Identity(owner, "PeeringAutopilotMember-reader", "peering-autopilot").user_identity(),
+            Identity(owner, "PeeringAutopilotMember", "peering-autopilot").user_identity(),  # a person's, by name
             {"type": "Root", "arn": f"arn:aws:iam::{owner}:root"},
             "junk",
         ]

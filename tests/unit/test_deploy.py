@@ -44,12 +44,15 @@ def hub_stack(mocked_aws: None, outputs: dict[str, str], parameters: dict[str, s
 OUTPUTS = {
     name: f"value-of-{name}"
     for name in HUB["Outputs"]
-    if name not in ("HubAccountId", "HubRegion", "HubFunctionRoleArns")
+    if name not in ("HubAccountId", "HubRegion") and not name.endswith("FunctionRoleArn")
 }
 OUTPUTS |= {
     "HubAccountId": "123456789012",
     "HubRegion": REGION,
-    "HubFunctionRoleArns": "arn:aws:iam::123456789012:role/a,arn:aws:iam::123456789012:role/b",
+    **{
+        f"{name}FunctionRoleArn": f"arn:aws:iam::123456789012:role/peering-autopilot/peering-autopilot-{name}Role-X1"
+        for name in ("Accept", "Configure", "Verify", "Cleanup", "Sweep")
+    },
 }
 PARAMETERS = {"MemberRoleName": "TeamPeeringMember", "ManagedRegions": "us-east-1,eu-west-1"}
 

@@ -20,7 +20,11 @@ def test_every_role_of_both_templates_is_written_out_resolved(tmp_path: Path) ->
         "hub.CleanupPeeringFunctionRole",
         "hub.SweepFunctionRole",
         "hub.HubForwardRole",
-        "member.MemberRole",
+        "member.ReaderRole",
+        "member.AccepterRole",
+        "member.ConfigurerRole",
+        "member.VerifierRole",
+        "member.CleanerRole",
         "member.ForwardRole",
     }
     text = json.dumps(written)

@@ -40,11 +40,25 @@ def _function_statements(logical_id: str) -> list[dict[str, Any]]:
     return [s for policy in policies for s in policy["Statement"]]
 
 
-def _member_statements() -> list[dict[str, Any]]:
-    statements: list[dict[str, Any]] = MEMBER["Resources"]["MemberRole"]["Properties"]["Policies"][0]["PolicyDocument"][
+# Each hub function's role in the other managed accounts (member/template.yaml), and its name there.
+MEMBER_ROLES = {
+    "AcceptPeeringFunction": ("AccepterRole", "accepter"),
+    "ConfigurePeeringFunction": ("ConfigurerRole", "configurer"),
+    "VerifyPeeringFunction": ("VerifierRole", "verifier"),
+    "CleanupPeeringFunction": ("CleanerRole", "cleaner"),
+    "SweepFunction": ("ReaderRole", "reader"),
+}
+
+
+def _member_statements(role: str) -> list[dict[str, Any]]:
+    statements: list[dict[str, Any]] = MEMBER["Resources"][role]["Properties"]["Policies"][0]["PolicyDocument"][
         "Statement"
     ]
     return statements
+
+
+def _statements(owner: str) -> list[dict[str, Any]]:
+    return _member_statements(owner) if owner in MEMBER["Resources"] else _function_statements(owner)
 
 
 def test_every_function_of_the_template_is_checked() -> None:
@@ -57,19 +71,68 @@ def test_function_is_granted_exactly_what_its_code_declares(logical_id: str) -> 
     assert _actions(_function_statements(logical_id)) - PLUMBING == FUNCTIONS[logical_id]
 
 
-def test_member_role_grants_the_actions_the_hub_calls_in_member_accounts() -> None:
-    in_members = {a for actions in FUNCTIONS.values() for a in actions if a.startswith(("ec2:", "ssm:"))}
-    assert _actions(_member_statements()) == in_members
+def test_the_member_template_has_one_role_for_each_function_and_no_other_the_hub_assumes() -> None:
+    assumed = {k for k, r in MEMBER["Resources"].items() if r["Type"] == "AWS::IAM::Role" and k != "ForwardRole"}
+    assert assumed == {role for role, _ in MEMBER_ROLES.values()}
+    assert set(MEMBER_ROLES) == set(FUNCTIONS)
 
 
-def test_member_role_trusts_only_the_hub_function_roles() -> None:
-    trust = MEMBER["Resources"]["MemberRole"]["Properties"]["AssumeRolePolicyDocument"]["Statement"]
-    assert trust == [
-        {"Effect": "Allow", "Principal": {"AWS": {"Ref": "HubFunctionRoleArns"}}, "Action": "sts:AssumeRole"}
-    ]
-    roles = HUB["Outputs"]["HubFunctionRoleArns"]["Value"]["Fn::Join"][1]
-    assert sorted(r["Fn::GetAtt"][0] for r in roles) == sorted(f"{name}Role" for name in FUNCTIONS)
+@pytest.mark.parametrize("function", sorted(FUNCTIONS))
+def test_each_member_role_grants_what_its_function_calls_in_member_accounts_and_nothing_more(function: str) -> None:
+    role, _ = MEMBER_ROLES[function]
+    in_members = {a for a in FUNCTIONS[function] if a.startswith(("ec2:", "ssm:"))}
+    assert _actions(_member_statements(role)) == in_members
 
+
+@pytest.mark.parametrize("function", sorted(FUNCTIONS))
+def test_each_member_role_is_named_for_its_function_and_trusts_only_that_functions_role(function: str) -> None:
+    role, suffix = MEMBER_ROLES[function]
+    properties = MEMBER["Resources"][role]["Properties"]
+    assert properties["RoleName"] == {"Fn::Sub": f"${{MemberRoleName}}-{suffix}"}
+    # the hub function assumes exactly that name, and its environment says which it is
+    [assume] = [s for s in _function_statements(function) if s.get("Sid") == "AssumeMemberRole"]
+    assert assume["Resource"] == {"Fn::Sub": f"arn:${{AWS::Partition}}:iam::*:role/${{MemberRoleName}}-{suffix}"}
+    assert HUB["Resources"][function]["Properties"]["Environment"]["Variables"]["MEMBER_ROLE"] == suffix
+    # trusted: the hub output of that function's role, passed as the member parameter of the same name
+    [statement] = properties["AssumeRolePolicyDocument"]["Statement"]
+    output = f"{function.removesuffix('PeeringFunction').removesuffix('Function')}FunctionRoleArn"
+    assert HUB["Outputs"][output]["Value"] == {"Fn::GetAtt": [f"{function}Role", "Arn"]}
+    member = Stack(
+        PROJECT / "member/template.yaml",
+        {**MEMBER_VALUES, output: f"arn:aws:iam::123456789012:role/peering-autopilot/{function}"},
+        "222222222222",
+        "us-east-1",
+    )
+    resolved = member.resolve(statement)
+    assert resolved == {
+        "Effect": "Allow",
+        "Principal": {"AWS": f"arn:aws:iam::123456789012:role/peering-autopilot/{function}"},
+        "Action": "sts:AssumeRole",
+    }
+
+
+def test_the_reader_role_alone_may_also_be_assumed_by_the_read_only_principals_given() -> None:
+    [statement] = MEMBER["Resources"]["ReaderRole"]["Properties"]["AssumeRolePolicyDocument"]["Statement"]
+    people = "arn:aws:iam::222222222222:role/NetworkOps,arn:aws:iam::222222222222:role/Audit"
+    member = Stack(
+        PROJECT / "member/template.yaml",
+        {**MEMBER_VALUES, "ReadOnlyPrincipalArns": people},
+        "222222222222",
+        "us-east-1",
+    )
+    assert member.resolve(statement)["Principal"]["AWS"] == [MEMBER_VALUES["SweepFunctionRoleArn"], *people.split(",")]
+
+
+# The member template's required parameters, as `make member-stackset` takes them from the hub.
+MEMBER_VALUES = {
+    "HubAccountId": "123456789012",
+    "HubRegion": "us-east-1",
+    "HubEventBusName": "b",
+    **{
+        f"{name}FunctionRoleArn": f"arn:aws:iam::123456789012:role/peering-autopilot/{name}"
+        for name in ("Accept", "Configure", "Verify", "Cleanup", "Sweep")
+    },
+}
 
 GUARDED = {
     "AcceptIntoOptedInVpcs": {"StringEquals": {"aws:ResourceTag/peering-autopilot:enabled": "true"}},
@@ -97,9 +160,9 @@ GUARDED = {
 }
 
 
-@pytest.mark.parametrize("owner", [*sorted(FUNCTIONS), "MemberRole"])
+@pytest.mark.parametrize("owner", [*sorted(FUNCTIONS), *sorted(role for role, _ in MEMBER_ROLES.values())])
 def test_mutations_are_limited_by_the_owners_tags(owner: str) -> None:
-    statements = _member_statements() if owner == "MemberRole" else _function_statements(owner)
+    statements = _statements(owner)
     for statement in statements:
         if statement.get("Sid") in GUARDED:
             assert statement["Condition"] == GUARDED[statement["Sid"]], statement["Sid"]
@@ -150,22 +213,16 @@ def test_the_ping_document_runs_ping_on_one_address_that_its_pattern_checks(path
     assert step["inputs"]["runCommand"] == ["ping -c 3 -W 2 {{ TargetIp }}"]
 
 
-@pytest.mark.parametrize("owner", ["VerifyPeeringFunction", "MemberRole"])
+@pytest.mark.parametrize("owner", ["VerifyPeeringFunction", "VerifierRole"])
 def test_send_command_is_granted_only_on_the_ping_document_and_only_with_live_ping_on(owner: str) -> None:
-    statements = _member_statements() if owner == "MemberRole" else _function_statements(owner)
+    statements = _statements(owner)
     granting = [
         s for s in statements if "ssm:SendCommand" in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"])
     ]
     assert sorted(s["Sid"] for s in granting) == ["PingFromProbeInstances", "PingWithItsOwnDocument"]
     [document] = [s for s in granting if s["Sid"] == "PingWithItsOwnDocument"]
-    template = PROJECT / ("member/template.yaml" if owner == "MemberRole" else "template.yaml")
-    values = {
-        "HubAccountId": "123456789012",
-        "HubRegion": "us-east-1",
-        "HubEventBusName": "b",
-        "HubFunctionRoleArns": "r",
-    }
-    params = values if owner == "MemberRole" else {}
+    template = PROJECT / ("member/template.yaml" if owner == "VerifierRole" else "template.yaml")
+    params = MEMBER_VALUES if owner == "VerifierRole" else {}
     on = Stack(template, {**params, "LivePing": "true"}, "222222222222", "us-east-1")
     off = Stack(template, {**params, "LivePing": "false"}, "222222222222", "us-east-1")
     assert on.resolve(document["Resource"]) == "arn:aws:ssm:*:222222222222:document/PeeringAutopilot-Ping"

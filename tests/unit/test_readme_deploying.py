@@ -64,7 +64,12 @@ def test_the_defaults_the_parameter_tables_give_are_the_templates() -> None:
 
 def test_every_parameter_or_output_named_in_the_section_is_one_of_a_template() -> None:
     names = set(re.findall(r"`([A-Z][A-Za-z0-9]+)`", DEPLOYING))
-    known = {key for body in TEMPLATES.values() for kind in ("Parameters", "Outputs") for key in body.get(kind, {})}
+    known = {
+        key
+        for body in TEMPLATES.values()
+        for kind in ("Parameters", "Outputs", "Resources")
+        for key in body.get(kind, {})
+    }
     defaults = {str(spec.get("Default")) for body in TEMPLATES.values() for spec in body["Parameters"].values()}
     assert names - known - defaults == set()
 
@@ -86,3 +91,17 @@ def test_the_make_targets_and_samconfig_environments_it_uses_exist() -> None:
     assert (
         config["default"]["global"]["parameters"]["stack_name"] == config["live"]["global"]["parameters"]["stack_name"]
     )
+
+
+def test_the_member_roles_table_names_each_role_of_the_member_template_and_the_function_that_assumes_it() -> None:
+    rows = re.findall(r"^\| `<MemberRoleName>-(\w+)` \| `(\w+)`", DEPLOYING, re.MULTILINE)
+    member = TEMPLATES["member/template.yaml"]["Resources"]
+    made = {
+        r["Properties"]["RoleName"]["Fn::Sub"].removeprefix("${MemberRoleName}-")
+        for r in member.values()
+        if r["Type"] == "AWS::IAM::Role" and "RoleName" in r["Properties"]
+    }
+    assert {suffix for suffix, _ in rows} == made
+    hub = TEMPLATES["template.yaml"]["Resources"]
+    for suffix, function in rows:
+        assert hub[function]["Properties"]["Environment"]["Variables"]["MEMBER_ROLE"] == suffix

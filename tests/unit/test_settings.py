@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from peering_autopilot.errors import SettingsError
-from peering_autopilot.settings import Settings, UnapprovedAction
+from peering_autopilot.settings import MemberRole, Settings, UnapprovedAction
 
 HUB = "111111111111"
 
@@ -18,6 +18,7 @@ VALID_ENV: dict[str, str] = {
     "AWS_REGION": "eu-west-1",
     "APPROVED_ACCOUNT_IDS": "222222222222,333333333333",
     "MEMBER_ROLE_NAME": "PeeringAutopilotMember",
+    "MEMBER_ROLE": "configurer",
     "MANAGED_REGIONS": "eu-west-1,us-east-1",
     "EVENT_BUS_NAME": "peering-autopilot-bus",
     "DRY_RUN": "true",
@@ -44,12 +45,38 @@ def test_a_valid_environment_is_parsed_exactly() -> None:
         hub_account_id=HUB,
         hub_region="eu-west-1",
         approved_account_ids=frozenset({"222222222222", "333333333333"}),
-        member_role_name="PeeringAutopilotMember",
+        member_role_name="PeeringAutopilotMember-configurer",
         managed_regions=("eu-west-1", "us-east-1"),
         event_bus_name="peering-autopilot-bus",
         dry_run=True,
         unapproved_action=UnapprovedAction.REJECT,
+        member_role_names=frozenset(
+            f"PeeringAutopilotMember-{kind}" for kind in ("reader", "accepter", "configurer", "verifier", "cleaner")
+        ),
     )
+
+
+@pytest.mark.parametrize("role", list(MemberRole))
+def test_each_function_assumes_the_member_role_its_environment_names(role: MemberRole) -> None:
+    settings = Settings.from_env(env_with(MEMBER_ROLE=f" {role.value} "))
+    assert (
+        settings.member_role_arn("222222222222")
+        == f"arn:aws:iam::222222222222:role/PeeringAutopilotMember-{role.value}"
+    )
+
+
+def test_the_member_role_each_function_assumes_is_the_one_the_template_gives_it() -> None:
+    from autopilot_local.template import Stack
+
+    stack = Stack(Path(__file__).resolve().parents[2] / "template.yaml", {}, HUB, "eu-west-1")
+    assumed = {spec.logical_id: spec.environment["MEMBER_ROLE"] for spec in stack.functions()}
+    assert assumed == {
+        "AcceptPeeringFunction": "accepter",
+        "ConfigurePeeringFunction": "configurer",
+        "VerifyPeeringFunction": "verifier",
+        "CleanupPeeringFunction": "cleaner",
+        "SweepFunction": "reader",  # read-only: it publishes work, the others do it
+    }
 
 
 def test_optional_variables_default_to_the_safe_choices() -> None:
@@ -96,7 +123,7 @@ def test_single_values_are_stripped() -> None:
     assert (settings.hub_account_id, settings.hub_region, settings.member_role_name, settings.dry_run) == (
         HUB,
         "eu-west-1",
-        "Member",
+        "Member-configurer",
         True,
     )
 
@@ -180,15 +207,28 @@ BAD_ENVIRONMENTS = [
     pytest.param({"MEMBER_ROLE_NAME": REMOVE}, "environment variable MEMBER_ROLE_NAME is required", id="role-missing"),
     pytest.param(
         {"MEMBER_ROLE_NAME": "path/PeeringAutopilotMember"},
-        "MEMBER_ROLE_NAME is not a valid IAM role name: 'path/PeeringAutopilotMember'",
+        "MEMBER_ROLE_NAME is not a valid IAM role name of at most 53 characters: 'path/PeeringAutopilotMember'",
         id="role-with-path",
     ),
     pytest.param(
         {"MEMBER_ROLE_NAME": "Peering Autopilot"},
-        "MEMBER_ROLE_NAME is not a valid IAM role name: 'Peering Autopilot'",
+        "MEMBER_ROLE_NAME is not a valid IAM role name of at most 53 characters: 'Peering Autopilot'",
         id="role-with-space",
     ),
-    pytest.param({"MEMBER_ROLE_NAME": "r" * 65}, "MEMBER_ROLE_NAME is not a valid IAM role name", id="role-65-chars"),
+    # the longest role made from it, <name>-configurer, must fit IAM's 64 characters
+    pytest.param({"MEMBER_ROLE_NAME": "r" * 54}, "MEMBER_ROLE_NAME is not a valid IAM role name", id="role-54-chars"),
+    # --- MEMBER_ROLE
+    pytest.param(
+        {"MEMBER_ROLE": REMOVE},
+        "MEMBER_ROLE must be one of reader, accepter, configurer, verifier, cleaner, got ''",
+        id="member-role-missing",
+    ),
+    pytest.param(
+        {"MEMBER_ROLE": "writer"},
+        "MEMBER_ROLE must be one of reader, accepter, configurer, verifier, cleaner, got 'writer'",
+        id="member-role-unknown",
+    ),
+    pytest.param({"MEMBER_ROLE": "Reader"}, "MEMBER_ROLE must be one of", id="member-role-case"),
     pytest.param(
         {"MEMBER_ROLE_NAME": "arn:aws:iam::222222222222:role/Member"},
         "MEMBER_ROLE_NAME is not a valid IAM role name",
@@ -290,13 +330,15 @@ def test_is_managed_region(settings: Settings, region: str, managed: bool) -> No
 
 
 def test_member_role_arn(settings: Settings) -> None:
-    assert settings.member_role_arn("222222222222") == "arn:aws:iam::222222222222:role/PeeringAutopilotMember"
+    assert (
+        settings.member_role_arn("222222222222") == "arn:aws:iam::222222222222:role/PeeringAutopilotMember-configurer"
+    )
 
 
 @pytest.mark.parametrize("partition", ["aws-cn", "aws-us-gov"])
 def test_member_role_arn_in_another_partition(settings: Settings, partition: str) -> None:
     assert settings.member_role_arn("222222222222", partition) == (
-        f"arn:{partition}:iam::222222222222:role/PeeringAutopilotMember"
+        f"arn:{partition}:iam::222222222222:role/PeeringAutopilotMember-configurer"
     )
 
 
@@ -305,13 +347,15 @@ def test_settings_are_frozen(settings: Settings) -> None:
         settings.dry_run = False  # type: ignore[misc]
 
 
-OWN = Settings(
-    hub_account_id="111111111111",
-    hub_region="us-east-1",
-    approved_account_ids=frozenset({"222222222222"}),
-    member_role_name="PeeringAutopilotMember",
-    managed_regions=("us-east-1",),
-    event_bus_name="bus",
+OWN = Settings.from_env(
+    {
+        "HUB_ACCOUNT_ID": "111111111111",
+        "AWS_REGION": "us-east-1",
+        "APPROVED_ACCOUNT_IDS": "222222222222",
+        "MEMBER_ROLE_NAME": "PeeringAutopilotMember",
+        "MEMBER_ROLE": "reader",
+        "EVENT_BUS_NAME": "bus",
+    }
 )
 
 
@@ -321,12 +365,20 @@ OWN = Settings(
         pytest.param(
             "arn:aws:iam::111111111111:role/peering-autopilot/stack-ConfigureRole-AB12", True, id="hub-function"
         ),
-        pytest.param("arn:aws:iam::222222222222:role/PeeringAutopilotMember", True, id="member-role"),
-        pytest.param("arn:aws-us-gov:iam::222222222222:role/PeeringAutopilotMember", True, id="member-govcloud"),
-        pytest.param("arn:aws:iam::333333333333:role/PeeringAutopilotMember", False, id="member-name-unmanaged"),
+        pytest.param("arn:aws:iam::222222222222:role/PeeringAutopilotMember-reader", True, id="own-member-role"),
+        # another function's member role: its calls are the autopilot's own too
+        pytest.param("arn:aws:iam::222222222222:role/PeeringAutopilotMember-configurer", True, id="other-member-role"),
+        pytest.param(
+            "arn:aws-us-gov:iam::222222222222:role/PeeringAutopilotMember-accepter", True, id="member-govcloud"
+        ),
+        pytest.param("arn:aws:iam::222222222222:role/PeeringAutopilotMember", False, id="the-stem-alone"),
+        pytest.param("arn:aws:iam::222222222222:role/PeeringAutopilotMember-admin", False, id="stem-other-suffix"),
+        pytest.param("arn:aws:iam::333333333333:role/PeeringAutopilotMember-reader", False, id="member-name-unmanaged"),
         pytest.param("arn:aws:iam::222222222222:role/peering-autopilot/x", False, id="hub-path-in-member"),
         pytest.param("arn:aws:iam::111111111111:role/other/peering-autopilot/x", False, id="nested-path"),
-        pytest.param("arn:aws:iam::222222222222:role/team/PeeringAutopilotMember", False, id="member-name-other-path"),
+        pytest.param(
+            "arn:aws:iam::222222222222:role/team/PeeringAutopilotMember-reader", False, id="member-name-other-path"
+        ),
         pytest.param("arn:aws:iam::222222222222:role/NetworkAdmin", False, id="a-person"),
         pytest.param("arn:aws:sts::222222222222:assumed-role/PeeringAutopilotMember/x", False, id="session-arn"),
         pytest.param("arn:aws:iam::222222222222:user/PeeringAutopilotMember", False, id="iam-user"),

@@ -30,7 +30,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     doctor.add_argument("--region", default=None, help="region where your account sees the peering")
     doctor.add_argument(
         "--member-role-name",
-        default="PeeringAutopilotMember",
+        default="PeeringAutopilotMember-reader",
         help="role to assume to read a side in another account (default: %(default)s)",
     )
     doctor.add_argument("--reachability-analyzer", action="store_true", help="also run VPC Reachability Analyzer")

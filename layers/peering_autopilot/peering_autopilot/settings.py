@@ -14,6 +14,7 @@ from peering_autopilot.errors import SettingsError
 ACCOUNT_ID = re.compile(r"[0-9]{12}", re.ASCII)
 REGION = re.compile(r"[a-z]{2}(-[a-z]+)+-[0-9]{1,2}", re.ASCII)
 ROLE_NAME = re.compile(r"[\w+=,.@-]{1,64}", re.ASCII)
+ROLE_STEM = re.compile(r"[\w+=,.@-]{1,53}", re.ASCII)  # room for the longest suffix, -configurer
 TOPIC_ARN = re.compile(r"arn:aws[\w-]*:sns:[a-z0-9-]+:[0-9]{12}:[\w-]{1,256}", re.ASCII)
 ROLE_ARN = re.compile(
     r"arn:aws[\w-]*:iam::(?P<account>[0-9]{12}):role(?P<path>/(?:[\w+=,.@-]+/)*)(?P<name>[\w+=,.@-]{1,64})", re.ASCII
@@ -71,6 +72,20 @@ class PeerCidrPolicy:
         return cls(tuple(v4), tuple(v6) if v6 else None)
 
 
+class MemberRole(Enum):
+    """Which of the member roles (member/template.yaml, one per hub function) a function assumes in
+    the other managed accounts: `<MemberRoleName>-<value>`. Each grants only what its function does."""
+
+    READER = "reader"  # the sweep (and a person's doctor or status)
+    ACCEPTER = "accepter"
+    CONFIGURER = "configurer"
+    VERIFIER = "verifier"
+    CLEANER = "cleaner"
+
+    def name_with(self, stem: str) -> str:
+        return f"{stem}-{self.value}"
+
+
 class UnapprovedAction(Enum):
     """What to do with a request the autopilot will not accept."""
 
@@ -83,7 +98,7 @@ class Settings:
     hub_account_id: str
     hub_region: str
     approved_account_ids: frozenset[str]
-    member_role_name: str
+    member_role_name: str  # the role this function assumes in other accounts
     managed_regions: tuple[str, ...]
     event_bus_name: str
     dry_run: bool = False
@@ -93,6 +108,8 @@ class Settings:
     notification_topic_arn: str = ""
     verify_budget_seconds: float = 120.0
     allowed_peer_cidrs: PeerCidrPolicy = field(default_factory=lambda: PeerCidrPolicy.parse(DEFAULT_PEER_CIDRS))
+    # Every member role of the deployment (the other functions' too): their calls are the autopilot's own.
+    member_role_names: frozenset[str] = frozenset()
 
     def is_managed_account(self, account_id: str) -> bool:
         """The hub and the approved accounts: requests from them may be accepted, and the hub
@@ -112,7 +129,8 @@ class Settings:
         account, path, name = match.group("account"), match.group("path"), match.group("name")
         if account == self.hub_account_id and path == HUB_ROLE_PATH:
             return True
-        return self.is_managed_account(account) and path == "/" and name == self.member_role_name
+        own_names = self.member_role_names | {self.member_role_name}
+        return self.is_managed_account(account) and path == "/" and name in own_names
 
     def member_role_arn(self, account_id: str, partition: str = "aws") -> str:
         return f"arn:{partition}:iam::{account_id}:role/{self.member_role_name}"
@@ -123,7 +141,15 @@ class Settings:
         hub_account = _required(env, "HUB_ACCOUNT_ID", ACCOUNT_ID, "must be a 12-digit account id, got {!r}")
         hub_region = _required(env, "AWS_REGION", REGION, "is not a region name: {!r}")
         approved = _all_matching(env, "APPROVED_ACCOUNT_IDS", ACCOUNT_ID, "12-digit account ids")
-        role_name = _required(env, "MEMBER_ROLE_NAME", ROLE_NAME, "is not a valid IAM role name: {!r}")
+        stem = _required(
+            env, "MEMBER_ROLE_NAME", ROLE_STEM, "is not a valid IAM role name of at most 53 characters: {!r}"
+        )
+        role_text = env.get("MEMBER_ROLE", "").strip()
+        try:
+            role = MemberRole(role_text)
+        except ValueError:
+            choices = ", ".join(r.value for r in MemberRole)
+            raise SettingsError(f"MEMBER_ROLE must be one of {choices}, got {role_text!r}") from None
         regions = _all_matching(env, "MANAGED_REGIONS", REGION, "region names") or [hub_region]
         bus = _required(env, "EVENT_BUS_NAME", BUS_NAME, "is not an event bus name or ARN: {!r}")
 
@@ -151,7 +177,7 @@ class Settings:
             hub_account_id=hub_account,
             hub_region=hub_region,
             approved_account_ids=frozenset(approved),
-            member_role_name=role_name,
+            member_role_name=role.name_with(stem),
             managed_regions=tuple(dict.fromkeys(regions)),
             event_bus_name=bus,
             dry_run=_bool(env, "DRY_RUN"),
@@ -161,6 +187,7 @@ class Settings:
             notification_topic_arn=topic,
             verify_budget_seconds=budget,
             allowed_peer_cidrs=peer_cidrs,
+            member_role_names=frozenset(r.name_with(stem) for r in MemberRole),
         )
 
 

@@ -1,0 +1,150 @@
+"""What IAM lets the functions do, as the templates grant it, for the local harness.
+
+moto does not check who may call what: a function could call any action, and assume any role,
+and the tests would pass. AWS refuses both. Here, as there, a function's call in the hub account
+must be an action its execution role's policies name; `sts:AssumeRole` into a member account works
+only for a role of member/template.yaml that trusts that function's role; and a call made with a
+member role's credentials must be an action that role's policy names. Checked at the level of
+actions: resource ARNs and conditions (the owners' tags) are what tests/unit/test_permissions.py
+checks in the templates.
+
+Every checked call is also recorded (function, where, action). With RECORD_CALLS_ENV naming a
+directory (`make test` sets it for the whole suite), each distinct record is appended there as a
+JSON line, one file per process, so tests/recorded/ can hold what the templates grant against
+what the functions called in all the integration runs together.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+from collections.abc import Iterable, Mapping
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from autopilot_local.template import Stack
+
+# The plumbing's actions, not the code's: Lambda's OnFailure destination sends to the queue.
+PLUMBING_ACTIONS = frozenset({"sqs:SendMessage"})
+RECORD_CALLS_ENV = "AUTOPILOT_RECORD_CALLS"
+_recorded: set[CallRecord] = set()
+_recording = threading.Lock()  # the sweep calls from threads
+
+
+def iam_action(client: Any, operation: str) -> str:
+    """The IAM action of an API call: the service's signing prefix and the operation's name."""
+    model = client.meta.service_model
+    prefix = model.signing_name or model.endpoint_prefix
+    return f"{prefix}:{operation}"
+
+
+def statement_actions(statements: Iterable[Mapping[str, Any]]) -> frozenset[str]:
+    found: set[str] = set()
+    for statement in statements:
+        if statement.get("Effect") != "Allow":
+            continue
+        action = statement["Action"]
+        found.update([action] if isinstance(action, str) else action)
+    return frozenset(found)
+
+
+@dataclass(frozen=True)
+class MemberRoleGrant:
+    logical_id: str  # in member/template.yaml
+    name: str
+    trusted: frozenset[str]  # principal ARNs its trust policy names
+    actions: frozenset[str]
+
+
+@dataclass(frozen=True)
+class CallRecord:
+    function: str  # logical id
+    where: str  # "hub" (its execution role) or the member role's logical id in member/template.yaml
+    action: str
+
+
+def record(call: CallRecord) -> None:
+    directory = os.environ.get(RECORD_CALLS_ENV)
+    if not directory:
+        return
+    with _recording:
+        if call in _recorded:
+            return
+        _recorded.add(call)
+        Path(directory).mkdir(parents=True, exist_ok=True)
+        with (Path(directory) / f"{os.getpid()}.jsonl").open("a") as out:
+            out.write(json.dumps(asdict(call)) + "\n")
+
+
+def recorded_calls(directory: Path) -> set[CallRecord]:
+    return {
+        CallRecord(**json.loads(line))
+        for path in sorted(directory.glob("*.jsonl"))
+        for line in path.read_text().splitlines()
+        if line.strip()
+    }
+
+
+@dataclass
+class Grants:
+    """The hub functions' and the member roles' grants, resolved from the two stacks."""
+
+    functions: Mapping[str, frozenset[str]]  # logical id -> actions of its execution role
+    member_roles: Mapping[str, MemberRoleGrant]  # role name -> grant
+    calls: list[CallRecord] = field(default_factory=list)
+
+    @classmethod
+    def of(cls, hub: Stack, member: Stack) -> Grants:
+        functions = {}
+        for spec in hub.functions():
+            policies = hub.resolve(hub.resources[spec.logical_id]["Properties"].get("Policies", []))
+            functions[spec.logical_id] = statement_actions(s for p in policies for s in p["Statement"])
+        roles = {}
+        for logical_id, resource in member.resources.items():
+            properties = resource.get("Properties", {})
+            if resource["Type"] != "AWS::IAM::Role" or "RoleName" not in properties:
+                continue  # the forwarding role: EventBridge's, never the functions'
+            name = member.resolve(properties["RoleName"])
+            trust = member.resolve(properties["AssumeRolePolicyDocument"])["Statement"]
+            trusted = {p for s in trust for p in _listed(s["Principal"]["AWS"])}
+            policies = member.resolve(properties.get("Policies", []))
+            actions = statement_actions(s for p in policies for s in p["PolicyDocument"]["Statement"])
+            roles[name] = MemberRoleGrant(logical_id, name, frozenset(trusted), actions)
+        return cls(functions, roles)
+
+    def _record(self, call: CallRecord) -> None:
+        self.calls.append(call)
+        record(call)
+
+    def check_hub_call(self, function: str, caller_arn: str, action: str) -> None:
+        self._record(CallRecord(function, "hub", action))
+        if action not in self.functions[function] and action not in PLUMBING_ACTIONS:
+            raise _denied(action, caller_arn, "", "no identity-based policy allows the action")
+
+    def check_assume_role(self, function: str, caller_arn: str, role_arn: str) -> None:
+        role_name = role_arn.rsplit("/", 1)[-1]
+        grant = self.member_roles.get(role_name)
+        if grant is None or caller_arn not in grant.trusted:
+            raise _denied("sts:AssumeRole", caller_arn, role_arn, "the role's trust policy does not name the caller")
+
+    def check_member_call(self, function: str, role_name: str, caller_arn: str, action: str) -> None:
+        grant = self.member_roles[role_name]
+        self._record(CallRecord(function, grant.logical_id, action))
+        if action not in grant.actions:
+            raise _denied(action, caller_arn, "", "no identity-based policy allows the action")
+
+
+def _listed(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+def _denied(action: str, caller_arn: str, resource: str, why: str) -> ClientError:
+    """The refusal AWS gives: EC2 says UnauthorizedOperation, the other services AccessDenied."""
+    code = "UnauthorizedOperation" if action.startswith("ec2:") else "AccessDenied"
+    on = f" on resource: {resource}" if resource else ""
+    message = f"User: {caller_arn} is not authorized to perform: {action}{on} because {why}"
+    return ClientError({"Error": {"Code": code, "Message": message}}, action.split(":", 1)[1])
