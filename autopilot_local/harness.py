@@ -101,6 +101,15 @@ class LocalCloud:
         """Tag a VPC as its owner would; EventBridge reports it as "Tag Change on Resource"."""
         ec2 = self.session(account_id).client("ec2", region_name=region)
         ec2.create_tags(Resources=[vpc_id], Tags=[{"Key": k, "Value": v} for k, v in tags.items()])
+        self._tag_changed(ec2, account_id, region, vpc_id, sorted(tags))
+
+    def untag_vpc(self, account_id: str, region: str, vpc_id: str, keys: list[str]) -> None:
+        """Remove tags from a VPC as its owner would; EventBridge reports that as a change too."""
+        ec2 = self.session(account_id).client("ec2", region_name=region)
+        ec2.delete_tags(Resources=[vpc_id], Tags=[{"Key": k} for k in keys])
+        self._tag_changed(ec2, account_id, region, vpc_id, sorted(keys))
+
+    def _tag_changed(self, ec2: Any, account_id: str, region: str, vpc_id: str, changed: list[str]) -> None:
         current = ec2.describe_tags(Filters=[{"Name": "resource-id", "Values": [vpc_id]}])["Tags"]
         self.trail.append(
             {
@@ -113,7 +122,7 @@ class LocalCloud:
                 "region": region,
                 "resources": [f"arn:aws:ec2:{region}:{account_id}:vpc/{vpc_id}"],
                 "detail": {
-                    "changed-tag-keys": sorted(tags),
+                    "changed-tag-keys": changed,
                     "service": "ec2",
                     "resource-type": "vpc",
                     "version": 2,
@@ -217,14 +226,16 @@ class LocalFunction:
                 _in_call.active = False
 
         def checked_call(client: Any, operation: str, params: dict[str, Any]) -> Any:
-            action = iam_action(client, operation)
+            # Tags given at creation are authorized as ec2:CreateTags too, as AWS does.
+            actions = [iam_action(client, operation)] + (["ec2:CreateTags"] if "TagSpecifications" in params else [])
             assumed = cloud.assumed.get(client._request_signer._credentials.access_key)
-            if assumed is None:
-                grants.check_hub_call(name, role.user_identity()["arn"], action)
-                if action == "sts:AssumeRole":
-                    grants.check_assume_role(name, role.role_arn, params["RoleArn"])
-            else:
-                grants.check_member_call(name, assumed.role_name, assumed.user_identity()["arn"], action)
+            for action in actions:
+                if assumed is None:
+                    grants.check_hub_call(name, role.user_identity()["arn"], action)
+                    if action == "sts:AssumeRole":
+                        grants.check_assume_role(name, role.role_arn, params["RoleArn"])
+                else:
+                    grants.check_member_call(name, assumed.role_name, assumed.user_identity()["arn"], action)
             response = original(client, operation, params)
             service = client.meta.service_model.service_name
             if service == "sts" and operation == "AssumeRole":

@@ -33,7 +33,7 @@ MEMBER_VALUES = {
     "HubEventBusName": "peering-autopilot-bus",
     **{
         f"{name}FunctionRoleArn": f"arn:aws:iam::{ACCOUNT}:role/peering-autopilot/{name}PeeringFunctionRole"
-        for name in ("Accept", "Configure", "Verify", "Cleanup", "Sweep")
+        for name in ("Accept", "Configure", "Verify", "Cleanup", "Connect", "Sweep")
     },
     "ReadOnlyPrincipalArns": f"arn:aws:iam::{ACCOUNT}:role/NetworkOps",
     "RoleRegion": REGION,

@@ -51,7 +51,7 @@ OUTPUTS |= {
     "HubRegion": REGION,
     **{
         f"{name}FunctionRoleArn": f"arn:aws:iam::123456789012:role/peering-autopilot/peering-autopilot-{name}Role-X1"
-        for name in ("Accept", "Configure", "Verify", "Cleanup", "Sweep")
+        for name in ("Accept", "Configure", "Verify", "Cleanup", "Connect", "Sweep")
     },
 }
 PARAMETERS = {"MemberRoleName": "TeamPeeringMember", "ManagedRegions": "us-east-1,eu-west-1"}

@@ -25,6 +25,8 @@ def test_every_role_of_both_templates_is_written_out_resolved(tmp_path: Path) ->
         "member.ConfigurerRole",
         "member.VerifierRole",
         "member.CleanerRole",
+        "member.ConnectorRole",
+        "hub.ConnectPeeringFunctionRole",
         "member.ForwardRole",
     }
     text = json.dumps(written)

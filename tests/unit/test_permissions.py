@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from autopilot_local.template import Stack, load_yaml
-from peering_autopilot import accept, cleanup, configure, sweep, verify
+from peering_autopilot import accept, cleanup, configure, connect, sweep, verify
 from peering_autopilot.aws.ssm import PING_DOCUMENT
 
 PROJECT = Path(__file__).resolve().parents[2]
@@ -22,6 +22,7 @@ FUNCTIONS = {
     "ConfigurePeeringFunction": configure.IAM_ACTIONS,
     "VerifyPeeringFunction": verify.IAM_ACTIONS,
     "CleanupPeeringFunction": cleanup.IAM_ACTIONS,
+    "ConnectPeeringFunction": connect.IAM_ACTIONS,
     "SweepFunction": sweep.IAM_ACTIONS,
 }
 
@@ -46,6 +47,7 @@ MEMBER_ROLES = {
     "ConfigurePeeringFunction": ("ConfigurerRole", "configurer"),
     "VerifyPeeringFunction": ("VerifierRole", "verifier"),
     "CleanupPeeringFunction": ("CleanerRole", "cleaner"),
+    "ConnectPeeringFunction": ("ConnectorRole", "connector"),
     "SweepFunction": ("ReaderRole", "reader"),
 }
 
@@ -130,7 +132,7 @@ MEMBER_VALUES = {
     "HubEventBusName": "b",
     **{
         f"{name}FunctionRoleArn": f"arn:aws:iam::123456789012:role/peering-autopilot/{name}"
-        for name in ("Accept", "Configure", "Verify", "Cleanup", "Sweep")
+        for name in ("Accept", "Configure", "Verify", "Cleanup", "Connect", "Sweep")
     },
 }
 
@@ -157,6 +159,16 @@ GUARDED = {
         "StringEquals": {"ec2:CreateAction": ["CreateNetworkInsightsPath", "StartNetworkInsightsAnalysis"]}
     },
     "DeleteTaggedPathsAndAnalyses": {"StringEquals": {"aws:ResourceTag/peering-autopilot:managed": "true"}},
+    # Peering groups: requests only from opted-in VPCs, to other accounts' VPCs, carrying the
+    # created-for-group tag (and only that tag at creation); only such peerings deleted.
+    "RequestFromOptedInVpcs": {"StringEquals": {"aws:ResourceTag/peering-autopilot:enabled": "true"}},
+    "RequestToOtherAccountsVpcs": {"StringNotEquals": {"aws:ResourceAccount": {"Ref": "AWS::AccountId"}}},
+    "RequestTaggedForAGroup": {"Null": {"aws:RequestTag/peering-autopilot:created-for-group": "false"}},
+    "TagRequestsAtCreation": {
+        "StringEquals": {"ec2:CreateAction": "CreateVpcPeeringConnection"},
+        "ForAllValues:StringEquals": {"aws:TagKeys": ["peering-autopilot:created-for-group"]},
+    },
+    "WithdrawOwnGroupPeerings": {"Null": {"aws:ResourceTag/peering-autopilot:created-for-group": "false"}},
 }
 
 
@@ -177,6 +189,8 @@ def test_mutations_are_limited_by_the_owners_tags(owner: str) -> None:
         "ec2:StartNetworkInsightsAnalysis",
         "ec2:DeleteNetworkInsightsAnalysis",
         "ec2:DeleteNetworkInsightsPath",
+        "ec2:CreateVpcPeeringConnection",
+        "ec2:DeleteVpcPeeringConnection",
     }
     for action in mutating & _actions(statements):
         if action == "ec2:AcceptVpcPeeringConnection":

@@ -51,7 +51,8 @@ def test_a_valid_environment_is_parsed_exactly() -> None:
         dry_run=True,
         unapproved_action=UnapprovedAction.REJECT,
         member_role_names=frozenset(
-            f"PeeringAutopilotMember-{kind}" for kind in ("reader", "accepter", "configurer", "verifier", "cleaner")
+            f"PeeringAutopilotMember-{kind}"
+            for kind in ("reader", "accepter", "configurer", "verifier", "cleaner", "connector")
         ),
     )
 
@@ -75,6 +76,7 @@ def test_the_member_role_each_function_assumes_is_the_one_the_template_gives_it(
         "ConfigurePeeringFunction": "configurer",
         "VerifyPeeringFunction": "verifier",
         "CleanupPeeringFunction": "cleaner",
+        "ConnectPeeringFunction": "connector",
         "SweepFunction": "reader",  # read-only: it publishes work, the others do it
     }
 
@@ -220,12 +222,12 @@ BAD_ENVIRONMENTS = [
     # --- MEMBER_ROLE
     pytest.param(
         {"MEMBER_ROLE": REMOVE},
-        "MEMBER_ROLE must be one of reader, accepter, configurer, verifier, cleaner, got ''",
+        "MEMBER_ROLE must be one of reader, accepter, configurer, verifier, cleaner, connector, got ''",
         id="member-role-missing",
     ),
     pytest.param(
         {"MEMBER_ROLE": "writer"},
-        "MEMBER_ROLE must be one of reader, accepter, configurer, verifier, cleaner, got 'writer'",
+        "MEMBER_ROLE must be one of reader, accepter, configurer, verifier, cleaner, connector, got 'writer'",
         id="member-role-unknown",
     ),
     pytest.param({"MEMBER_ROLE": "Reader"}, "MEMBER_ROLE must be one of", id="member-role-case"),

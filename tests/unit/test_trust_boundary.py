@@ -41,7 +41,7 @@ def test_the_members_forwarding_role_is_on_the_path_the_bus_admits_and_nothing_e
     assert {t["RoleArn"]["Fn::GetAtt"][0] for t in targets} == {"ForwardRole"}
     assert resources["ForwardRole"]["Properties"]["Path"] == "/peering-autopilot-forwarding/"
     assumed = [r for k, r in resources.items() if r["Type"] == "AWS::IAM::Role" and k != "ForwardRole"]
-    assert len(assumed) == 5 and all("Path" not in r["Properties"] for r in assumed)  # "/": never the bus's
+    assert len(assumed) == 6 and all("Path" not in r["Properties"] for r in assumed)  # "/": never the bus's
     assert HUB["Globals"]["Function"]["RolePath"] == "/peering-autopilot/"  # not the forwarding path either
 
 
@@ -62,6 +62,7 @@ def test_every_rule_on_the_autopilots_own_events_takes_them_only_from_the_hubs_a
         "CleanupPeeringFunction.RejectedByAutopilot",
         "ConfigurePeeringFunction.AcceptedByAutopilot",
         "ConfigurePeeringFunction.DriftFound",
+        "ConnectPeeringFunction.GroupWorkFound",
         "VerifyPeeringFunction.Configured",
     ]
     assert {name: pattern.get("account") for name, pattern in rules} == {

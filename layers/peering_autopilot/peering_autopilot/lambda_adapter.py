@@ -20,7 +20,7 @@ from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from peering_autopilot import accept, cleanup, configure, sweep, triggers, verify
+from peering_autopilot import accept, cleanup, configure, connect, sweep, triggers, verify
 from peering_autopilot.context import Context
 from peering_autopilot.errors import InvalidEventError, PeeringNotFoundError, RoleAssumptionError, VpcNotFoundError
 from peering_autopilot.runtime import runtime
@@ -117,6 +117,8 @@ OUTCOME_METRICS: Mapping[Enum, str] = {
     verify.Outcome.VERIFIED: "PeeringsVerified",
     verify.Outcome.FAILED: "PeeringVerificationsFailed",
     cleanup.Outcome.CLEANED_UP: "PeeringsCleanedUp",
+    connect.Outcome.REQUESTED: "PeeringsRequested",
+    connect.Outcome.WITHDRAWN: "PeeringsWithdrawn",
 }
 
 
@@ -133,6 +135,7 @@ ACCEPT = LambdaFunction(triggers.accept_trigger, accept.handle_peering_request)
 CONFIGURE = LambdaFunction(triggers.configure_trigger, configure.configure_peering)
 VERIFY = LambdaFunction(triggers.verify_trigger, verify.verify_peering, warn_on=frozenset({verify.Outcome.FAILED}))
 CLEANUP = LambdaFunction(triggers.cleanup_trigger, cleanup.clean_up_peering)
+CONNECT = LambdaFunction(triggers.connect_trigger, connect.handle_group_work)
 SWEEP = LambdaFunction(
     triggers.sweep_trigger,
     sweep.handle_sweep_trigger,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, fields, is_dataclass
 from typing import Any
@@ -16,8 +17,16 @@ ALLOW_TAG = "peering-autopilot:allow"  # security group: what to open to peers
 ROUTES_TAG = "peering-autopilot:routes"  # route table: left out of peering routes
 PROBE_TAG = "peering-autopilot:probe"  # instance or interface: where the probe starts
 STATUS_TAG = "peering-autopilot:status"  # peering: where the automation stands
+GROUP_TAG = "peering-autopilot:group"  # VPC: the peering groups it belongs to (comma-separated names)
+DNS_TAG = "peering-autopilot:dns"  # VPC: its owner lets peers resolve its DNS hostnames privately
+# Peering: the autopilot requested it for this group (set at creation). Only such a peering is
+# ever deleted by the autopilot, when its two VPCs no longer share a group.
+CREATED_FOR_TAG = "peering-autopilot:created-for-group"
+# A group name: what a tag value must be to count (anything else makes the membership unknown).
+GROUP_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:/+=@-]{0,62}", re.ASCII)
 REQUESTER, ACCEPTER = "requester", "accepter"
 
+INITIATING = "initiating-request"
 # The peering lifecycle, as EC2 reports it: initiating-request -> pending-acceptance ->
 # provisioning -> active; or rejected, expired (unaccepted after 7 days), failed, deleting, deleted.
 PENDING = "pending-acceptance"
@@ -27,7 +36,10 @@ CONFIGURABLE_STATES = frozenset({PROVISIONING, ACTIVE})  # AWS accepts routes fr
 # A peering in one of these states carries no traffic and never will again.
 ENDED_STATES = frozenset({"deleted", "deleting", "rejected", "expired", "failed"})
 # What a sweep reads: every state in which there may be work (to decide, configure or clean up).
-SWEPT_STATES = frozenset({PENDING, *CONFIGURABLE_STATES, *(ENDED_STATES - {"deleting"})})
+# initiating-request too: a request just sent is a peering of the pair already (never a second).
+SWEPT_STATES = frozenset({INITIATING, PENDING, *CONFIGURABLE_STATES, *(ENDED_STATES - {"deleting"})})
+# The states that hold a pair of VPCs: a peering in one of them is the pair's peering.
+LIVE_STATES = frozenset({INITIATING, PENDING, *CONFIGURABLE_STATES})
 
 # CIDR association states that still claim the address space (a block being disassociated still
 # routes until it is gone: counting it can only make the overlap check stricter).

@@ -81,6 +81,7 @@ class MemberRole(Enum):
     CONFIGURER = "configurer"
     VERIFIER = "verifier"
     CLEANER = "cleaner"
+    CONNECTOR = "connector"  # peering groups: requests and withdraws the autopilot's own peerings
 
     def name_with(self, stem: str) -> str:
         return f"{stem}-{self.value}"
@@ -110,6 +111,8 @@ class Settings:
     allowed_peer_cidrs: PeerCidrPolicy = field(default_factory=lambda: PeerCidrPolicy.parse(DEFAULT_PEER_CIDRS))
     # Every member role of the deployment (the other functions' too): their calls are the autopilot's own.
     member_role_names: frozenset[str] = frozenset()
+    peering_quota: int = 50  # active peerings per VPC (AWS's default quota; adjustable up to 125)
+    mesh_threshold: int = 10  # a peering group of more VPCs gets the Transit Gateway advice
 
     def is_managed_account(self, account_id: str) -> bool:
         """The hub and the approved accounts: requests from them may be accepted, and the hub
@@ -172,6 +175,8 @@ class Settings:
             raise SettingsError(f"VERIFY_BUDGET_SECONDS must be between 1 and 900, got {budget_text!r}")
 
         peer_cidrs = PeerCidrPolicy.parse(env.get("ALLOWED_PEER_CIDRS", DEFAULT_PEER_CIDRS))
+        quota = _int(env, "PEERING_QUOTA_PER_VPC", 50, 1, 125)
+        threshold = _int(env, "MESH_ADVISOR_THRESHOLD", 10, 2, 1000)
 
         return cls(
             hub_account_id=hub_account,
@@ -188,6 +193,8 @@ class Settings:
             verify_budget_seconds=budget,
             allowed_peer_cidrs=peer_cidrs,
             member_role_names=frozenset(r.name_with(stem) for r in MemberRole),
+            peering_quota=quota,
+            mesh_threshold=threshold,
         )
 
 
@@ -212,6 +219,13 @@ def _all_matching(env: Mapping[str, str], name: str, pattern: re.Pattern[str], w
     if bad:
         raise SettingsError(f"{name} holds values that are not {what}: {bad}")
     return values
+
+
+def _int(env: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:
+    text = env.get(name, str(default)).strip()
+    if not text.isascii() or not text.isdigit() or not low <= int(text) <= high:
+        raise SettingsError(f"{name} must be a whole number from {low} to {high}, got {env.get(name)!r}")
+    return int(text)
 
 
 def _bool(env: Mapping[str, str], name: str) -> bool:

@@ -7,6 +7,12 @@ autopilot would do, and publishes one "Peering Work Found" event per peering tha
 accept, configure and clean-up functions take those events like any other: one code path.
 A VPC gaining the opt-in tag is swept at once, alone.
 
+Peering groups (mesh.py) are planned over everything the places' reads returned, after every place
+is read: the requests and withdrawals go out as "Peering Work Found" (work `request`, `withdraw`)
+for the connect function, and the whole plan (what was skipped and why, the mesh advice) as
+"Peering Group Plan" whenever it asks for a change or a group tag changed, so an unchanged estate
+is quiet. A change of a VPC's group tag sweeps every place at once.
+
 Each account and region is swept on its own, several at once: one that fails (an SCP, a region
 not enabled, throttling that outlasted the retries, a member role that cannot be assumed) is
 reported with its account, region and error, and the others still publish their work; each
@@ -29,11 +35,22 @@ from peering_autopilot.aws.sessions import AwsAccess
 from peering_autopilot.context import Context
 from peering_autopilot.errors import AutopilotError, AwsCallError, RoleAssumptionError
 from peering_autopilot.holds import holding, holds_in, sizes_of
-from peering_autopilot.model import ACCEPTER, REQUESTER, STATUS_TAG, SWEPT_STATES, Peering, PeeringSide, Vpc
+from peering_autopilot.mesh import GroupPlan, plan_groups
+from peering_autopilot.model import (
+    ACCEPTER,
+    CREATED_FOR_TAG,
+    GROUP_TAG,
+    REQUESTER,
+    STATUS_TAG,
+    SWEPT_STATES,
+    Peering,
+    PeeringSide,
+    Vpc,
+)
 from peering_autopilot.permissions import actions_of
 from peering_autopilot.routes import peer_destinations, peerings_routed, plan_routes
 from peering_autopilot.security_groups import autopilot_permissions, peerings_opened, plan_group
-from peering_autopilot.settings import PeerCidrPolicy
+from peering_autopilot.settings import PeerCidrPolicy, Settings
 from peering_autopilot.triggers import WORK_DETAIL_TYPE, ScheduledSweep, VpcHint
 
 IAM_ACTIONS = actions_of(
@@ -48,6 +65,7 @@ IAM_ACTIONS = actions_of(
 
 class Outcome(Enum):
     SWEPT = "sweep"  # the schedule: every managed account and region
+    GROUP_CHANGE = "group-change"  # a VPC's group tag changed: every place, at once
     OPT_IN = "opt-in"  # a VPC opted in: swept at once, alone
     OPT_OUT = "opt-out"  # a VPC opted out: no longer touched
 
@@ -110,6 +128,18 @@ class PlaceProblem:
         return f"{self.account_id}/{self.region} not swept: {self.message}"
 
 
+GROUP_PLAN_DETAIL_TYPE = "Peering Group Plan"
+
+
+@dataclass(frozen=True)
+class PlaceReads:
+    """What one place's reads returned, for the group plan after every place is read."""
+
+    vpcs: Mapping[str, Vpc]
+    peerings: list[Peering]
+    tables: Mapping[str, list[dict[str, Any]]]
+
+
 @dataclass
 class SweepReport:
     outcome: Outcome
@@ -117,12 +147,27 @@ class SweepReport:
     work: list[Work] = field(default_factory=list)
     places: int = 0  # account x region pairs read
     problems: list[PlaceProblem] = field(default_factory=list)  # places not read, and why
+    groups: GroupPlan | None = None  # when any VPC is in a group, or a group peering exists
 
     def describe(self) -> dict[str, Any]:
         counts: dict[str, int] = defaultdict(int)
         for item in self.work:
             counts[item.work] += 1
-        return {"places": self.places, "work": dict(counts), "problems": [p.describe() for p in self.problems]}
+        if self.groups:
+            counts["request"] += len(self.groups.requests)
+            counts["withdraw"] += len(self.groups.withdrawals)
+        described: dict[str, Any] = {
+            "places": self.places,
+            "work": dict(counts),
+            "problems": [p.describe() for p in self.problems],
+        }
+        if self.groups:
+            described["groups"] = {
+                "skipped": [s.describe() for s in self.groups.skipped],
+                "advice": [a.describe() for a in self.groups.advice],
+                "unclearTags": self.groups.unclear,
+            }
+        return described
 
     def response(self) -> dict[str, Any]:
         return {"status": self.outcome.value, **self.describe()}
@@ -132,24 +177,82 @@ class SweepReport:
 
 
 def handle_sweep_trigger(trigger: VpcHint | ScheduledSweep, ctx: Context) -> SweepReport:
-    return sweep(ctx) if isinstance(trigger, ScheduledSweep) else sweep_vpc(trigger, ctx)
+    if isinstance(trigger, ScheduledSweep):
+        return sweep(ctx)
+    if trigger.opted_in and GROUP_TAG in trigger.changed:
+        return sweep(ctx, Outcome.GROUP_CHANGE, trigger.vpc_id)
+    return sweep_vpc(trigger, ctx)
 
 
-def sweep(ctx: Context) -> SweepReport:
-    """Every managed account in every managed region, each place on its own."""
+def sweep(ctx: Context, outcome: Outcome = Outcome.SWEPT, subject: str = "sweep") -> SweepReport:
+    """Every managed account in every managed region, each place on its own; then the groups."""
     settings = ctx.settings
     places = [
         (account, region)
         for account in sorted({settings.hub_account_id, *settings.approved_account_ids})
         for region in settings.managed_regions
     ]
-    return _sweep_places(
+    seen: list[PlaceReads] = []
+    report = _sweep_places(
         ctx,
-        SweepReport(Outcome.SWEPT),
+        SweepReport(outcome, subject=subject),
         places,
-        lambda ec2: find_work(ec2, settings.allowed_peer_cidrs, ctx.now()),
-        "sweep",
+        lambda ec2: find_work(ec2, settings.allowed_peer_cidrs, ctx.now(), seen=seen),
+        outcome.value,
     )
+    report.groups = _plan_groups(seen, settings)
+    if report.groups is not None:
+        _publish_group_plan(ctx.publisher, report, settings.dry_run)
+    return report
+
+
+def _plan_groups(seen: Sequence[PlaceReads], settings: Settings) -> GroupPlan | None:
+    vpcs = [v for reads in seen for v in reads.vpcs.values()]
+    peerings = [p for reads in seen for p in reads.peerings]
+    if not any(GROUP_TAG in v.tags for v in vpcs) and not any(CREATED_FOR_TAG in p.tags for p in peerings):
+        return None  # no groups here: nothing to plan, nothing to say
+    tables = {vpc_id: t for reads in seen for vpc_id, t in reads.tables.items()}
+    return plan_groups(
+        vpcs, peerings, tables, settings.allowed_peer_cidrs, settings.peering_quota, settings.mesh_threshold
+    )
+
+
+def _publish_group_plan(publisher: EventPublisher, report: SweepReport, dry_run: bool) -> None:
+    plan = report.groups
+    assert plan is not None
+    work: list[tuple[Mapping[str, Any], list[str]]] = [
+        (
+            {
+                "work": "request",
+                **r.describe(),
+                "why": f"both VPCs are in group {r.group!r}",
+                "foundBy": report.outcome.value,
+            },
+            [],
+        )
+        for r in plan.requests
+    ]
+    work += [
+        (
+            {
+                "peeringId": w.peering.peering_id,
+                "work": "withdraw",
+                "accountId": w.peering.requester.account_id,
+                "region": w.peering.requester.region,
+                "group": w.group,
+                "why": w.why,
+                "foundBy": report.outcome.value,
+            },
+            [],
+        )
+        for w in plan.withdrawals
+    ]
+    if work:
+        publisher.publish_many(WORK_DETAIL_TYPE, work)
+    if work or report.outcome is Outcome.GROUP_CHANGE:
+        publisher.publish(
+            GROUP_PLAN_DETAIL_TYPE, {**plan.describe(), "dryRun": dry_run, "foundBy": report.outcome.value}
+        )
 
 
 def sweep_vpc(hint: VpcHint, ctx: Context) -> SweepReport:
@@ -225,10 +328,16 @@ def _once(item: Work) -> tuple[str, ...]:
 
 
 def find_work(
-    ec2: Ec2Gateway, policy: PeerCidrPolicy, now: float, only_vpc: str | None = None, reconsider: bool = False
+    ec2: Ec2Gateway,
+    policy: PeerCidrPolicy,
+    now: float,
+    only_vpc: str | None = None,
+    reconsider: bool = False,
+    seen: list[PlaceReads] | None = None,
 ) -> list[Work]:
     """What the autopilot would do here, found from one read of each resource type. `policy`
-    (AllowedPeerCidrs) and `now` (for held refusals) judge as configure would."""
+    (AllowedPeerCidrs) and `now` (for held refusals) judge as configure would; the reads go to
+    `seen` too, for the group plan."""
     vpcs = ec2.opted_in_vpcs()
     if only_vpc is not None:
         vpcs = {k: v for k, v in vpcs.items() if k == only_vpc}
@@ -237,6 +346,8 @@ def find_work(
     peerings = ec2.all_peerings(SWEPT_STATES)
     tables = _by_vpc(ec2.route_tables(vpcs))
     groups = _by_vpc(ec2.vpc_security_groups(vpcs))
+    if seen is not None:
+        seen.append(PlaceReads(vpcs, peerings, {vpc_id: tables[vpc_id] for vpc_id in vpcs}))
     work: list[Work] = []
     visible = {p.peering_id for p in peerings}
     for peering in peerings:

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from peering_autopilot.errors import InvalidEventError
+from peering_autopilot.model import GROUP_NAME
 from peering_autopilot.settings import ACCOUNT_ID, REGION
 
 PEERING_ID = re.compile(r"pcx-[0-9a-f]{8,17}", re.ASCII)
@@ -62,12 +63,33 @@ class PeeringHint:
 
 @dataclass(frozen=True)
 class VpcHint:
-    """A VPC whose opt-in tag changed, and its tags after the change."""
+    """A VPC whose opt-in, group or DNS tag changed, and its tags after the change."""
 
     vpc_id: str
     account_id: str
     region: str
     opted_in: bool
+    changed: frozenset[str] = frozenset()  # the tag keys the change was about
+
+
+@dataclass(frozen=True)
+class VpcPlace:
+    account_id: str
+    region: str
+    vpc_id: str
+
+
+@dataclass(frozen=True)
+class GroupRequestHint:
+    """The sweep's plan for a peering group: request a peering from one VPC to another."""
+
+    group: str
+    requester: VpcPlace
+    accepter: VpcPlace
+
+    @property
+    def peering_id(self) -> str:  # the correlation id of the log lines: there is no peering yet
+        return f"{self.requester.vpc_id}->{self.accepter.vpc_id}"
 
 
 @dataclass(frozen=True)
@@ -234,6 +256,28 @@ def work_found(work: str) -> Callable[[Mapping[str, Any]], PeeringHint]:
     return parse
 
 
+def group_work_found(event: Mapping[str, Any]) -> GroupRequestHint | PeeringHint:
+    """ "Peering Work Found" for a peering group: `request` (two VPCs and the group) or
+    `withdraw` (the autopilot's own group peering, and where its requester sees it)."""
+    detail = _mapping(event.get("detail"), "detail")
+    work = detail.get("work")
+    if work == "withdraw":
+        return work_found("withdraw")(event)
+    if work != "request":
+        raise InvalidEventError(f"detail.work is {_short(work)}, not 'request' or 'withdraw'")
+    places = []
+    for role in ("requester", "accepter"):
+        side = _mapping(detail.get(role), f"detail.{role}")
+        places.append(
+            VpcPlace(
+                _match(side.get("accountId"), ACCOUNT_ID, f"detail.{role}.accountId"),
+                _match(side.get("region"), REGION, f"detail.{role}.region"),
+                _match(side.get("vpcId"), VPC_ID, f"detail.{role}.vpcId"),
+            )
+        )
+    return GroupRequestHint(_match(detail.get("group"), GROUP_NAME, "detail.group"), places[0], places[1])
+
+
 def request_found(event: Mapping[str, Any]) -> PeeringRequestHint:
     """ "Peering Work Found" with work `accept`: a pending request, seen from its accepter."""
     work = work_found("accept")(event)
@@ -250,11 +294,15 @@ def vpc_tag_change(event: Mapping[str, Any]) -> VpcHint:
         raise InvalidEventError("resources must hold the one VPC ARN")
     vpc_id = resources[0].rsplit("/", 1)[-1]
     tags = _mapping(detail.get("tags", {}), "detail.tags")
+    changed = detail.get("changed-tag-keys", [])
+    if not isinstance(changed, list) or not all(isinstance(k, str) for k in changed):
+        raise InvalidEventError("detail.changed-tag-keys must be a list of tag keys")
     return VpcHint(
         vpc_id=_match(vpc_id, VPC_ID, "resources[0] (VPC ARN)"),
         account_id=_match(event.get("account"), ACCOUNT_ID, "account"),
         region=_match(event.get("region"), REGION, "region"),
         opted_in=tags.get("peering-autopilot:enabled") == "true",
+        changed=frozenset(changed),
     )
 
 
@@ -296,6 +344,7 @@ cleanup_trigger = one_of(
     Shape(AUTOPILOT, WORK_DETAIL_TYPE, work_found("clean-up")),
     Shape(AUTOPILOT, REJECTED_DETAIL_TYPE, peering_decided),
 )
+connect_trigger = one_of(Shape(AUTOPILOT, WORK_DETAIL_TYPE, group_work_found))
 sweep_trigger: Callable[[Mapping[str, Any]], VpcHint | ScheduledSweep] = one_of(
     Shape("aws.events", SCHEDULED_DETAIL_TYPE, scheduled_event),
     Shape("aws.tag", TAG_CHANGE_DETAIL_TYPE, vpc_tag_change),

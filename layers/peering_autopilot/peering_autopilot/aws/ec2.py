@@ -75,6 +75,52 @@ class Ec2Gateway:
             if item.get("Status", {}).get("Code") in wanted  # emulators may ignore the filter
         ]
 
+    @needs("ec2:DescribeVpcPeeringConnections")
+    def peerings_between(self, vpc_id: str, peer_vpc_id: str) -> list[Peering]:
+        """Every peering of the two VPCs, whichever requested it, as this account sees it here
+        (one of them is in this account and region): one filtered read."""
+        pair = sorted({vpc_id, peer_vpc_id})
+        with translated("ec2", self.where):
+            pages = self.client.get_paginator("describe_vpc_peering_connections").paginate(
+                Filters=[
+                    {"Name": "requester-vpc-info.vpc-id", "Values": pair},
+                    {"Name": "accepter-vpc-info.vpc-id", "Values": pair},
+                ]
+            )
+            items = [item for page in pages for item in page["VpcPeeringConnections"]]
+        found = [Peering.from_api(item, self.region) for item in items]
+        return [p for p in found if {p.requester.vpc_id, p.accepter.vpc_id} == set(pair)]
+
+    @needs("ec2:CreateVpcPeeringConnection", "ec2:CreateTags")  # the tags at creation
+    def request_peering(
+        self, vpc_id: str, peer_vpc_id: str, peer_account_id: str, peer_region: str, tags: Mapping[str, str]
+    ) -> str:
+        """Send a peering request from this account's VPC, tagged at creation (one call)."""
+        with translated("ec2", self.where):
+            response = self.client.create_vpc_peering_connection(
+                VpcId=vpc_id,
+                PeerVpcId=peer_vpc_id,
+                PeerOwnerId=peer_account_id,
+                PeerRegion=peer_region,
+                TagSpecifications=[
+                    {
+                        "ResourceType": "vpc-peering-connection",
+                        "Tags": [{"Key": k, "Value": v} for k, v in sorted(tags.items())],
+                    }
+                ],
+            )
+        return str(response["VpcPeeringConnection"]["VpcPeeringConnectionId"])
+
+    @needs("ec2:DeleteVpcPeeringConnection")
+    def delete_peering(self, peering_id: str) -> None:
+        with translated("ec2", self.where):
+            try:
+                self.client.delete_vpc_peering_connection(VpcPeeringConnectionId=peering_id)
+            except ClientError as e:
+                if error_code(e) in _PEERING_NOT_FOUND:
+                    raise PeeringNotFoundError(peering_id=peering_id, **self._place) from e
+                raise
+
     @needs("ec2:AcceptVpcPeeringConnection")
     def accept_peering(self, peering_id: str) -> str:
         with translated("ec2", self.where):

@@ -1,0 +1,171 @@
+"""Peering groups, step 1 of the runbook hands-off: send the request the sweep planned for two VPCs
+that share a group, and withdraw (delete) the autopilot's own group peering whose VPCs no longer
+share one. Accept, configure, verify and clean-up then follow as for any peering.
+
+The sweep's plan is a hint: everything is read again first (both VPCs opted in, both tagged with
+the group, no peering of the pair in any live state, blocks that neither overlap nor fall outside
+AllowedPeerCidrs; for a withdrawal, the peering carries the autopilot's created-for-group tag and
+its VPCs, both read, share no group). Its own calls come back through CloudTrail and are ignored
+there, so it publishes what comes next itself: the accept work for a new request, the clean-up
+work for a deleted peering.
+"""
+
+from __future__ import annotations
+
+from enum import Enum
+
+from peering_autopilot.aws.ec2 import Ec2Gateway
+from peering_autopilot.aws.eventbridge import EventPublisher
+from peering_autopilot.aws.sessions import AwsAccess
+from peering_autopilot.context import Context
+from peering_autopilot.mesh import members_of, pair_problem, vpc_key
+from peering_autopilot.model import CREATED_FOR_TAG, GROUP_TAG, LIVE_STATES, Vpc
+from peering_autopilot.permissions import actions_of
+from peering_autopilot.results import StepResult
+from peering_autopilot.triggers import WORK_DETAIL_TYPE, GroupRequestHint, PeeringHint, VpcPlace
+
+REQUESTED_DETAIL_TYPE = "Peering Requested"
+WITHDRAWN_DETAIL_TYPE = "Peering Withdrawn"
+IAM_ACTIONS = actions_of(
+    AwsAccess.session_for,
+    Ec2Gateway.get_vpc,
+    Ec2Gateway.find_peering,
+    Ec2Gateway.peerings_between,
+    Ec2Gateway.request_peering,
+    Ec2Gateway.delete_peering,
+    EventPublisher.publish,
+)
+
+
+class Outcome(Enum):
+    REQUESTED = "requested"
+    WITHDRAWN = "withdrawn"
+    PLANNED = "planned"  # DryRun: what it would request or withdraw, published, nothing changed
+    SKIPPED = "skipped"  # the plan no longer holds when read again: said why
+
+
+ConnectResult = StepResult[Outcome]
+
+
+def handle_group_work(hint: GroupRequestHint | PeeringHint, ctx: Context) -> ConnectResult:
+    if isinstance(hint, GroupRequestHint):
+        return request_for_group(hint, ctx)
+    return withdraw_from_group(hint, ctx)
+
+
+def request_for_group(hint: GroupRequestHint, ctx: Context) -> ConnectResult:
+    settings, aws = ctx.settings, ctx.aws
+    subject = hint.peering_id
+
+    def skipped(why: str) -> ConnectResult:
+        return ConnectResult(subject, Outcome.SKIPPED, why, settings.dry_run, {"group": hint.group})
+
+    for place in (hint.requester, hint.accepter):
+        if not (settings.is_managed_account(place.account_id) and settings.is_managed_region(place.region)):
+            return skipped(f"{place.account_id}/{place.region} is not managed by this hub")
+    requester_ec2 = aws.ec2(hint.requester.account_id, hint.requester.region)
+    requester = requester_ec2.get_vpc(hint.requester.vpc_id)
+    accepter = aws.ec2(hint.accepter.account_id, hint.accepter.region).get_vpc(hint.accepter.vpc_id)
+    members = members_of([requester, accepter])
+    for vpc in (requester, accepter):
+        member = members.get(vpc_key(vpc))
+        if member is None or hint.group not in member.groups:
+            tag = vpc.tags.get(GROUP_TAG)
+            state = "not opted in" if not vpc.opted_in else f"its {GROUP_TAG} is {tag!r}"
+            return skipped(f"{vpc.vpc_id} is no longer in group {hint.group!r}: {state}")
+    if vpc_key(requester) > vpc_key(accepter):
+        return skipped(f"{requester.vpc_id} does not sort first of the pair: the other VPC requests")
+    problem = pair_problem(requester, accepter, settings.allowed_peer_cidrs)
+    if problem:
+        return skipped(f"{problem[0]}: {problem[1]}")
+    existing = [p for p in requester_ec2.peerings_between(requester.vpc_id, accepter.vpc_id) if p.status in LIVE_STATES]
+    if existing:
+        return skipped(f"the pair already has {existing[0].peering_id} ({existing[0].status})")
+
+    detail = {
+        "group": hint.group,
+        "requester": _place(requester),
+        "accepter": _place(accepter),
+        "dryRun": settings.dry_run,
+    }
+    if settings.dry_run:
+        ctx.publisher.publish(REQUESTED_DETAIL_TYPE, {**detail, "peeringId": None, "outcome": Outcome.PLANNED.value})
+        return ConnectResult(subject, Outcome.PLANNED, f"would request {subject} for group {hint.group}", True, detail)
+    peering_id = requester_ec2.request_peering(
+        requester.vpc_id, accepter.vpc_id, accepter.account_id, accepter.region, {CREATED_FOR_TAG: hint.group}
+    )
+    publisher = ctx.publisher
+    publisher.publish(REQUESTED_DETAIL_TYPE, {**detail, "peeringId": peering_id, "outcome": Outcome.REQUESTED.value})
+    # CloudTrail's record of this request is the autopilot's own and starts nothing: the accept,
+    # where the accepter sees it, is asked for here.
+    why = f"requested by the autopilot for group {hint.group}"
+    publisher.publish(WORK_DETAIL_TYPE, _work(peering_id, "accept", hint.accepter, why))
+    return ConnectResult(peering_id, Outcome.REQUESTED, f"requested for group {hint.group}", False, detail)
+
+
+def withdraw_from_group(hint: PeeringHint, ctx: Context) -> ConnectResult:
+    settings, aws = ctx.settings, ctx.aws
+
+    def skipped(why: str) -> ConnectResult:
+        return ConnectResult(hint.peering_id, Outcome.SKIPPED, why, settings.dry_run)
+
+    if not (settings.is_managed_account(hint.account_id) and settings.is_managed_region(hint.region)):
+        return skipped(f"{hint.account_id}/{hint.region} is not managed by this hub")
+    ec2 = aws.ec2(hint.account_id, hint.region)
+    peering = ec2.find_peering(hint.peering_id)
+    if peering is None or peering.status not in LIVE_STATES:
+        return skipped(f"{hint.peering_id} is {peering.status if peering else 'not visible here'}: nothing to withdraw")
+    group = peering.tags.get(CREATED_FOR_TAG)
+    if not group:
+        return skipped(f"{peering.peering_id} was not requested by the autopilot for a group: never deleted")
+    if (peering.requester.account_id, peering.requester.region) != (hint.account_id, hint.region):
+        return skipped(f"{peering.peering_id} is withdrawn where its requester sees it, not here")
+    sides = []
+    for side in (peering.requester, peering.accepter):
+        if not (settings.is_managed_account(side.account_id) and settings.is_managed_region(side.region)):
+            return skipped(f"{side.vpc_id} in {side.account_id}/{side.region} is not managed: hands off")
+        sides.append(aws.ec2(side.account_id, side.region).get_vpc(side.vpc_id))
+    members = members_of(sides)
+    for vpc in sides:
+        member = members.get(vpc_key(vpc))
+        if not vpc.opted_in:
+            return skipped(f"{vpc.vpc_id} opted out: what is there stays")
+        if member is not None and member.unclear:
+            return skipped(f"{vpc.vpc_id}'s {GROUP_TAG} is {vpc.tags[GROUP_TAG]!r}: not read as group names")
+    shared = set.intersection(*(set(members[vpc_key(v)].groups) if vpc_key(v) in members else set() for v in sides))
+    if shared:
+        return skipped(f"its VPCs still share {', '.join(sorted(shared))}")
+
+    detail = {
+        "peeringId": peering.peering_id,
+        "group": group,
+        "requester": _place(sides[0]),
+        "accepter": _place(sides[1]),
+        "dryRun": settings.dry_run,
+    }
+    why = f"{sides[0].vpc_id} and {sides[1].vpc_id} share no group any more (requested for {group!r})"
+    if settings.dry_run:
+        ctx.publisher.publish(WITHDRAWN_DETAIL_TYPE, {**detail, "outcome": Outcome.PLANNED.value, "why": why})
+        return ConnectResult(peering.peering_id, Outcome.PLANNED, f"would withdraw: {why}", True, detail)
+    ec2.delete_peering(peering.peering_id)
+    publisher = ctx.publisher
+    publisher.publish(WITHDRAWN_DETAIL_TYPE, {**detail, "outcome": Outcome.WITHDRAWN.value, "why": why})
+    # As for the request: the deletion's CloudTrail record is the autopilot's own.
+    place = VpcPlace(hint.account_id, hint.region, sides[0].vpc_id)
+    publisher.publish(WORK_DETAIL_TYPE, _work(peering.peering_id, "clean-up", place, why))
+    return ConnectResult(peering.peering_id, Outcome.WITHDRAWN, why, False, detail)
+
+
+def _place(vpc: Vpc) -> dict[str, object]:
+    return {"accountId": vpc.account_id, "region": vpc.region, "vpcId": vpc.vpc_id, "cidrs": vpc.cidrs.as_strings()}
+
+
+def _work(peering_id: str, work: str, place: VpcPlace, why: str) -> dict[str, str]:
+    return {
+        "peeringId": peering_id,
+        "work": work,
+        "accountId": place.account_id,
+        "region": place.region,
+        "why": why,
+        "foundBy": "peering-group",
+    }

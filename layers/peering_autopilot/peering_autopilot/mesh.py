@@ -1,0 +1,348 @@
+"""Peering groups: which opted-in VPCs should be peered because they share a group, and which of
+the autopilot's own group peerings are no longer wanted. Pure: it plans from what the sweep read.
+
+A VPC joins groups with the tag `peering-autopilot:group` = comma-separated names. Any two
+opted-in VPCs of the managed accounts and regions that share a name get one peering; its
+requester is the VPC whose `account/region/vpc-id` sorts first. Never a second peering for a pair
+that has one (in any live state, whoever requested it); a pair whose blocks overlap, fall outside
+AllowedPeerCidrs, or where one side already routes the other's block through another peering is
+skipped, and so is one that would pass a VPC's active-peering quota. A peering the autopilot
+requested for a group (tag `peering-autopilot:created-for-group`) is withdrawn once its two VPCs,
+both read, opted in and with readable group tags, share no group any more; nothing else is.
+
+Tags are typed by people: a group tag with an entry that is not a valid name makes that VPC's
+membership unknown. It then gains no peering and loses none (never act on a guess).
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from peering_autopilot.model import CREATED_FOR_TAG, GROUP_NAME, GROUP_TAG, LIVE_STATES, Cidrs, Peering, Vpc
+from peering_autopilot.settings import PeerCidrPolicy
+
+# A VPC this close to its quota (share of it in use) is reported: the next peerings may not fit.
+QUOTA_WARNING_SHARE = 0.8
+# States that say no to a pair until someone acts: a rejection (a person's word) or a failure.
+REFUSED_STATES = frozenset({"rejected", "failed"})
+
+
+@dataclass(frozen=True, order=True)
+class Place:
+    account_id: str
+    region: str
+
+
+def vpc_key(vpc: Vpc) -> str:
+    """How VPCs sort: `account/region/vpc-id`; the first of a pair requests."""
+    return f"{vpc.account_id}/{vpc.region}/{vpc.vpc_id}"
+
+
+def parse_groups(text: str) -> tuple[frozenset[str], list[str]]:
+    """The names of a group tag, and the entries that are not valid names."""
+    entries = [entry.strip() for entry in text.split(",")]
+    names = [e for e in entries if e]
+    bad = [e for e in names if not GROUP_NAME.fullmatch(e)]
+    return frozenset(n for n in names if n not in bad), bad
+
+
+@dataclass(frozen=True)
+class Member:
+    vpc: Vpc
+    groups: frozenset[str]
+    unclear: tuple[str, ...] = ()  # entries that are not names: membership unknown
+
+    @property
+    def key(self) -> str:
+        return vpc_key(self.vpc)
+
+
+@dataclass(frozen=True, order=True)
+class Pair:
+    requester: str  # vpc_key of the requester (sorts first)
+    accepter: str
+
+    def describe(self) -> dict[str, str]:
+        return {"requester": self.requester, "accepter": self.accepter}
+
+
+@dataclass(frozen=True)
+class Request:
+    """Send a peering request from `requester` to `accepter` for `group`."""
+
+    requester: Vpc
+    accepter: Vpc
+    group: str
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "group": self.group,
+            "requester": _vpc_place(self.requester),
+            "accepter": _vpc_place(self.accepter),
+        }
+
+
+@dataclass(frozen=True)
+class Withdrawal:
+    """Delete the autopilot's own peering: its VPCs share no group any more."""
+
+    peering: Peering
+    group: str  # the group it was created for
+    why: str
+
+
+@dataclass(frozen=True)
+class Skipped:
+    group: str
+    pair: Pair
+    code: str  # overlap, outside-policy, routed-elsewhere, quota, refused, unclear-tag
+    reason: str
+
+    def describe(self) -> dict[str, Any]:
+        return {"group": self.group, **self.pair.describe(), "code": self.code, "reason": self.reason}
+
+
+@dataclass(frozen=True)
+class Advice:
+    subject: str  # a group name, or a VPC key
+    code: str  # large-mesh, near-quota
+    message: str
+    numbers: Mapping[str, int]
+
+    def describe(self) -> dict[str, Any]:
+        return {"subject": self.subject, "code": self.code, "message": self.message, **self.numbers}
+
+
+@dataclass
+class GroupPlan:
+    requests: list[Request] = field(default_factory=list)
+    withdrawals: list[Withdrawal] = field(default_factory=list)
+    skipped: list[Skipped] = field(default_factory=list)
+    advice: list[Advice] = field(default_factory=list)
+    unclear: list[str] = field(default_factory=list)  # VPCs whose group tag could not be read as names
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "requests": [r.describe() for r in self.requests],
+            "withdrawals": [
+                {"peeringId": w.peering.peering_id, "group": w.group, "why": w.why} for w in self.withdrawals
+            ],
+            "skipped": [s.describe() for s in self.skipped],
+            "advice": [a.describe() for a in self.advice],
+            "unclearTags": self.unclear,
+        }
+
+
+def members_of(vpcs: Iterable[Vpc]) -> dict[str, Member]:
+    """Every opted-in VPC with a group tag, by key."""
+    members = {}
+    for vpc in vpcs:
+        if not vpc.opted_in or GROUP_TAG not in vpc.tags:
+            continue
+        names, bad = parse_groups(vpc.tags[GROUP_TAG])
+        members[vpc_key(vpc)] = Member(vpc, frozenset() if bad else names, tuple(bad))
+    return members
+
+
+def plan_groups(
+    vpcs: Iterable[Vpc],
+    peerings: Iterable[Peering],
+    routes_by_vpc: Mapping[str, Sequence[Mapping[str, Any]]],
+    policy: PeerCidrPolicy,
+    quota: int,
+    mesh_threshold: int,
+) -> GroupPlan:
+    """The group work over everything read: `vpcs` the opted-in VPCs of the places read,
+    `peerings` every peering seen there (each account's view, tags included), `routes_by_vpc`
+    their route tables by VPC id."""
+    plan = GroupPlan()
+    vpcs = list(vpcs)
+    members = members_of(vpcs)
+    plan.unclear = sorted(
+        f"{m.key}: {GROUP_TAG} holds {', '.join(map(repr, m.unclear))}, not group names"
+        for m in members.values()
+        if m.unclear
+    )
+    by_vpc_id = {v.vpc_id: v for v in vpcs}
+    views = list(peerings)
+    live = _live_by_pair(views)
+    in_use = _live_per_vpc(views)
+    refused = _refused_pairs(views)
+
+    # Join: every pair sharing a group, in a stable order (so quota goes to the same pairs each run).
+    planned: dict[str, int] = defaultdict(int)
+    by_group: dict[str, list[Member]] = defaultdict(list)
+    for member in members.values():
+        for name in member.groups:
+            by_group[name].append(member)
+    seen_pairs: set[Pair] = set()
+    for name in sorted(by_group):
+        for first, second in itertools.combinations(sorted(by_group[name], key=lambda m: m.key), 2):
+            pair = Pair(first.key, second.key)
+            if pair in seen_pairs or frozenset((first.vpc.vpc_id, second.vpc.vpc_id)) in live:
+                seen_pairs.add(pair)
+                continue
+            seen_pairs.add(pair)
+            problem = _pair_problem(first.vpc, second.vpc, routes_by_vpc, policy, refused)
+            if problem is None:
+                full = [m for m in (first, second) if in_use[m.vpc.vpc_id] + planned[m.vpc.vpc_id] >= quota]
+                if full:
+                    used = in_use[full[0].vpc.vpc_id] + planned[full[0].vpc.vpc_id]
+                    problem = ("quota", f"{full[0].key} has {used} of its {quota} peerings in use")
+            if problem:
+                plan.skipped.append(Skipped(name, pair, *problem))
+                continue
+            planned[first.vpc.vpc_id] += 1
+            planned[second.vpc.vpc_id] += 1
+            plan.requests.append(Request(first.vpc, second.vpc, name))
+
+    # Leave: the autopilot's own group peerings whose VPCs share no group any more.
+    for peering in views:
+        group = peering.tags.get(CREATED_FOR_TAG)
+        if not group or peering.status not in LIVE_STATES:
+            continue
+        a, b = by_vpc_id.get(peering.requester.vpc_id), by_vpc_id.get(peering.accepter.vpc_id)
+        if a is None or b is None:
+            continue  # a side not read here, or no longer opted in: hands off
+        ma, mb = members.get(vpc_key(a)), members.get(vpc_key(b))
+        if (ma and ma.unclear) or (mb and mb.unclear):
+            continue  # a tag that cannot be read: never act on a guess
+        shared = (ma.groups if ma else frozenset()) & (mb.groups if mb else frozenset())
+        if not shared:
+            why = f"{vpc_key(a)} and {vpc_key(b)} share no group any more (it was made for {group!r})"
+            plan.withdrawals.append(Withdrawal(peering, group, why))
+    plan.withdrawals = sorted({w.peering.peering_id: w for w in plan.withdrawals}.values(), key=_withdrawal_key)
+
+    plan.advice = _advice(by_group, in_use, planned, members, quota, mesh_threshold)
+    return plan
+
+
+def pair_problem(requester: Vpc, accepter: Vpc, policy: PeerCidrPolicy) -> tuple[str, str] | None:
+    """What rules a pair out from the two VPCs alone: overlapping blocks, or a block outside policy."""
+    for v4 in requester.cidrs.ipv4:
+        for other in accepter.cidrs.ipv4:
+            if v4.overlaps(other):
+                return "overlap", f"{requester.vpc_id} {v4} overlaps {accepter.vpc_id} {other}"
+    for v6 in requester.cidrs.ipv6:
+        for other6 in accepter.cidrs.ipv6:
+            if v6.overlaps(other6):
+                return "overlap", f"{requester.vpc_id} {v6} overlaps {accepter.vpc_id} {other6}"
+    for vpc in (requester, accepter):
+        outside = policy.outside([*vpc.cidrs.ipv4, *vpc.cidrs.ipv6])
+        if outside:
+            blocks = ", ".join(map(str, outside))
+            return "outside-policy", f"{vpc.vpc_id} has {blocks} outside AllowedPeerCidrs ({policy.describe()})"
+    return None
+
+
+def _pair_problem(
+    first: Vpc,
+    second: Vpc,
+    routes_by_vpc: Mapping[str, Sequence[Mapping[str, Any]]],
+    policy: PeerCidrPolicy,
+    refused: Mapping[frozenset[str], Peering],
+) -> tuple[str, str] | None:
+    found = pair_problem(first, second, policy)
+    if found:
+        return found
+    for vpc, peer in ((first, second), (second, first)):
+        elsewhere = _routed_elsewhere(routes_by_vpc.get(vpc.vpc_id, ()), peer.cidrs)
+        if elsewhere:
+            table, destination, pcx = elsewhere
+            return "routed-elsewhere", (
+                f"{vpc.vpc_id} already routes {destination} ({peer.vpc_id}'s) to {pcx} in {table}: "
+                "a new peering could carry nothing back"
+            )
+    old = refused.get(frozenset((first.vpc_id, second.vpc_id)))
+    if old is not None:
+        return "refused", f"{old.peering_id} between them is {old.status}: delete it to let the group try again"
+    return None
+
+
+def _routed_elsewhere(tables: Iterable[Mapping[str, Any]], peer: Cidrs) -> tuple[str, str, str] | None:
+    """A route of these tables to (part of) the peer's blocks through some peering: the first."""
+    for table in tables:
+        for route in table.get("Routes", []):
+            pcx = route.get("VpcPeeringConnectionId")
+            destination = route.get("DestinationCidrBlock") or route.get("DestinationIpv6CidrBlock")
+            if not pcx or not destination:
+                continue
+            network = Cidrs.of([destination])
+            hits_v4 = any(n.overlaps(b) for n in network.ipv4 for b in peer.ipv4)
+            hits_v6 = any(n.overlaps(b) for n in network.ipv6 for b in peer.ipv6)
+            if hits_v4 or hits_v6:
+                return str(table.get("RouteTableId", "?")), str(destination), str(pcx)
+    return None
+
+
+def _live_by_pair(peerings: Iterable[Peering]) -> set[frozenset[str]]:
+    return {frozenset((p.requester.vpc_id, p.accepter.vpc_id)) for p in peerings if p.status in LIVE_STATES}
+
+
+def _refused_pairs(peerings: Iterable[Peering]) -> dict[frozenset[str], Peering]:
+    return {frozenset((p.requester.vpc_id, p.accepter.vpc_id)): p for p in peerings if p.status in REFUSED_STATES}
+
+
+def _live_per_vpc(peerings: Iterable[Peering]) -> defaultdict[str, int]:
+    """Peerings per VPC that count against its quota, each peering once (both views may list it)."""
+    counted: defaultdict[str, int] = defaultdict(int)
+    for peering in {p.peering_id: p for p in peerings if p.status in LIVE_STATES}.values():
+        counted[peering.requester.vpc_id] += 1
+        counted[peering.accepter.vpc_id] += 1
+    return counted
+
+
+def _advice(
+    by_group: Mapping[str, list[Member]],
+    in_use: Mapping[str, int],
+    planned: Mapping[str, int],
+    members: Mapping[str, Member],
+    quota: int,
+    threshold: int,
+) -> list[Advice]:
+    advice = []
+    for name in sorted(by_group):
+        size = len(by_group[name])
+        if size > threshold:
+            needed = size * (size - 1) // 2
+            advice.append(
+                Advice(
+                    name,
+                    "large-mesh",
+                    f"group {name!r} has {size} VPCs: peering is not transitive, so a full mesh needs "
+                    f"{size}x{size - 1}/2 = {needed} peerings; above {threshold} VPCs consider a Transit "
+                    "Gateway or AWS Cloud WAN",
+                    {"vpcs": size, "peeringsNeeded": needed, "threshold": threshold},
+                )
+            )
+    for key in sorted(members):
+        vpc_id = members[key].vpc.vpc_id
+        used = in_use.get(vpc_id, 0) + planned.get(vpc_id, 0)
+        if used >= QUOTA_WARNING_SHARE * quota:
+            advice.append(
+                Advice(
+                    key,
+                    "near-quota",
+                    f"{key} has {used} of its {quota} active peerings: raise the quota (Service Quotas, "
+                    "'Active VPC peering connections per VPC', up to 125) or move to a Transit Gateway or "
+                    "AWS Cloud WAN",
+                    {"inUse": used, "quota": quota},
+                )
+            )
+    return advice
+
+
+def _withdrawal_key(w: Withdrawal) -> str:
+    return w.peering.peering_id
+
+
+def _vpc_place(vpc: Vpc) -> dict[str, str]:
+    return {"accountId": vpc.account_id, "region": vpc.region, "vpcId": vpc.vpc_id}
+
+
+def places_of(vpcs: Iterable[Vpc]) -> list[Place]:
+    return sorted({Place(v.account_id, v.region) for v in vpcs})

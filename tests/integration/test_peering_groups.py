@@ -1,0 +1,283 @@
+"""Peering groups through the harness: one group tag on VPCs of three accounts and two regions, and
+the autopilot requests, accepts, configures and verifies their peerings with no person making a
+request; leaving the group withdraws the autopilot's own and cleans up; a person's is never touched."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from autopilot_local.harness import LocalAutopilot, LocalCloud
+from peering_autopilot.model import CREATED_FOR_TAG, GROUP_TAG
+from tests.support.world import (
+    HUB,
+    MEMBER,
+    OTHER_REGION,
+    OUTSIDER,
+    REGION,
+    Net,
+    Side,
+    build_net,
+    peering_routes,
+    request_peering,
+)
+
+THIRD = OUTSIDER  # approved here: a third managed account
+THREE_ACCOUNTS = {"ApprovedAccountIds": f"{MEMBER},{THIRD}"}
+
+
+def tag(cloud: LocalCloud, side: Side, value: str | None) -> None:
+    """The owner sets (or removes) the group tag; EventBridge reports the change."""
+    if value is None:
+        cloud.untag_vpc(side.account, side.region, side.vpc_id, [GROUP_TAG])
+        return
+    cloud.tag_vpc(side.account, side.region, side.vpc_id, {GROUP_TAG: value})
+
+
+def peerings(
+    cloud: LocalCloud, side: Side, states: tuple[str, ...] = ("pending-acceptance", "active")
+) -> list[dict[str, Any]]:
+    ec2 = cloud.ec2(side.account, side.region)
+    found = ec2.describe_vpc_peering_connections()["VpcPeeringConnections"]
+    return [
+        p
+        for p in found
+        if p["Status"]["Code"] in states
+        and side.vpc_id in (p["RequesterVpcInfo"]["VpcId"], p["AccepterVpcInfo"]["VpcId"])
+    ]
+
+
+def key(side: Side) -> str:
+    return f"{side.account}/{side.region}/{side.vpc_id}"
+
+
+def published(autopilot: LocalAutopilot, detail_type: str) -> list[dict[str, Any]]:
+    return [e["detail"] for e in autopilot.published if e["detail-type"] == detail_type]
+
+
+@pytest.fixture
+def three(cloud: LocalCloud) -> tuple[Net, Net, Net]:
+    return (
+        build_net(cloud, HUB, REGION, "10.0.0.0/16"),
+        build_net(cloud, MEMBER, REGION, "10.1.0.0/16"),
+        build_net(cloud, THIRD, OTHER_REGION, "10.2.0.0/16"),
+    )
+
+
+def test_three_vpcs_in_three_accounts_joined_by_one_group_tag_converge_with_no_request_by_a_person(
+    cloud: LocalCloud, autopilot_factory: Any, three: tuple[Net, Net, Net]
+) -> None:
+    autopilot = autopilot_factory(**THREE_ACCOUNTS)
+    for net in three:
+        tag(cloud, net.side, "shared-services")
+    autopilot.run_until_idle()  # the tag changes act at once
+
+    # THEN each pair has exactly one peering, active, requested by the VPC that sorts first,
+    # tagged for the group in the requester's account, routed both ways
+    pairs = {}
+    for net in three:
+        for p in peerings(cloud, net.side):
+            pairs[p["VpcPeeringConnectionId"]] = p
+    assert len(pairs) == 3
+    by_pair = {frozenset((p["RequesterVpcInfo"]["VpcId"], p["AccepterVpcInfo"]["VpcId"])): p for p in pairs.values()}
+    sides = {n.side.vpc_id: n.side for n in three}
+    for p in by_pair.values():
+        assert p["Status"]["Code"] == "active"
+        requester = sides[p["RequesterVpcInfo"]["VpcId"]]
+        accepter = sides[p["AccepterVpcInfo"]["VpcId"]]
+        assert key(requester) < key(accepter)
+        seen_by_requester = cloud.ec2(requester.account, requester.region).describe_vpc_peering_connections(
+            VpcPeeringConnectionIds=[p["VpcPeeringConnectionId"]]
+        )["VpcPeeringConnections"][0]
+        assert {t["Key"]: t["Value"] for t in seen_by_requester.get("Tags", [])}[CREATED_FOR_TAG] == "shared-services"
+    a, b, _ = three
+    ab = by_pair[frozenset((a.side.vpc_id, b.side.vpc_id))]["VpcPeeringConnectionId"]
+    assert all(peering_routes(cloud, a, ab)[t] == {"10.1.0.0/16"} for t in a.managed_tables)
+    assert all(peering_routes(cloud, b, ab)[t] == {"10.0.0.0/16"} for t in b.managed_tables)
+    verified = {d["peeringId"] for d in published(autopilot, "Peering Verified")}
+    assert verified == set(pairs)
+    assert len(published(autopilot, "Peering Requested")) == 3
+
+    # WHEN the sweep runs again, and the same tag changes are delivered again
+    before = len(autopilot.published)
+    autopilot.tick()
+    for net in three:
+        tag(cloud, net.side, "shared-services")
+    autopilot.run_until_idle()
+
+    # THEN no second peering for any pair
+    assert len({p["VpcPeeringConnectionId"] for n in three for p in peerings(cloud, n.side)}) == 3
+    assert published(autopilot, "Peering Requested")[3:] == []
+    assert len(autopilot.published) > before  # the group change still publishes its plan
+
+
+def test_leaving_the_group_withdraws_the_autopilots_peerings_and_cleans_up_but_keeps_a_persons(
+    cloud: LocalCloud, autopilot_factory: Any, three: tuple[Net, Net, Net]
+) -> None:
+    a, b, c = three
+    autopilot = autopilot_factory(**THREE_ACCOUNTS)
+    # a person's peering between a and c, made before the group
+    persons = request_peering(cloud, a.side, c.side)
+    autopilot.run_until_idle()
+    for net in three:
+        tag(cloud, net.side, "shared-services")
+    autopilot.run_until_idle()
+    ids = {p["VpcPeeringConnectionId"] for n in three for p in peerings(cloud, n.side)}
+    assert len(ids) == 3 and persons in ids  # the pair a-c kept the person's: no second one
+
+    # WHEN c leaves the group (tag removed)
+    tag(cloud, c.side, None)
+    autopilot.run_until_idle()
+
+    # THEN b-c, the autopilot's, is withdrawn; a-c, the person's, stays
+    left = {p["VpcPeeringConnectionId"] for n in three for p in peerings(cloud, n.side)}
+    assert persons in left
+    withdrawn = published(autopilot, "Peering Withdrawn")
+    assert len(withdrawn) == 1 and withdrawn[0]["group"] == "shared-services"
+    gone = withdrawn[0]["peeringId"]
+    assert gone not in left and gone != persons
+    # and the clean-up took its routes back on both managed sides
+    assert all(not peering_routes(cloud, n, gone)[t] for n in (b, c) for t in n.managed_tables)
+    cleaned = {d["peeringId"] for d in published(autopilot, "Peering Cleaned Up")}
+    assert gone in cleaned
+
+    tag(cloud, b.side, "payments")
+    autopilot.run_until_idle()
+    left = {p["VpcPeeringConnectionId"] for n in three for p in peerings(cloud, n.side)}
+    assert left == {persons}  # a-b withdrawn too; the person's a-c stays though a and c share nothing
+
+
+def test_a_vpc_that_has_not_opted_in_is_never_peered_whatever_its_group_tag(
+    cloud: LocalCloud, autopilot_factory: Any
+) -> None:
+    a = build_net(cloud, HUB, REGION, "10.0.0.0/16")
+    b = build_net(cloud, MEMBER, REGION, "10.1.0.0/16", opted_in=False)
+    autopilot = autopilot_factory()
+    for net in (a, b):
+        tag(cloud, net.side, "shared-services")
+    autopilot.run_until_idle()
+    autopilot.tick()
+    autopilot.run_until_idle()
+    assert peerings(cloud, a.side) == [] and peerings(cloud, b.side) == []
+
+
+@pytest.mark.parametrize(
+    ("b_cidr", "b_extra", "code"),
+    [
+        pytest.param("10.0.0.0/16", {}, "overlap", id="overlapping-blocks"),
+        pytest.param("10.1.0.0/16", {"secondary": ("203.0.113.0/24",)}, "outside-policy", id="public-block"),
+    ],
+)
+def test_a_pair_that_cannot_be_peered_is_skipped_and_reported(
+    cloud: LocalCloud, autopilot_factory: Any, b_cidr: str, b_extra: dict[str, Any], code: str
+) -> None:
+    a = build_net(cloud, HUB, REGION, "10.0.0.0/16")
+    b = build_net(cloud, MEMBER, REGION, b_cidr, **b_extra)
+    autopilot = autopilot_factory()
+    for net in (a, b):
+        tag(cloud, net.side, "shared-services")
+    autopilot.run_until_idle()
+
+    assert peerings(cloud, a.side) == []
+    [plan] = published(autopilot, "Peering Group Plan")[-1:]
+    [skipped] = plan["skipped"]
+    assert (skipped["group"], skipped["code"]) == ("shared-services", code)
+    assert {skipped["requester"], skipped["accepter"]} == {key(a.side), key(b.side)}
+
+
+def test_a_pair_where_one_side_routes_the_others_block_through_another_peering_is_skipped(
+    cloud: LocalCloud, autopilot_factory: Any
+) -> None:
+    a = build_net(cloud, HUB, REGION, "10.0.0.0/16")
+    b = build_net(cloud, MEMBER, REGION, "10.1.0.0/16")
+    old = build_net(cloud, HUB, REGION, "10.9.0.0/16")
+    ec2 = cloud.ec2(HUB, REGION)
+    pcx = ec2.create_vpc_peering_connection(VpcId=a.side.vpc_id, PeerVpcId=old.side.vpc_id)["VpcPeeringConnection"][
+        "VpcPeeringConnectionId"
+    ]
+    ec2.create_route(RouteTableId=a.main_table, DestinationCidrBlock="10.1.0.0/16", VpcPeeringConnectionId=pcx)
+    autopilot = autopilot_factory()
+    for net in (a, b):
+        tag(cloud, net.side, "shared-services")
+    autopilot.run_until_idle()
+
+    assert [p for p in peerings(cloud, b.side)] == []
+    [skipped] = published(autopilot, "Peering Group Plan")[-1]["skipped"]
+    assert skipped["code"] == "routed-elsewhere"
+    assert f"already routes 10.1.0.0/16 ({b.side.vpc_id}'s) to {pcx} in {a.main_table}" in skipped["reason"]
+
+
+def test_the_quota_is_respected_and_the_mesh_advice_given_with_the_numbers(
+    cloud: LocalCloud, autopilot_factory: Any
+) -> None:
+    nets = [build_net(cloud, HUB, REGION, f"10.{i}.0.0/16") for i in range(4)]
+    autopilot = autopilot_factory(PeeringQuotaPerVpc="2", MeshAdvisorThreshold="3")
+    for net in nets:
+        tag(cloud, net.side, "big")
+    autopilot.run_until_idle()
+
+    # 4 VPCs would need 6 peerings; each may have 2: no VPC is ever past its quota
+    ids = {p["VpcPeeringConnectionId"] for n in nets for p in peerings(cloud, n.side, ("pending-acceptance", "active"))}
+    per_vpc = {n.side.vpc_id: len(peerings(cloud, n.side)) for n in nets}
+    assert all(count <= 2 for count in per_vpc.values())
+    # in key order: 0-1, 0-2 fill VPC 0; 1-2 fills 1 and 2; 0-3, 1-3, 2-3 are skipped, and said so
+    first = published(autopilot, "Peering Group Plan")[0]
+    assert len(ids) == 3 and sorted(per_vpc.values()) == [0, 2, 2, 2]
+    quota = [s for s in first["skipped"] if s["code"] == "quota"]
+    assert len(quota) == 3 and all("of its 2 peerings in use" in s["reason"] for s in quota)
+    advice = {a["code"]: a for a in first["advice"]}
+    assert advice["large-mesh"]["vpcs"] == 4 and advice["large-mesh"]["peeringsNeeded"] == 6
+    assert "Transit Gateway" in advice["large-mesh"]["message"]
+    assert "near-quota" in advice
+
+
+def test_dry_run_publishes_the_plan_and_requests_nothing(cloud: LocalCloud, autopilot_factory: Any) -> None:
+    a = build_net(cloud, HUB, REGION, "10.0.0.0/16")
+    b = build_net(cloud, MEMBER, REGION, "10.1.0.0/16")
+    autopilot = autopilot_factory(DryRun="true")
+    for net in (a, b):
+        tag(cloud, net.side, "shared-services")
+    autopilot.run_until_idle()
+
+    assert peerings(cloud, a.side) == []
+    [requested] = {d["requester"]["vpcId"]: d for d in published(autopilot, "Peering Requested")}.values()
+    assert (requested["outcome"], requested["dryRun"], requested["peeringId"]) == ("planned", True, None)
+    assert requested["requester"]["vpcId"] == a.side.vpc_id  # HUB sorts first
+    assert all(plan["dryRun"] for plan in published(autopilot, "Peering Group Plan"))
+
+
+def test_a_group_tag_that_is_not_names_gains_nothing_and_loses_nothing(
+    cloud: LocalCloud, autopilot_factory: Any
+) -> None:
+    a = build_net(cloud, HUB, REGION, "10.0.0.0/16")
+    b = build_net(cloud, MEMBER, REGION, "10.1.0.0/16")
+    autopilot = autopilot_factory()
+    for net in (a, b):
+        tag(cloud, net.side, "shared-services")
+    autopilot.run_until_idle()
+    [peering] = peerings(cloud, a.side)
+
+    # WHEN one owner types a value that is not a list of names
+    tag(cloud, b.side, "shared-services; payments")
+    autopilot.run_until_idle()
+
+    # THEN the peering stays, and the plan says why nothing was done for that VPC
+    assert [p["VpcPeeringConnectionId"] for p in peerings(cloud, a.side)] == [peering["VpcPeeringConnectionId"]]
+    assert published(autopilot, "Peering Withdrawn") == []
+    [unclear] = published(autopilot, "Peering Group Plan")[-1]["unclearTags"]
+    assert key(b.side) in unclear and "'shared-services; payments'" in unclear
+
+
+def test_the_sweep_converges_what_the_tag_events_missed(cloud: LocalCloud, autopilot_factory: Any) -> None:
+    a = build_net(cloud, HUB, REGION, "10.0.0.0/16")
+    b = build_net(cloud, MEMBER, REGION, "10.1.0.0/16")
+    autopilot = autopilot_factory()
+    for net in (a, b):  # tagged with no event delivered (EventBridge lost them)
+        cloud.ec2(net.side.account, REGION).create_tags(
+            Resources=[net.side.vpc_id], Tags=[{"Key": GROUP_TAG, "Value": "shared-services"}]
+        )
+    autopilot.tick()
+    autopilot.run_until_idle()
+    [peering] = peerings(cloud, a.side)
+    assert peering["Status"]["Code"] == "active"
