@@ -6,14 +6,23 @@ AWS does. Applied once, by importing the harness; each patch says what AWS does 
   moto reports every route `active`.
 - A peering describes each side's IPv4 and IPv6 blocks (`CidrBlockSet`, `Ipv6CidrBlockSet`, as the
   VPC holds them now); moto gives only the primary `CidrBlock`.
+- A peering's tags are each account's own: the requester's and the accepter's account each see
+  (and write) their own tags on it; moto shows every account the tags of the account and region
+  that created it, while writes land in the writer's.
+- A peering's options (remote DNS) are set only on an active peering, each side's only by the
+  account that owns that side's VPC, in that VPC's region; moto lets any caller set either side.
 """
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
+from moto.core.responses import BaseResponse
+from moto.ec2.exceptions import OperationNotPermitted
 from moto.ec2.models.route_tables import Route
-from moto.ec2.models.vpc_peering_connections import VPCPeeringConnection
+from moto.ec2.models.vpc_peering_connections import VPCPeeringConnection, VPCPeeringConnectionBackend
+from moto.ec2.responses._base_response import EC2BaseResponse
 
 _DEAD_PEERING = {"deleted", "deleting", "rejected", "expired", "failed"}
 _LIVE_BLOCK = {"associated", "associating"}
@@ -48,6 +57,44 @@ def _vpc_info(original: property, side: str) -> property:
     return property(info)
 
 
+# The EC2 backend (account and region) of the request being answered, in this thread: moto answers
+# a request in the thread that made it, serialising the response before the next one starts.
+_caller = threading.local()
+
+
+def _remember_caller(original: Any) -> Any:
+    def call_action(self: Any) -> Any:
+        if isinstance(self, EC2BaseResponse):
+            _caller.backend = self.ec2_backend
+        return original(self)
+
+    return call_action
+
+
+def _tags_as_the_caller_sees_them(self: Any) -> list[dict[str, str]]:
+    backend = getattr(_caller, "backend", None) or self.ec2_backend
+    return list(backend.describe_tags(filters={"resource-id": [self.id]}))
+
+
+def _own_side_options_only(original: Any) -> Any:
+    def modify(self: Any, vpc_pcx_id: str, accepter_options: Any = None, requester_options: Any = None) -> Any:
+        pcx = self.get_vpc_peering_connection(vpc_pcx_id)
+        if pcx._status.code != "active":
+            raise OperationNotPermitted(f"The VPC peering connection {vpc_pcx_id} is not active")
+        for options, vpc, role in (
+            (requester_options, pcx.vpc, "requester"),
+            (accepter_options, pcx.peer_vpc, "accepter"),
+        ):
+            if options and (vpc.owner_id != self.account_id or vpc.region != self.region_name):
+                raise OperationNotPermitted(
+                    f"The {role} options of {vpc_pcx_id} may be modified only by account {vpc.owner_id} "
+                    f"in {vpc.region}, not {self.account_id} in {self.region_name}"
+                )
+        return original(self, vpc_pcx_id, accepter_options, requester_options)
+
+    return modify
+
+
 _applied = False
 
 
@@ -58,4 +105,9 @@ def apply() -> None:
     Route.state = property(_route_state)  # type: ignore[assignment,method-assign]
     VPCPeeringConnection.requester_vpc_info = _vpc_info(VPCPeeringConnection.requester_vpc_info, "vpc")  # type: ignore[assignment,method-assign,arg-type]
     VPCPeeringConnection.accepter_vpc_info = _vpc_info(VPCPeeringConnection.accepter_vpc_info, "peer_vpc")  # type: ignore[assignment,method-assign,arg-type]
+    BaseResponse.call_action = _remember_caller(BaseResponse.call_action)  # type: ignore[method-assign]
+    VPCPeeringConnection.get_tags = _tags_as_the_caller_sees_them  # type: ignore[method-assign]
+    VPCPeeringConnectionBackend.modify_vpc_peering_connection_options = _own_side_options_only(  # type: ignore[method-assign]
+        VPCPeeringConnectionBackend.modify_vpc_peering_connection_options
+    )
     _applied = True

@@ -65,7 +65,10 @@ def test_approved_request_into_opted_in_vpc_is_accepted(
     ]
     assert deliveries[1].via == f"published on {autopilot.bus_name}"
     assert peering_as_accepter(cloud, vpc_b, peering_id)["Status"]["Code"] == "active"
-    assert tags_of(cloud, vpc_b, peering_id) == {"peering-autopilot:status": "unverified:no-endpoint"}
+    assert tags_of(cloud, vpc_b, peering_id) == {
+        "peering-autopilot:status": "unverified:no-endpoint",
+        "Name": f"{vpc_b.vpc_id} <-> {vpc_a.vpc_id}",
+    }
     [event] = decisions(autopilot)
     assert event["detail-type"] == "Peering Accepted"
     assert event["detail"]["peeringId"] == peering_id

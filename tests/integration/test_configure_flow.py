@@ -75,8 +75,13 @@ def test_both_sides_get_routes_in_every_table_and_the_declared_rules(
     assert ingress(cloud, a, a.untagged_group) == set()
     assert ingress(cloud, b, b.untagged_group) == set()
     assert configuring.result["status"] == "configured"
-    assert tags_of(cloud, a.side, peering_id) == {"peering-autopilot:status": "verified"}
-    assert tags_of(cloud, b.side, peering_id) == {"peering-autopilot:status": "verified"}
+    assert tags_of(cloud, a.side, peering_id) == {
+        "peering-autopilot:status": "verified",
+        "Name": f"{a.side.vpc_id} <-> {b.side.vpc_id}",
+    }
+    # (within one account and region both sides share one view of the peering: the requester's Name)
+    b_name = f"{b.side.vpc_id} <-> {a.side.vpc_id}" if a_at != b_at else f"{a.side.vpc_id} <-> {b.side.vpc_id}"
+    assert tags_of(cloud, b.side, peering_id) == {"peering-autopilot:status": "verified", "Name": b_name}
     # ... with one filtered read of tables and of groups per side, and one Authorize per group
     assert calls.count("DescribeRouteTables") == 2
     assert calls.count("DescribeSecurityGroups") == 2
@@ -250,7 +255,10 @@ def test_a_side_not_opted_in_is_reported_as_not_managed(cloud: LocalCloud, autop
     )
     assert event["detail"]["outcome"] == "partially-configured"
     # ... and the probe that follows finds the requester side without its routes
-    assert tags_of(cloud, b.side, peering_id) == {"peering-autopilot:status": "blocked:routes"}
+    assert tags_of(cloud, b.side, peering_id) == {
+        "peering-autopilot:status": "blocked:routes",
+        "Name": f"{b.side.vpc_id} <-> {a.side.vpc_id}",
+    }
 
 
 def test_a_side_whose_role_cannot_be_assumed_is_reported_as_not_managed(cloud: LocalCloud) -> None:

@@ -128,8 +128,13 @@ def end_state(cloud: LocalCloud, requester: View, accepter: View, peering_id: st
     return {
         "peering": peering_status(cloud, accepter, peering_id),
         "tags": {
-            "requester": tags_of(cloud, requester.side, peering_id),
-            "accepter": tags_of(cloud, accepter.side, peering_id),
+            role: {
+                key: value.replace(requester.side.vpc_id, "{requester-vpc}").replace(
+                    accepter.side.vpc_id, "{accepter-vpc}"
+                )
+                for key, value in tags_of(cloud, view.side, peering_id).items()
+            }
+            for role, view in (("requester", requester), ("accepter", accepter))
         },
         "routes": {
             "requester": routes_by_table(cloud, requester, peering_id),
@@ -164,7 +169,10 @@ def converged_world_state(a_cidr: str, b_cidr: str) -> dict[str, Any]:
     """The end state of a world_pair once peered and converged."""
     return {
         "peering": "active",
-        "tags": {"requester": {STATUS: "verified"}, "accepter": {STATUS: "verified"}},
+        "tags": {
+            "requester": {STATUS: "verified", "Name": "VPC-A <-> VPC-B"},
+            "accepter": {STATUS: "verified", "Name": "VPC-B <-> VPC-A"},
+        },
         "routes": {
             "requester": {
                 "main": sorted([(a_cidr, "local"), (b_cidr, PEERING)]),
@@ -340,7 +348,10 @@ def configured_net_state(a_cidr: str, b_cidr: str, status: str = "verified") -> 
 
     return {
         "peering": "active",
-        "tags": {"requester": {STATUS: status}, "accepter": {STATUS: status}},
+        "tags": {
+            "requester": {STATUS: status, "Name": "{requester-vpc} <-> {accepter-vpc}"},
+            "accepter": {STATUS: status, "Name": "{accepter-vpc} <-> {requester-vpc}"},
+        },
         "routes": {"requester": tables(a_cidr, b_cidr), "accepter": tables(b_cidr, a_cidr)},
         "rules": {"requester": groups(b_cidr), "accepter": groups(a_cidr)},
     }

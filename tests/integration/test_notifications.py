@@ -76,7 +76,7 @@ def test_an_unchanged_failing_verdict_is_told_once_and_a_changed_one_again(
     [told] = inbox.take()
     assert told["Subject"] == f"Peering {peering_id}: blocked:network-acls"
     assert f"{acl_id} rule 90 denies icmp echo request in from {a.private_ip}" in told["Message"]
-    assert tags_of(cloud, side(a), peering_id) == {STATUS: "blocked:network-acls"}
+    assert tags_of(cloud, side(a), peering_id) == {STATUS: "blocked:network-acls", "Name": "VPC-A <-> VPC-B"}
 
     # WHEN "Peering Configured" comes again (EventBridge delivers at least once), twice
     [configured] = [e for e in autopilot.published if e["detail-type"] == "Peering Configured"]
@@ -108,15 +108,15 @@ def test_an_unchanged_failing_verdict_is_told_once_and_a_changed_one_again(
     [told] = inbox.take()
     assert told["Subject"] == f"Peering {peering_id}: blocked:routes"
     assert f"{a.route_table_id} sends {b.private_ip} (to) to {igw} via 10.1.1.0/24, not {peering_id}" in told["Message"]
-    assert tags_of(cloud, side(a), peering_id) == {STATUS: "blocked:routes"}
-    assert tags_of(cloud, side(b), peering_id) == {STATUS: "blocked:routes"}
+    assert tags_of(cloud, side(a), peering_id) == {STATUS: "blocked:routes", "Name": "VPC-A <-> VPC-B"}
+    assert tags_of(cloud, side(b), peering_id) == {STATUS: "blocked:routes", "Name": "VPC-B <-> VPC-A"}
 
     # WHEN it is fixed, THEN it is verified, and a success is not a notification
     ec2.delete_route(RouteTableId=a.route_table_id, DestinationCidrBlock="10.1.1.0/24")
     autopilot.put(configured, via="a redelivery")
     assert results(autopilot.run_until_idle(), "VerifyPeeringFunction") == ["verified"]
     assert inbox.take() == []
-    assert tags_of(cloud, side(a), peering_id) == {STATUS: "verified"}
+    assert tags_of(cloud, side(a), peering_id) == {STATUS: "verified", "Name": "VPC-A <-> VPC-B"}
 
 
 def test_a_pending_request_in_dry_run_is_not_a_failure_and_tells_nobody_sweep_after_sweep(

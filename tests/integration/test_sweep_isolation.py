@@ -173,7 +173,7 @@ def test_a_place_aws_refuses_is_reported_and_the_other_places_work_is_done(
     ]
     assert routes_via(cloud, a, peering_id) == sorted([("main", b.cidr), (a.route_table_id, b.cidr)])
     assert routes_via(cloud, b, peering_id) == sorted([("main", a.cidr), (b.route_table_id, a.cidr)])
-    assert tags_of(cloud, side(a), peering_id) == {STATUS: "verified"}
+    assert tags_of(cloud, side(a), peering_id) == {STATUS: "verified", "Name": "VPC-A <-> VPC-B"}
     # ... one error line names each place, and the metric counts them
     assert errors_logged(caplog, "cannot act here") == [
         f"{p['accountId']}/{p['region']} not swept: {p['message']}" for p in failed
@@ -228,7 +228,7 @@ def test_throttling_that_outlasts_the_retries_in_one_place_is_reported_and_the_r
         ("VerifyPeeringFunction", "verified"),
     ]
     assert routes_via(cloud, b, peering_id) == sorted([("main", a.cidr), (b.route_table_id, a.cidr)])
-    assert tags_of(cloud, side(b), peering_id) == {STATUS: "verified"}
+    assert tags_of(cloud, side(b), peering_id) == {STATUS: "verified", "Name": "VPC-B <-> VPC-A"}
     assert sweep_metrics(autopilot) == [{"WorkFound": [1.0], "SweepPlacesFailed": [1.0]}]
 
 

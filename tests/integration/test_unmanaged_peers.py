@@ -55,7 +55,11 @@ def test_a_partners_accept_forwarded_from_its_account_configures_the_hubs_side_a
         ("icmp", -1, -1, "10.7.0.0/16", f"peering-autopilot {peering_id}"),
         ("tcp", 443, 443, "10.7.0.0/16", f"peering-autopilot {peering_id}"),
     }
-    assert tags_of(cloud, hub.side, peering_id) == {STATUS: "unverified:side-not-readable"}
+    # the partner's VPC cannot be read: its id stands for its Name
+    assert tags_of(cloud, hub.side, peering_id) == {
+        STATUS: "unverified:side-not-readable",
+        "Name": f"{hub.side.vpc_id} <-> {partner.side.vpc_id}",
+    }
     [verdict] = [e["detail"] for e in autopilot.published if e["detail-type"] == "Peering Verification Failed"]
     assert verdict["unreadableSides"] == [
         f"accepter {partner.side.vpc_id} ({OUTSIDER}): account {OUTSIDER} is not managed by this hub"
@@ -95,7 +99,11 @@ def test_a_peering_a_partner_accepted_out_of_sight_is_configured_by_the_sweep_an
         ("VerifyPeeringFunction", "Configured", "unverified:side-not-readable"),
     ]
     assert peering_routes(cloud, hub, peering_id) == expected_routes(hub, {"10.8.0.0/16"})
-    assert tags_of(cloud, hub.side, peering_id) == {STATUS: "unverified:side-not-readable"}
+    # the partner's VPC cannot be read: its id stands for its Name
+    assert tags_of(cloud, hub.side, peering_id) == {
+        STATUS: "unverified:side-not-readable",
+        "Name": f"{hub.side.vpc_id} <-> {partner.side.vpc_id}",
+    }
 
     # WHEN the sweep runs again, THEN it sends no more work for it
     again = autopilot.tick()

@@ -50,4 +50,31 @@ def test_the_templates_reserved_concurrency_keeps_a_burst_under_the_write_refill
 def test_make_write_budget_prints_the_arithmetic_and_says_it_fits(capsys: Any) -> None:
     assert write_budget.main() == 0
     out = capsys.readouterr().out
-    assert "burst of new peerings: 4.34 writes/s in one account, under the refill of 5/s" in out
+    assert "burst of new peerings: 4.42 writes/s in one account, under the refill of 5/s" in out
+    assert "a peering group of 10 VPCs joined at once: 45 requests sent in 25 s, the burst borrows 31 of" in out
+
+
+def test_a_group_at_the_mesh_advisors_threshold_borrows_well_under_ec2s_bucket() -> None:
+    concurrency = write_budget.reserved(TEMPLATE)
+    requests, _, borrowed = write_budget.group_burst(10, concurrency)
+    assert requests == 45 and borrowed < write_budget.BUCKET / 4
+
+
+def test_the_model_counts_the_ec2_calls_of_a_group_request(cloud: LocalCloud, autopilot_factory: Any) -> None:
+    # GIVEN two VPCs of one group in two accounts
+    autopilot = autopilot_factory()
+    a = build_network(cloud, Network("VPC-A", HUB, REGION, "10.0.0.0/16", tags=dict(ENABLED)))
+    b = build_network(cloud, Network("VPC-B", MEMBER, REGION, "10.1.0.0/16", tags=dict(ENABLED)))
+    for net in (a, b):
+        cloud.tag_vpc(net.account, REGION, net.vpc_id, {"peering-autopilot:group": "shared"})
+
+    deliveries = autopilot.run_until_idle()
+
+    # THEN the request read as the model assumes and wrote once (each tag change planned it: the
+    # second finds the pair peered after the same reads)
+    [connect] = [d for d in deliveries if d.function == "ConnectPeeringFunction" and d.result["status"] == "requested"]
+    writes = len(connect.calls.mutating("ec2"))
+    assert (sum(connect.calls.by_action("ec2").values()) - writes, writes) == (
+        write_budget.CONNECT.reads,
+        write_budget.CONNECT.writes,
+    )

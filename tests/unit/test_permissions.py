@@ -141,7 +141,14 @@ GUARDED = {
     # Only the autopilot's own notes on a peering; configure also notes (and clears) held refusals.
     "TagPeeringStatusOnly": {"ForAllValues:StringEquals": {"aws:TagKeys": ["peering-autopilot:status"]}},
     "TagPeeringStatusAndHolds": {
-        "ForAllValues:StringLike": {"aws:TagKeys": ["peering-autopilot:status", "peering-autopilot:held:*"]}
+        "ForAllValues:StringLike": {
+            "aws:TagKeys": ["peering-autopilot:status", "peering-autopilot:held:*", "peering-autopilot:remote-dns:*"]
+        }
+    },
+    # A Name only where the peering has none (issue 11, point 4).
+    "NamePeeringsWithoutOne": {
+        "ForAllValues:StringEquals": {"aws:TagKeys": ["Name"]},
+        "Null": {"aws:ResourceTag/Name": "true"},
     },
     # A table is routed only when its routes tag is absent or `true` in any case (issue 9, point 3):
     # two statements, since conditions in one statement are ANDed.

@@ -4,6 +4,8 @@ Level-triggered, both ways: each run reads what is there (one route-table read a
 security-group read per VPC side), computes what the tags and the VPCs' blocks want, adds what is
 missing, replaces blackhole routes, takes back what the autopilot owns that is no longer wanted,
 and reports per side what it did, what it left alone and why. A second run changes nothing.
+Once the peering is active, each managed side also gets its remote DNS option as its VPC's tag
+asks, and a Name where its view of the peering has none (side_options.py).
 """
 
 from __future__ import annotations
@@ -16,15 +18,16 @@ from peering_autopilot.aws.ec2 import Ec2Gateway
 from peering_autopilot.aws.eventbridge import EventPublisher
 from peering_autopilot.aws.sessions import AwsAccess
 from peering_autopilot.context import Context
-from peering_autopilot.errors import ChangeRefusedError
+from peering_autopilot.errors import AwsCallError, ChangeRefusedError, ThrottledError
 from peering_autopilot.holds import QUOTA_CODES, Hold, holding, holds_in, new_hold, sizes_of
 from peering_autopilot.lookup import read_peering
-from peering_autopilot.model import PENDING, PROVISIONING, Peering
+from peering_autopilot.model import ACTIVE, PENDING, PROVISIONING, REQUESTER, Peering
 from peering_autopilot.permissions import actions_of
 from peering_autopilot.results import StepResult, peering_detail
 from peering_autopilot.routes import RefusedBlock, Route, RoutePlan, peer_destinations, plan_routes
 from peering_autopilot.security_groups import GroupPlan, Rule, ip_permissions, plan_group, rule_description
 from peering_autopilot.settings import Settings
+from peering_autopilot.side_options import MARK, DnsPlan, dns_mark, name_needed, peering_name, plan_dns, vpc_label
 from peering_autopilot.sides import Side, managed_place, open_sides
 from peering_autopilot.status import CONFIGURED, PARTIALLY_CONFIGURED, is_verdict, peering_seen_by, write_status
 from peering_autopilot.triggers import PeeringHint
@@ -43,6 +46,7 @@ IAM_ACTIONS = actions_of(
     Ec2Gateway.revoke_ingress,
     Ec2Gateway.tag,
     Ec2Gateway.untag,
+    Ec2Gateway.set_remote_dns,
     EventPublisher.publish,
 )
 
@@ -66,6 +70,9 @@ class SideReport:
     removed_rules: dict[str, list[Rule]] = field(default_factory=dict)
     refused: list[ChangeRefusedError] = field(default_factory=list)
     held: list[Hold] = field(default_factory=list)  # quota refusals not retried yet
+    dns: DnsPlan | None = None  # active peerings only
+    name: str | None = None  # the Name given to this side's view of the peering, if it had none
+    option_errors: list[str] = field(default_factory=list)  # remote DNS EC2 refused
 
     @property
     def complete(self) -> bool:
@@ -76,6 +83,7 @@ class SideReport:
             and not self.held
             and not self.refused_blocks
             and not any(g.bad_entries for g in self.groups)
+            and not self.option_errors
         )
 
     @property
@@ -125,6 +133,8 @@ class SideReport:
                 "refused": [r for r in refused if r["resourceId"].startswith("sg-")],
                 "held": [h for h in held if h["resourceId"].startswith("sg-")],
             },
+            "remoteDns": {**self.dns.describe(), "errors": self.option_errors} if self.dns else None,
+            "nameGiven": self.name,
         }
 
 
@@ -158,6 +168,10 @@ def configure_peering(hint: PeeringHint, ctx: Context) -> ConfigureResult:
         _configure_side(side, peer, both_ipv6, peering.peering_id, settings, views.get(id(side)), ctx.now())
         for side, peer in ((requester, accepter), (accepter, requester))
     ]
+    named: set[tuple[str, str]] = set()  # views given a Name in this run (one view when both sides share a place)
+    for report, peer in zip(reports, (accepter, requester), strict=True):
+        if report.side.managed:
+            _side_options(report, peer, views.get(id(report.side)) or peering, settings.dry_run, named)
 
     outcome = Outcome.CONFIGURED if all(r.complete for r in reports) else Outcome.PARTIALLY_CONFIGURED
     if not settings.dry_run:
@@ -273,6 +287,39 @@ def _configure_side(
     return report
 
 
+def _side_options(report: SideReport, peer: Side, view: Peering, dry_run: bool, named: set[tuple[str, str]]) -> None:
+    """Remote DNS as the side's VPC tag asks (active peerings only), and a Name where its view of
+    the peering has none."""
+    side, ec2, pid = report.side, report.side.ec2, view.peering_id
+    own = view.requester if side.role == REQUESTER else view.accepter
+    if view.status == ACTIVE and side.vpc is not None:
+        report.dns = plan_dns(side.vpc.tags, own.remote_dns, view.tags, side.role)
+    place = (side.info.account_id, side.info.region)
+    if name_needed(view.tags) and place not in named:
+        named.add(place)
+        report.name = peering_name(
+            vpc_label(side.vpc.tags if side.vpc else None, side.info.vpc_id),
+            vpc_label(peer.vpc.tags if peer.vpc else None, peer.info.vpc_id),
+        )
+    if dry_run or ec2 is None:
+        return
+    dns = report.dns
+    if dns is not None and dns.turn is not None:
+        try:
+            ec2.set_remote_dns(pid, side.role, dns.turn)
+        except ThrottledError:
+            raise  # Lambda retries
+        except AwsCallError as e:  # e.g. the VPC has DNS hostnames off: said, not retried in a loop
+            report.option_errors.append(f"{e.code}: {e.message}")
+    if dns is not None and not report.option_errors:
+        if dns.mark is True:
+            ec2.tag(pid, {dns_mark(side.role): MARK})
+        elif dns.mark is False:
+            ec2.untag(pid, [dns_mark(side.role)])
+    if report.name:
+        ec2.tag(pid, {"Name": report.name})  # its own call: IAM lets it only where no Name is yet
+
+
 def _note_holds(
     ec2: Ec2Gateway, peering_id: str, holds: dict[str, Hold], refused_now: dict[str, Hold], touched: set[str]
 ) -> None:
@@ -306,6 +353,10 @@ def _summary(reports: list[SideReport]) -> str:
             words += ", refused: " + "; ".join(str(e) for e in r.refused)
         if r.held:
             words += ", held after a quota refusal: " + ", ".join(h.resource_id for h in r.held)
+        if r.dns is not None and r.dns.turn is not None:
+            words += f", remote DNS {'on' if r.dns.turn else 'off'}"
+        if r.option_errors:
+            words += ", remote DNS refused: " + "; ".join(r.option_errors)
         bad = [b.entry for g in r.groups for b in g.bad_entries]
         if bad:
             words += f", invalid allow entries {bad}"

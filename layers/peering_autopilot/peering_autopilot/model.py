@@ -22,6 +22,10 @@ DNS_TAG = "peering-autopilot:dns"  # VPC: its owner lets peers resolve its DNS h
 # Peering: the autopilot requested it for this group (set at creation). Only such a peering is
 # ever deleted by the autopilot, when its two VPCs no longer share a group.
 CREATED_FOR_TAG = "peering-autopilot:created-for-group"
+# Peering (each side's own view), + ":requester" or ":accepter": the autopilot turned that side's
+# remote DNS on, so it may turn it off. Per role: a peering within one account has one view.
+REMOTE_DNS_TAG = "peering-autopilot:remote-dns"
+NAME_TAG = "Name"
 # A group name: what a tag value must be to count (anything else makes the membership unknown).
 GROUP_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:/+=@-]{0,62}", re.ASCII)
 REQUESTER, ACCEPTER = "requester", "accepter"
@@ -83,17 +87,22 @@ class PeeringSide:
     region: str
     vpc_id: str
     cidrs: Cidrs
+    # This side's peering option: peers may resolve its VPC's public DNS hostnames to private
+    # addresses. None when EC2 did not say (a peering not active yet has no options).
+    remote_dns: bool | None = field(default=None, compare=False)
 
     @classmethod
     def from_api(cls, info: Mapping[str, Any], default_region: str) -> PeeringSide:
         blocks = [info["CidrBlock"]] if info.get("CidrBlock") else []
         blocks += [b["CidrBlock"] for b in info.get("CidrBlockSet", []) if b.get("CidrBlock")]
         blocks += [b["Ipv6CidrBlock"] for b in info.get("Ipv6CidrBlockSet", []) if b.get("Ipv6CidrBlock")]
+        dns = info.get("PeeringOptions", {}).get("AllowDnsResolutionFromRemoteVpc")
         return cls(
             account_id=info["OwnerId"],
             region=info.get("Region") or default_region,
             vpc_id=info["VpcId"],
             cidrs=Cidrs.of(blocks),
+            remote_dns=dns if isinstance(dns, bool) else None,
         )
 
     def describe(self) -> dict[str, Any]:

@@ -38,6 +38,7 @@ from peering_autopilot.holds import holding, holds_in, sizes_of
 from peering_autopilot.mesh import GroupPlan, plan_groups
 from peering_autopilot.model import (
     ACCEPTER,
+    ACTIVE,
     CREATED_FOR_TAG,
     GROUP_TAG,
     REQUESTER,
@@ -51,6 +52,7 @@ from peering_autopilot.permissions import actions_of
 from peering_autopilot.routes import peer_destinations, peerings_routed, plan_routes
 from peering_autopilot.security_groups import autopilot_permissions, peerings_opened, plan_group
 from peering_autopilot.settings import PeerCidrPolicy, Settings
+from peering_autopilot.side_options import name_needed, plan_dns
 from peering_autopilot.triggers import WORK_DETAIL_TYPE, ScheduledSweep, VpcHint
 
 IAM_ACTIONS = actions_of(
@@ -414,6 +416,13 @@ def _judge(
         rules = sum(len(g.add) for g in group_plans if g.group_id not in held) + sum(len(g.remove) for g in group_plans)
         if routes or rules:
             return "configure", f"{len(routes)} route change(s) and {rules} rule change(s) due in {vpc.vpc_id}"
+        # Remote DNS as the VPC's tag asks, and a Name on this account's view of the peering.
+        if peering.status == ACTIVE:
+            dns = plan_dns(vpc.tags, own.remote_dns, peering.tags, role)
+            if dns.turn is not None or dns.mark is not None:
+                return "configure", f"remote DNS of {vpc.vpc_id}'s side: {dns.note}"
+        if name_needed(peering.tags):
+            return "configure", f"the peering has no Name in {vpc.account_id}"
         return None
     if peering.ended:
         routed = pid in peerings_routed(tables)

@@ -111,6 +111,16 @@ class Ec2Gateway:
             )
         return str(response["VpcPeeringConnection"]["VpcPeeringConnectionId"])
 
+    @needs("ec2:ModifyVpcPeeringConnectionOptions")
+    def set_remote_dns(self, peering_id: str, role: str, allow: bool) -> None:
+        """This account's side (`role`: requester or accepter) of the peering: may the peer resolve
+        its VPC's public DNS hostnames to private addresses. Each side only by its own account,
+        in its own region; the peering must be active."""
+        side = "RequesterPeeringConnectionOptions" if role == "requester" else "AccepterPeeringConnectionOptions"
+        options: dict[str, Any] = {side: {"AllowDnsResolutionFromRemoteVpc": allow}}
+        with translated("ec2", self.where):
+            self.client.modify_vpc_peering_connection_options(VpcPeeringConnectionId=peering_id, **options)
+
     @needs("ec2:DeleteVpcPeeringConnection")
     def delete_peering(self, peering_id: str) -> None:
         with translated("ec2", self.where):
