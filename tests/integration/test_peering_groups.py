@@ -4,11 +4,13 @@ request; leaving the group withdraws the autopilot's own and cleans up; a person
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
 
 from autopilot_local.harness import LocalAutopilot, LocalCloud
+from peering_autopilot import cli
 from peering_autopilot.model import CREATED_FOR_TAG, GROUP_TAG
 from tests.support.world import (
     HUB,
@@ -209,7 +211,7 @@ def test_a_pair_where_one_side_routes_the_others_block_through_another_peering_i
 
 
 def test_the_quota_is_respected_and_the_mesh_advice_given_with_the_numbers(
-    cloud: LocalCloud, autopilot_factory: Any
+    cloud: LocalCloud, autopilot_factory: Any, capsys: pytest.CaptureFixture[str]
 ) -> None:
     nets = [build_net(cloud, HUB, REGION, f"10.{i}.0.0/16") for i in range(4)]
     autopilot = autopilot_factory(PeeringQuotaPerVpc="2", MeshAdvisorThreshold="3")
@@ -230,6 +232,16 @@ def test_the_quota_is_respected_and_the_mesh_advice_given_with_the_numbers(
     assert advice["large-mesh"]["vpcs"] == 4 and advice["large-mesh"]["peeringsNeeded"] == 6
     assert "Transit Gateway" in advice["large-mesh"]["message"]
     assert "near-quota" in advice
+
+    # ... and `peering-autopilot status` says the same from the same reads
+    capsys.readouterr()
+    code = cli.main(
+        ["status", "--accounts", HUB, "--regions", REGION, "--peering-quota", "2", "--mesh-threshold", "3", "--json"]
+    )
+    groups = json.loads(capsys.readouterr().out)["groups"]
+    assert code == 0
+    assert {a["code"] for a in groups["advice"]} == {"large-mesh", "near-quota"}
+    assert len([s for s in groups["skipped"] if s["code"] == "quota"]) == 3 and groups["requests"] == []
 
 
 def test_dry_run_publishes_the_plan_and_requests_nothing(cloud: LocalCloud, autopilot_factory: Any) -> None:

@@ -10,7 +10,8 @@ Installed in botocore's built-in handlers, the fault reaches every session creat
 the functions' own (their runtime is started afresh on install) and the member-role sessions
 they assume. Sessions made before (the test's own, through LocalCloud) stay unfaulted, so the test
 builds its world and reads back the emulator freely. Requests are named by the account whose
-credentials signed them and the region of their signature.
+credentials signed them (a role assumed outside the functions, as the command line does, too)
+and the region of their signature.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ import botocore.endpoint
 import botocore.handlers
 import pytest
 from botocore.awsrequest import AWSResponse
+from moto.iam.models import iam_backends
 
 from autopilot_local.harness import LocalCloud, LocalFunction
 from peering_autopilot import runtime as domain_runtime
@@ -87,7 +89,14 @@ def _account_of(cloud: LocalCloud, access_key: str) -> str:
     if access_key in ("testing", os.environ.get("AWS_ACCESS_KEY_ID")):
         return cloud.hub_account_id
     identity = cloud.assumed.get(access_key)  # a role a function assumed (the harness records them)
-    return identity.account_id if identity else "?"
+    if identity:
+        return identity.account_id
+    # A role assumed outside the functions (a person's command line, through the reader role):
+    # moto knows whose account the key belongs to.
+    for account_id, backend in list(iam_backends.items()):
+        if access_key in backend["aws"].access_keys:
+            return str(account_id)
+    return "?"
 
 
 class _RecordingTime:

@@ -1,9 +1,13 @@
-"""The doctor command refuses bad input with a clear message and exit status 2, before any AWS call."""
+"""The doctor and status commands refuse bad input with a clear message and exit status 2, before
+any AWS call."""
 
 from __future__ import annotations
 
+import os
+
 import pytest
 
+from autopilot_local.metering import CallLog
 from peering_autopilot.cli import main
 
 
@@ -31,3 +35,59 @@ def test_a_peering_nobody_can_see_is_reported(
 ) -> None:
     assert main(["doctor", "pcx-0123456789abcdef0", "--region", "us-east-1"]) == 2
     assert "pcx-0123456789abcdef0 is not visible to account 123456789012 in us-east-1" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        pytest.param(["--accounts", "12345"], "--accounts: '12345' is not a 12-digit account id", id="short account"),
+        pytest.param(
+            ["--accounts", "111111111111,22222222222x"],
+            "--accounts: '22222222222x' is not a 12-digit account id",
+            id="one bad account of two",
+        ),
+        pytest.param(["--accounts", " , "], "--accounts lists nothing", id="no account"),
+        pytest.param(["--regions", "us-east-1,Mars"], "--regions: 'Mars' is not a region name", id="bad region"),
+        pytest.param(["--regions", ""], "--regions lists nothing", id="no region"),
+        pytest.param(["--peering-quota", "0"], "--peering-quota must be a whole number", id="quota zero"),
+        pytest.param(["--peering-quota", "ten"], "got 'ten'", id="quota not a number"),
+        pytest.param(["--peering-quota", "-5"], "got '-5'", id="quota negative"),
+        pytest.param(
+            ["--member-role-name", "bad role!"],
+            "--member-role-name 'bad role!' is not a valid role name",
+            id="bad role name",
+        ),
+        pytest.param(
+            ["--allowed-peer-cidrs", "10.0.0.1/8"],
+            "--allowed-peer-cidrs holds values that are not CIDR blocks (network/prefix): ['10.0.0.1/8']",
+            id="host bits in a block",
+        ),
+        pytest.param(
+            ["--endpoint-url", "localhost:5000"],
+            "--endpoint-url 'localhost:5000' is not an http(s) URL",
+            id="no scheme",
+        ),
+        pytest.param(["--endpoint-url", "http://"], "--endpoint-url 'http://' is not an http(s) URL", id="no host"),
+    ],
+)
+def test_status_refuses_a_bad_option_naming_it_with_exit_status_2_before_any_aws_call(
+    argv: list[str], message: str, capsys: pytest.CaptureFixture[str], api_calls: CallLog
+) -> None:
+    assert main(["status", *argv]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ")
+    assert message in err
+    assert api_calls.calls == []
+    assert "AWS_ENDPOINT_URL" not in os.environ
+
+
+def test_status_without_a_region_says_how_to_give_one(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, api_calls: CallLog
+) -> None:
+    for name in ("AWS_DEFAULT_REGION", "AWS_REGION"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_CONFIG_FILE", os.devnull)
+
+    assert main(["status"]) == 2
+    assert capsys.readouterr().err == "error: no region: pass --regions or set AWS_REGION\n"
+    assert api_calls.calls == []

@@ -1,9 +1,11 @@
 """`peering-autopilot doctor pcx-…`: the verification checklist for any peering, from a terminal.
+`peering-autopilot status`: every peering of the listed accounts and regions, in one table.
 
-Uses the operator's own credentials (the usual AWS_PROFILE / environment); reads the other side
-through the member role when it is in another account. Works against an emulator too:
+Uses the operator's own credentials (the usual AWS_PROFILE / environment); reads other accounts
+through the member role (the read-only `-reader`, by default). Works against an emulator too:
 `--endpoint-url http://127.0.0.1:5000` (or AWS_ENDPOINT_URL).
-Exit status: 0 verified, 1 blocked or not verifiable, 2 the peering could not be read.
+Doctor's exit status: 0 verified, 1 blocked or not verifiable, 2 the peering could not be read.
+Status's: 0 every place read, 1 some place not read, 2 bad options or no identity.
 """
 
 from __future__ import annotations
@@ -11,13 +13,17 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import sys
+import time
 from collections.abc import Sequence
+from urllib.parse import urlsplit
 
+from peering_autopilot import estate
 from peering_autopilot.aws.sessions import AwsAccess, caller_account, operator_session
 from peering_autopilot.context import Context
-from peering_autopilot.errors import AutopilotError, AwsCallError
-from peering_autopilot.settings import ROLE_NAME, Settings
+from peering_autopilot.errors import AutopilotError, AwsCallError, SettingsError
+from peering_autopilot.settings import ACCOUNT_ID, DEFAULT_PEER_CIDRS, REGION, ROLE_NAME, PeerCidrPolicy, Settings
 from peering_autopilot.triggers import PEERING_ID, PeeringHint
 from peering_autopilot.verify import diagnose, report_text
 
@@ -37,8 +43,33 @@ def main(argv: Sequence[str] | None = None) -> int:
     doctor.add_argument("--ping", action="store_true", help="also ping from SSM-managed probe instances")
     doctor.add_argument("--endpoint-url", default=None, help="talk to this endpoint (an emulator) instead of AWS")
     doctor.add_argument("--json", action="store_true", help="print the diagnosis as JSON")
+    status = commands.add_parser("status", help="every peering of the accounts and regions, in one table")
+    status.add_argument("--accounts", default=None, help="comma-separated account ids (default: your own)")
+    status.add_argument("--regions", default=None, help="comma-separated regions (default: your session's)")
+    status.add_argument(
+        "--member-role-name",
+        default="PeeringAutopilotMember-reader",
+        help="role to assume in the listed accounts other than yours (default: %(default)s)",
+    )
+    status.add_argument(
+        "--peering-quota",
+        default=str(estate.DEFAULT_PEERING_QUOTA),
+        help="active peerings allowed per VPC, for the headroom column (default: %(default)s, AWS's default)",
+    )
+    status.add_argument(
+        "--allowed-peer-cidrs",
+        default=DEFAULT_PEER_CIDRS,
+        help="the hub's AllowedPeerCidrs, to judge what is due as it does (default: %(default)s)",
+    )
+    status.add_argument(
+        "--mesh-threshold",
+        default="10",
+        help="the hub's MeshAdvisorThreshold: a peering group of more VPCs gets the advice (default: %(default)s)",
+    )
+    status.add_argument("--endpoint-url", default=None, help="talk to this endpoint (an emulator) instead of AWS")
+    status.add_argument("--json", action="store_true", help="print the table as JSON")
     args = parser.parse_args(argv)
-    return run_doctor(args)
+    return run_doctor(args) if args.command == "doctor" else run_status(args)
 
 
 def run_doctor(args: argparse.Namespace) -> int:
@@ -108,6 +139,83 @@ def _doctor_settings(
         reachability_analyzer=args.reachability_analyzer,
         live_ping=args.ping,
     )
+
+
+def run_status(args: argparse.Namespace) -> int:
+    try:
+        accounts = _listed("--accounts", args.accounts, ACCOUNT_ID, "a 12-digit account id")
+        regions = _listed("--regions", args.regions, REGION, "a region name")
+        quota = _quota(args.peering_quota)
+        threshold = _threshold(args.mesh_threshold)
+        policy = PeerCidrPolicy.parse(args.allowed_peer_cidrs, name="--allowed-peer-cidrs")
+    except SettingsError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    if not ROLE_NAME.fullmatch(args.member_role_name):
+        print(f"error: --member-role-name {args.member_role_name!r} is not a valid role name", file=sys.stderr)
+        return 2
+    if args.endpoint_url is not None:
+        url = urlsplit(args.endpoint_url)
+        if url.scheme not in ("http", "https") or not url.netloc:
+            print(f"error: --endpoint-url {args.endpoint_url!r} is not an http(s) URL", file=sys.stderr)
+            return 2
+        os.environ["AWS_ENDPOINT_URL"] = args.endpoint_url
+    session = operator_session()
+    regions = regions or ([session.region_name] if session.region_name else [])
+    if not regions:
+        print("error: no region: pass --regions or set AWS_REGION", file=sys.stderr)
+        return 2
+    try:
+        account = caller_account(session)
+    except AwsCallError as e:
+        print(f"error: cannot tell which account your credentials belong to: {e}", file=sys.stderr)
+        return 2
+    accounts = accounts or [account]
+    # The caller's account acts as the hub: the other listed accounts are read through the member role.
+    settings = Settings(
+        hub_account_id=account,
+        hub_region=session.region_name or regions[0],
+        approved_account_ids=frozenset(accounts) - {account},
+        member_role_name=args.member_role_name,
+        managed_regions=tuple(regions),
+        event_bus_name="unused",
+        allowed_peer_cidrs=policy,
+    )
+    places = [(a, r) for a in accounts for r in regions]
+    reads, unread = estate.read_estate(AwsAccess(settings, session), places)
+    report = estate.EstateReport(
+        [r.place for r in reads],
+        estate.survey(reads, quota, policy, time.time()),
+        unread,
+        estate.group_plan(reads, quota, policy, threshold),
+    )
+    print(json.dumps(report.describe(), indent=2) if args.json else estate.report_text(report))
+    return 1 if unread else 0
+
+
+def _listed(option: str, text: str | None, pattern: re.Pattern[str], what: str) -> list[str]:
+    """A comma list of the option, each item matching `pattern`, once each in order; [] when not given."""
+    if text is None:
+        return []
+    items = [item.strip() for item in text.split(",") if item.strip()]
+    if not items:
+        raise SettingsError(f"{option} lists nothing")
+    bad = [item for item in items if not pattern.fullmatch(item)]
+    if bad:
+        raise SettingsError(f"{option}: {bad[0]!r} is not {what}")
+    return list(dict.fromkeys(items))
+
+
+def _quota(text: str) -> int:
+    if not re.fullmatch(r"[0-9]{1,4}", text, re.ASCII) or int(text) < 1:
+        raise SettingsError(f"--peering-quota must be a whole number of peerings per VPC, at least 1, got {text!r}")
+    return int(text)
+
+
+def _threshold(text: str) -> int:
+    if not re.fullmatch(r"[0-9]{1,4}", text, re.ASCII) or int(text) < 2:
+        raise SettingsError(f"--mesh-threshold must be a whole number of VPCs, at least 2, got {text!r}")
+    return int(text)
 
 
 if __name__ == "__main__":

@@ -34,7 +34,7 @@ from peering_autopilot.aws.eventbridge import EventPublisher
 from peering_autopilot.aws.sessions import AwsAccess
 from peering_autopilot.context import Context
 from peering_autopilot.errors import AutopilotError, AwsCallError, RoleAssumptionError
-from peering_autopilot.holds import holding, holds_in, sizes_of
+from peering_autopilot.estate import changes_due
 from peering_autopilot.mesh import GroupPlan, plan_groups
 from peering_autopilot.model import (
     ACCEPTER,
@@ -49,8 +49,8 @@ from peering_autopilot.model import (
     Vpc,
 )
 from peering_autopilot.permissions import actions_of
-from peering_autopilot.routes import peer_destinations, peerings_routed, plan_routes
-from peering_autopilot.security_groups import autopilot_permissions, peerings_opened, plan_group
+from peering_autopilot.routes import peerings_routed
+from peering_autopilot.security_groups import autopilot_permissions, peerings_opened
 from peering_autopilot.settings import PeerCidrPolicy, Settings
 from peering_autopilot.side_options import name_needed, plan_dns
 from peering_autopilot.triggers import WORK_DETAIL_TYPE, ScheduledSweep, VpcHint
@@ -155,8 +155,9 @@ class SweepReport:
         counts: dict[str, int] = defaultdict(int)
         for item in self.work:
             counts[item.work] += 1
-        if self.groups:
+        if self.groups and self.groups.requests:
             counts["request"] += len(self.groups.requests)
+        if self.groups and self.groups.withdrawals:
             counts["withdraw"] += len(self.groups.withdrawals)
         described: dict[str, Any] = {
             "places": self.places,
@@ -401,21 +402,11 @@ def _judge(
             return "accept", "a pending request to decide on"
         return None
     if peering.configurable:
-        # The peer's blocks: its VPC when it is read here, else as the peering describes them.
-        peer_vpc = local_vpcs.get(peer.vpc_id)
-        peer_cidrs = peer.cidrs.union(peer_vpc.cidrs) if peer_vpc else peer.cidrs
+        # The peer judged by its VPC when it is read here, else as the peering describes it.
         own = peering.requester if role == REQUESTER else peering.accepter
-        wanted, _ = peer_destinations(
-            own.cidrs.union(vpc.cidrs), peer_cidrs, policy, with_ipv6=bool(vpc.cidrs.ipv6 and peer_cidrs.ipv6)
-        )
-        plan = plan_routes(tables, wanted, pid, peer_vpc.cidrs if peer_vpc else peer.cidrs)
-        # A table or group held back after a quota refusal is not work until its hold ends.
-        held = holding(holds_in(peering.tags), sizes_of(tables, groups), now)
-        routes = [r for r in plan.add if r.route_table_id not in held] + plan.replace + plan.remove
-        group_plans = [plan_group(group, wanted, pid) for group in groups]
-        rules = sum(len(g.add) for g in group_plans if g.group_id not in held) + sum(len(g.remove) for g in group_plans)
-        if routes or rules:
-            return "configure", f"{len(routes)} route change(s) and {rules} rule change(s) due in {vpc.vpc_id}"
+        due = changes_due(peering, own, vpc, peer, local_vpcs.get(peer.vpc_id), tables, groups, policy, now)
+        if due.routes or due.rules:
+            return "configure", f"{due.routes} route change(s) and {due.rules} rule change(s) due in {vpc.vpc_id}"
         # Remote DNS as the VPC's tag asks, and a Name on this account's view of the peering.
         if peering.status == ACTIVE:
             dns = plan_dns(vpc.tags, own.remote_dns, peering.tags, role)
