@@ -2,7 +2,9 @@
 
 Builds the seed's world, sends peering requests as people would, then runs the automation as AWS
 would (CloudTrail → EventBridge rules from the templates → the template's handlers) until nothing
-is left to do, and tells what happened in a network engineer's words.
+is left to do, and tells what happened in a network engineer's words. Last, a peering group: three
+VPCs in three accounts tagged into one group converge with no request from anyone, and one leaving
+the group takes its peerings with it.
 """
 
 from __future__ import annotations
@@ -19,7 +21,19 @@ from moto.server import ThreadedMotoServer
 
 from autopilot_local.harness import PROJECT, Delivery, LocalAutopilot, LocalCloud
 from autopilot_local.metering import count_calls
-from autopilot_local.world import HUB_ACCOUNT, MEMBER_ACCOUNT, OUTSIDER_ACCOUNT, REGION, Network, build_seed_world
+from autopilot_local.world import (
+    ENABLED,
+    HUB_ACCOUNT,
+    MEMBER_ACCOUNT,
+    OUTSIDER_ACCOUNT,
+    REGION,
+    THIRD_ACCOUNT,
+    Network,
+    build_network,
+    build_seed_world,
+)
+
+GROUP_TAG = "peering-autopilot:group"
 
 LOG_FILE = PROJECT / "build" / "demo" / "function-logs.jsonl"
 
@@ -57,13 +71,17 @@ def run(host: str, port: int, log: Any, log_path: Path) -> int:
     cloud = LocalCloud(HUB_ACCOUNT)
     world = build_seed_world(cloud)
     parameters = {
-        "ApprovedAccountIds": MEMBER_ACCOUNT,
+        "ApprovedAccountIds": f"{MEMBER_ACCOUNT},{THIRD_ACCOUNT}",
         "ManagedRegions": REGION,
         "OrganizationId": "o-demoorg0001",
         "UnapprovedRequestAction": "leave-pending",
     }
     autopilot = LocalAutopilot(
-        cloud, parameters, region=REGION, member_accounts=(MEMBER_ACCOUNT, OUTSIDER_ACCOUNT), log_stream=log
+        cloud,
+        parameters,
+        region=REGION,
+        member_accounts=(MEMBER_ACCOUNT, OUTSIDER_ACCOUNT, THIRD_ACCOUNT),
+        log_stream=log,
     )
 
     heading("The world")
@@ -111,6 +129,7 @@ def run(host: str, port: int, log: Any, log_path: Path) -> int:
         expect_status="pending-acceptance",
         expect_tag="declined:accepter-not-opted-in",
     )
+    ok &= peering_group(autopilot, cloud)
 
     heading("Done")
     say(f"  Function logs (JSON, as CloudWatch Logs would hold them): {log_path}")
@@ -272,6 +291,80 @@ def blocked_case(cloud: LocalCloud, vpc_a: Network, vpc_b: Network, host: str, p
     return found
 
 
+def peering_group(autopilot: LocalAutopilot, cloud: LocalCloud) -> bool:
+    """Step 1 hands-off: owners tag their VPCs into one group; nobody sends a request."""
+    heading("A peering group: three VPCs in three accounts tagged peering-autopilot:group=shared-services")
+    nets = [
+        build_network(cloud, Network("VPC-E", HUB_ACCOUNT, REGION, "10.10.0.0/16", tags=dict(ENABLED))),
+        build_network(cloud, Network("VPC-F", MEMBER_ACCOUNT, REGION, "10.11.0.0/16", tags=dict(ENABLED))),
+        build_network(cloud, Network("VPC-G", THIRD_ACCOUNT, REGION, "10.12.0.0/16", tags=dict(ENABLED))),
+    ]
+    for net in nets:
+        cloud.tag_vpc(net.account, net.region, net.vpc_id, {GROUP_TAG: "shared-services"})
+        say(f"  {net.name} {net.vpc_id} {net.cidr} in {net.account}: tagged (a tag change: EventBridge says so)")
+    tally(autopilot.run_until_idle())
+    live = group_peerings(cloud, nets, ("active",))
+    ok = len(live) == 3
+    say(f"  {'OK' if ok else '!!'} {len(live)} peerings, all active, for 3 VPCs: n(n-1)/2 = 3; no request by a person")
+    for pcx, (a, b) in sorted(live.items()):
+        routed = routes_between(cloud, a, b, pcx) and routes_between(cloud, b, a, pcx)
+        ok &= routed
+        say(f"    {'OK' if routed else '!!'} {pcx}: {a.name} (requester, sorts first) <-> {b.name}, routed both ways")
+
+    leaver = nets[2]
+    heading(f"{leaver.name}'s owner takes it out of the group (tag removed)")
+    cloud.untag_vpc(leaver.account, leaver.region, leaver.vpc_id, [GROUP_TAG])
+    tally(autopilot.run_until_idle())
+    left = group_peerings(cloud, nets, ("active",))
+    gone = [pcx for pcx, pair in live.items() if leaver in pair]
+    clean = all(
+        not routes_between(cloud, a, b, pcx) and not routes_between(cloud, b, a, pcx)
+        for pcx in gone
+        for a, b in [live[pcx]]
+    )
+    stays = len(left) == 1 and leaver not in next(iter(left.values()))
+    say(
+        f"  {'OK' if stays else '!!'} {len(gone)} peerings of {leaver.name} withdrawn; {len(left)} left (VPC-E <-> VPC-F)"
+    )
+    say(f"  {'OK' if clean else '!!'} no route through the withdrawn peerings on either side")
+    return ok and stays and clean
+
+
+def tally(deliveries: list[Delivery]) -> None:
+    """What ran, function by function, in a line each."""
+    counts: dict[str, dict[str, int]] = {}
+    for delivery in deliveries:
+        status = str((delivery.result or {}).get("status"))
+        counts.setdefault(delivery.function, {}).setdefault(status, 0)
+        counts[delivery.function][status] += 1
+    for function, statuses in counts.items():
+        say(f"  -> {function}: " + ", ".join(f"{n} {status}" for status, n in statuses.items()))
+
+
+def group_peerings(
+    cloud: LocalCloud, nets: list[Network], states: tuple[str, ...]
+) -> dict[str, tuple[Network, Network]]:
+    by_vpc = {n.vpc_id: n for n in nets}
+    found: dict[str, tuple[Network, Network]] = {}
+    for net in nets:
+        for p in cloud.ec2(net.account, net.region).describe_vpc_peering_connections()["VpcPeeringConnections"]:
+            ends = (p["RequesterVpcInfo"]["VpcId"], p["AccepterVpcInfo"]["VpcId"])
+            if p["Status"]["Code"] in states and all(e in by_vpc for e in ends):
+                found[p["VpcPeeringConnectionId"]] = (by_vpc[ends[0]], by_vpc[ends[1]])
+    return found
+
+
+def routes_between(cloud: LocalCloud, net: Network, peer: Network, peering_id: str) -> bool:
+    tables = cloud.ec2(net.account, net.region).describe_route_tables(
+        Filters=[{"Name": "vpc-id", "Values": [net.vpc_id]}]
+    )["RouteTables"]
+    return any(
+        r.get("DestinationCidrBlock") == peer.cidr and r.get("VpcPeeringConnectionId") == peering_id
+        for t in tables
+        for r in t["Routes"]
+    )
+
+
 def describe_delivery(delivery: Delivery, published: list[dict[str, Any]]) -> None:
     if delivery.via.startswith("published"):
         say(f"  -> '{delivery.event['detail-type']}' -> rule {delivery.rule}")
@@ -363,6 +456,7 @@ def role_of(account: str) -> str:
     return {
         HUB_ACCOUNT: "hub (network team)",
         MEMBER_ACCOUNT: "approved member",
+        THIRD_ACCOUNT: "approved member",
         OUTSIDER_ACCOUNT: "in org, NOT approved",
     }.get(account, "")
 

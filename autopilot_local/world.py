@@ -10,6 +10,7 @@ from autopilot_local.harness import LocalCloud
 HUB_ACCOUNT = "123456789012"  # the network team's account: runs the hub stack, owns VPC-A
 MEMBER_ACCOUNT = "222222222222"  # an application account, approved, with a member stack: VPC-B
 OUTSIDER_ACCOUNT = "333333333333"  # in the organization (forwards events) but not approved: VPC-C
+THIRD_ACCOUNT = "444444444444"  # another approved application account: the peering group's third VPC
 REGION = "us-east-1"
 ENABLED = {"peering-autopilot:enabled": "true"}
 

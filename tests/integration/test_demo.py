@@ -65,9 +65,17 @@ def test_demo_accepts_the_cross_account_request_and_explains_the_declined_ones(t
     assert "tag peering-autopilot:enabled is missing, not 'true'" in out
     assert "is pending-acceptance; tag peering-autopilot:status = declined:accepter-not-opted-in" in out
     assert "!!" not in out
+    # the peering group: no person requests anything, and leaving it takes its peerings along
+    assert "OK 3 peerings, all active, for 3 VPCs: n(n-1)/2 = 3; no request by a person" in out
+    assert "OK 2 peerings of VPC-G withdrawn; 1 left (VPC-E <-> VPC-F)" in out
+    assert "OK no route through the withdrawn peerings on either side" in out
 
     logs = [json.loads(line) for line in log_file.read_text().splitlines() if line.startswith("{")]
     decisions = [line for line in logs if line.get("message", "").startswith("peering ")]
+    first_group_line = next(
+        i for i, d in enumerate(decisions) if d["outcome"] in ("requested", "skipped") and "group" in str(d)
+    )
+    decisions, group = decisions[:first_group_line], decisions[first_group_line:]
     assert [d["outcome"] for d in decisions] == [
         "accepted",
         "configured",
@@ -80,4 +88,8 @@ def test_demo_accepts_the_cross_account_request_and_explains_the_declined_ones(t
         "declined",
         "declined",
     ]
+    # ... then the peering group: its decisions come after those (3 VPCs: 3 peerings, then 2 withdrawn)
+    assert [d["outcome"] for d in group].count("requested") == 3
+    assert [d["outcome"] for d in group].count("withdrawn") == 2
+    assert [d["outcome"] for d in group].count("verified") == 3
     assert {d["correlation_id"] for d in decisions[:5]} == {peering_id}
