@@ -12,7 +12,7 @@ export AWS_DEFAULT_REGION ?= us-east-1
 TEMPLATES := template.yaml member/template.yaml
 .DEFAULT_GOAL := help
 
-.PHONY: help demo test lint typecheck imports templates build pytest clean coldstart calls peering-calls scale \
+.PHONY: help demo test lint typecheck imports templates build pytest clean coldstart calls peering-calls group-calls scale \
 	emulator invoke member-stackset write-budget checkov parliament
 
 $(STAMP): requirements-dev.txt constraints.txt pyproject.toml
@@ -91,6 +91,9 @@ calls: $(STAMP) ## EC2 calls to configure one cross-account peering
 	$(BIN)/python benchmarks/configure_calls.py
 
 # The AWS calls of one cross-account peering from request to verdict, per function.
+group-calls: $(STAMP) ## EC2 calls of a peering group of 5 VPCs to converge and to re-sweep
+	$(BIN)/python benchmarks/group_calls.py
+
 peering-calls: $(STAMP) ## EC2 calls of one peering from request to verdict, per function
 	$(BIN)/python benchmarks/peering_calls.py
 

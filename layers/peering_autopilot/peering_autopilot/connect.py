@@ -64,6 +64,15 @@ def request_for_group(hint: GroupRequestHint, ctx: Context) -> ConnectResult:
         if not (settings.is_managed_account(place.account_id) and settings.is_managed_region(place.region)):
             return skipped(f"{place.account_id}/{place.region} is not managed by this hub")
     requester_ec2 = aws.ec2(hint.requester.account_id, hint.requester.region)
+    # The pair's peerings first: a plan delivered twice (each end's tag change, at least once)
+    # is found done in one read.
+    existing = [
+        p
+        for p in requester_ec2.peerings_between(hint.requester.vpc_id, hint.accepter.vpc_id)
+        if p.status in LIVE_STATES
+    ]
+    if existing:
+        return skipped(f"the pair already has {existing[0].peering_id} ({existing[0].status})")
     requester = requester_ec2.get_vpc(hint.requester.vpc_id)
     accepter = aws.ec2(hint.accepter.account_id, hint.accepter.region).get_vpc(hint.accepter.vpc_id)
     members = members_of([requester, accepter])
@@ -78,9 +87,6 @@ def request_for_group(hint: GroupRequestHint, ctx: Context) -> ConnectResult:
     problem = pair_problem(requester, accepter, settings.allowed_peer_cidrs)
     if problem:
         return skipped(f"{problem[0]}: {problem[1]}")
-    existing = [p for p in requester_ec2.peerings_between(requester.vpc_id, accepter.vpc_id) if p.status in LIVE_STATES]
-    if existing:
-        return skipped(f"the pair already has {existing[0].peering_id} ({existing[0].status})")
 
     detail = {
         "group": hint.group,

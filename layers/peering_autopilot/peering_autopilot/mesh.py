@@ -125,6 +125,16 @@ class GroupPlan:
     advice: list[Advice] = field(default_factory=list)
     unclear: list[str] = field(default_factory=list)  # VPCs whose group tag could not be read as names
 
+    def involving(self, vpc_id: str) -> GroupPlan:
+        """The requests, withdrawals and skipped pairs of one VPC (the advice stays whole)."""
+        return GroupPlan(
+            [r for r in self.requests if vpc_id in (r.requester.vpc_id, r.accepter.vpc_id)],
+            [w for w in self.withdrawals if vpc_id in (w.peering.requester.vpc_id, w.peering.accepter.vpc_id)],
+            [s for s in self.skipped if vpc_id in (_vpc_of(s.pair.requester), _vpc_of(s.pair.accepter))],
+            self.advice,
+            [u for u in self.unclear if vpc_id in u],
+        )
+
     def describe(self) -> dict[str, Any]:
         return {
             "requests": [r.describe() for r in self.requests],
@@ -334,6 +344,10 @@ def _advice(
                 )
             )
     return advice
+
+
+def _vpc_of(key: str) -> str:
+    return key.rsplit("/", 1)[-1]
 
 
 def _withdrawal_key(w: Withdrawal) -> str:

@@ -204,6 +204,9 @@ def sweep(ctx: Context, outcome: Outcome = Outcome.SWEPT, subject: str = "sweep"
         outcome.value,
     )
     report.groups = _plan_groups(seen, settings)
+    if report.groups is not None and outcome is Outcome.GROUP_CHANGE:
+        # A tag change plans what concerns its VPC: each end of a pair plans it once, not each tag.
+        report.groups = report.groups.involving(subject)
     if report.groups is not None:
         _publish_group_plan(ctx.publisher, report, settings.dry_run)
     return report
