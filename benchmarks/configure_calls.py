@@ -65,7 +65,11 @@ MINIMUM: dict[str, tuple[int, int, str]] = {
     "DescribeSecurityGroups": (2, 2, "one filtered (vpc-id) read per VPC: every group, for rules to take back too"),
     "CreateRoute": (6, 0, "EC2 has no batch route API: one per table per destination (3 tables x 1 block x 2 sides)"),
     "AuthorizeSecurityGroupIngress": (2, 0, "one per group, with all its missing rules in one call"),
-    "CreateTags": (2, 0, "status tag, one per side's account (each account has its own view and tags)"),
+    "CreateTags": (
+        4,
+        0,
+        "status tag and, on a new peering, its Name: one of each per side's account (each account has its own view and tags)",
+    ),
 }
 # Why the code may exceed a minimum above, where that is known and deliberate.
 KNOWN_EXCESS = {

@@ -39,6 +39,7 @@ class Case:
     configured_first: bool = False  # ... and its routes and rules are in place (verify's cases)
     deleted_first: bool = False  # ... and then it is deleted (clean-up's cases)
     sample_ids: tuple[str, str, str] | None = None  # the file's peering, requester VPC, accepter VPC ids
+    group: str | None = None  # both VPCs tagged peering-autopilot:group with it, and no request between them
 
 
 SAMPLE = ("pcx-0f1e2d3c4b5a69788", "vpc-0a1b2c3d4e5f60789", "vpc-0b2c3d4e5f6a70891")
@@ -106,6 +107,16 @@ CASES: dict[str, Case] = {
     ),
     "cleanup_peering/malformed-wrong-work.json": Case(
         "invalid", error_names="detail.work is 'configure', not 'clean-up'"
+    ),
+    # Peering groups: the connect function requests what the sweep planned, and withdraws only its own
+    "connect_peering/request-found.json": Case(
+        "requested", "pending-acceptance", HUB_SIDE, MEMBER_SIDE, sample_ids=SAMPLE, group="shared-services"
+    ),
+    "connect_peering/withdraw-found.json": Case(
+        "skipped", "active", HUB_SIDE, MEMBER_SIDE, accepted_first=True, sample_ids=SAMPLE
+    ),
+    "connect_peering/malformed-wrong-work.json": Case(
+        "invalid", error_names="detail.work is 'configure', not 'request' or 'withdraw'"
     ),
     "sweep/scheduled.json": Case("sweep"),
     "sweep/vpc-opted-in.json": Case("opt-in", "active", HUB_SIDE, MEMBER_SIDE, accepted_first=True, sample_ids=SAMPLE),
@@ -276,9 +287,16 @@ def test_built_function_handles_event_file(endpoint: str, name: str, tmp_path: P
             )
         requester_vpc = _vpc(endpoint, case.requester)
         accepter_vpc = _vpc(endpoint, case.accepter)
-        peering_id = _ec2(endpoint, case.requester[0], case.requester[1]).create_vpc_peering_connection(
-            VpcId=requester_vpc, PeerVpcId=accepter_vpc, PeerOwnerId=case.accepter[0], PeerRegion=case.accepter[1]
-        )["VpcPeeringConnection"]["VpcPeeringConnectionId"]
+        if case.group:
+            for where, vpc_id in ((case.requester, requester_vpc), (case.accepter, accepter_vpc)):
+                _ec2(endpoint, where[0], where[1]).create_tags(
+                    Resources=[vpc_id], Tags=[{"Key": "peering-autopilot:group", "Value": case.group}]
+                )
+            peering_id = sample_ids[0]  # none yet: the function is to request it
+        else:
+            peering_id = _ec2(endpoint, case.requester[0], case.requester[1]).create_vpc_peering_connection(
+                VpcId=requester_vpc, PeerVpcId=accepter_vpc, PeerOwnerId=case.accepter[0], PeerRegion=case.accepter[1]
+            )["VpcPeeringConnection"]["VpcPeeringConnectionId"]
         if case.accepted_first:
             _ec2(endpoint, case.accepter[0], case.accepter[1]).accept_vpc_peering_connection(
                 VpcPeeringConnectionId=peering_id
@@ -309,6 +327,13 @@ def test_built_function_handles_event_file(endpoint: str, name: str, tmp_path: P
     assert result["status"] == case.status, result
     if case.error_names:
         assert case.error_names in (result.get("error") or result.get("reason") or "")
+    if case.group and case.requester:
+        peering_id = result["peeringId"]  # the request it sent, tagged for the group in the requester's account
+        requester = _ec2(endpoint, case.requester[0], case.requester[1])
+        [sent] = requester.describe_vpc_peering_connections(VpcPeeringConnectionIds=[peering_id])[
+            "VpcPeeringConnections"
+        ]
+        assert {t["Key"]: t["Value"] for t in sent["Tags"]} == {"peering-autopilot:created-for-group": case.group}
     if peering_id and case.accepter:
         account, region, _ = case.accepter
         ec2 = _session(endpoint, account).client("ec2", region_name=region, endpoint_url=endpoint)

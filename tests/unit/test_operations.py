@@ -34,7 +34,7 @@ NAMESPACE, SERVICE = ENVIRONMENT["POWERTOOLS_METRICS_NAMESPACE"], ENVIRONMENT["P
 def emitted_metrics() -> set[str]:
     """Every metric the Lambda adapter writes: the outcomes', the sweep's, and its own."""
     names = set(lambda_adapter.OUTCOME_METRICS.values())
-    names |= set(lambda_adapter.SWEEP.metrics(SimpleNamespace(work=[], problems=[])))  # type: ignore[arg-type]
+    names |= set(lambda_adapter.SWEEP.metrics(SimpleNamespace(work=[], problems=[])))
     names |= set(re.findall(r'add_metric\(name="(\w+)"', inspect.getsource(lambda_adapter)))
     return names
 

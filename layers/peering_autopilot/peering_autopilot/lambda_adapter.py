@@ -7,10 +7,14 @@ A malformed event is refused without letting Lambda retry it (it would fail alik
 so is an autopilot event that the hub's account did not put (`triggers.check_publisher`);
 faults a retry would not cure end the invocation reported, not raised; anything else is raised,
 for Lambda and EventBridge to retry and the failed-events queue to keep.
+
+A handler imports only its own step: `ACCEPT`, `CONFIGURE`, ... are built on first access (a
+module `__getattr__`), so a cold start does not pay for the other functions' modules.
 """
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from enum import Enum
@@ -20,7 +24,7 @@ from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from peering_autopilot import accept, cleanup, configure, connect, sweep, triggers, verify
+from peering_autopilot import triggers
 from peering_autopilot.context import Context
 from peering_autopilot.errors import InvalidEventError, PeeringNotFoundError, RoleAssumptionError, VpcNotFoundError
 from peering_autopilot.runtime import runtime
@@ -105,25 +109,27 @@ class LambdaFunction[H, R: Result]:
         return result.response()
 
 
-# The metric each outcome counts as (namespace PeeringAutopilot); outcomes not listed count nothing.
-OUTCOME_METRICS: Mapping[Enum, str] = {
-    accept.Outcome.ACCEPTED: "PeeringsAccepted",
-    accept.Outcome.DECLINED: "PeeringsDeclined",
-    accept.Outcome.REJECTED: "PeeringsRejected",
-    accept.Outcome.SKIPPED: "PeeringsSkipped",
-    configure.Outcome.CONFIGURED: "PeeringsConfigured",
-    configure.Outcome.PARTIALLY_CONFIGURED: "PeeringsPartiallyConfigured",
-    configure.Outcome.SKIPPED: "ConfigureSkipped",
-    verify.Outcome.VERIFIED: "PeeringsVerified",
-    verify.Outcome.FAILED: "PeeringVerificationsFailed",
-    cleanup.Outcome.CLEANED_UP: "PeeringsCleanedUp",
-    connect.Outcome.REQUESTED: "PeeringsRequested",
-    connect.Outcome.WITHDRAWN: "PeeringsWithdrawn",
+# The metric each outcome counts as (namespace PeeringAutopilot), by step module and outcome value;
+# outcomes not listed count nothing. Names, not the steps' enums: no step is imported for them.
+OUTCOME_METRICS: Mapping[tuple[str, str], str] = {
+    ("accept", "accepted"): "PeeringsAccepted",
+    ("accept", "declined"): "PeeringsDeclined",
+    ("accept", "rejected"): "PeeringsRejected",
+    ("accept", "skipped"): "PeeringsSkipped",
+    ("configure", "configured"): "PeeringsConfigured",
+    ("configure", "partially-configured"): "PeeringsPartiallyConfigured",
+    ("configure", "skipped"): "ConfigureSkipped",
+    ("verify", "verified"): "PeeringsVerified",
+    ("verify", "failed"): "PeeringVerificationsFailed",
+    ("cleanup", "cleaned-up"): "PeeringsCleanedUp",
+    ("connect", "requested"): "PeeringsRequested",
+    ("connect", "withdrawn"): "PeeringsWithdrawn",
 }
 
 
 def _outcome_metric(result: Result) -> Mapping[str, int]:
-    name = OUTCOME_METRICS.get(result.outcome)
+    step = type(result.outcome).__module__.rsplit(".", 1)[-1]
+    name = OUTCOME_METRICS.get((step, str(result.outcome.value)))
     return {name: 1} if name else {}
 
 
@@ -131,16 +137,42 @@ def _swept(trigger: triggers.VpcHint | triggers.ScheduledSweep) -> str:
     return trigger.vpc_id if isinstance(trigger, triggers.VpcHint) else "every managed account and region"
 
 
-ACCEPT = LambdaFunction(triggers.accept_trigger, accept.handle_peering_request)
-CONFIGURE = LambdaFunction(triggers.configure_trigger, configure.configure_peering)
-VERIFY = LambdaFunction(triggers.verify_trigger, verify.verify_peering, warn_on=frozenset({verify.Outcome.FAILED}))
-CLEANUP = LambdaFunction(triggers.cleanup_trigger, cleanup.clean_up_peering)
-CONNECT = LambdaFunction(triggers.connect_trigger, connect.handle_group_work)
-SWEEP = LambdaFunction(
-    triggers.sweep_trigger,
-    sweep.handle_sweep_trigger,
-    subject=_swept,
-    metrics=lambda report: {"WorkFound": len(report.work), "SweepPlacesFailed": len(report.problems)},
-    problems=lambda report: [str(problem) for problem in report.problems],
-    message=lambda report: f"{report.outcome.value} done",
-)
+def _sweep_metrics(report: Any) -> Mapping[str, int]:
+    return {"WorkFound": len(report.work), "SweepPlacesFailed": len(report.problems)}
+
+
+def _build(name: str) -> LambdaFunction[Any, Any]:
+    """The function `name` (ACCEPT, ...), its step module imported now."""
+    step_module, trigger, step = STEPS[name]
+    module = importlib.import_module(f"peering_autopilot.{step_module}")
+    extra: dict[str, Any] = {}
+    if name == "VERIFY":
+        extra["warn_on"] = frozenset({module.Outcome.FAILED})
+    if name == "SWEEP":
+        extra = {
+            "subject": _swept,
+            "metrics": _sweep_metrics,
+            "problems": lambda report: [str(problem) for problem in report.problems],
+            "message": lambda report: f"{report.outcome.value} done",
+        }
+    return LambdaFunction(getattr(triggers, trigger), getattr(module, step), **extra)
+
+
+# Each function's step module, trigger (in triggers.py) and step.
+STEPS: Mapping[str, tuple[str, str, str]] = {
+    "ACCEPT": ("accept", "accept_trigger", "handle_peering_request"),
+    "CONFIGURE": ("configure", "configure_trigger", "configure_peering"),
+    "VERIFY": ("verify", "verify_trigger", "verify_peering"),
+    "CLEANUP": ("cleanup", "cleanup_trigger", "clean_up_peering"),
+    "CONNECT": ("connect", "connect_trigger", "handle_group_work"),
+    "SWEEP": ("sweep", "sweep_trigger", "handle_sweep_trigger"),
+}
+_built: dict[str, LambdaFunction[Any, Any]] = {}
+
+
+def __getattr__(name: str) -> LambdaFunction[Any, Any]:
+    if name not in STEPS:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    if name not in _built:
+        _built[name] = _build(name)
+    return _built[name]
