@@ -117,6 +117,8 @@ def describe(emulator: Emulator) -> str:
         f"  make invoke FN=VerifyPeeringFunction EVENT={events}/verify_peering/peering-configured.json",
         "  make invoke FN=SweepFunction EVENT=events/sweep/scheduled.json",
         f"  .venv/bin/peering-autopilot doctor {emulator.peering_id} --region {REGION} --endpoint-url {url}",
+        f"  .venv/bin/peering-autopilot status --accounts {world.vpc_a.account},{world.vpc_b.account} "
+        f"--regions {REGION} --endpoint-url {url}",
         "",
         "Ctrl-C stops it (the world is gone with it).",
     ]
