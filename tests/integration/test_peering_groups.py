@@ -12,6 +12,8 @@ import pytest
 from autopilot_local.harness import LocalAutopilot, LocalCloud
 from peering_autopilot import cli
 from peering_autopilot.model import CREATED_FOR_TAG, GROUP_TAG
+from tests.support.domain import ec2_error
+from tests.support.faults import install_fault
 from tests.support.world import (
     HUB,
     MEMBER,
@@ -295,3 +297,55 @@ def test_the_sweep_converges_what_the_tag_events_missed(cloud: LocalCloud, autop
     autopilot.run_until_idle()
     [peering] = peerings(cloud, a.side)
     assert peering["Status"]["Code"] == "active"
+
+
+def test_the_connect_functions_own_requests_come_back_through_cloudtrail_and_start_nothing(
+    cloud: LocalCloud, autopilot_factory: Any, three: tuple[Net, Net, Net]
+) -> None:
+    autopilot = autopilot_factory(**THREE_ACCOUNTS)
+    for net in three:
+        tag(cloud, net.side, "shared-services")
+    deliveries = autopilot.run_until_idle()
+
+    # CloudTrail recorded each request with the identity that sent it: the hub function's role in
+    # the hub, the connector role in a member account ...
+    sent = [e for e in cloud.history if e["detail"]["eventName"] == "CreateVpcPeeringConnection"]
+    issuers = {e["account"]: e["detail"]["userIdentity"]["sessionContext"]["sessionIssuer"]["arn"] for e in sent}
+    assert len(sent) == 3
+    assert issuers[MEMBER] == f"arn:aws:iam::{MEMBER}:role/PeeringAutopilotMember-connector"
+    assert "/peering-autopilot/" in issuers[HUB]
+    # ... and no rule took the echo: every accept came from the connect function's own work event
+    accepts = [d for d in deliveries if d.function == "AcceptPeeringFunction"]
+    assert {d.rule for d in accepts} == {"AcceptPeeringFunction.RequestFound"} and len(accepts) == 3
+
+
+def test_a_group_peering_is_not_withdrawn_while_the_place_of_one_of_its_vpcs_cannot_be_read(
+    cloud: LocalCloud, autopilot_factory: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    a = build_net(cloud, HUB, REGION, "10.0.0.0/16")
+    b = build_net(cloud, MEMBER, REGION, "10.1.0.0/16")
+    c = build_net(cloud, HUB, REGION, "10.2.0.0/16")
+    autopilot = autopilot_factory()
+    for net in (a, b, c):
+        tag(cloud, net.side, "shared-services")
+    autopilot.run_until_idle()
+    assert len({p["VpcPeeringConnectionId"] for n in (a, b, c) for p in peerings(cloud, n.side)}) == 3
+
+    # WHEN a and b leave the group (tags removed, events lost) while an SCP denies EC2 in the member account
+    for net in (a, b):
+        cloud.ec2(net.side.account, REGION).delete_tags(Resources=[net.side.vpc_id], Tags=[{"Key": GROUP_TAG}])
+    denied = ec2_error(403, "UnauthorizedOperation", "an explicit deny in a service control policy")
+    install_fault(monkeypatch, cloud, lambda r: denied if r.account_id == MEMBER else None)
+    [swept, *rest] = autopilot.tick()
+    deliveries = rest + autopilot.run_until_idle()
+
+    # THEN the member's place is reported; a-c, both read, is withdrawn; a-b and b-c, whose member
+    # VPC could not be read, are left as they are
+    assert {p["accountId"] for p in swept.result["problems"]} == {MEMBER}  # in each managed region
+    withdrawn = [d for d in deliveries if d.function == "ConnectPeeringFunction" and d.result["status"] == "withdrawn"]
+    assert len(withdrawn) == 1
+    [(gone_a, gone_c)] = [
+        (p["RequesterVpcInfo"]["VpcId"], p["AccepterVpcInfo"]["VpcId"]) for p in peerings(cloud, a.side, ("deleted",))
+    ]
+    assert {gone_a, gone_c} == {a.side.vpc_id, c.side.vpc_id}
+    assert len(peerings(cloud, b.side, ("active",))) == 2

@@ -13,11 +13,17 @@ from peering_autopilot.model import DNS_TAG, REMOTE_DNS_TAG
 from tests.support.world import HUB, MEMBER, OTHER_REGION, REGION, Net, Side, build_net, request_peering
 
 
-def options(cloud: LocalCloud, side: Side, peering_id: str) -> dict[str, bool]:
-    """Each side's AllowDnsResolutionFromRemoteVpc, as `side`'s account sees the peering."""
+def seen_by(cloud: LocalCloud, side: Side, peering_id: str) -> dict[str, Any]:
+    """The peering as `side`'s account sees it in its region."""
     [p] = cloud.ec2(side.account, side.region).describe_vpc_peering_connections(VpcPeeringConnectionIds=[peering_id])[
         "VpcPeeringConnections"
     ]
+    return dict(p)
+
+
+def options(cloud: LocalCloud, side: Side, peering_id: str) -> dict[str, bool]:
+    """Each side's AllowDnsResolutionFromRemoteVpc, as `side`'s account sees the peering."""
+    p = seen_by(cloud, side, peering_id)
     return {
         role: p[f"{role.capitalize()}VpcInfo"]["PeeringOptions"]["AllowDnsResolutionFromRemoteVpc"]
         for role in ("requester", "accepter")
@@ -25,9 +31,7 @@ def options(cloud: LocalCloud, side: Side, peering_id: str) -> dict[str, bool]:
 
 
 def view_tags(cloud: LocalCloud, side: Side, peering_id: str) -> dict[str, str]:
-    [p] = cloud.ec2(side.account, side.region).describe_vpc_peering_connections(VpcPeeringConnectionIds=[peering_id])[
-        "VpcPeeringConnections"
-    ]
+    p = seen_by(cloud, side, peering_id)
     return {t["Key"]: t["Value"] for t in p.get("Tags", [])}
 
 

@@ -115,6 +115,29 @@ FORGERIES: dict[str, tuple[Forgery, str, str]] = {
         "CleanupPeeringFunction.LeftoversFound",
         "skipped",
     ),
+    # Peering groups: a forged plan must neither request nor delete. From the hub, the request
+    # finds the pair already peered and the withdrawal a peering no group made: both skipped.
+    "work request": (
+        lambda w: own_event(
+            "Peering Work Found",
+            {
+                "work": "request",
+                "group": "shared-services",
+                "requester": {"accountId": HUB, "region": REGION, "vpcId": w.a.side.vpc_id},
+                "accepter": {"accountId": MEMBER, "region": REGION, "vpcId": w.b.side.vpc_id},
+            },
+        ),
+        "ConnectPeeringFunction.GroupWorkFound",
+        "skipped",
+    ),
+    "work withdraw": (
+        lambda w: own_event(
+            "Peering Work Found",
+            {"work": "withdraw", "peeringId": w.active, "accountId": HUB, "region": REGION, "group": "shared-services"},
+        ),
+        "ConnectPeeringFunction.GroupWorkFound",
+        "skipped",
+    ),
     "accepted": (
         lambda w: own_event(
             "Peering Accepted",

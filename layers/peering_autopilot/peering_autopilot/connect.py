@@ -18,7 +18,7 @@ from peering_autopilot.aws.ec2 import Ec2Gateway
 from peering_autopilot.aws.eventbridge import EventPublisher
 from peering_autopilot.aws.sessions import AwsAccess
 from peering_autopilot.context import Context
-from peering_autopilot.mesh import members_of, pair_problem, vpc_key
+from peering_autopilot.mesh import members_of, pair_problem, vpc_key, vpc_place
 from peering_autopilot.model import CREATED_FOR_TAG, GROUP_TAG, LIVE_STATES, Vpc
 from peering_autopilot.permissions import actions_of
 from peering_autopilot.results import StepResult
@@ -163,7 +163,7 @@ def withdraw_from_group(hint: PeeringHint, ctx: Context) -> ConnectResult:
 
 
 def _place(vpc: Vpc) -> dict[str, object]:
-    return {"accountId": vpc.account_id, "region": vpc.region, "vpcId": vpc.vpc_id, "cidrs": vpc.cidrs.as_strings()}
+    return {**vpc_place(vpc), "cidrs": vpc.cidrs.as_strings()}
 
 
 def _work(peering_id: str, work: str, place: VpcPlace, why: str) -> dict[str, str]:

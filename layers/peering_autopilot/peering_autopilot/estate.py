@@ -16,7 +16,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Self
 
 from peering_autopilot.aws.ec2 import Ec2Gateway
 from peering_autopilot.aws.sessions import AwsAccess
@@ -26,6 +26,7 @@ from peering_autopilot.mesh import GroupPlan, plan_groups
 from peering_autopilot.model import (
     ACCEPTER,
     ACTIVE,
+    CREATED_FOR_TAG,
     GROUP_TAG,
     PENDING,
     PROVISIONING,
@@ -54,15 +55,18 @@ IAM_ACTIONS = actions_of(
 
 # Every state EC2 reports, the transient ones the sweep has no work in too: a table of every
 # peering. Still one filtered read.
-LISTED_STATES = SWEPT_STATES | {"initiating-request", "deleting"}
+LISTED_STATES = SWEPT_STATES | {"deleting"}
 # What counts against AWS's quota of active peerings per VPC (50 by default): a pending request
 # already holds its slot.
 QUOTA_STATES = frozenset({PENDING, PROVISIONING, ACTIVE})
 DEFAULT_PEERING_QUOTA = 50
-# What stops one place, not the others (as the sweep's PLACE_FAULTS): AWS refusing the caller
-# there (an SCP, a region not enabled), throttling past the retries, a role that cannot be assumed.
+# What stops one place, not the others (the sweep's and the status command's): AWS refusing the
+# caller there (an SCP, a region not enabled: AccessDeniedError), throttling past the retries, any
+# other AWS error, a role that cannot be assumed.
 PLACE_FAULTS = (AwsCallError, RoleAssumptionError)
-MAX_PARALLEL_PLACES = 8  # as the sweep: EC2 throttles per account and region
+# Places read at once. EC2 throttles per account and region, so places in parallel do not compete
+# for the same limits; the bound keeps memory and connections in check.
+MAX_PARALLEL_PLACES = 8
 
 NOTHING = "nothing"
 NOT_READABLE = "side not readable"
@@ -99,7 +103,7 @@ class UnreadPlace(Described):
     message: str
 
     @classmethod
-    def of(cls, account_id: str, region: str, error: AutopilotError) -> UnreadPlace:
+    def of(cls, account_id: str, region: str, error: AutopilotError) -> Self:
         return cls(account_id, region, type(error).__name__, str(getattr(error, "code", "")), str(error))
 
 
@@ -113,8 +117,8 @@ def read_place(ec2: Ec2Gateway) -> PlaceRead:
         ec2.region,
         vpcs,
         tuple(peerings),
-        _by_vpc(ec2.route_tables(vpcs)),
-        _by_vpc(ec2.vpc_security_groups(vpcs)),
+        by_vpc(ec2.route_tables(vpcs)),
+        by_vpc(ec2.vpc_security_groups(vpcs)),
     )
 
 
@@ -344,11 +348,12 @@ class EstateReport:
 
 
 def group_plan(reads: Sequence[PlaceRead], quota: int, policy: PeerCidrPolicy, threshold: int) -> GroupPlan | None:
-    """The peering groups as the sweep would plan them from these reads; None: no group here."""
+    """The peering groups planned from these reads (the sweep's plan, and what status shows);
+    None when no VPC is in a group and no group peering is left to withdraw."""
     vpcs = [v for r in reads for v in r.vpcs.values()]
-    if not any(GROUP_TAG in v.tags for v in vpcs):
-        return None
     peerings = [p for r in reads for p in r.peerings]
+    if not any(GROUP_TAG in v.tags for v in vpcs) and not any(CREATED_FOR_TAG in p.tags for p in peerings):
+        return None
     tables = {vpc_id: list(t) for r in reads for vpc_id, t in r.tables.items()}
     return plan_groups(vpcs, peerings, tables, policy, quota, threshold)
 
@@ -421,8 +426,9 @@ def _counts(*counted: tuple[int, str]) -> str:
     return ", ".join(_plural(n, noun) for n, noun in counted if n)
 
 
-def _by_vpc(resources: Iterable[Resource]) -> dict[str, list[Resource]]:
+def by_vpc(resources: Iterable[Resource]) -> defaultdict[str, list[Resource]]:
+    """Resources by their VpcId; a VPC with none reads as an empty list."""
     grouped: defaultdict[str, list[Resource]] = defaultdict(list)
     for resource in resources:
         grouped[str(resource["VpcId"])].append(resource)
-    return dict(grouped)
+    return grouped

@@ -22,6 +22,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from peering_autopilot.decision import find_overlaps
 from peering_autopilot.model import CREATED_FOR_TAG, GROUP_NAME, GROUP_TAG, LIVE_STATES, Cidrs, Peering, Vpc
 from peering_autopilot.settings import PeerCidrPolicy
 
@@ -81,8 +82,8 @@ class Request:
     def describe(self) -> dict[str, Any]:
         return {
             "group": self.group,
-            "requester": _vpc_place(self.requester),
-            "accepter": _vpc_place(self.accepter),
+            "requester": vpc_place(self.requester),
+            "accepter": vpc_place(self.accepter),
         }
 
 
@@ -233,14 +234,12 @@ def plan_groups(
 
 def pair_problem(requester: Vpc, accepter: Vpc, policy: PeerCidrPolicy) -> tuple[str, str] | None:
     """What rules a pair out from the two VPCs alone: overlapping blocks, or a block outside policy."""
-    for v4 in requester.cidrs.ipv4:
-        for other in accepter.cidrs.ipv4:
-            if v4.overlaps(other):
-                return "overlap", f"{requester.vpc_id} {v4} overlaps {accepter.vpc_id} {other}"
-    for v6 in requester.cidrs.ipv6:
-        for other6 in accepter.cidrs.ipv6:
-            if v6.overlaps(other6):
-                return "overlap", f"{requester.vpc_id} {v6} overlaps {accepter.vpc_id} {other6}"
+    overlaps = find_overlaps(requester.cidrs.ipv4, accepter.cidrs.ipv4) or find_overlaps(
+        requester.cidrs.ipv6, accepter.cidrs.ipv6
+    )
+    if overlaps:
+        ours, theirs = overlaps[0]
+        return "overlap", f"{requester.vpc_id} {ours} overlaps {accepter.vpc_id} {theirs}"
     for vpc in (requester, accepter):
         outside = policy.outside([*vpc.cidrs.ipv4, *vpc.cidrs.ipv6])
         if outside:
@@ -354,7 +353,8 @@ def _withdrawal_key(w: Withdrawal) -> str:
     return w.peering.peering_id
 
 
-def _vpc_place(vpc: Vpc) -> dict[str, str]:
+def vpc_place(vpc: Vpc) -> dict[str, str]:
+    """Where a VPC is, as the events say it."""
     return {"accountId": vpc.account_id, "region": vpc.region, "vpcId": vpc.vpc_id}
 
 

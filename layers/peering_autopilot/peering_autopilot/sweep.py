@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import threading
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from enum import Enum
@@ -33,13 +33,19 @@ from peering_autopilot.aws.ec2 import Ec2Gateway
 from peering_autopilot.aws.eventbridge import EventPublisher
 from peering_autopilot.aws.sessions import AwsAccess
 from peering_autopilot.context import Context
-from peering_autopilot.errors import AutopilotError, AwsCallError, RoleAssumptionError
-from peering_autopilot.estate import changes_due
-from peering_autopilot.mesh import GroupPlan, plan_groups
+from peering_autopilot.estate import (
+    MAX_PARALLEL_PLACES,
+    PLACE_FAULTS,
+    PlaceRead,
+    UnreadPlace,
+    by_vpc,
+    changes_due,
+    group_plan,
+)
+from peering_autopilot.mesh import GroupPlan
 from peering_autopilot.model import (
     ACCEPTER,
     ACTIVE,
-    CREATED_FOR_TAG,
     GROUP_TAG,
     REQUESTER,
     STATUS_TAG,
@@ -51,7 +57,7 @@ from peering_autopilot.model import (
 from peering_autopilot.permissions import actions_of
 from peering_autopilot.routes import peerings_routed
 from peering_autopilot.security_groups import autopilot_permissions, peerings_opened
-from peering_autopilot.settings import PeerCidrPolicy, Settings
+from peering_autopilot.settings import PeerCidrPolicy
 from peering_autopilot.side_options import name_needed, plan_dns
 from peering_autopilot.triggers import WORK_DETAIL_TYPE, ScheduledSweep, VpcHint
 
@@ -94,52 +100,15 @@ class Work:
         }
 
 
-# Places swept at once. EC2 throttles per account and region, so places in parallel do not compete
-# for the same limits; the bound keeps the function's memory and connections in check.
-MAX_PARALLEL_PLACES = 8
-# What stops one place, not the sweep: AWS refusing the caller there (an SCP, a region not enabled:
-# AccessDeniedError), throttling that outlasted botocore's retries, no answer, any other AWS error,
-# or a member role that cannot be assumed.
-PLACE_FAULTS = (AwsCallError, RoleAssumptionError)
-
-
-@dataclass(frozen=True, order=True)
-class PlaceProblem:
-    """An account and region the sweep could not read, and why."""
-
-    account_id: str
-    region: str
-    error: str  # the error's class: AccessDeniedError, ThrottledError, RoleAssumptionError, ...
-    code: str  # AWS's error code (UnauthorizedOperation, OptInRequired, RequestLimitExceeded, ...), if any
-    message: str
-
-    @classmethod
-    def of(cls, account_id: str, region: str, error: AutopilotError) -> PlaceProblem:
-        return cls(account_id, region, type(error).__name__, str(getattr(error, "code", "")), str(error))
-
-    def describe(self) -> dict[str, str]:
-        return {
-            "accountId": self.account_id,
-            "region": self.region,
-            "error": self.error,
-            "code": self.code,
-            "message": self.message,
-        }
+class PlaceProblem(UnreadPlace):
+    """An account and region the sweep could not read, and why (PLACE_FAULTS, as the status
+    command's: an SCP, a region not enabled, throttling past the retries, a role it cannot assume)."""
 
     def __str__(self) -> str:
         return f"{self.account_id}/{self.region} not swept: {self.message}"
 
 
 GROUP_PLAN_DETAIL_TYPE = "Peering Group Plan"
-
-
-@dataclass(frozen=True)
-class PlaceReads:
-    """What one place's reads returned, for the group plan after every place is read."""
-
-    vpcs: Mapping[str, Vpc]
-    peerings: list[Peering]
-    tables: Mapping[str, list[dict[str, Any]]]
 
 
 @dataclass
@@ -195,7 +164,7 @@ def sweep(ctx: Context, outcome: Outcome = Outcome.SWEPT, subject: str = "sweep"
         for account in sorted({settings.hub_account_id, *settings.approved_account_ids})
         for region in settings.managed_regions
     ]
-    seen: list[PlaceReads] = []
+    seen: list[PlaceRead] = []  # each place's reads, for the group plan once every place is read
     report = _sweep_places(
         ctx,
         SweepReport(outcome, subject=subject),
@@ -203,24 +172,13 @@ def sweep(ctx: Context, outcome: Outcome = Outcome.SWEPT, subject: str = "sweep"
         lambda ec2: find_work(ec2, settings.allowed_peer_cidrs, ctx.now(), seen=seen),
         outcome.value,
     )
-    report.groups = _plan_groups(seen, settings)
+    report.groups = group_plan(seen, settings.peering_quota, settings.allowed_peer_cidrs, settings.mesh_threshold)
     if report.groups is not None and outcome is Outcome.GROUP_CHANGE:
         # A tag change plans what concerns its VPC: each end of a pair plans it once, not each tag.
         report.groups = report.groups.involving(subject)
     if report.groups is not None:
         _publish_group_plan(ctx.publisher, report, settings.dry_run)
     return report
-
-
-def _plan_groups(seen: Sequence[PlaceReads], settings: Settings) -> GroupPlan | None:
-    vpcs = [v for reads in seen for v in reads.vpcs.values()]
-    peerings = [p for reads in seen for p in reads.peerings]
-    if not any(GROUP_TAG in v.tags for v in vpcs) and not any(CREATED_FOR_TAG in p.tags for p in peerings):
-        return None  # no groups here: nothing to plan, nothing to say
-    tables = {vpc_id: t for reads in seen for vpc_id, t in reads.tables.items()}
-    return plan_groups(
-        vpcs, peerings, tables, settings.allowed_peer_cidrs, settings.peering_quota, settings.mesh_threshold
-    )
 
 
 def _publish_group_plan(publisher: EventPublisher, report: SweepReport, dry_run: bool) -> None:
@@ -339,7 +297,7 @@ def find_work(
     now: float,
     only_vpc: str | None = None,
     reconsider: bool = False,
-    seen: list[PlaceReads] | None = None,
+    seen: list[PlaceRead] | None = None,
 ) -> list[Work]:
     """What the autopilot would do here, found from one read of each resource type. `policy`
     (AllowedPeerCidrs) and `now` (for held refusals) judge as configure would; the reads go to
@@ -350,10 +308,10 @@ def find_work(
     if not vpcs:
         return []
     peerings = ec2.all_peerings(SWEPT_STATES)
-    tables = _by_vpc(ec2.route_tables(vpcs))
-    groups = _by_vpc(ec2.vpc_security_groups(vpcs))
+    tables = by_vpc(ec2.route_tables(vpcs))
+    groups = by_vpc(ec2.vpc_security_groups(vpcs))
     if seen is not None:
-        seen.append(PlaceReads(vpcs, peerings, {vpc_id: tables[vpc_id] for vpc_id in vpcs}))
+        seen.append(PlaceRead(ec2.account_id, ec2.region, vpcs, peerings, tables, groups))
     work: list[Work] = []
     visible = {p.peering_id for p in peerings}
     for peering in peerings:
@@ -424,13 +382,6 @@ def _judge(
         if routed or opened:
             return "clean-up", f"{peering.status} peering still has routes or rules in {vpc.vpc_id}"
     return None
-
-
-def _by_vpc(resources: Iterable[dict[str, Any]]) -> defaultdict[str, list[dict[str, Any]]]:
-    grouped: defaultdict[str, list[dict[str, Any]]] = defaultdict(list)
-    for resource in resources:
-        grouped[str(resource["VpcId"])].append(resource)
-    return grouped
 
 
 def _publish(publisher: EventPublisher, work: list[Work], reason: str) -> None:
