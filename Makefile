@@ -38,7 +38,7 @@ typecheck: $(STAMP)
 	for f in functions/*/app.py; do $(BIN)/mypy --strict "$$f" || exit 1; done
 
 imports: $(STAMP)
-	PYTHONPATH=layers/peering_autopilot $(BIN)/lint-imports --no-cache
+	PYTHONPATH=layers/peering_autopilot:. $(BIN)/lint-imports --no-cache
 
 templates: $(STAMP)
 	$(BIN)/cfn-lint --include-checks I -- $(TEMPLATES)  # informational rules too
