@@ -32,12 +32,6 @@ QUOTA_WARNING_SHARE = 0.8
 REFUSED_STATES = frozenset({"rejected", "failed"})
 
 
-@dataclass(frozen=True, order=True)
-class Place:
-    account_id: str
-    region: str
-
-
 def vpc_key(vpc: Vpc) -> str:
     """How VPCs sort: `account/region/vpc-id`; the first of a pair requests."""
     return f"{vpc.account_id}/{vpc.region}/{vpc.vpc_id}"
@@ -356,7 +350,3 @@ def _withdrawal_key(w: Withdrawal) -> str:
 def vpc_place(vpc: Vpc) -> dict[str, str]:
     """Where a VPC is, as the events say it."""
     return {"accountId": vpc.account_id, "region": vpc.region, "vpcId": vpc.vpc_id}
-
-
-def places_of(vpcs: Iterable[Vpc]) -> list[Place]:
-    return sorted({Place(v.account_id, v.region) for v in vpcs})

@@ -11,7 +11,6 @@ from collections.abc import Callable
 from peering_autopilot.aws.ec2 import Ec2Gateway
 from peering_autopilot.model import STATUS_TAG, Peering
 
-ACCEPTED = "accepted"
 CONFIGURED = "configured"
 PARTIALLY_CONFIGURED = "partially-configured"
 VERIFIED = "verified"
