@@ -1,6 +1,7 @@
 """The README's deployment section works as written: every parameter and output it names is one of
 the template it names, its tables list each template's parameters and outputs exactly, and the
-make targets and samconfig environments it tells people to use exist."""
+make targets and samconfig environments it tells people to use exist. Also: the group names the README
+allows are the code's."""
 
 from __future__ import annotations
 
@@ -11,6 +12,8 @@ from pathlib import Path
 import pytest
 
 from autopilot_local.template import load_yaml
+from peering_autopilot.mesh import parse_groups
+from peering_autopilot.model import GROUP_NAME
 
 PROJECT = Path(__file__).resolve().parents[2]
 README = (PROJECT / "README.md").read_text()
@@ -105,3 +108,31 @@ def test_the_member_roles_table_names_each_role_of_the_member_template_and_the_f
     hub = TEMPLATES["template.yaml"]["Resources"]
     for suffix, function in rows:
         assert hub[function]["Properties"]["Environment"]["Variables"]["MEMBER_ROLE"] == suffix
+
+
+GROUPS = section("Peering groups: step 1 hands-off")
+# "(`shared-services`, `prod,payments`; a name is 1 to 63 letters, digits and `_ . : / + = @ -`, the
+# first a letter or digit: `_shared` or `.x` is not a name)"
+NAME_RULE = re.search(
+    r"\((`[^;]*`); a name is 1 to (\d+) letters, digits and `([^`]*)`, the\s+first a letter or digit: "
+    r"(`[^)]*`) is not a name\)",
+    GROUPS,
+)
+
+
+def test_the_group_name_rule_the_readme_states_is_the_codes() -> None:
+    assert NAME_RULE, "the README's sentence on group names has changed: update this test with it"
+    longest, others = int(NAME_RULE.group(2)), NAME_RULE.group(3).replace(" ", "")
+    assert GROUP_NAME.pattern == f"[A-Za-z0-9][A-Za-z0-9{others}]{{0,{longest - 1}}}"
+
+
+def test_the_readmes_examples_of_group_tags_and_names_are_valid_or_not_as_it_says() -> None:
+    assert NAME_RULE
+    for tag in re.findall(r"`([^`]+)`", NAME_RULE.group(1)):
+        names, bad = parse_groups(tag)
+        assert names and not bad, tag
+    for name in re.findall(r"`([^`]+)`", NAME_RULE.group(4)):
+        assert not GROUP_NAME.fullmatch(name), name
+    # "A group tag with an entry that is not a name (`shared; prod`)"
+    [odd] = re.findall(r"an entry that is not a name \(`([^`]+)`\)", GROUPS)
+    assert parse_groups(odd)[1] == [odd]
