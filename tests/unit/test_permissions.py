@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from autopilot_local.template import Stack, load_yaml
-from peering_autopilot import accept, cleanup, configure, connect, estate, sweep, verify
+from peering_autopilot import accept, cleanup, configure, connect, places, sweep, verify
 from peering_autopilot.aws.ssm import PING_DOCUMENT
 
 PROJECT = Path(__file__).resolve().parents[2]
@@ -127,7 +127,7 @@ def test_the_reader_role_alone_may_also_be_assumed_by_the_read_only_principals_g
 
 def test_the_reader_role_grants_every_read_of_the_status_command() -> None:
     # `peering-autopilot status` reads the other accounts through the reader role (ReadOnlyPrincipalArns).
-    assert {a for a in estate.IAM_ACTIONS if a.startswith("ec2:")} <= _actions(_member_statements("ReaderRole"))
+    assert {a for a in places.IAM_ACTIONS if a.startswith("ec2:")} <= _actions(_member_statements("ReaderRole"))
 
 
 # The member template's required parameters, as `make member-stackset` takes them from the hub.

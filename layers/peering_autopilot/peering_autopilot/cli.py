@@ -19,7 +19,7 @@ import time
 from collections.abc import Sequence
 from urllib.parse import urlsplit
 
-from peering_autopilot import estate
+from peering_autopilot import estate, places
 from peering_autopilot.aws.sessions import AwsAccess, caller_account, operator_session
 from peering_autopilot.context import Context
 from peering_autopilot.errors import AutopilotError, AwsCallError, SettingsError
@@ -181,13 +181,14 @@ def run_status(args: argparse.Namespace) -> int:
         event_bus_name="unused",
         allowed_peer_cidrs=policy,
     )
-    places = [(a, r) for a in accounts for r in regions]
-    reads, unread = estate.read_estate(AwsAccess(settings, session), places)
+    where = [(a, r) for a in accounts for r in regions]
+    aws = AwsAccess(settings, session)
+    reads, unread = places.read_estate(aws, where)
     report = estate.EstateReport(
         [r.place for r in reads],
-        estate.survey(reads, quota, policy, time.time()),
+        estate.survey(reads, quota, policy, time.time(), places.PeerVpcs(reads, places.vpc_reader(aws, settings))),
         unread,
-        estate.group_plan(reads, quota, policy, threshold),
+        places.group_plan(reads, quota, policy, threshold),
     )
     print(json.dumps(report.describe(), indent=2) if args.json else estate.report_text(report))
     return 1 if unread else 0

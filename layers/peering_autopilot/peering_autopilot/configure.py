@@ -1,11 +1,12 @@
 """Steps 3 and 4 of the runbook: routes and security-group rules on both sides of a peering.
 
 Level-triggered, both ways: each run reads what is there (one route-table read and one
-security-group read per VPC side), computes what the tags and the VPCs' blocks want, adds what is
-missing, replaces blackhole routes, takes back what the autopilot owns that is no longer wanted,
-and reports per side what it did, what it left alone and why. A second run changes nothing.
-Once the peering is active, each managed side also gets its remote DNS option as its VPC's tag
-asks, and a Name where its view of the peering has none (side_options.py).
+security-group read per VPC side), asks the judge of a side (side_plan.py: the same one the sweep,
+verify and the status command ask) what is due, adds what is missing, replaces blackhole routes,
+takes back what the autopilot owns that is no longer wanted, and reports per side what it did,
+what it left alone and why. A second run changes nothing. Once the peering is active, each
+managed side also gets its remote DNS option as its VPC's tag asks, and a Name where its view of
+the peering has none.
 """
 
 from __future__ import annotations
@@ -19,15 +20,16 @@ from peering_autopilot.aws.eventbridge import EventPublisher
 from peering_autopilot.aws.sessions import AwsAccess
 from peering_autopilot.context import Context
 from peering_autopilot.errors import AwsCallError, ChangeRefusedError, ThrottledError
-from peering_autopilot.holds import QUOTA_CODES, Hold, holding, holds_in, new_hold, sizes_of
+from peering_autopilot.holds import QUOTA_CODES, Hold, new_hold, sizes_of
 from peering_autopilot.lookup import read_peering
-from peering_autopilot.model import ACTIVE, PENDING, PROVISIONING, REQUESTER, Peering
+from peering_autopilot.model import PENDING, PROVISIONING, Peering
 from peering_autopilot.permissions import actions_of
 from peering_autopilot.results import StepResult, peering_detail
-from peering_autopilot.routes import RefusedBlock, Route, RoutePlan, peer_destinations, plan_routes
-from peering_autopilot.security_groups import GroupPlan, Rule, ip_permissions, plan_group, rule_description
+from peering_autopilot.routes import RefusedBlock, Route, RoutePlan
+from peering_autopilot.security_groups import GroupPlan, Rule, ip_permissions, rule_description
 from peering_autopilot.settings import Settings
-from peering_autopilot.side_options import MARK, DnsPlan, dns_mark, name_needed, peering_name, plan_dns, vpc_label
+from peering_autopilot.side_options import MARK, DnsPlan, dns_mark
+from peering_autopilot.side_plan import SideFacts, SidePlan, plan_side
 from peering_autopilot.sides import Side, managed_place, open_sides
 from peering_autopilot.status import CONFIGURED, PARTIALLY_CONFIGURED, is_verdict, peering_seen_by, write_status
 from peering_autopilot.triggers import PeeringHint
@@ -70,6 +72,7 @@ class SideReport:
     removed_rules: dict[str, list[Rule]] = field(default_factory=dict)
     refused: list[ChangeRefusedError] = field(default_factory=list)
     held: list[Hold] = field(default_factory=list)  # quota refusals not retried yet
+    plan: SidePlan | None = None  # the judge's plan, for a managed side
     dns: DnsPlan | None = None  # active peerings only
     name: str | None = None  # the Name given to this side's view of the peering, if it had none
     option_errors: list[str] = field(default_factory=list)  # remote DNS EC2 refused
@@ -162,16 +165,14 @@ def configure_peering(hint: PeeringHint, ctx: Context) -> ConfigureResult:
         if side.managed and side.ec2 is not None and not settings.dry_run
     }
     requester, accepter = sides
-    # IPv6 routes and rules only make sense when both VPCs speak IPv6.
-    both_ipv6 = bool(requester.cidrs.ipv6 and accepter.cidrs.ipv6)
     reports = [
-        _configure_side(side, peer, both_ipv6, peering.peering_id, settings, views.get(id(side)), ctx.now())
+        _configure_side(side, peer, settings, views.get(id(side)) or peering, ctx.now())
         for side, peer in ((requester, accepter), (accepter, requester))
     ]
     named: set[tuple[str, str]] = set()  # views given a Name in this run (one view when both sides share a place)
-    for report, peer in zip(reports, (accepter, requester), strict=True):
+    for report in reports:
         if report.side.managed:
-            _side_options(report, peer, views.get(id(report.side)) or peering, settings.dry_run, named)
+            _side_options(report, settings.dry_run, named)
 
     outcome = Outcome.CONFIGURED if all(r.complete for r in reports) else Outcome.PARTIALLY_CONFIGURED
     if not settings.dry_run:
@@ -195,37 +196,29 @@ def configure_peering(hint: PeeringHint, ctx: Context) -> ConfigureResult:
     return ConfigureResult(peering.peering_id, outcome, _summary(reports), settings.dry_run, detail)
 
 
-def _configure_side(
-    side: Side,
-    peer: Side,
-    both_ipv6: bool,
-    peering_id: str,
-    settings: Settings,
-    view: Peering | None,
-    now: float,
-) -> SideReport:
+def _configure_side(side: Side, peer: Side, settings: Settings, view: Peering, now: float) -> SideReport:
+    """Read the side's tables and groups, ask the judge (side_plan) what is due, and do it."""
     report = SideReport(side)
-    if not side.managed or side.ec2 is None:
+    if not side.managed or side.ec2 is None or side.vpc is None:
         return report
-    ec2, vpc_id = side.ec2, side.info.vpc_id
-    wanted, report.refused_blocks = peer_destinations(side.cidrs, peer.cidrs, settings.allowed_peer_cidrs, both_ipv6)
+    ec2, vpc_id, peering_id = side.ec2, side.info.vpc_id, view.peering_id
     tables = ec2.route_tables([vpc_id])
     groups = ec2.vpc_security_groups([vpc_id])
-    # Removal needs proof the peer lost a block: its VPC as read in its own account.
-    report.routes = plan_routes(tables, wanted, peering_id, peer.vpc.cidrs if peer.vpc else None)
-    report.groups = [plan_group(g, wanted, peering_id) for g in groups]
+    # The peer's VPC counts only as read in its own account (peer.vpc): the proof of what it holds.
+    plan = plan_side(SideFacts(side.role, view, side.vpc, tables, groups, peer.vpc), settings.allowed_peer_cidrs, now)
+    report.plan = plan
+    report.routes, report.groups, report.refused_blocks = plan.routes, list(plan.groups), list(plan.refused_blocks)
+    report.held = [plan.holds[rid] for rid in sorted(plan.held)]
     if settings.dry_run:
-        report.added_routes = list(report.routes.add)
-        report.replaced_routes = [Route(r.route_table_id, r.destination) for r in report.routes.replace]
-        report.removed_routes = list(report.routes.remove)
-        report.added_rules = {g.group_id: g.add for g in report.groups if g.add}
-        report.removed_rules = {g.group_id: g.remove for g in report.groups if g.remove}
+        report.added_routes = plan.route_additions
+        report.replaced_routes = [Route(r.route_table_id, r.destination) for r in plan.routes.replace]
+        report.removed_routes = list(plan.routes.remove)
+        report.added_rules = plan.rule_additions
+        report.removed_rules = plan.rule_removals
         return report
 
-    holds = holds_in(view.tags) if view is not None else {}
+    held = plan.held
     sizes = sizes_of(tables, groups)
-    held = holding(holds, sizes, now)
-    report.held = [holds[rid] for rid in sorted(held)]
     refused_now: dict[str, Hold] = {}
     touched: set[str] = set()
 
@@ -247,17 +240,17 @@ def _configure_side(
             return False
         return True
 
-    for route in report.routes.remove:
+    for route in plan.routes.remove:
         if attempt(route.route_table_id, lambda r=route: ec2.delete_route(r.route_table_id, r.destination)):
             report.removed_routes.append(route)
             sizes[route.route_table_id] -= 1
-    for dead in report.routes.replace:
+    for dead in plan.routes.replace:
         route = Route(dead.route_table_id, dead.destination)
         if attempt(
             route.route_table_id, lambda r=route: ec2.replace_route(r.route_table_id, r.destination, peering_id)
         ):
             report.replaced_routes.append(route)
-    for route in report.routes.add:
+    for route in plan.routes.add:
         if attempt(
             route.route_table_id,
             lambda r=route: ec2.create_route(r.route_table_id, r.destination, peering_id),
@@ -267,7 +260,7 @@ def _configure_side(
             sizes[route.route_table_id] += 1
 
     description = rule_description(peering_id)
-    for group in report.groups:
+    for group in plan.groups:
         if group.remove and attempt(
             group.group_id, lambda g=group: ec2.revoke_ingress(g.group_id, ip_permissions(g.remove))
         ):
@@ -280,30 +273,28 @@ def _configure_side(
         ):
             report.added_rules[group.group_id] = group.add
 
-    if view is not None:
-        # A hold ends when its resource was tried again, or no longer needs anything added.
-        needing = {r.route_table_id for r in report.routes.add} | {g.group_id for g in report.groups if g.add}
-        _note_holds(ec2, peering_id, holds, refused_now, touched | (set(holds) - needing))
+    # A hold ends when its resource was tried again, or no longer needs anything added.
+    needing = {r.route_table_id for r in plan.routes.add} | {g.group_id for g in plan.groups if g.add}
+    _note_holds(ec2, peering_id, dict(plan.holds), refused_now, touched | (set(plan.holds) - needing))
     return report
 
 
-def _side_options(report: SideReport, peer: Side, view: Peering, dry_run: bool, named: set[tuple[str, str]]) -> None:
+def _side_options(report: SideReport, dry_run: bool, named: set[tuple[str, str]]) -> None:
     """Remote DNS as the side's VPC tag asks (active peerings only), and a Name where its view of
-    the peering has none."""
-    side, ec2, pid = report.side, report.side.ec2, view.peering_id
-    own = view.requester if side.role == REQUESTER else view.accepter
-    if view.status == ACTIVE and side.vpc is not None:
-        report.dns = plan_dns(side.vpc.tags, own.remote_dns, view.tags, side.role)
+    the peering has none, as the judge planned them."""
+    side, ec2, plan = report.side, report.side.ec2, report.plan
+    if plan is None:
+        return
+    report.dns = plan.dns
     place = (side.info.account_id, side.info.region)
-    if name_needed(view.tags) and place not in named:
-        named.add(place)
-        report.name = peering_name(
-            vpc_label(side.vpc.tags if side.vpc else None, side.info.vpc_id),
-            vpc_label(peer.vpc.tags if peer.vpc else None, peer.info.vpc_id),
-        )
+    if plan.name and place not in named:
+        named.add(place)  # two sides in one place share one view of the peering: one Name
+        report.name = plan.name
     if dry_run or ec2 is None:
         return
-    dns = report.dns
+    pid, dns = plan.facts.view.peering_id, plan.dns
+    if dns is not None and dns.mark is True:
+        ec2.tag(pid, {dns_mark(side.role): MARK})  # the record first: an option it turns on is its own
     if dns is not None and dns.turn is not None:
         try:
             ec2.set_remote_dns(pid, side.role, dns.turn)
@@ -311,11 +302,8 @@ def _side_options(report: SideReport, peer: Side, view: Peering, dry_run: bool, 
             raise  # Lambda retries
         except AwsCallError as e:  # e.g. the VPC has DNS hostnames off: said, not retried in a loop
             report.option_errors.append(f"{e.code}: {e.message}")
-    if dns is not None and not report.option_errors:
-        if dns.mark is True:
-            ec2.tag(pid, {dns_mark(side.role): MARK})
-        elif dns.mark is False:
-            ec2.untag(pid, [dns_mark(side.role)])
+    if dns is not None and dns.mark is False and not report.option_errors:
+        ec2.untag(pid, [dns_mark(side.role)])  # after the option is off: never an unmarked option of its own
     if report.name:
         ec2.tag(pid, {"Name": report.name})  # its own call: IAM lets it only where no Name is yet
 

@@ -2,44 +2,34 @@
 
 In order of preference: an instance tagged `peering-autopilot:probe` = `true`, an interface tagged
 so, a representative running instance, a representative subnet (then no security group can be
-judged). Representatives come from subnets whose route table gets peering routes, when there are
-any, so the probe tests the path the autopilot configured.
+judged). Never one in a subnet its owner kept out of peering routes (`kept_out`, from the judge of
+a side: its table is tagged `peering-autopilot:routes` with any value but `true`): no path the
+autopilot configures leads there, so the probe tests only paths it configured.
 """
 
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Mapping, Sequence
+from collections.abc import Container, Mapping, Sequence
 from typing import Any
 
-from peering_autopilot.model import PROBE_TAG, ROUTES_TAG
+from peering_autopilot.model import PROBE_TAG
 from peering_autopilot.probe import Endpoint
 
 Resources = Sequence[Mapping[str, Any]]
 _RESERVED_PER_SUBNET = 4  # AWS keeps .0 to .3 of every subnet
 
 
-def isolated_subnets(route_tables: Resources) -> frozenset[str]:
-    """Subnets whose table its owner kept out of peering routes (peering-autopilot:routes=false)."""
-    return frozenset(
-        str(a["SubnetId"])
-        for table in route_tables
-        if any(t["Key"] == ROUTES_TAG and t["Value"] == "false" for t in table.get("Tags", []))
-        for a in table.get("Associations", [])
-        if a.get("SubnetId")
-    )
-
-
-def tagged_probe_instance(instances: Resources) -> Endpoint | None:
+def tagged_probe_instance(instances: Resources, kept_out: Container[str] = ()) -> Endpoint | None:
     for instance in instances:
-        if _tags(instance).get(PROBE_TAG) == "true":
+        if _tags(instance).get(PROBE_TAG) == "true" and instance["SubnetId"] not in kept_out:
             return _instance_endpoint(instance, "probe instance")
     return None
 
 
-def tagged_probe_interface(interfaces: Resources) -> Endpoint | None:
+def tagged_probe_interface(interfaces: Resources, kept_out: Container[str] = ()) -> Endpoint | None:
     for interface in interfaces:
-        if _tags(interface, "TagSet").get(PROBE_TAG) == "true":
+        if _tags(interface, "TagSet").get(PROBE_TAG) == "true" and interface["SubnetId"] not in kept_out:
             return Endpoint(
                 "probe interface",
                 str(interface["NetworkInterfaceId"]),
@@ -50,17 +40,16 @@ def tagged_probe_interface(interfaces: Resources) -> Endpoint | None:
     return None
 
 
-def representative_instance(instances: Resources, isolated: frozenset[str]) -> Endpoint | None:
-    if not instances:
-        return None
-    preferred = [i for i in instances if i["SubnetId"] not in isolated] or list(instances)
-    return _instance_endpoint(preferred[0], "instance")
+def representative_instance(instances: Resources, kept_out: Container[str] = ()) -> Endpoint | None:
+    usable = [i for i in instances if i["SubnetId"] not in kept_out]
+    return _instance_endpoint(usable[0], "instance") if usable else None
 
 
-def representative_subnet(subnets: Resources, isolated: frozenset[str]) -> Endpoint | None:
-    if not subnets:
+def representative_subnet(subnets: Resources, kept_out: Container[str] = ()) -> Endpoint | None:
+    candidates = [s for s in subnets if s["SubnetId"] not in kept_out]
+    if not candidates:
         return None
-    first = min(subnets, key=lambda s: (s["SubnetId"] in isolated, str(s["SubnetId"])))
+    first = min(candidates, key=lambda s: str(s["SubnetId"]))
     usable = ipaddress.ip_network(first["CidrBlock"]).network_address + _RESERVED_PER_SUBNET
     return Endpoint("subnet", str(first["SubnetId"]), str(usable), str(first["SubnetId"]))
 

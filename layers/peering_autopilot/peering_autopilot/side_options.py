@@ -3,8 +3,9 @@
 Remote DNS: a VPC tagged `peering-autopilot:dns` = `true` (exactly: a typo never opens anything)
 lets its peers resolve its public DNS hostnames to private addresses: its own side's
 AllowDnsResolutionFromRemoteVpc goes on, and the side's view of the peering is marked
-`peering-autopilot:remote-dns:<requester|accepter>` = `on`. Without the tag the option goes off again, but only where
-the mark says the autopilot turned it on: one a person set is theirs.
+`peering-autopilot:remote-dns:<requester|accepter>` = `on` (before the option is set). Without the
+tag the option goes off again, but only where the mark says the autopilot turned it on: one a
+person set, before or after the tag, is theirs and stays.
 
 Name: a side's view of the peering without a `Name` tag gets `<this VPC's Name or id> <-> <peer
 VPC's Name or id>`; a Name already there, a person's or an earlier one, is kept.
@@ -39,13 +40,17 @@ def dns_mark(role: str) -> str:
 
 
 def plan_dns(vpc_tags: Mapping[str, str], current: bool | None, view_tags: Mapping[str, str], role: str) -> DnsPlan:
+    """The mark is the autopilot's record that it turned the option on: written before it turns
+    it on (a crash in between leaves a mark on an option still off, which the next run either
+    turns on or clears), never on an option someone else turned on."""
     asked = vpc_tags.get(DNS_TAG) == "true"
     marked = view_tags.get(dns_mark(role)) == MARK
     if asked:
+        if current and marked:
+            return DnsPlan(asked, current, None, None, "on, as asked")
         if current:
-            note = "on, as asked"
-            return DnsPlan(asked, current, None, None if marked else True, note)
-        return DnsPlan(asked, current, True, True, "turned on: the VPC's owner asked")
+            return DnsPlan(asked, current, None, None, "on already, set by someone else: left as theirs")
+        return DnsPlan(asked, current, True, None if marked else True, "turned on: the VPC's owner asked")
     if current and marked:
         return DnsPlan(asked, current, False, False, f"turned off: {DNS_TAG} is no longer true")
     if current:

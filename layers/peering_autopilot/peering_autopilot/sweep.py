@@ -1,9 +1,10 @@
 """Sweeps close the gaps events leave: CloudTrail reaches EventBridge best-effort, the accepter
 account sees no event for a request, people delete routes by hand, and peerings end.
 
-Per managed account and region, the sweep reads each resource type once (peerings, opted-in VPCs,
-their route tables, their allow-tagged groups: paginated and filtered), compares them with what the
-autopilot would do, and publishes one "Peering Work Found" event per peering that needs work. The
+Per managed account and region, the sweep reads each resource type once (places.read_place:
+opted-in VPCs, peerings, those VPCs' route tables and security groups, paginated and filtered),
+asks the judge of each side (side_plan, which configure executes) whether there is work, and
+publishes one "Peering Work Found" event per peering that needs work. The
 accept, configure and clean-up functions take those events like any other: one code path.
 A VPC gaining the opt-in tag is swept at once, alone.
 
@@ -24,7 +25,6 @@ from __future__ import annotations
 import threading
 from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
@@ -33,32 +33,23 @@ from peering_autopilot.aws.ec2 import Ec2Gateway
 from peering_autopilot.aws.eventbridge import EventPublisher
 from peering_autopilot.aws.sessions import AwsAccess
 from peering_autopilot.context import Context
-from peering_autopilot.estate import (
-    MAX_PARALLEL_PLACES,
-    PLACE_FAULTS,
+from peering_autopilot.mesh import GroupPlan
+from peering_autopilot.model import ACCEPTER, GROUP_TAG, STATUS_TAG, Peering
+from peering_autopilot.permissions import actions_of
+from peering_autopilot.places import (
+    PeerVpcs,
     PlaceRead,
     UnreadPlace,
-    by_vpc,
-    changes_due,
+    VpcReader,
+    for_each_place,
     group_plan,
+    read_place,
+    vpc_reader,
 )
-from peering_autopilot.mesh import GroupPlan
-from peering_autopilot.model import (
-    ACCEPTER,
-    ACTIVE,
-    GROUP_TAG,
-    REQUESTER,
-    STATUS_TAG,
-    SWEPT_STATES,
-    Peering,
-    PeeringSide,
-    Vpc,
-)
-from peering_autopilot.permissions import actions_of
 from peering_autopilot.routes import peerings_routed
-from peering_autopilot.security_groups import autopilot_permissions, peerings_opened
+from peering_autopilot.security_groups import peerings_opened
 from peering_autopilot.settings import PeerCidrPolicy
-from peering_autopilot.side_options import name_needed, plan_dns
+from peering_autopilot.side_plan import SideFacts, leftovers, plan_side
 from peering_autopilot.triggers import WORK_DETAIL_TYPE, ScheduledSweep, VpcHint
 
 IAM_ACTIONS = actions_of(
@@ -67,6 +58,7 @@ IAM_ACTIONS = actions_of(
     Ec2Gateway.opted_in_vpcs,
     Ec2Gateway.route_tables,
     Ec2Gateway.vpc_security_groups,
+    Ec2Gateway.get_vpc,  # a peer's VPC, where a plan needs it as proof
     EventPublisher.publish_many,
 )
 
@@ -101,8 +93,8 @@ class Work:
 
 
 class PlaceProblem(UnreadPlace):
-    """An account and region the sweep could not read, and why (PLACE_FAULTS, as the status
-    command's: an SCP, a region not enabled, throttling past the retries, a role it cannot assume)."""
+    """An account and region the sweep could not read, and why (places.PLACE_FAULTS: an SCP, a
+    region not enabled, throttling past the retries, a role it cannot assume)."""
 
     def __str__(self) -> str:
         return f"{self.account_id}/{self.region} not swept: {self.message}"
@@ -165,11 +157,12 @@ def sweep(ctx: Context, outcome: Outcome = Outcome.SWEPT, subject: str = "sweep"
         for region in settings.managed_regions
     ]
     seen: list[PlaceRead] = []  # each place's reads, for the group plan once every place is read
+    read_vpc = vpc_reader(ctx.aws, settings)
     report = _sweep_places(
         ctx,
         SweepReport(outcome, subject=subject),
         places,
-        lambda ec2: find_work(ec2, settings.allowed_peer_cidrs, ctx.now(), seen=seen),
+        lambda ec2: find_work(ec2, settings.allowed_peer_cidrs, ctx.now(), seen=seen, read_vpc=read_vpc),
         outcome.value,
     )
     report.groups = group_plan(seen, settings.peering_quota, settings.allowed_peer_cidrs, settings.mesh_threshold)
@@ -240,6 +233,7 @@ def sweep_vpc(hint: VpcHint, ctx: Context) -> SweepReport:
             ctx.now(),
             only_vpc=hint.vpc_id,
             reconsider=True,
+            read_vpc=vpc_reader(ctx.aws, settings),
         ),
         "opt-in",
     )
@@ -252,35 +246,26 @@ def _sweep_places(
     find: Callable[[Ec2Gateway], list[Work]],
     reason: str,
 ) -> SweepReport:
-    """`find` the work in each place (account, region) on its own, up to MAX_PARALLEL_PLACES at
-    once. A place that fails with one of PLACE_FAULTS is reported in `report.problems` and the
-    others go on; each place's work is published as soon as that place is read, less what another
-    place already found (when both sides of a peering find it, the first side read names where to
-    read it: either is a valid hint). Anything else (the bus refusing the work, a bug) fails the sweep, after
-    every place has had its turn."""
+    """`find` the work in each place (account, region) on its own (places.for_each_place: the
+    parallelism bound, and a place that fails is reported in `report.problems` while the others go
+    on). Each place's work is published as soon as that place is read, less what another place
+    already found (when both sides of a peering find it, the first side read names where to read
+    it: either is a valid hint). Anything else (the bus refusing the work, a bug) fails the sweep,
+    after every place has had its turn."""
     publisher = ctx.publisher
     lock = threading.Lock()
     found: dict[tuple[str, ...], Work] = {}
 
-    def sweep_place(account: str, region: str) -> None:
-        try:
-            items = find(ctx.aws.ec2(account, region))
-        except PLACE_FAULTS as e:
-            with lock:
-                report.problems.append(PlaceProblem.of(account, region, e))
-            return
+    def sweep_place(ec2: Ec2Gateway) -> None:
+        items = find(ec2)
         with lock:
-            report.places += 1
             new = [item for item in sorted(items) if found.setdefault(_once(item), item) is item]
         _publish(publisher, new, reason)
 
-    workers = max(1, min(MAX_PARALLEL_PLACES, len(places)))
-    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="sweep") as pool:
-        swept = [pool.submit(sweep_place, account, region) for account, region in places]
-    for place in swept:
-        place.result()  # re-raises what was not one place's fault
+    done, unread = for_each_place(ctx.aws, places, sweep_place, "sweep")
+    report.places += len(done)
+    report.problems = sorted(PlaceProblem(u.account_id, u.region, u.error, u.code, u.message) for u in unread)
     report.work = sorted(found.values())
-    report.problems.sort()
     return report
 
 
@@ -298,47 +283,31 @@ def find_work(
     only_vpc: str | None = None,
     reconsider: bool = False,
     seen: list[PlaceRead] | None = None,
+    read_vpc: VpcReader | None = None,
 ) -> list[Work]:
-    """What the autopilot would do here, found from one read of each resource type. `policy`
-    (AllowedPeerCidrs) and `now` (for held refusals) judge as configure would; the reads go to
-    `seen` too, for the group plan."""
-    vpcs = ec2.opted_in_vpcs()
-    if only_vpc is not None:
-        vpcs = {k: v for k, v in vpcs.items() if k == only_vpc}
-    if not vpcs:
-        return []
-    peerings = ec2.all_peerings(SWEPT_STATES)
-    tables = by_vpc(ec2.route_tables(vpcs))
-    groups = by_vpc(ec2.vpc_security_groups(vpcs))
+    """What the autopilot would do here, found from one read of the place (places.read_place) and
+    judged by the judge configure executes (side_plan). `policy` (AllowedPeerCidrs) and `now` (for
+    held refusals) are configure's; `read_vpc` reads a peer's VPC in its own account, as configure
+    does, only where a side's plan needs it as proof; the reads go to `seen` too, for the group plan."""
+    read = read_place(ec2, only_vpc=only_vpc)
+    peer_vpcs = PeerVpcs([read], read_vpc)
     if seen is not None:
-        seen.append(PlaceRead(ec2.account_id, ec2.region, vpcs, peerings, tables, groups))
+        seen.append(read)
     work: list[Work] = []
-    visible = {p.peering_id for p in peerings}
-    for peering in peerings:
-        for role, side, peer in (
-            (REQUESTER, peering.requester, peering.accepter),
-            (ACCEPTER, peering.accepter, peering.requester),
-        ):
-            if side.account_id != ec2.account_id or side.region != ec2.region or side.vpc_id not in vpcs:
+    visible = {p.peering_id for p in read.peerings}
+    for peering in read.peerings:
+        for role, side in peering.sides():
+            if (side.account_id, side.region) != read.place or side.vpc_id not in read.vpcs:
                 continue
-            item = _judge(
-                peering,
-                role,
-                vpcs[side.vpc_id],
-                peer,
-                vpcs,
-                tables[side.vpc_id],
-                groups[side.vpc_id],
-                reconsider,
-                policy,
-                now,
-            )
+            item = _judge(peering, role, read, peer_vpcs, reconsider, policy, now)
             if item:
                 work.append(Work(peering.peering_id, item[0], ec2.account_id, ec2.region, item[1]))
     # Routes through, or rules for, peerings EC2 no longer even lists: leftovers of long-ended ones.
     forgotten: set[str] = set()
-    for vpc_id in vpcs:
-        forgotten |= (peerings_routed(tables[vpc_id]) | peerings_opened(groups[vpc_id])) - visible
+    for vpc_id in read.vpcs:
+        forgotten |= (
+            peerings_routed(read.tables.get(vpc_id, ())) | peerings_opened(read.groups.get(vpc_id, ()))
+        ) - visible
     for pcx in sorted(forgotten):
         why = "routes or rules lead to a peering that is gone"
         work.append(Work(pcx, "clean-up", ec2.account_id, ec2.region, why, local=True))
@@ -348,38 +317,28 @@ def find_work(
 def _judge(
     peering: Peering,
     role: str,
-    vpc: Vpc,
-    peer: PeeringSide,
-    local_vpcs: Mapping[str, Vpc],
-    tables: list[dict[str, Any]],
-    groups: list[dict[str, Any]],
+    read: PlaceRead,
+    peer_vpcs: PeerVpcs,
     reconsider: bool,
     policy: PeerCidrPolicy,
     now: float,
 ) -> tuple[str, str] | None:
-    pid = peering.peering_id
+    """The work one side of one peering, read here, asks for, and why."""
+    side = peering.requester if role != ACCEPTER else peering.accepter
+    peer = peering.accepter if role != ACCEPTER else peering.requester
+    vpc = read.vpcs[side.vpc_id]
+    tables, groups = read.tables.get(vpc.vpc_id, ()), read.groups.get(vpc.vpc_id, ())
     if peering.pending:
         if role == ACCEPTER and (reconsider or STATUS_TAG not in peering.tags):
             return "accept", "a pending request to decide on"
         return None
     if peering.configurable:
-        # The peer judged by its VPC when it is read here, else as the peering describes it.
-        own = peering.requester if role == REQUESTER else peering.accepter
-        due = changes_due(peering, own, vpc, peer, local_vpcs.get(peer.vpc_id), tables, groups, policy, now)
-        if due.routes or due.rules:
-            return "configure", f"{due.routes} route change(s) and {due.rules} rule change(s) due in {vpc.vpc_id}"
-        # Remote DNS as the VPC's tag asks, and a Name on this account's view of the peering.
-        if peering.status == ACTIVE:
-            dns = plan_dns(vpc.tags, own.remote_dns, peering.tags, role)
-            if dns.turn is not None or dns.mark is not None:
-                return "configure", f"remote DNS of {vpc.vpc_id}'s side: {dns.note}"
-        if name_needed(peering.tags):
-            return "configure", f"the peering has no Name in {vpc.account_id}"
-        return None
+        facts = SideFacts(role, peering, vpc, tables, groups, peer_vpcs.known(peer))
+        plan = plan_side(facts, policy, now, lambda: peer_vpcs.read(peer))
+        return ("configure", plan.summary()) if plan.has_work else None
     if peering.ended:
-        routed = pid in peerings_routed(tables)
-        opened = any(autopilot_permissions(group, pid) for group in groups)
-        if routed or opened:
+        left = leftovers(tables, groups, peering.peering_id)
+        if left:
             return "clean-up", f"{peering.status} peering still has routes or rules in {vpc.vpc_id}"
     return None
 

@@ -13,7 +13,7 @@ and nothing is sent: the "Peering Verification Failed" event carries the finding
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Container, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
@@ -33,8 +33,8 @@ from peering_autopilot.permissions import actions_of
 from peering_autopilot.probe import Direction, Endpoint, SideSnapshot, describe_traffic, evaluate
 from peering_autopilot.reachability import AnalyzerResult
 from peering_autopilot.results import StepResult
-from peering_autopilot.routes import peer_destinations, plan_routes
 from peering_autopilot.settings import PeerCidrPolicy
+from peering_autopilot.side_plan import SideFacts, kept_out_subnets, plan_side
 from peering_autopilot.sides import Side, managed_place, open_sides
 from peering_autopilot.status import NOT_ACTIVE, VERIFIED, retag, status_seen_by
 from peering_autopilot.triggers import PeeringHint
@@ -166,7 +166,7 @@ def diagnose(hint: PeeringHint, ctx: Context) -> tuple[Diagnosis, list[Side]]:
         return diagnosis, sides
 
     a, b = (snapshot(side) for side in sides)
-    _check_route_coverage(diagnosis, sides, (a, b), settings.allowed_peer_cidrs)
+    _check_route_coverage(diagnosis, sides, (a, b), settings.allowed_peer_cidrs, ctx.now())
     for source, destination in ((a, b), (b, a)):
         traffic = destination.traffic_in()
         result = DirectionResult(evaluate(peering.peering_id, peering.status, source, destination, traffic))
@@ -188,25 +188,25 @@ def diagnose(hint: PeeringHint, ctx: Context) -> tuple[Diagnosis, list[Side]]:
 
 
 def _check_route_coverage(
-    diagnosis: Diagnosis, sides: Sequence[Side], snapshots: Sequence[SideSnapshot], policy: PeerCidrPolicy
+    diagnosis: Diagnosis,
+    sides: Sequence[Side],
+    snapshots: Sequence[SideSnapshot],
+    policy: PeerCidrPolicy,
+    now: float,
 ) -> None:
     """Every managed table of every managed side must route every peer block through the
-    peering: the same plan the configure step makes, from the tables the probe already read."""
-    both_ipv6 = all(snap.cidrs.ipv6 for snap in snapshots)
-    peering_id = diagnosis.peering.peering_id
-    for side, snap, peer in zip(sides, snapshots, reversed(snapshots), strict=True):
-        if not side.managed:
+    peering: the judge configure executes (side_plan) says which, from the tables the probe
+    already read."""
+    peering = diagnosis.peering
+    for side, snap, peer in zip(sides, snapshots, reversed(sides), strict=True):
+        if not side.managed or side.vpc is None:
             continue  # its owner did not opt in: its tables are not the autopilot's job
-        wanted, refused = peer_destinations(snap.cidrs, peer.cidrs, policy, both_ipv6)
-        diagnosis.refused_blocks.extend(f"{snap.vpc_id} -> {r.cidr}: {r.reason}" for r in refused)
-        plan = plan_routes(snap.route_tables, wanted, peering_id)
-        why = {
-            **{(r.route_table_id, r.destination): "no route" for r in plan.add},
-            **{(r.route_table_id, r.destination): "blackhole" for r in plan.replace},
-            **{(c.route_table_id, c.destination): f"routed to {c.existing_target}" for c in plan.conflicts},
-        }
+        facts = SideFacts(side.role, peering, side.vpc, snap.route_tables, (), peer.vpc)
+        plan = plan_side(facts, policy, now)
+        diagnosis.refused_blocks.extend(f"{snap.vpc_id} -> {r.cidr}: {r.reason}" for r in plan.refused_blocks)
         diagnosis.missing_routes.extend(
-            f"{table_id} -> {destination}: {reason}" for (table_id, destination), reason in sorted(why.items())
+            f"{table_id} -> {destination}: {reason}"
+            for (table_id, destination), reason in sorted(plan.missing_routes().items())
         )
 
 
@@ -215,7 +215,8 @@ def snapshot(side: Side) -> SideSnapshot:
     assert side.ec2 is not None and side.vpc is not None, "only readable sides are probed"
     ec2, vpc_id = side.ec2, side.info.vpc_id
     route_tables = ec2.route_tables([vpc_id])
-    endpoint = probe_endpoint(ec2, vpc_id, endpoints.isolated_subnets(route_tables))
+    # Never a subnet whose table the owner kept out of peering routes: no configured path leads there.
+    endpoint = probe_endpoint(ec2, vpc_id, kept_out_subnets(route_tables))
     return SideSnapshot(
         role=side.role,
         account_id=side.info.account_id,
@@ -229,14 +230,14 @@ def snapshot(side: Side) -> SideSnapshot:
     )
 
 
-def probe_endpoint(ec2: Ec2Gateway, vpc_id: str, isolated: frozenset[str]) -> Endpoint | None:
+def probe_endpoint(ec2: Ec2Gateway, vpc_id: str, kept_out: Container[str]) -> Endpoint | None:
     """The VPC's endpoint in `endpoints`' order of preference, reading only as far as needed."""
     instances = ec2.running_instances(vpc_id)
     return (
-        endpoints.tagged_probe_instance(instances)
-        or endpoints.tagged_probe_interface(ec2.probe_interfaces(vpc_id))
-        or endpoints.representative_instance(instances, isolated)
-        or endpoints.representative_subnet(ec2.subnets(vpc_id), isolated)
+        endpoints.tagged_probe_instance(instances, kept_out)
+        or endpoints.tagged_probe_interface(ec2.probe_interfaces(vpc_id), kept_out)
+        or endpoints.representative_instance(instances, kept_out)
+        or endpoints.representative_subnet(ec2.subnets(vpc_id), kept_out)
     )
 
 

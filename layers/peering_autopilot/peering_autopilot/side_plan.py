@@ -1,0 +1,244 @@
+"""The one judge of a side: everything due on one side of one peering, and why. Pure.
+
+Configure executes the plan; the sweep asks it whether there is work; the status command renders
+it; verify asks it which tables must route which blocks and which subnets the owner kept out. Each
+fact has one rule, here or in the planner it calls:
+- the blocks the peer is proven to hold: only its VPC as read in its own account proves them; the
+  peering's own description of the peer is enough to route to, never to take a route away;
+- the tables the owner excluded: `peering-autopilot:routes` with any value but `true`, any case
+  (`routes.excluded_by_owner`), and the subnets behind them (`kept_out_subnets`);
+- the remote-DNS option that is the autopilot's to turn off: only one it turned on itself
+  (`side_options.plan_dns`, by the mark written before it turned it on);
+- what a quota refusal holds back (`holds`): not work until the hold ends.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, replace
+from typing import Any
+
+from peering_autopilot.holds import Hold, holding, holds_in, sizes_of
+from peering_autopilot.model import ACTIVE, REQUESTER, Peering, PeeringSide, Vpc
+from peering_autopilot.routes import (
+    RefusedBlock,
+    Route,
+    RoutePlan,
+    excluded_by_owner,
+    peer_destinations,
+    plan_routes,
+    routes_through,
+)
+from peering_autopilot.security_groups import GroupPlan, Rule, autopilot_permissions, plan_group
+from peering_autopilot.settings import PeerCidrPolicy
+from peering_autopilot.side_options import DnsPlan, name_needed, peering_name, plan_dns, vpc_label
+
+Resource = Mapping[str, Any]
+NOTHING = "nothing"
+
+
+@dataclass(frozen=True)
+class SideFacts:
+    """What is known of one side of a peering: all the judge needs, none of it read by the judge."""
+
+    role: str  # requester or accepter
+    view: Peering  # the peering as this side's account sees it: its tags (status, holds, marks, Name)
+    vpc: Vpc  # this side's VPC, read in its own account
+    tables: Sequence[Resource]  # the VPC's route tables
+    groups: Sequence[Resource]  # the VPC's security groups (all of them: an untagged one may hold our rules)
+    peer_vpc: Vpc | None = None  # the peer's VPC read in its own account; None when it was not read
+
+    @property
+    def own(self) -> PeeringSide:
+        return self.view.requester if self.role == REQUESTER else self.view.accepter
+
+    @property
+    def peer(self) -> PeeringSide:
+        return self.view.accepter if self.role == REQUESTER else self.view.requester
+
+
+@dataclass(frozen=True)
+class SidePlan:
+    """What is due on one side, what is held back, and what is left alone (in `routes` and
+    `groups`: conflicts, skipped tables, routes not provably unwanted, rules kept for an unclear tag)."""
+
+    facts: SideFacts
+    routes: RoutePlan
+    groups: tuple[GroupPlan, ...]
+    refused_blocks: tuple[RefusedBlock, ...]  # peer blocks neither routed nor allowed, and why
+    holds: Mapping[str, Hold]  # the holds this side's view carries, by resource id
+    held: frozenset[str]  # resources whose additions wait for their hold to end
+    dns: DnsPlan | None  # active peerings only
+    name: str | None  # the Name this side's view of the peering lacks; None when it has one
+
+    # ------------------------------------------------------------------ what is due
+    @property
+    def route_additions(self) -> list[Route]:
+        return [r for r in self.routes.add if r.route_table_id not in self.held]
+
+    @property
+    def rule_additions(self) -> dict[str, list[Rule]]:
+        return {g.group_id: g.add for g in self.groups if g.add and g.group_id not in self.held}
+
+    @property
+    def rule_removals(self) -> dict[str, list[Rule]]:
+        return {g.group_id: g.remove for g in self.groups if g.remove}
+
+    @property
+    def dns_due(self) -> bool:
+        return self.dns is not None and (self.dns.turn is not None or self.dns.mark is not None)
+
+    @property
+    def route_changes(self) -> int:
+        return len(self.route_additions) + len(self.routes.replace) + len(self.routes.remove)
+
+    @property
+    def rule_changes(self) -> int:
+        return sum(len(r) for r in self.rule_additions.values()) + sum(len(r) for r in self.rule_removals.values())
+
+    @property
+    def held_changes(self) -> int:
+        held_routes = sum(1 for r in self.routes.add if r.route_table_id in self.held)
+        return held_routes + sum(len(g.add) for g in self.groups if g.group_id in self.held)
+
+    @property
+    def has_work(self) -> bool:
+        """Whether configure would change anything on this side."""
+        return bool(self.route_changes or self.rule_changes or self.dns_due or self.name)
+
+    # ------------------------------------------------------------------ what verify asks
+    def missing_routes(self) -> dict[tuple[str, str], str]:
+        """(table, block) -> why, for each managed table that does not route a wanted peer block
+        through the peering: none there (held back or not), a blackhole, or another live target."""
+        return {
+            **{(r.route_table_id, r.destination): "no route" for r in self.routes.add},
+            **{(r.route_table_id, r.destination): "blackhole" for r in self.routes.replace},
+            **{(c.route_table_id, c.destination): f"routed to {c.existing_target}" for c in self.routes.conflicts},
+        }
+
+    # ------------------------------------------------------------------ in words
+    def summary(self) -> str:
+        """What is due and what waits, in the status command's and the sweep's words."""
+        vpc_id = self.facts.vpc.vpc_id
+        due = counts((self.route_changes, "route"), (self.rule_changes, "rule"))
+        parts = [f"{due} due in {vpc_id}"] if due else []
+        if self.held_changes:
+            parts.append(f"{plural(self.held_changes, 'change')} held back after a quota refusal")
+        if self.routes.conflicts:
+            parts.append(f"{plural(len(self.routes.conflicts), 'destination')} routed elsewhere")
+        if self.refused_blocks:
+            parts.append(f"{plural(len(self.refused_blocks), 'peer block')} refused")
+        if self.dns is not None and self.dns.turn is not None:
+            parts.append(f"remote DNS {'on' if self.dns.turn else 'off'} due")
+        elif self.dns_due:
+            parts.append("remote DNS mark to clear")
+        if self.name:
+            parts.append("Name due")
+        return "; ".join(parts) or NOTHING
+
+
+def plan_side(
+    facts: SideFacts, policy: PeerCidrPolicy, now: float, read_peer: Callable[[], Vpc | None] | None = None
+) -> SidePlan:
+    """Everything due on `facts`' side of a configurable peering (or a pending one, in a dry run).
+    Where a route through the peering is not wanted and the peer's VPC was not read, `read_peer`
+    may read it (once) for the proof; without it the route is left alone, reported."""
+    plan = _plan(facts, policy, now)
+    if facts.peer_vpc is None and plan.routes.left_alone and read_peer is not None:
+        peer_vpc = read_peer()
+        if peer_vpc is not None:
+            return _plan(replace(facts, peer_vpc=peer_vpc), policy, now)
+    return plan
+
+
+def _plan(facts: SideFacts, policy: PeerCidrPolicy, now: float) -> SidePlan:
+    own, peer, view = facts.own, facts.peer, facts.view
+    own_cidrs = own.cidrs.union(facts.vpc.cidrs)
+    peer_cidrs = peer.cidrs.union(facts.peer_vpc.cidrs) if facts.peer_vpc else peer.cidrs
+    # IPv6 routes and rules only make sense when both VPCs speak IPv6.
+    wanted, refused = peer_destinations(own_cidrs, peer_cidrs, policy, bool(own_cidrs.ipv6 and peer_cidrs.ipv6))
+    pid = view.peering_id
+    # Taking a route away needs proof the peer gave the block up: its VPC as its own account reads it.
+    routes = plan_routes(facts.tables, wanted, pid, facts.peer_vpc.cidrs if facts.peer_vpc else None)
+    groups = tuple(plan_group(group, wanted, pid) for group in facts.groups)
+    holds = holds_in(view.tags)
+    held = holding(holds, sizes_of(facts.tables, facts.groups), now)
+    dns = plan_dns(facts.vpc.tags, own.remote_dns, view.tags, facts.role) if view.status == ACTIVE else None
+    name = (
+        peering_name(vpc_label(facts.vpc.tags, own.vpc_id), vpc_label(_tags(facts.peer_vpc), peer.vpc_id))
+        if name_needed(view.tags)
+        else None
+    )
+    return SidePlan(facts, routes, groups, tuple(refused), holds, frozenset(held), dns, name)
+
+
+def _tags(vpc: Vpc | None) -> Mapping[str, str] | None:
+    return vpc.tags if vpc else None
+
+
+# ---------------------------------------------------------------------- an ended peering
+@dataclass(frozen=True)
+class Leftovers:
+    """What an ended peering left on one side: every route through it, and the autopilot's rules."""
+
+    routes: tuple[Route, ...]
+    rules: tuple[tuple[str, tuple[dict[str, Any], ...]], ...]  # (group id, IpPermissions to revoke)
+
+    @property
+    def rule_count(self) -> int:
+        return sum(len(p.get("IpRanges", [])) + len(p.get("Ipv6Ranges", [])) for _, ps in self.rules for p in ps)
+
+    def __bool__(self) -> bool:
+        return bool(self.routes or self.rules)
+
+    def summary(self, vpc_id: str) -> str:
+        left = counts((len(self.routes), "route"), (self.rule_count, "rule"))
+        return f"{left} to clean up in {vpc_id}" if left else NOTHING
+
+
+def leftovers(tables: Sequence[Resource], groups: Sequence[Resource], peering_id: str) -> Leftovers:
+    """The clean-up due on one side once `peering_id` ended."""
+    rules = []
+    for group in groups:
+        permissions = autopilot_permissions(group, peering_id)
+        if permissions:
+            rules.append((str(group["GroupId"]), tuple(permissions)))
+    return Leftovers(tuple(routes_through(tables, peering_id)), tuple(rules))
+
+
+# ---------------------------------------------------------------------- the probe's paths
+@dataclass(frozen=True)
+class KeptOut:
+    """The subnets whose route table its owner excluded from peering routes: no path the autopilot
+    configures leads there, so the probe never starts or ends in them. A subnet without an explicit
+    association uses the main table."""
+
+    explicit: Mapping[str, bool]  # subnet id -> its table is excluded
+    main_excluded: bool
+
+    def __contains__(self, subnet_id: object) -> bool:
+        return self.explicit.get(str(subnet_id), self.main_excluded)
+
+
+def kept_out_subnets(tables: Sequence[Resource]) -> KeptOut:
+    explicit: dict[str, bool] = {}
+    main_excluded = False
+    for table in tables:
+        tags = {t["Key"]: t["Value"] for t in table.get("Tags", [])}
+        excluded = excluded_by_owner(tags)
+        for association in table.get("Associations", []):
+            if association.get("Main"):
+                main_excluded = main_excluded or excluded
+            elif association.get("SubnetId"):
+                explicit[str(association["SubnetId"])] = excluded
+    return KeptOut(explicit, main_excluded)
+
+
+# ---------------------------------------------------------------------- words
+def plural(n: int, noun: str) -> str:
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+
+
+def counts(*counted: tuple[int, str]) -> str:
+    """`2 routes, 1 rule`: the counts that are not zero."""
+    return ", ".join(plural(n, noun) for n, noun in counted if n)
