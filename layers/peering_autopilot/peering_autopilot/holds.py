@@ -16,8 +16,6 @@ from peering_autopilot.model import Described
 
 HOLD_PREFIX = "peering-autopilot:held:"
 RETRY_AFTER_SECONDS = 3600.0
-# EC2's quota refusals: the same change fails the same way until something changes.
-QUOTA_CODES = frozenset({"RouteLimitExceeded", "RulesPerSecurityGroupLimitExceeded"})
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,13 @@ from typing import TYPE_CHECKING, Any
 from botocore.exceptions import ClientError
 
 from peering_autopilot.aws.calls import error_code, error_message, translated
-from peering_autopilot.errors import ChangeRefusedError, PeeringNotFoundError, VpcNotFoundError
+from peering_autopilot.errors import (
+    AlreadyPresentError,
+    ChangeRefusedError,
+    PeeringNotFoundError,
+    QuotaReachedError,
+    VpcNotFoundError,
+)
 from peering_autopilot.model import ENABLED_TAG, PROBE_TAG, Peering, Vpc
 from peering_autopilot.permissions import needs
 
@@ -24,11 +30,11 @@ if TYPE_CHECKING:
 _PEERING_NOT_FOUND = {"InvalidVpcPeeringConnectionID.NotFound", "InvalidVpcPeeringConnectionId.NotFound"}
 _VPC_NOT_FOUND = {"InvalidVpcID.NotFound"}
 # Refusals that concern one resource only: reported by name, never retried in a loop.
-_REFUSALS = {
-    "RouteLimitExceeded",
-    "RouteAlreadyExists",
-    "RulesPerSecurityGroupLimitExceeded",
-    "InvalidPermission.Duplicate",
+_REFUSALS: dict[str, type[ChangeRefusedError]] = {
+    "RouteAlreadyExists": AlreadyPresentError,
+    "InvalidPermission.Duplicate": AlreadyPresentError,
+    "RouteLimitExceeded": QuotaReachedError,
+    "RulesPerSecurityGroupLimitExceeded": QuotaReachedError,
 }
 _FILTER_VALUES = 200  # EC2 takes at most 200 values in one filter
 
@@ -277,7 +283,8 @@ class Ec2Gateway:
     # ------------------------------------------------------------------ plumbing
     def _change(self, resource_id: str, call: Callable[[], Any], gone: str = "") -> None:
         """One change to one resource. `gone`: the code that says the thing to remove is already
-        gone (the goal is reached). A refusal concerning only this resource is ChangeRefusedError."""
+        gone (the goal is reached). A refusal concerning only this resource is a ChangeRefusedError:
+        AlreadyPresentError (another writer got there first) or QuotaReachedError."""
         with translated("ec2", self.where):
             try:
                 call()
@@ -285,8 +292,9 @@ class Ec2Gateway:
                 code = error_code(e)
                 if code == gone:
                     return
-                if code in _REFUSALS:
-                    raise ChangeRefusedError(code=code, resource_id=resource_id, message=error_message(e)) from e
+                refusal = _REFUSALS.get(code)
+                if refusal is not None:
+                    raise refusal(code=code, resource_id=resource_id, message=error_message(e)) from e
                 raise
 
     def _read_by_vpc(
