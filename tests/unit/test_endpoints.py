@@ -12,6 +12,7 @@ from peering_autopilot.endpoints import (
     tagged_probe_instance,
     tagged_probe_interface,
 )
+from peering_autopilot.model import RouteTable
 from peering_autopilot.probe import Endpoint
 
 PROBE = {"Key": "peering-autopilot:probe", "Value": "true"}
@@ -80,12 +81,14 @@ def test_a_representative_subnet_is_the_first_routed_one_at_its_first_usable_add
 
 def test_isolated_subnets_are_those_of_tables_tagged_routes_false() -> None:
     tables = [
-        {
-            "RouteTableId": "rtb-01",
-            "Tags": [{"Key": "peering-autopilot:routes", "Value": "false"}],
-            "Associations": [{"SubnetId": "subnet-db"}, {"Main": True}],
-        },
-        {"RouteTableId": "rtb-02", "Tags": [], "Associations": [{"SubnetId": "subnet-app"}]},
+        RouteTable.from_api(
+            {
+                "RouteTableId": "rtb-01",
+                "Tags": [{"Key": "peering-autopilot:routes", "Value": "false"}],
+                "Associations": [{"SubnetId": "subnet-db"}, {"Main": True}],
+            }
+        ),
+        RouteTable.from_api({"RouteTableId": "rtb-02", "Tags": [], "Associations": [{"SubnetId": "subnet-app"}]}),
     ]
 
     assert isolated_subnets(tables) == frozenset({"subnet-db"})

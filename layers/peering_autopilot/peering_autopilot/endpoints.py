@@ -9,24 +9,24 @@ any, so the probe tests the path the autopilot configured.
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from peering_autopilot.model import PROBE_TAG, ROUTES_TAG
+from peering_autopilot.model import PROBE_TAG, ROUTES_TAG, RouteTable
 from peering_autopilot.probe import Endpoint
 
 Resources = Sequence[Mapping[str, Any]]
 _RESERVED_PER_SUBNET = 4  # AWS keeps .0 to .3 of every subnet
 
 
-def isolated_subnets(route_tables: Resources) -> frozenset[str]:
+def isolated_subnets(route_tables: Iterable[RouteTable]) -> frozenset[str]:
     """Subnets whose table its owner kept out of peering routes (peering-autopilot:routes=false)."""
     return frozenset(
-        str(a["SubnetId"])
+        a.subnet_id
         for table in route_tables
-        if any(t["Key"] == ROUTES_TAG and t["Value"] == "false" for t in table.get("Tags", []))
-        for a in table.get("Associations", [])
-        if a.get("SubnetId")
+        if table.tags.get(ROUTES_TAG) == "false"
+        for a in table.associations
+        if a.subnet_id
     )
 
 

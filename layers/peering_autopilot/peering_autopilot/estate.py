@@ -36,6 +36,8 @@ from peering_autopilot.model import (
     Described,
     Peering,
     PeeringSide,
+    RouteTable,
+    SecurityGroup,
     Vpc,
 )
 from peering_autopilot.permissions import actions_of
@@ -72,7 +74,6 @@ NOTHING = "nothing"
 NOT_READABLE = "side not readable"
 NOT_OPTED_IN = "not opted in"
 
-Resource = dict[str, Any]
 Place = tuple[str, str]  # account, region
 
 
@@ -84,8 +85,8 @@ class PlaceRead:
     region: str
     vpcs: Mapping[str, Vpc]  # the opted-in ones, by id
     peerings: Sequence[Peering]  # as this account sees them here (its own tags)
-    tables: Mapping[str, Sequence[Resource]] = field(default_factory=dict)  # by VPC id
-    groups: Mapping[str, Sequence[Resource]] = field(default_factory=dict)  # by VPC id
+    tables: Mapping[str, Sequence[RouteTable]] = field(default_factory=dict)  # by VPC id
+    groups: Mapping[str, Sequence[SecurityGroup]] = field(default_factory=dict)  # by VPC id
 
     @property
     def place(self) -> Place:
@@ -169,8 +170,8 @@ def changes_due(
     vpc: Vpc,
     peer: PeeringSide,
     peer_vpc: Vpc | None,
-    tables: Sequence[Mapping[str, Any]],
-    groups: Sequence[Mapping[str, Any]],
+    tables: Sequence[RouteTable],
+    groups: Sequence[SecurityGroup],
     policy: PeerCidrPolicy,
     now: float,
 ) -> SideChanges:
@@ -426,9 +427,9 @@ def _counts(*counted: tuple[int, str]) -> str:
     return ", ".join(_plural(n, noun) for n, noun in counted if n)
 
 
-def by_vpc(resources: Iterable[Resource]) -> defaultdict[str, list[Resource]]:
-    """Resources by their VpcId; a VPC with none reads as an empty list."""
-    grouped: defaultdict[str, list[Resource]] = defaultdict(list)
+def by_vpc[T: (RouteTable, SecurityGroup)](resources: Iterable[T]) -> defaultdict[str, list[T]]:
+    """Resources by their VPC id; a VPC with none reads as an empty list."""
+    grouped: defaultdict[str, list[T]] = defaultdict(list)
     for resource in resources:
-        grouped[str(resource["VpcId"])].append(resource)
+        grouped[resource.vpc_id].append(resource)
     return grouped

@@ -52,6 +52,8 @@ from peering_autopilot.model import (
     SWEPT_STATES,
     Peering,
     PeeringSide,
+    RouteTable,
+    SecurityGroup,
     Vpc,
 )
 from peering_autopilot.permissions import actions_of
@@ -351,8 +353,8 @@ def _judge(
     vpc: Vpc,
     peer: PeeringSide,
     local_vpcs: Mapping[str, Vpc],
-    tables: list[dict[str, Any]],
-    groups: list[dict[str, Any]],
+    tables: list[RouteTable],
+    groups: list[SecurityGroup],
     reconsider: bool,
     policy: PeerCidrPolicy,
     now: float,

@@ -21,7 +21,7 @@ from peering_autopilot.errors import (
     QuotaReachedError,
     VpcNotFoundError,
 )
-from peering_autopilot.model import ENABLED_TAG, PROBE_TAG, Peering, Vpc
+from peering_autopilot.model import ENABLED_TAG, PROBE_TAG, NetworkAcl, Peering, RouteTable, SecurityGroup, Vpc
 from peering_autopilot.permissions import needs
 
 if TYPE_CHECKING:
@@ -184,30 +184,31 @@ class Ec2Gateway:
 
     # ------------------------------------------------------------------ route tables, groups, ACLs
     @needs("ec2:DescribeRouteTables")
-    def route_tables(self, vpc_ids: Iterable[str]) -> list[Resource]:
+    def route_tables(self, vpc_ids: Iterable[str]) -> list[RouteTable]:
         """The route tables of the VPCs, in as few paginated reads as the filter allows, never one
         call per table."""
-        return self._read_by_vpc("describe_route_tables", "RouteTables", vpc_ids)
+        return [RouteTable.from_api(t) for t in self._read_by_vpc("describe_route_tables", "RouteTables", vpc_ids)]
 
     @needs("ec2:DescribeSecurityGroups")
-    def vpc_security_groups(self, vpc_ids: Iterable[str]) -> list[Resource]:
+    def vpc_security_groups(self, vpc_ids: Iterable[str]) -> list[SecurityGroup]:
         """Every security group of the VPCs, filtered server-side by VPC (an unfiltered
         DescribeSecurityGroups falls into a smaller throttling bucket). All of them, not only the
         allow-tagged: a group whose tag was removed may still hold the autopilot's rules."""
-        return self._read_by_vpc("describe_security_groups", "SecurityGroups", vpc_ids)
+        groups = self._read_by_vpc("describe_security_groups", "SecurityGroups", vpc_ids)
+        return [SecurityGroup.from_api(g) for g in groups]
 
     @needs("ec2:DescribeSecurityGroups")
-    def security_groups(self, group_ids: Iterable[str]) -> dict[str, Resource]:
+    def security_groups(self, group_ids: Iterable[str]) -> dict[str, SecurityGroup]:
         ids = sorted(set(group_ids))
         if not ids:
             return {}
         with translated("ec2", self.where):
             groups = self.client.describe_security_groups(GroupIds=ids)["SecurityGroups"]
-        return {str(g["GroupId"]): dict(g) for g in groups if g["GroupId"] in ids}
+        return {str(g["GroupId"]): SecurityGroup.from_api(g) for g in groups if g["GroupId"] in ids}
 
     @needs("ec2:DescribeNetworkAcls")
-    def network_acls(self, vpc_id: str) -> list[Resource]:
-        return self._read_by_vpc("describe_network_acls", "NetworkAcls", [vpc_id])
+    def network_acls(self, vpc_id: str) -> list[NetworkAcl]:
+        return [NetworkAcl.from_api(a) for a in self._read_by_vpc("describe_network_acls", "NetworkAcls", [vpc_id])]
 
     # ------------------------------------------------------------------ what a probe can start from
     @needs("ec2:DescribeInstances")
