@@ -19,7 +19,9 @@ from peering_autopilot.routes import (
     ShadowWarning,
     SkippedTable,
     peer_destinations,
+    peerings_routed,
     plan_routes,
+    routes_through,
 )
 from peering_autopilot.settings import PeerCidrPolicy
 
@@ -590,3 +592,22 @@ def test_a_table_whose_only_subnet_association_is_gone_is_skipped() -> None:
     assert plan.skipped == [
         SkippedTable("rtb-0aaaaaaaaaaaaaaa1", "neither the main table nor associated with a subnet")
     ]
+
+
+def test_prefix_list_destinations_are_read_but_left_alone() -> None:
+    # GIVEN a table with a prefix-list route through the peering next to a CIDR route through it
+    prefix_list = {
+        "DestinationPrefixListId": "pl-0aaaaaaaaaaaaaaa1",
+        "VpcPeeringConnectionId": PEERING_ID,
+        "State": "active",
+    }
+    table = main_table("rtb-0aaa000000000001", routes=[peering_route("10.1.0.0/16"), prefix_list])
+    [read] = [r for r in table.routes if r.destination is None]
+    assert (read.prefix_list_id, read.peering_id) == ("pl-0aaaaaaaaaaaaaaa1", PEERING_ID)
+
+    # THEN the planners see only the CIDR route: nothing to remove, clean up or report for the prefix list
+    assert plan_routes([table], [PEER_V4], PEERING_ID) == RoutePlan(
+        present=[Route("rtb-0aaa000000000001", "10.1.0.0/16")]
+    )
+    assert routes_through([table], PEERING_ID) == [Route("rtb-0aaa000000000001", "10.1.0.0/16")]
+    assert peerings_routed([table]) == {PEERING_ID}
