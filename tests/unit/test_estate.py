@@ -11,7 +11,7 @@ import pytest
 from peering_autopilot.errors import AccessDeniedError, RoleAssumptionError
 from peering_autopilot.estate import EstateReport, PeeringRow, SideRow, group_names, report_text, survey
 from peering_autopilot.holds import new_hold
-from peering_autopilot.model import Cidrs, Peering, PeeringSide, Vpc
+from peering_autopilot.model import Cidrs, Peering, PeeringSide, RouteTable, SecurityGroup, Vpc
 from peering_autopilot.places import LISTED_STATES, PlaceRead, UnreadPlace, read_estate, read_place
 from peering_autopilot.security_groups import rule_description
 from peering_autopilot.settings import PeerCidrPolicy
@@ -37,18 +37,20 @@ def peering(pid: str, status: str, requester: PeeringSide, accepter: PeeringSide
     return Peering(pid, status, "", requester, accepter, {"Name": f"{pid} name", **tags})
 
 
-def table(table_id: str, vpc_id: str, routed: dict[str, str]) -> dict[str, Any]:
+def table(table_id: str, vpc_id: str, routed: dict[str, str]) -> RouteTable:
     """A main route table; `routed`: destination -> peering id."""
     routes = [{"DestinationCidrBlock": d, "VpcPeeringConnectionId": p, "State": "active"} for d, p in routed.items()]
-    return {"RouteTableId": table_id, "VpcId": vpc_id, "Associations": [{"Main": True}], "Routes": routes}
+    return RouteTable.from_api(
+        {"RouteTableId": table_id, "VpcId": vpc_id, "Associations": [{"Main": True}], "Routes": routes}
+    )
 
 
-def group(group_id: str, vpc_id: str, allow: str | None, opened: dict[str, str]) -> dict[str, Any]:
+def group(group_id: str, vpc_id: str, allow: str | None, opened: dict[str, str]) -> SecurityGroup:
     """A group; `allow`: its allow tag; `opened`: ICMP from cidr -> the peering whose marker it carries."""
     ranges = [{"CidrIp": cidr, "Description": rule_description(pid)} for cidr, pid in opened.items()]
     permissions = [{"IpProtocol": "icmp", "FromPort": -1, "ToPort": -1, "IpRanges": ranges}] if ranges else []
     tags = [{"Key": "peering-autopilot:allow", "Value": allow}] if allow is not None else []
-    return {"GroupId": group_id, "VpcId": vpc_id, "Tags": tags, "IpPermissions": permissions}
+    return SecurityGroup.from_api({"GroupId": group_id, "VpcId": vpc_id, "Tags": tags, "IpPermissions": permissions})
 
 
 def place(
@@ -56,15 +58,15 @@ def place(
     region: str,
     vpcs: list[Vpc],
     peerings: list[Peering],
-    tables: Sequence[dict[str, Any]] = (),
-    groups: Sequence[dict[str, Any]] = (),
+    tables: Sequence[RouteTable] = (),
+    groups: Sequence[SecurityGroup] = (),
 ) -> PlaceRead:
-    by_vpc: dict[str, list[dict[str, Any]]] = {}
-    for resource in tables:
-        by_vpc.setdefault(resource["VpcId"], []).append(resource)
-    groups_by_vpc: dict[str, list[dict[str, Any]]] = {}
-    for resource in groups:
-        groups_by_vpc.setdefault(resource["VpcId"], []).append(resource)
+    by_vpc: dict[str, list[RouteTable]] = {}
+    for table_read in tables:
+        by_vpc.setdefault(table_read.vpc_id, []).append(table_read)
+    groups_by_vpc: dict[str, list[SecurityGroup]] = {}
+    for group_read in groups:
+        groups_by_vpc.setdefault(group_read.vpc_id, []).append(group_read)
     return PlaceRead(account, region, {v.vpc_id: v for v in vpcs}, tuple(peerings), by_vpc, groups_by_vpc)
 
 
@@ -282,12 +284,14 @@ def test_changes_held_back_after_a_quota_refusal_are_not_due_but_shown() -> None
 def test_a_destination_routed_elsewhere_and_a_refused_peer_block_are_missing_too() -> None:
     public = PeeringSide(MEMBER, EAST, "vpc-b", Cidrs.of(["10.1.0.0/16", "8.8.0.0/16"]))
     p1 = peering(P1, "active", A, public)
-    elsewhere = {
-        "RouteTableId": "rtb-a",
-        "VpcId": "vpc-a",
-        "Associations": [{"Main": True}],
-        "Routes": [{"DestinationCidrBlock": "10.1.0.0/16", "GatewayId": "vgw-1", "State": "active"}],
-    }
+    elsewhere = RouteTable.from_api(
+        {
+            "RouteTableId": "rtb-a",
+            "VpcId": "vpc-a",
+            "Associations": [{"Main": True}],
+            "Routes": [{"DestinationCidrBlock": "10.1.0.0/16", "GatewayId": "vgw-1", "State": "active"}],
+        }
+    )
     hub = place(HUB, EAST, [vpc(A)], [p1], [elsewhere])
 
     [row] = survey([hub], 50, POLICY, NOW)
@@ -345,11 +349,11 @@ class FakeGateway:
         self.calls.append("all_peerings")
         return [peering(P1, "active", A, B)]
 
-    def route_tables(self, vpcs: Any) -> list[dict[str, Any]]:
+    def route_tables(self, vpcs: Any) -> list[RouteTable]:
         self.calls.append("route_tables")
         return [table("rtb-a", "vpc-a", {})] if vpcs else []
 
-    def vpc_security_groups(self, vpcs: Any) -> list[dict[str, Any]]:
+    def vpc_security_groups(self, vpcs: Any) -> list[SecurityGroup]:
         self.calls.append("vpc_security_groups")
         return []
 

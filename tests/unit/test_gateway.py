@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from ipaddress import ip_network
 from typing import TYPE_CHECKING, Any, cast
 
 import boto3
@@ -14,8 +15,26 @@ from botocore.stub import Stubber
 from peering_autopilot.aws.calls import BOTO_CONFIG
 from peering_autopilot.aws.ec2 import Ec2Gateway
 from peering_autopilot.aws.sessions import AwsAccess
-from peering_autopilot.errors import AccessDeniedError, RoleAssumptionError, VpcNotFoundError
-from peering_autopilot.model import Cidrs
+from peering_autopilot.errors import (
+    AccessDeniedError,
+    AlreadyPresentError,
+    AwsCallError,
+    ChangeRefusedError,
+    QuotaReachedError,
+    RoleAssumptionError,
+    VpcNotFoundError,
+)
+from peering_autopilot.model import (
+    AclEntry,
+    Cidrs,
+    IpRange,
+    NetworkAcl,
+    Permission,
+    RouteTable,
+    SecurityGroup,
+    TableAssociation,
+    TableRoute,
+)
 from peering_autopilot.settings import Settings
 
 if TYPE_CHECKING:
@@ -210,6 +229,284 @@ def test_get_vpc_lets_other_errors_through(gateway: Ec2Gateway, ec2_stub: Stubbe
 
     with pytest.raises(AccessDeniedError, match="UnauthorizedOperation"):
         gateway.get_vpc(VPC_ID)
+
+
+# ---------------------------------------------------------------------------------- changes refused
+
+
+@pytest.mark.parametrize(
+    ("code", "refusal"),
+    [
+        pytest.param("RouteAlreadyExists", AlreadyPresentError, id="route-already-exists"),
+        pytest.param("RouteLimitExceeded", QuotaReachedError, id="route-limit"),
+    ],
+)
+def test_a_refused_route_is_an_exception_of_its_class_with_the_facts(
+    gateway: Ec2Gateway, ec2_stub: Stubber, code: str, refusal: type[ChangeRefusedError]
+) -> None:
+    ec2_stub.add_client_error(
+        "create_route",
+        service_error_code=code,
+        service_message="refused",
+        http_status_code=400,
+        expected_params={
+            "RouteTableId": "rtb-0aaaaaaaaaaaaaaa1",
+            "DestinationCidrBlock": "10.1.0.0/16",
+            "VpcPeeringConnectionId": PEERING_ID,
+        },
+    )
+
+    with pytest.raises(refusal) as caught:
+        gateway.create_route("rtb-0aaaaaaaaaaaaaaa1", "10.1.0.0/16", PEERING_ID)
+
+    assert isinstance(caught.value, ChangeRefusedError)
+    assert (caught.value.code, caught.value.resource_id, caught.value.message) == (
+        code,
+        "rtb-0aaaaaaaaaaaaaaa1",
+        "refused",
+    )
+    assert str(caught.value) == f"{code} on rtb-0aaaaaaaaaaaaaaa1: refused"
+    assert isinstance(caught.value.__cause__, ClientError)
+
+
+@pytest.mark.parametrize(
+    ("code", "refusal"),
+    [
+        pytest.param("InvalidPermission.Duplicate", AlreadyPresentError, id="duplicate"),
+        pytest.param("RulesPerSecurityGroupLimitExceeded", QuotaReachedError, id="rules-limit"),
+    ],
+)
+def test_a_refused_rule_is_an_exception_of_its_class_with_the_facts(
+    gateway: Ec2Gateway, ec2_stub: Stubber, code: str, refusal: type[ChangeRefusedError]
+) -> None:
+    permissions = [{"IpProtocol": "tcp", "FromPort": 443, "ToPort": 443, "IpRanges": [{"CidrIp": "10.1.0.0/16"}]}]
+    ec2_stub.add_client_error(
+        "authorize_security_group_ingress",
+        service_error_code=code,
+        service_message="refused",
+        http_status_code=400,
+        expected_params={"GroupId": "sg-0aaaaaaaaaaaaaaa1", "IpPermissions": permissions},
+    )
+
+    with pytest.raises(refusal) as caught:
+        gateway.authorize_ingress("sg-0aaaaaaaaaaaaaaa1", permissions)
+
+    assert (caught.value.code, caught.value.resource_id) == (code, "sg-0aaaaaaaaaaaaaaa1")
+
+
+def test_the_two_refusal_classes_are_distinct_change_refusals() -> None:
+    assert issubclass(AlreadyPresentError, ChangeRefusedError)
+    assert issubclass(QuotaReachedError, ChangeRefusedError)
+    assert not issubclass(AlreadyPresentError, QuotaReachedError)
+    assert not issubclass(QuotaReachedError, AlreadyPresentError)
+
+
+def test_a_change_failing_otherwise_is_no_refusal(gateway: Ec2Gateway, ec2_stub: Stubber) -> None:
+    ec2_stub.add_client_error("create_route", service_error_code="InvalidRouteTableID.NotFound", http_status_code=400)
+
+    with pytest.raises(AwsCallError) as caught:
+        gateway.create_route("rtb-0aaaaaaaaaaaaaaa1", "10.1.0.0/16", PEERING_ID)
+
+    assert not isinstance(caught.value, ChangeRefusedError)
+    assert caught.value.code == "InvalidRouteTableID.NotFound"
+
+
+def test_removing_a_route_already_gone_is_done(gateway: Ec2Gateway, ec2_stub: Stubber) -> None:
+    ec2_stub.add_client_error("delete_route", service_error_code="InvalidRoute.NotFound", http_status_code=400)
+
+    gateway.delete_route("rtb-0aaaaaaaaaaaaaaa1", "2600:1f18:abcd:1200::/56")
+
+
+# ---------------------------------------------------------------------------------- typed reads
+BY_VPC = {"Filters": [{"Name": "vpc-id", "Values": [VPC_ID]}]}
+
+
+def test_route_tables_are_read_as_typed_tables(gateway: Ec2Gateway, ec2_stub: Stubber) -> None:
+    table = {
+        "RouteTableId": "rtb-0aaaaaaaaaaaaaaa1",
+        "VpcId": VPC_ID,
+        "OwnerId": HUB,
+        "Tags": [{"Key": "peering-autopilot:routes", "Value": "true"}],
+        "Associations": [
+            {"Main": True, "RouteTableAssociationId": "rtbassoc-01", "AssociationState": {"State": "associated"}},
+            {
+                "Main": False,
+                "SubnetId": "subnet-0aaaaaaaaaaaaaaa1",
+                "RouteTableAssociationId": "rtbassoc-02",
+                "AssociationState": {"State": "disassociating"},
+            },
+            {"Main": False, "GatewayId": "igw-0aaaaaaaaaaaaaaa1", "RouteTableAssociationId": "rtbassoc-03"},
+        ],
+        "Routes": [
+            {"DestinationCidrBlock": "10.0.0.0/16", "GatewayId": "local", "State": "active"},
+            {"DestinationCidrBlock": "10.1.0.0/16", "VpcPeeringConnectionId": PEERING_ID, "State": "active"},
+            {"DestinationCidrBlock": "10.2.0.0/16", "NatGatewayId": "nat-0aaaaaaaaaaaaaaa1", "State": "blackhole"},
+            {
+                "DestinationIpv6CidrBlock": "2600:1f18:abcd:1200::/56",
+                "EgressOnlyInternetGatewayId": "eigw-0aaaaaaaaaaaaaaa1",
+                "State": "active",
+            },
+            {
+                "DestinationCidrBlock": "10.3.0.0/16",
+                "InstanceId": "i-0aaaaaaaaaaaaaaa1",
+                "InstanceOwnerId": HUB,
+                "NetworkInterfaceId": "eni-0aaaaaaaaaaaaaaa1",
+                "State": "active",
+            },
+            {
+                "DestinationPrefixListId": "pl-0aaaaaaaaaaaaaaa1",
+                "GatewayId": "vpce-0aaaaaaaaaaaaaaa1",
+                "State": "active",
+            },
+        ],
+    }
+    other_vpc = {"RouteTableId": "rtb-0ccccccccccccccc3", "VpcId": "vpc-0ccccccccccccccc3"}
+    ec2_stub.add_response("describe_route_tables", {"RouteTables": [table, other_vpc]}, expected_params=BY_VPC)
+
+    [read] = gateway.route_tables([VPC_ID])
+
+    assert read == RouteTable(
+        route_table_id="rtb-0aaaaaaaaaaaaaaa1",
+        vpc_id=VPC_ID,
+        tags={"peering-autopilot:routes": "true"},
+        associations=(
+            TableAssociation(main=True, subnet_id="", state="associated"),
+            TableAssociation(main=False, subnet_id="subnet-0aaaaaaaaaaaaaaa1", state="disassociating"),
+            TableAssociation(main=False, subnet_id="", state="associated"),
+        ),
+        routes=(
+            TableRoute(ip_network("10.0.0.0/16"), "gateway", "local", "active"),
+            TableRoute(ip_network("10.1.0.0/16"), "vpc-peering-connection", PEERING_ID, "active"),
+            TableRoute(ip_network("10.2.0.0/16"), "nat-gateway", "nat-0aaaaaaaaaaaaaaa1", "blackhole"),
+            TableRoute(
+                ip_network("2600:1f18:abcd:1200::/56"),
+                "egress-only-internet-gateway",
+                "eigw-0aaaaaaaaaaaaaaa1",
+                "active",
+            ),
+            TableRoute(ip_network("10.3.0.0/16"), "network-interface", "eni-0aaaaaaaaaaaaaaa1", "active"),
+            TableRoute(None, "gateway", "vpce-0aaaaaaaaaaaaaaa1", "active", prefix_list_id="pl-0aaaaaaaaaaaaaaa1"),
+        ),
+    )
+    assert [a.live for a in read.associations] == [True, False, True]
+    assert [r.peering_id for r in read.routes] == ["", PEERING_ID, "", "", "", ""]
+    assert [r.blackhole for r in read.routes] == [False, False, True, False, False, False]
+
+
+def test_no_vpcs_read_no_route_tables(gateway: Ec2Gateway) -> None:
+    assert gateway.route_tables([]) == []
+
+
+SECURITY_GROUP = {
+    "GroupId": "sg-0aaaaaaaaaaaaaaa1",
+    "GroupName": "app",
+    "Description": "app",
+    "OwnerId": HUB,
+    "VpcId": VPC_ID,
+    "Tags": [{"Key": "peering-autopilot:allow", "Value": "tcp:443"}],
+    "IpPermissions": [
+        {
+            "IpProtocol": "tcp",
+            "FromPort": 443,
+            "ToPort": 443,
+            "IpRanges": [{"CidrIp": "10.1.0.0/16", "Description": f"peering-autopilot {PEERING_ID}"}],
+            "Ipv6Ranges": [{"CidrIpv6": "2600:1f18:abcd:1200::/56"}],
+            "PrefixListIds": [],
+            "UserIdGroupPairs": [],
+        },
+        {
+            "IpProtocol": "-1",
+            "IpRanges": [],
+            "Ipv6Ranges": [],
+            "PrefixListIds": [],
+            "UserIdGroupPairs": [{"GroupId": "sg-0bbbbbbbbbbbbbbb2", "UserId": MEMBER}],
+        },
+    ],
+    "IpPermissionsEgress": [{"IpProtocol": "-1", "IpRanges": [{"CidrIp": "0.0.0.0/0"}]}],
+}
+TYPED_GROUP = SecurityGroup(
+    group_id="sg-0aaaaaaaaaaaaaaa1",
+    vpc_id=VPC_ID,
+    tags={"peering-autopilot:allow": "tcp:443"},
+    ingress=(
+        Permission(
+            "tcp",
+            443,
+            443,
+            ipv4_ranges=(IpRange("10.1.0.0/16", f"peering-autopilot {PEERING_ID}"),),
+            ipv6_ranges=(IpRange("2600:1f18:abcd:1200::/56"),),
+        ),
+        Permission("-1", group_ids=("sg-0bbbbbbbbbbbbbbb2",)),
+    ),
+    egress=(Permission("-1", ipv4_ranges=(IpRange("0.0.0.0/0"),)),),
+)
+
+
+def test_security_groups_of_vpcs_are_read_as_typed_groups(gateway: Ec2Gateway, ec2_stub: Stubber) -> None:
+    ec2_stub.add_response("describe_security_groups", {"SecurityGroups": [SECURITY_GROUP]}, expected_params=BY_VPC)
+
+    [group] = gateway.vpc_security_groups([VPC_ID])
+
+    assert group == TYPED_GROUP
+    assert group.ingress[0].ranges == (
+        IpRange("10.1.0.0/16", f"peering-autopilot {PEERING_ID}"),
+        IpRange("2600:1f18:abcd:1200::/56"),
+    )
+
+
+def test_security_groups_by_id_are_read_as_typed_groups(gateway: Ec2Gateway, ec2_stub: Stubber) -> None:
+    ec2_stub.add_response(
+        "describe_security_groups",
+        {"SecurityGroups": [SECURITY_GROUP]},
+        expected_params={"GroupIds": ["sg-0aaaaaaaaaaaaaaa1"]},
+    )
+
+    assert gateway.security_groups(["sg-0aaaaaaaaaaaaaaa1"]) == {"sg-0aaaaaaaaaaaaaaa1": TYPED_GROUP}
+    assert gateway.security_groups([]) == {}
+
+
+def test_network_acls_are_read_as_typed_acls(gateway: Ec2Gateway, ec2_stub: Stubber) -> None:
+    acl = {
+        "NetworkAclId": "acl-0aaaaaaaaaaaaaaa1",
+        "VpcId": VPC_ID,
+        "IsDefault": True,
+        "OwnerId": HUB,
+        "Associations": [{"NetworkAclAssociationId": "aclassoc-01", "SubnetId": "subnet-0aaaaaaaaaaaaaaa1"}],
+        "Entries": [
+            {
+                "RuleNumber": 90,
+                "Egress": False,
+                "Protocol": "1",
+                "RuleAction": "deny",
+                "CidrBlock": "10.1.0.0/16",
+                "IcmpTypeCode": {"Type": 8, "Code": -1},
+            },
+            {
+                "RuleNumber": 100,
+                "Egress": True,
+                "Protocol": "6",
+                "RuleAction": "allow",
+                "Ipv6CidrBlock": "::/0",
+                "PortRange": {"From": 1024, "To": 65535},
+            },
+            {"RuleNumber": 32767, "Egress": False, "Protocol": "-1", "RuleAction": "deny", "CidrBlock": "0.0.0.0/0"},
+        ],
+    }
+    ec2_stub.add_response("describe_network_acls", {"NetworkAcls": [acl]}, expected_params=BY_VPC)
+
+    assert gateway.network_acls(VPC_ID) == [
+        NetworkAcl(
+            network_acl_id="acl-0aaaaaaaaaaaaaaa1",
+            vpc_id=VPC_ID,
+            is_default=True,
+            subnet_ids=("subnet-0aaaaaaaaaaaaaaa1",),
+            entries=(
+                AclEntry(90, False, "1", "deny", ip_network("10.1.0.0/16"), icmp_type=8),
+                AclEntry(100, True, "6", "allow", ip_network("::/0"), from_port=1024, to_port=65535),
+                AclEntry(32767, False, "-1", "deny", ip_network("0.0.0.0/0")),
+            ),
+        )
+    ]
 
 
 # ---------------------------------------------------------------------------------- AwsAccess

@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 import pytest
 
 from peering_autopilot.holds import HOLD_PREFIX, RETRY_AFTER_SECONDS, Hold, holding, holds_in, new_hold, sizes_of
+from peering_autopilot.model import RouteTable, SecurityGroup
 
 NOW = datetime(2026, 12, 3, 8, 0, tzinfo=UTC).timestamp()
 
@@ -51,12 +52,18 @@ def test_a_hold_on_a_resource_not_read_holds_nothing() -> None:
 
 
 def test_sizes_count_routes_per_table_and_cidr_ranges_per_group() -> None:
-    tables = [{"RouteTableId": "rtb-1", "Routes": [{}, {}, {}]}]
-    groups = [
+    routes = [{"DestinationCidrBlock": f"10.{n}.0.0/16", "GatewayId": "local", "State": "active"} for n in range(3)]
+    tables = [RouteTable.from_api({"RouteTableId": "rtb-1", "Routes": routes})]
+    permissions = [
         {
-            "GroupId": "sg-1",
-            "IpPermissions": [{"IpRanges": [{}, {}], "Ipv6Ranges": [{}]}, {"IpRanges": [{}]}],
-        }
+            "IpProtocol": "tcp",
+            "FromPort": 443,
+            "ToPort": 443,
+            "IpRanges": [{"CidrIp": "10.1.0.0/16"}, {"CidrIp": "10.2.0.0/16"}],
+            "Ipv6Ranges": [{"CidrIpv6": "2600:1f18::/56"}],
+        },
+        {"IpProtocol": "-1", "IpRanges": [{"CidrIp": "10.3.0.0/16"}]},
     ]
+    groups = [SecurityGroup.from_api({"GroupId": "sg-1", "IpPermissions": permissions})]
     assert sizes_of(tables, groups) == {"rtb-1": 3, "sg-1": 4}
     assert isinstance(Hold("r", "c", "2026-12-03T08:00:00+00:00", 1).describe(), dict)

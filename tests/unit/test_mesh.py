@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from peering_autopilot.mesh import parse_groups, plan_groups
-from peering_autopilot.model import Cidrs, Peering, PeeringSide, Vpc
+from peering_autopilot.model import Cidrs, Peering, PeeringSide, RouteTable, Vpc
 from peering_autopilot.settings import DEFAULT_PEER_CIDRS, PeerCidrPolicy
 
 POLICY = PeerCidrPolicy.parse(DEFAULT_PEER_CIDRS)
@@ -78,10 +78,12 @@ def test_a_vpc_not_opted_in_is_no_member_whatever_its_group_tag() -> None:
 def test_a_route_to_the_peers_block_through_another_peering_skips_the_pair() -> None:
     tables = {
         A.vpc_id: [
-            {
-                "RouteTableId": "rtb-1",
-                "Routes": [{"DestinationCidrBlock": "10.1.0.0/20", "VpcPeeringConnectionId": "pcx-old"}],
-            }
+            RouteTable.from_api(
+                {
+                    "RouteTableId": "rtb-1",
+                    "Routes": [{"DestinationCidrBlock": "10.1.0.0/20", "VpcPeeringConnectionId": "pcx-old"}],
+                }
+            )
         ]
     }
     [skipped] = plan([A, B], routes=tables).skipped

@@ -16,7 +16,6 @@ tags on a peering.
 
 from __future__ import annotations
 
-import copy
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,8 +24,8 @@ from hypothesis import strategies as st
 
 from peering_autopilot.configure import configure_peering
 from peering_autopilot.context import Context
-from peering_autopilot.errors import ChangeRefusedError, RoleAssumptionError, VpcNotFoundError
-from peering_autopilot.model import ACTIVE, STATUS_TAG, Cidrs, Peering, PeeringSide, Vpc
+from peering_autopilot.errors import AlreadyPresentError, RoleAssumptionError, VpcNotFoundError
+from peering_autopilot.model import ACTIVE, STATUS_TAG, Cidrs, Peering, PeeringSide, RouteTable, SecurityGroup, Vpc
 from peering_autopilot.places import vpc_reader
 from peering_autopilot.security_groups import rule_description
 from peering_autopilot.sweep import find_work
@@ -69,17 +68,17 @@ class FakeEc2:
     def opted_in_vpcs(self) -> dict[str, Vpc]:
         return {k: v for k, v in self.world.vpcs.items() if v.account_id == self.account_id and v.opted_in}
 
-    def route_tables(self, vpc_ids: Any) -> list[dict[str, Any]]:
-        return copy.deepcopy([t for t in self.world.tables if t["VpcId"] in set(vpc_ids)])
+    def route_tables(self, vpc_ids: Any) -> list[RouteTable]:
+        return [RouteTable.from_api(t) for t in self.world.tables if t["VpcId"] in set(vpc_ids)]
 
-    def vpc_security_groups(self, vpc_ids: Any) -> list[dict[str, Any]]:
-        return copy.deepcopy([g for g in self.world.groups if g["VpcId"] in set(vpc_ids)])
+    def vpc_security_groups(self, vpc_ids: Any) -> list[SecurityGroup]:
+        return [SecurityGroup.from_api(g) for g in self.world.groups if g["VpcId"] in set(vpc_ids)]
 
     # changes, with EC2's refusals
     def create_route(self, table_id: str, destination: str, peering_id: str) -> None:
         table = self._table(table_id)
         if any(_destination(r) == destination for r in table["Routes"]):
-            raise ChangeRefusedError(code="RouteAlreadyExists", resource_id=table_id, message="exists")
+            raise AlreadyPresentError(code="RouteAlreadyExists", resource_id=table_id, message="exists")
         table["Routes"].append(
             {"DestinationCidrBlock": destination, "VpcPeeringConnectionId": peering_id, "State": "active"}
         )
@@ -103,7 +102,7 @@ class FakeEc2:
         have = {_key(p, r["CidrIp"]) for p in group["IpPermissions"] for r in p.get("IpRanges", [])}
         new = [(p, r) for p in permissions for r in p.get("IpRanges", [])]
         if any(_key(p, r["CidrIp"]) in have for p, r in new):
-            raise ChangeRefusedError(code="InvalidPermission.Duplicate", resource_id=group_id, message="duplicate")
+            raise AlreadyPresentError(code="InvalidPermission.Duplicate", resource_id=group_id, message="duplicate")
         for p, r in new:
             group["IpPermissions"].append({**_ports(p), "IpRanges": [dict(r)]})
         self.changes.append(f"authorize {group_id}")
@@ -323,7 +322,7 @@ def test_the_fake_refuses_a_duplicate_route_as_ec2_does() -> None:
     ec2.create_route("rtb-0", PEER_PRIMARY, PID)
     try:
         ec2.create_route("rtb-0", PEER_PRIMARY, PID)
-    except ChangeRefusedError as e:
+    except AlreadyPresentError as e:
         assert e.code == "RouteAlreadyExists"
     else:
         raise AssertionError("a second route to the same destination must be refused")

@@ -10,7 +10,7 @@ import pytest
 
 from peering_autopilot.allow import Traffic
 from peering_autopilot.live_ping import PingResult
-from peering_autopilot.model import ALLOW_TAG, Cidrs, Peering
+from peering_autopilot.model import ALLOW_TAG, Cidrs, NetworkAcl, Peering, RouteTable, SecurityGroup
 from peering_autopilot.probe import ICMP_ECHO, STEPS, Check, Direction, Endpoint, SideSnapshot, evaluate
 from peering_autopilot.reachability import AnalyzerResult, Finding
 from peering_autopilot.verify import Diagnosis, DirectionResult, report_text
@@ -53,7 +53,7 @@ def tgw_route(cidr: str) -> dict[str, Any]:
 
 def route_table(
     table_id: str, vpc_id: str, routes: list[dict[str, Any]], subnet_id: str | None = None, state: str = "associated"
-) -> dict[str, Any]:
+) -> RouteTable:
     """A table explicitly associated with `subnet_id`, or the VPC's main table when there is none."""
     association: dict[str, Any] = {
         "Main": subnet_id is None,
@@ -63,15 +63,17 @@ def route_table(
     }
     if subnet_id:
         association["SubnetId"] = subnet_id
-    return {
-        "RouteTableId": table_id,
-        "VpcId": vpc_id,
-        "OwnerId": HUB if vpc_id == VPC_A else MEMBER,
-        "Associations": [association],
-        "Routes": routes,
-        "PropagatingVgws": [],
-        "Tags": [],
-    }
+    return RouteTable.from_api(
+        {
+            "RouteTableId": table_id,
+            "VpcId": vpc_id,
+            "OwnerId": HUB if vpc_id == VPC_A else MEMBER,
+            "Associations": [association],
+            "Routes": routes,
+            "PropagatingVgws": [],
+            "Tags": [],
+        }
+    )
 
 
 # --- DescribeNetworkAcls items ---------------------------------------------------------------------------
@@ -109,19 +111,21 @@ def network_acl(
     subnet_id: str,
     inbound: list[dict[str, Any]] | None = None,
     outbound: list[dict[str, Any]] | None = None,
-) -> dict[str, Any]:
-    return {
-        "NetworkAclId": acl_id,
-        "VpcId": vpc_id,
-        "IsDefault": True,
-        "OwnerId": HUB if vpc_id == VPC_A else MEMBER,
-        "Associations": [
-            {"NetworkAclAssociationId": f"aclassoc-{subnet_id[7:]}", "NetworkAclId": acl_id, "SubnetId": subnet_id}
-        ],
-        "Entries": (default_entries(False) if inbound is None else inbound)
-        + (default_entries(True) if outbound is None else outbound),
-        "Tags": [],
-    }
+) -> NetworkAcl:
+    return NetworkAcl.from_api(
+        {
+            "NetworkAclId": acl_id,
+            "VpcId": vpc_id,
+            "IsDefault": True,
+            "OwnerId": HUB if vpc_id == VPC_A else MEMBER,
+            "Associations": [
+                {"NetworkAclAssociationId": f"aclassoc-{subnet_id[7:]}", "NetworkAclId": acl_id, "SubnetId": subnet_id}
+            ],
+            "Entries": (default_entries(False) if inbound is None else inbound)
+            + (default_entries(True) if outbound is None else outbound),
+            "Tags": [],
+        }
+    )
 
 
 # --- DescribeSecurityGroups items -----------------------------------------------------------------------
@@ -156,17 +160,19 @@ def security_group(
     ingress: list[dict[str, Any]],
     egress: list[dict[str, Any]] | None = None,
     allow: str = "",
-) -> dict[str, Any]:
-    return {
-        "GroupId": group_id,
-        "GroupName": f"probe-{group_id[-1]}",
-        "Description": "probe",
-        "VpcId": vpc_id,
-        "OwnerId": HUB if vpc_id == VPC_A else MEMBER,
-        "IpPermissions": ingress,
-        "IpPermissionsEgress": [ALL_OUT] if egress is None else egress,
-        "Tags": [{"Key": ALLOW_TAG, "Value": allow}] if allow else [],
-    }
+) -> SecurityGroup:
+    return SecurityGroup.from_api(
+        {
+            "GroupId": group_id,
+            "GroupName": f"probe-{group_id[-1]}",
+            "Description": "probe",
+            "VpcId": vpc_id,
+            "OwnerId": HUB if vpc_id == VPC_A else MEMBER,
+            "IpPermissions": ingress,
+            "IpPermissionsEgress": [ALL_OUT] if egress is None else egress,
+            "Tags": [{"Key": ALLOW_TAG, "Value": allow}] if allow else [],
+        }
+    )
 
 
 # --- the two sides ------------------------------------------------------------------------------------
@@ -212,15 +218,15 @@ def https_from(cidr: str) -> dict[str, Any]:
     return permission("tcp", 443, 443, cidrs=(cidr,))
 
 
-def b_group(ingress: list[dict[str, Any]], egress: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+def b_group(ingress: list[dict[str, Any]], egress: list[dict[str, Any]] | None = None) -> SecurityGroup:
     return security_group(SG_B, VPC_B, ingress, egress, allow="icmp,tcp:443")
 
 
-def b_groups(ingress: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+def b_groups(ingress: list[dict[str, Any]]) -> dict[str, SecurityGroup]:
     return {SG_B: b_group(ingress)}
 
 
-def a_groups(egress: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+def a_groups(egress: list[dict[str, Any]]) -> dict[str, SecurityGroup]:
     return {SG_A: security_group(SG_A, VPC_A, [], egress)}
 
 
@@ -835,7 +841,7 @@ def test_first_failure_follows_steps_order(
 
 
 # --- what to test towards a side --------------------------------------------------------------------------
-def tagged(group_id: str, allow: str) -> dict[str, Any]:
+def tagged(group_id: str, allow: str) -> SecurityGroup:
     return security_group(group_id, VPC_B, [], allow=allow)
 
 
@@ -863,7 +869,7 @@ def tagged(group_id: str, allow: str) -> dict[str, Any]:
         pytest.param((), {}, ICMP_ECHO, id="no-groups-is-icmp-echo"),
     ],
 )
-def test_traffic_in(group_ids: tuple[str, ...], groups: dict[str, dict[str, Any]], expected: Traffic) -> None:
+def test_traffic_in(group_ids: tuple[str, ...], groups: dict[str, SecurityGroup], expected: Traffic) -> None:
     side = side_b(endpoint=replace(ENDPOINT_B, group_ids=group_ids), security_groups=groups)
 
     assert side.traffic_in() == expected

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from peering_autopilot.model import ROUTES_TAG, Cidrs
+from peering_autopilot.model import ROUTES_TAG, Cidrs, RouteTable
 from peering_autopilot.routes import (
     Network,
     RefusedBlock,
@@ -19,7 +19,9 @@ from peering_autopilot.routes import (
     ShadowWarning,
     SkippedTable,
     peer_destinations,
+    peerings_routed,
     plan_routes,
+    routes_through,
 )
 from peering_autopilot.settings import PeerCidrPolicy
 
@@ -87,26 +89,28 @@ def route_table(
     associations: list[dict[str, Any]],
     routes: list[dict[str, Any]] | None = None,
     tags: dict[str, str] | None = None,
-) -> dict[str, Any]:
-    """One item of DescribeRouteTables' RouteTables, as boto3 returns it."""
-    return {
-        "Associations": associations,
-        "PropagatingVgws": [],
-        "RouteTableId": table_id,
-        "Routes": [*local_routes(), *(routes or [])],
-        "Tags": [{"Key": k, "Value": v} for k, v in (tags or {}).items()],
-        "VpcId": VPC_ID,
-        "OwnerId": "222222222222",
-    }
+) -> RouteTable:
+    """One item of DescribeRouteTables' RouteTables, as boto3 returns it, read by the gateway's parser."""
+    return RouteTable.from_api(
+        {
+            "Associations": associations,
+            "PropagatingVgws": [],
+            "RouteTableId": table_id,
+            "Routes": [*local_routes(), *(routes or [])],
+            "Tags": [{"Key": k, "Value": v} for k, v in (tags or {}).items()],
+            "VpcId": VPC_ID,
+            "OwnerId": "222222222222",
+        }
+    )
 
 
-def main_table(table_id: str = "rtb-0main000000000001", **kwargs: Any) -> dict[str, Any]:
+def main_table(table_id: str = "rtb-0main000000000001", **kwargs: Any) -> RouteTable:
     return route_table(table_id, [main_association(table_id)], **kwargs)
 
 
 def subnet_table(
     table_id: str = "rtb-0subnet0000000001", subnet_id: str = "subnet-0aaaa0000000001", **kwargs: Any
-) -> dict[str, Any]:
+) -> RouteTable:
     return route_table(table_id, [subnet_association(table_id, subnet_id)], **kwargs)
 
 
@@ -224,13 +228,15 @@ def test_a_table_neither_main_nor_subnet_associated_is_skipped(associations: lis
 
 
 def test_a_table_without_associations_or_routes_keys_is_skipped() -> None:
-    assert plan_routes([{"RouteTableId": "rtb-0fff000000000006"}], [PEER_V4], PEERING_ID) == RoutePlan(
-        skipped=[SkippedTable("rtb-0fff000000000006", NOT_ASSOCIATED)]
-    )
+    assert plan_routes(
+        [RouteTable.from_api({"RouteTableId": "rtb-0fff000000000006"})], [PEER_V4], PEERING_ID
+    ) == RoutePlan(skipped=[SkippedTable("rtb-0fff000000000006", NOT_ASSOCIATED)])
 
 
 def test_a_subnet_table_without_routes_key_gets_the_route() -> None:
-    table = {"RouteTableId": "rtb-0fff000000000006", "Associations": [{"SubnetId": "subnet-0aaaa0000000001"}]}
+    table = RouteTable.from_api(
+        {"RouteTableId": "rtb-0fff000000000006", "Associations": [{"SubnetId": "subnet-0aaaa0000000001"}]}
+    )
 
     assert plan_routes([table], [PEER_V4], PEERING_ID) == RoutePlan(add=[Route("rtb-0fff000000000006", "10.1.0.0/16")])
 
@@ -580,9 +586,28 @@ def test_a_table_whose_only_subnet_association_is_gone_is_skipped() -> None:
         "Routes": [],
     }
 
-    plan = plan_routes([table], [ip_network("10.1.0.0/16")], "pcx-0aaaaaaaaaaaaaaa1")
+    plan = plan_routes([RouteTable.from_api(table)], [ip_network("10.1.0.0/16")], "pcx-0aaaaaaaaaaaaaaa1")
 
     assert plan.add == []
     assert plan.skipped == [
         SkippedTable("rtb-0aaaaaaaaaaaaaaa1", "neither the main table nor associated with a subnet")
     ]
+
+
+def test_prefix_list_destinations_are_read_but_left_alone() -> None:
+    # GIVEN a table with a prefix-list route through the peering next to a CIDR route through it
+    prefix_list = {
+        "DestinationPrefixListId": "pl-0aaaaaaaaaaaaaaa1",
+        "VpcPeeringConnectionId": PEERING_ID,
+        "State": "active",
+    }
+    table = main_table("rtb-0aaa000000000001", routes=[peering_route("10.1.0.0/16"), prefix_list])
+    [read] = [r for r in table.routes if r.destination is None]
+    assert (read.prefix_list_id, read.peering_id) == ("pl-0aaaaaaaaaaaaaaa1", PEERING_ID)
+
+    # THEN the planners see only the CIDR route: nothing to remove, clean up or report for the prefix list
+    assert plan_routes([table], [PEER_V4], PEERING_ID) == RoutePlan(
+        present=[Route("rtb-0aaa000000000001", "10.1.0.0/16")]
+    )
+    assert routes_through([table], PEERING_ID) == [Route("rtb-0aaa000000000001", "10.1.0.0/16")]
+    assert peerings_routed([table]) == {PEERING_ID}

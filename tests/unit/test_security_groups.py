@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from peering_autopilot.allow import BadEntry, Traffic
-from peering_autopilot.model import ALLOW_TAG
+from peering_autopilot.model import ALLOW_TAG, SecurityGroup
 from peering_autopilot.routes import Network
 from peering_autopilot.security_groups import (
     GroupPlan,
@@ -29,23 +29,25 @@ DESCRIPTION = "peering-autopilot pcx-0a1b2c3d4e5f60718"
 
 def security_group(
     permissions: list[dict[str, Any]] | None = None, allow: str | None = None, group_id: str = GROUP_ID
-) -> dict[str, Any]:
-    """One item of DescribeSecurityGroups' SecurityGroups, as boto3 returns it."""
+) -> SecurityGroup:
+    """One item of DescribeSecurityGroups' SecurityGroups, as boto3 returns it, read by the gateway's parser."""
     tags = [{"Key": "Name", "Value": "app"}]
     if allow is not None:
         tags.append({"Key": ALLOW_TAG, "Value": allow})
-    return {
-        "Description": "app servers",
-        "GroupName": "app",
-        "IpPermissions": permissions or [],
-        "OwnerId": "222222222222",
-        "GroupId": group_id,
-        "IpPermissionsEgress": [
-            {"IpProtocol": "-1", "IpRanges": [{"CidrIp": "0.0.0.0/0"}], "Ipv6Ranges": [], "UserIdGroupPairs": []}
-        ],
-        "Tags": tags,
-        "VpcId": "vpc-0aaaaaaaaaaaaaaa1",
-    }
+    return SecurityGroup.from_api(
+        {
+            "Description": "app servers",
+            "GroupName": "app",
+            "IpPermissions": permissions or [],
+            "OwnerId": "222222222222",
+            "GroupId": group_id,
+            "IpPermissionsEgress": [
+                {"IpProtocol": "-1", "IpRanges": [{"CidrIp": "0.0.0.0/0"}], "Ipv6Ranges": [], "UserIdGroupPairs": []}
+            ],
+            "Tags": tags,
+            "VpcId": "vpc-0aaaaaaaaaaaaaaa1",
+        }
+    )
 
 
 def permission(
@@ -144,7 +146,7 @@ def test_existing_rules_of_all_traffic_ignore_any_ports_given() -> None:
 
 
 def test_existing_rules_of_a_group_without_permissions_keys() -> None:
-    assert existing_rules({"GroupId": GROUP_ID}) == set()
+    assert existing_rules(SecurityGroup.from_api({"GroupId": GROUP_ID})) == set()
     assert existing_rules(security_group([])) == set()
 
 
@@ -158,7 +160,7 @@ def test_a_group_without_the_allow_tag_needs_nothing() -> None:
 
 
 def test_a_group_without_tags_needs_nothing() -> None:
-    assert plan_group({"GroupId": GROUP_ID}, [PEER_V4], PEERING_ID) == GroupPlan(GROUP_ID)
+    assert plan_group(SecurityGroup.from_api({"GroupId": GROUP_ID}), [PEER_V4], PEERING_ID) == GroupPlan(GROUP_ID)
 
 
 def test_missing_rules_are_each_traffic_kind_from_each_peer_cidr_in_order() -> None:
@@ -450,7 +452,9 @@ def test_the_autopilots_rules_no_longer_asked_for_are_to_remove_and_a_persons_ar
 
 
 def test_without_the_allow_tag_every_rule_of_the_peering_is_to_remove() -> None:
-    group = {"GroupId": GROUP_ID, "IpPermissions": own([("icmp", -1, "10.1.0.0/16"), ("tcp", 443, "100.64.0.0/20")])}
+    group = SecurityGroup.from_api(
+        {"GroupId": GROUP_ID, "IpPermissions": own([("icmp", -1, "10.1.0.0/16"), ("tcp", 443, "100.64.0.0/20")])}
+    )
 
     assert plan_group(group, [PEER_V4], PEERING_ID).remove == [
         Rule("icmp", -1, -1, "10.1.0.0/16"),

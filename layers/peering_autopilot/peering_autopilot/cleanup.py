@@ -12,6 +12,7 @@ from peering_autopilot.aws.ec2 import Ec2Gateway
 from peering_autopilot.aws.eventbridge import EventPublisher
 from peering_autopilot.aws.sessions import AwsAccess
 from peering_autopilot.context import Context
+from peering_autopilot.model import RouteTable, SecurityGroup
 from peering_autopilot.permissions import actions_of
 from peering_autopilot.results import StepResult, peering_detail
 from peering_autopilot.routes import Route, routes_through
@@ -132,7 +133,7 @@ def _clean_forgotten(
 
 
 def _remove(
-    ec2: Ec2Gateway, tables: list[dict[str, Any]], groups: list[dict[str, Any]], peering_id: str, dry_run: bool
+    ec2: Ec2Gateway, tables: list[RouteTable], groups: list[SecurityGroup], peering_id: str, dry_run: bool
 ) -> tuple[list[dict[str, str]], list[dict[str, Any]]]:
     """Delete the routes through the peering and revoke the autopilot's rules for it."""
     routes: list[Route] = routes_through(tables, peering_id)
@@ -145,6 +146,6 @@ def _remove(
         if not permissions:
             continue
         if not dry_run:
-            ec2.revoke_ingress(str(group["GroupId"]), permissions)
-        rules.append({"groupId": str(group["GroupId"]), "rules": describe_permissions(permissions)})
+            ec2.revoke_ingress(group.group_id, permissions)
+        rules.append({"groupId": group.group_id, "rules": describe_permissions(permissions)})
     return [r.describe() for r in routes], rules

@@ -19,8 +19,14 @@ from peering_autopilot.aws.ec2 import Ec2Gateway
 from peering_autopilot.aws.eventbridge import EventPublisher
 from peering_autopilot.aws.sessions import AwsAccess
 from peering_autopilot.context import Context
-from peering_autopilot.errors import AwsCallError, ChangeRefusedError, ThrottledError
-from peering_autopilot.holds import QUOTA_CODES, Hold, new_hold, sizes_of
+from peering_autopilot.errors import (
+    AlreadyPresentError,
+    AwsCallError,
+    ChangeRefusedError,
+    QuotaReachedError,
+    ThrottledError,
+)
+from peering_autopilot.holds import Hold, new_hold, sizes_of
 from peering_autopilot.lookup import read_peering
 from peering_autopilot.model import PENDING, PROVISIONING, Peering
 from peering_autopilot.permissions import actions_of
@@ -231,12 +237,14 @@ def _configure_side(side: Side, peer: Side, settings: Settings, view: Peering, n
             touched.add(resource_id)
         try:
             change()
-        except ChangeRefusedError as e:
-            if e.code in ("RouteAlreadyExists", "InvalidPermission.Duplicate"):
-                return False  # another writer (a concurrent run, a sweep) got there first: present
+        except AlreadyPresentError:
+            return False  # another writer (a concurrent run, a sweep) got there first: present
+        except QuotaReachedError as e:
             report.refused.append(e)
-            if e.code in QUOTA_CODES:
-                refused_now[resource_id] = new_hold(resource_id, e.code, now, sizes.get(resource_id, 0))
+            refused_now[resource_id] = new_hold(resource_id, e.code, now, sizes.get(resource_id, 0))
+            return False
+        except ChangeRefusedError as e:
+            report.refused.append(e)
             return False
         return True
 

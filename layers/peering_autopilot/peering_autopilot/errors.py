@@ -54,6 +54,16 @@ class ChangeRefusedError(AutopilotError):
     template = "{code} on {resource_id}: {message}"
 
 
+class AlreadyPresentError(ChangeRefusedError):
+    """What the change would add is there already: another writer (a concurrent run, a sweep) got
+    there first (RouteAlreadyExists, InvalidPermission.Duplicate). The goal is reached."""
+
+
+class QuotaReachedError(ChangeRefusedError):
+    """The resource is at its quota (RouteLimitExceeded, RulesPerSecurityGroupLimitExceeded): the
+    same change fails the same way until someone makes room."""
+
+
 class AwsCallError(AutopilotError):
     """An AWS call failed in a way the gateway has no domain meaning for. Not final: Lambda and
     EventBridge retry the event, and the next sweep comes back to it. Facts: service, operation,

@@ -10,14 +10,11 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
 
-from peering_autopilot.model import Described
+from peering_autopilot.model import Described, RouteTable, SecurityGroup
 
 HOLD_PREFIX = "peering-autopilot:held:"
 RETRY_AFTER_SECONDS = 3600.0
-# EC2's quota refusals: the same change fails the same way until something changes.
-QUOTA_CODES = frozenset({"RouteLimitExceeded", "RulesPerSecurityGroupLimitExceeded"})
 
 
 @dataclass(frozen=True)
@@ -60,14 +57,11 @@ def new_hold(resource_id: str, code: str, now: float, size: int) -> Hold:
     return Hold(resource_id, code, since, size)
 
 
-def sizes_of(tables: Iterable[Mapping[str, Any]], groups: Iterable[Mapping[str, Any]]) -> dict[str, int]:
+def sizes_of(tables: Iterable[RouteTable], groups: Iterable[SecurityGroup]) -> dict[str, int]:
     """What a hold compares: routes per route table, rules (CIDR ranges) per security group."""
-    sizes = {str(t["RouteTableId"]): len(t.get("Routes", [])) for t in tables}
+    sizes = {t.route_table_id: len(t.routes) for t in tables}
     for group in groups:
-        permissions = group.get("IpPermissions", [])
-        sizes[str(group["GroupId"])] = sum(
-            len(p.get("IpRanges", [])) + len(p.get("Ipv6Ranges", [])) for p in permissions
-        )
+        sizes[group.group_id] = sum(len(p.ranges) for p in group.ingress)
     return sizes
 
 

@@ -23,7 +23,17 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from peering_autopilot.decision import find_overlaps
-from peering_autopilot.model import CREATED_FOR_TAG, GROUP_NAME, GROUP_TAG, LIVE_STATES, Cidrs, Peering, Vpc
+from peering_autopilot.model import (
+    CREATED_FOR_TAG,
+    GROUP_NAME,
+    GROUP_TAG,
+    LIVE_STATES,
+    Cidrs,
+    Network,
+    Peering,
+    RouteTable,
+    Vpc,
+)
 from peering_autopilot.settings import PeerCidrPolicy
 
 # A VPC this close to its quota (share of it in use) is reported: the next peerings may not fit.
@@ -156,7 +166,7 @@ def members_of(vpcs: Iterable[Vpc]) -> dict[str, Member]:
 def plan_groups(
     vpcs: Iterable[Vpc],
     peerings: Iterable[Peering],
-    routes_by_vpc: Mapping[str, Sequence[Mapping[str, Any]]],
+    routes_by_vpc: Mapping[str, Sequence[RouteTable]],
     policy: PeerCidrPolicy,
     quota: int,
     mesh_threshold: int,
@@ -245,7 +255,7 @@ def pair_problem(requester: Vpc, accepter: Vpc, policy: PeerCidrPolicy) -> tuple
 def _pair_problem(
     first: Vpc,
     second: Vpc,
-    routes_by_vpc: Mapping[str, Sequence[Mapping[str, Any]]],
+    routes_by_vpc: Mapping[str, Sequence[RouteTable]],
     policy: PeerCidrPolicy,
     refused: Mapping[frozenset[str], Peering],
 ) -> tuple[str, str] | None:
@@ -266,19 +276,16 @@ def _pair_problem(
     return None
 
 
-def _routed_elsewhere(tables: Iterable[Mapping[str, Any]], peer: Cidrs) -> tuple[str, str, str] | None:
+def _routed_elsewhere(tables: Iterable[RouteTable], peer: Cidrs) -> tuple[str, str, str] | None:
     """A route of these tables to (part of) the peer's blocks through some peering: the first."""
     for table in tables:
-        for route in table.get("Routes", []):
-            pcx = route.get("VpcPeeringConnectionId")
-            destination = route.get("DestinationCidrBlock") or route.get("DestinationIpv6CidrBlock")
-            if not pcx or not destination:
+        for route in table.routes:
+            pcx, network = route.peering_id, route.destination
+            if not pcx or network is None:
                 continue
-            network = Cidrs.of([destination])
-            hits_v4 = any(n.overlaps(b) for n in network.ipv4 for b in peer.ipv4)
-            hits_v6 = any(n.overlaps(b) for n in network.ipv6 for b in peer.ipv6)
-            if hits_v4 or hits_v6:
-                return str(table.get("RouteTableId", "?")), str(destination), str(pcx)
+            blocks: tuple[Network, ...] = (*peer.ipv4, *peer.ipv6)
+            if any(network.version == b.version and network.overlaps(b) for b in blocks):
+                return table.route_table_id, str(network), pcx
     return None
 
 

@@ -194,6 +194,215 @@ class Vpc:
         )
 
 
+Network = IPv4 | IPv6
+
+# Where a route can point, in the order that names its target (an instance route also names its
+# interface: the interface is reported), and the kind each key stands for.
+ROUTE_TARGETS = {
+    "VpcPeeringConnectionId": "vpc-peering-connection",
+    "GatewayId": "gateway",
+    "NatGatewayId": "nat-gateway",
+    "TransitGatewayId": "transit-gateway",
+    "NetworkInterfaceId": "network-interface",
+    "InstanceId": "instance",
+    "EgressOnlyInternetGatewayId": "egress-only-internet-gateway",
+    "LocalGatewayId": "local-gateway",
+    "CarrierGatewayId": "carrier-gateway",
+    "CoreNetworkArn": "core-network",
+}
+PEERING_TARGET = ROUTE_TARGETS["VpcPeeringConnectionId"]
+# Association states that still bind a table to its subnet (or make it the main one).
+_LIVE_ASSOCIATION_STATES = frozenset({"associated", "associating"})
+
+
+def _tags(item: Mapping[str, Any], key: str = "Tags") -> dict[str, str]:
+    return {str(t["Key"]): str(t["Value"]) for t in item.get(key, [])}
+
+
+def _int_or_none(value: Any) -> int | None:
+    return None if value is None else int(value)
+
+
+@dataclass(frozen=True)
+class TableRoute:
+    """One route of a route table. `destination` is None for a prefix-list destination
+    (`prefix_list_id`), which the planners leave alone."""
+
+    destination: Network | None
+    target_kind: str  # one of ROUTE_TARGETS' values; "" when EC2 names no target
+    target_id: str
+    state: str  # active or blackhole
+    prefix_list_id: str = ""
+
+    @property
+    def blackhole(self) -> bool:
+        return self.state == "blackhole"
+
+    @property
+    def peering_id(self) -> str:
+        """The peering the route goes through, or ""."""
+        return self.target_id if self.target_kind == PEERING_TARGET else ""
+
+    @classmethod
+    def from_api(cls, item: Mapping[str, Any]) -> TableRoute:
+        block = item.get("DestinationCidrBlock") or item.get("DestinationIpv6CidrBlock")
+        kind, target = next(((k, str(item[key])) for key, k in ROUTE_TARGETS.items() if item.get(key)), ("", ""))
+        return cls(
+            destination=ipaddress.ip_network(block, strict=False) if block else None,
+            target_kind=kind,
+            target_id=target,
+            state=str(item.get("State", "active")),
+            prefix_list_id=str(item.get("DestinationPrefixListId") or ""),
+        )
+
+
+@dataclass(frozen=True)
+class TableAssociation:
+    """A route table's association: the VPC's main table, or a subnet's (or a gateway's)."""
+
+    main: bool
+    subnet_id: str  # "" when not a subnet association
+    state: str  # associated, associating, disassociating, ...
+
+    @property
+    def live(self) -> bool:
+        return self.state in _LIVE_ASSOCIATION_STATES
+
+    @classmethod
+    def from_api(cls, item: Mapping[str, Any]) -> TableAssociation:
+        return cls(
+            main=bool(item.get("Main")),
+            subnet_id=str(item.get("SubnetId") or ""),
+            state=str(item.get("AssociationState", {}).get("State", "associated")),
+        )
+
+
+@dataclass(frozen=True)
+class RouteTable:
+    route_table_id: str
+    vpc_id: str
+    tags: Mapping[str, str] = field(default_factory=dict)
+    associations: tuple[TableAssociation, ...] = ()
+    routes: tuple[TableRoute, ...] = ()
+
+    @classmethod
+    def from_api(cls, item: Mapping[str, Any]) -> RouteTable:
+        return cls(
+            route_table_id=str(item["RouteTableId"]),
+            vpc_id=str(item.get("VpcId", "")),
+            tags=_tags(item),
+            associations=tuple(TableAssociation.from_api(a) for a in item.get("Associations", [])),
+            routes=tuple(TableRoute.from_api(r) for r in item.get("Routes", [])),
+        )
+
+
+@dataclass(frozen=True)
+class IpRange:
+    """A CIDR a security group rule names, as EC2 spells it, with the rule's description."""
+
+    cidr: str
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class Permission:
+    """One IpPermissions entry: a protocol (as EC2 spells it: -1, tcp, 6, ...), a port range
+    (None where EC2 gives none) and the sources it lets in (or destinations it lets out)."""
+
+    protocol: str
+    from_port: int | None = None
+    to_port: int | None = None
+    ipv4_ranges: tuple[IpRange, ...] = ()
+    ipv6_ranges: tuple[IpRange, ...] = ()
+    group_ids: tuple[str, ...] = ()  # referenced security groups
+
+    @property
+    def ranges(self) -> tuple[IpRange, ...]:
+        return self.ipv4_ranges + self.ipv6_ranges
+
+    @classmethod
+    def from_api(cls, item: Mapping[str, Any]) -> Permission:
+        return cls(
+            protocol=str(item.get("IpProtocol", "-1")),
+            from_port=_int_or_none(item.get("FromPort")),
+            to_port=_int_or_none(item.get("ToPort")),
+            ipv4_ranges=tuple(
+                IpRange(str(r["CidrIp"]), str(r.get("Description", ""))) for r in item.get("IpRanges", [])
+            ),
+            ipv6_ranges=tuple(
+                IpRange(str(r["CidrIpv6"]), str(r.get("Description", ""))) for r in item.get("Ipv6Ranges", [])
+            ),
+            group_ids=tuple(str(p["GroupId"]) for p in item.get("UserIdGroupPairs", []) if p.get("GroupId")),
+        )
+
+
+@dataclass(frozen=True)
+class SecurityGroup:
+    group_id: str
+    vpc_id: str
+    tags: Mapping[str, str] = field(default_factory=dict)
+    ingress: tuple[Permission, ...] = ()
+    egress: tuple[Permission, ...] = ()
+
+    @classmethod
+    def from_api(cls, item: Mapping[str, Any]) -> SecurityGroup:
+        return cls(
+            group_id=str(item["GroupId"]),
+            vpc_id=str(item.get("VpcId", "")),
+            tags=_tags(item),
+            ingress=tuple(Permission.from_api(p) for p in item.get("IpPermissions", [])),
+            egress=tuple(Permission.from_api(p) for p in item.get("IpPermissionsEgress", [])),
+        )
+
+
+@dataclass(frozen=True)
+class AclEntry:
+    """One network ACL entry. Ports, ICMP type: None where EC2 gives none."""
+
+    rule_number: int
+    egress: bool
+    protocol: str  # as EC2 spells it: -1, 6, 17, 1, ...
+    action: str  # allow or deny
+    block: Network | None
+    from_port: int | None = None
+    to_port: int | None = None
+    icmp_type: int | None = None
+
+    @classmethod
+    def from_api(cls, item: Mapping[str, Any]) -> AclEntry:
+        block = item.get("CidrBlock") or item.get("Ipv6CidrBlock")
+        ports = item.get("PortRange", {})
+        return cls(
+            rule_number=int(item["RuleNumber"]),
+            egress=bool(item.get("Egress")),
+            protocol=str(item.get("Protocol")),
+            action=str(item.get("RuleAction", "")),
+            block=ipaddress.ip_network(block, strict=False) if block else None,
+            from_port=_int_or_none(ports.get("From")),
+            to_port=_int_or_none(ports.get("To")),
+            icmp_type=_int_or_none(item.get("IcmpTypeCode", {}).get("Type")),
+        )
+
+
+@dataclass(frozen=True)
+class NetworkAcl:
+    network_acl_id: str
+    vpc_id: str
+    is_default: bool = False
+    subnet_ids: tuple[str, ...] = ()  # the subnets associated with it
+    entries: tuple[AclEntry, ...] = ()
+
+    @classmethod
+    def from_api(cls, item: Mapping[str, Any]) -> NetworkAcl:
+        return cls(
+            network_acl_id=str(item["NetworkAclId"]),
+            vpc_id=str(item.get("VpcId", "")),
+            is_default=bool(item.get("IsDefault")),
+            subnet_ids=tuple(str(a["SubnetId"]) for a in item.get("Associations", []) if a.get("SubnetId")),
+            entries=tuple(AclEntry.from_api(e) for e in item.get("Entries", [])),
+        )
+
+
 class Described:
     """A dataclass that events describe field by field (`as_event`)."""
 

@@ -14,13 +14,23 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any, Self
+from typing import Self
 
 from peering_autopilot.aws.ec2 import Ec2Gateway
 from peering_autopilot.aws.sessions import AwsAccess
 from peering_autopilot.errors import AutopilotError, AwsCallError, RoleAssumptionError, VpcNotFoundError
 from peering_autopilot.mesh import GroupPlan, plan_groups
-from peering_autopilot.model import CREATED_FOR_TAG, GROUP_TAG, SWEPT_STATES, Described, Peering, PeeringSide, Vpc
+from peering_autopilot.model import (
+    CREATED_FOR_TAG,
+    GROUP_TAG,
+    SWEPT_STATES,
+    Described,
+    Peering,
+    PeeringSide,
+    RouteTable,
+    SecurityGroup,
+    Vpc,
+)
 from peering_autopilot.permissions import actions_of
 from peering_autopilot.settings import PeerCidrPolicy, Settings
 
@@ -44,7 +54,6 @@ PLACE_FAULTS = (AwsCallError, RoleAssumptionError)
 # for the same limits; the bound keeps memory and connections in check.
 MAX_PARALLEL_PLACES = 8
 
-Resource = dict[str, Any]
 Place = tuple[str, str]  # account, region
 
 
@@ -56,8 +65,8 @@ class PlaceRead:
     region: str
     vpcs: Mapping[str, Vpc]  # the opted-in ones, by id
     peerings: Sequence[Peering]  # as this account sees them here (its own tags)
-    tables: Mapping[str, Sequence[Resource]] = field(default_factory=dict)  # by VPC id
-    groups: Mapping[str, Sequence[Resource]] = field(default_factory=dict)  # by VPC id
+    tables: Mapping[str, Sequence[RouteTable]] = field(default_factory=dict)  # by VPC id
+    groups: Mapping[str, Sequence[SecurityGroup]] = field(default_factory=dict)  # by VPC id
 
     @property
     def place(self) -> Place:
@@ -184,9 +193,9 @@ def group_plan(reads: Sequence[PlaceRead], quota: int, policy: PeerCidrPolicy, t
     return plan_groups(vpcs, peerings, tables, policy, quota, threshold)
 
 
-def by_vpc(resources: Iterable[Resource]) -> defaultdict[str, list[Resource]]:
-    """Resources by their VpcId; a VPC with none reads as an empty list."""
-    grouped: defaultdict[str, list[Resource]] = defaultdict(list)
+def by_vpc[T: (RouteTable, SecurityGroup)](resources: Iterable[T]) -> defaultdict[str, list[T]]:
+    """Resources by their VPC id; a VPC with none reads as an empty list."""
+    grouped: defaultdict[str, list[T]] = defaultdict(list)
     for resource in resources:
-        grouped[str(resource["VpcId"])].append(resource)
+        grouped[resource.vpc_id].append(resource)
     return grouped

@@ -13,7 +13,16 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from peering_autopilot.allow import PROTOCOL_NAMES, Traffic, parse_allow
-from peering_autopilot.model import ALLOW_TAG, Cidrs
+from peering_autopilot.model import (
+    ALLOW_TAG,
+    AclEntry,
+    Cidrs,
+    NetworkAcl,
+    Permission,
+    RouteTable,
+    SecurityGroup,
+    TableRoute,
+)
 from peering_autopilot.routes import route_target
 
 STEPS = ("peering", "routes", "security-groups", "network-acls", "addresses")
@@ -53,16 +62,16 @@ class SideSnapshot:
     vpc_id: str
     cidrs: Cidrs
     endpoint: Endpoint | None
-    route_tables: Sequence[Mapping[str, Any]] = ()
-    network_acls: Sequence[Mapping[str, Any]] = ()
-    security_groups: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    route_tables: Sequence[RouteTable] = ()
+    network_acls: Sequence[NetworkAcl] = ()
+    security_groups: Mapping[str, SecurityGroup] = field(default_factory=dict)
 
     def traffic_in(self) -> Traffic:
         """What to test towards this side: the first entry of its endpoint's allow-tagged group,
         else ICMP echo, as the runbook tests with ping."""
         for group_id in self.endpoint.group_ids if self.endpoint else ():
-            tags = {t["Key"]: t["Value"] for t in self.security_groups.get(group_id, {}).get("Tags", [])}
-            wanted, _ = parse_allow(tags.get(ALLOW_TAG, ""))
+            group = self.security_groups.get(group_id)
+            wanted, _ = parse_allow(group.tags.get(ALLOW_TAG, "") if group else "")
             if wanted:
                 return ICMP_ECHO if wanted[0].protocol == "-1" else wanted[0]
         return ICMP_ECHO
@@ -152,21 +161,21 @@ def _routes(peering_id: str, source: SideSnapshot, destination: SideSnapshot) ->
         table = route_table_of(side.route_tables, subnet_id)
         if table is None:
             return Check("routes", False, f"no route table found for {subnet_id}", subnet_id)
-        table_id = str(table["RouteTableId"])
+        table_id = table.route_table_id
         route = longest_prefix_match(table, ip)
         if route is None:
             return Check("routes", False, f"{table_id} has no route {leg} {ip}", table_id)
-        destination_block = route.get("DestinationCidrBlock") or route.get("DestinationIpv6CidrBlock")
+        destination_block = route.destination
         target = route_target(route)
         component = f"{table_id} {destination_block} -> {target}"
-        if route.get("VpcPeeringConnectionId") != peering_id:
+        if route.peering_id != peering_id:
             return Check(
                 "routes",
                 False,
                 f"{table_id} sends {ip} ({leg}) to {target} via {destination_block}, not {peering_id}",
                 component,
             )
-        if route.get("State") == "blackhole":
+        if route.blackhole:
             return Check(
                 "routes", False, f"{table_id} route {destination_block} -> {peering_id} is a blackhole", component
             )
@@ -174,28 +183,27 @@ def _routes(peering_id: str, source: SideSnapshot, destination: SideSnapshot) ->
     return Check("routes", True, "; return: ".join(words), words[0].split()[0])
 
 
-def route_table_of(tables: Iterable[Mapping[str, Any]], subnet_id: str) -> Mapping[str, Any] | None:
+def route_table_of(tables: Iterable[RouteTable], subnet_id: str) -> RouteTable | None:
     """The subnet's explicitly associated table, else the VPC's main table."""
     main = None
     for table in tables:
-        for association in table.get("Associations", []):
-            if association.get("AssociationState", {}).get("State", "associated") not in ("associated", "associating"):
+        for association in table.associations:
+            if not association.live:
                 continue
-            if association.get("SubnetId") == subnet_id:
+            if association.subnet_id == subnet_id:
                 return table
-            if association.get("Main"):
+            if association.main:
                 main = table
     return main
 
 
-def longest_prefix_match(table: Mapping[str, Any], ip: str) -> Mapping[str, Any] | None:
+def longest_prefix_match(table: RouteTable, ip: str) -> TableRoute | None:
     address = ipaddress.ip_address(ip)
-    best: tuple[int, Mapping[str, Any]] | None = None
-    for route in table.get("Routes", []):
-        block = route.get("DestinationCidrBlock") or route.get("DestinationIpv6CidrBlock")
-        if not block:
+    best: tuple[int, TableRoute] | None = None
+    for route in table.routes:
+        network = route.destination
+        if network is None:
             continue
-        network = ipaddress.ip_network(block, strict=False)
         if network.version == address.version and address in network and (best is None or network.prefixlen > best[0]):
             best = (network.prefixlen, route)
     return best[1] if best else None
@@ -209,11 +217,11 @@ def _security_groups(source: SideSnapshot, destination: SideSnapshot, traffic: T
         return Check("security-groups", None, "no instance to judge: a subnet was probed, groups not checked")
     allowed: list[str] = []
     # The source's groups must let it out, the destination's let it in; replies follow (stateful).
-    for side, here, there, key, way in (
-        (source, src, dst, "IpPermissionsEgress", "out to"),
-        (destination, dst, src, "IpPermissions", "in from"),
+    for side, here, there, egress, way in (
+        (source, src, dst, True, "out to"),
+        (destination, dst, src, False, "in from"),
     ):
-        group = _group_allows(side.security_groups, here.group_ids, key, traffic, there.ip, there.group_ids)
+        group = _group_allows(side.security_groups, here.group_ids, egress, traffic, there.ip, there.group_ids)
         if not group:
             groups = ", ".join(here.group_ids)
             words = f"{groups} of {here.resource_id} allow no {describe_traffic(traffic)} {way} {there.ip}"
@@ -224,38 +232,41 @@ def _security_groups(source: SideSnapshot, destination: SideSnapshot, traffic: T
 
 
 def _group_allows(
-    groups: Mapping[str, Mapping[str, Any]],
+    groups: Mapping[str, SecurityGroup],
     group_ids: Sequence[str],
-    direction: str,
+    egress: bool,
     traffic: Traffic,
     peer_ip: str,
     peer_groups: Sequence[str],
 ) -> str:
-    """The first group id whose rules let the traffic through, or "" when none does."""
+    """The first group id whose rules (egress or ingress) let the traffic through, or "" when none does."""
     address = ipaddress.ip_address(peer_ip)
     for group_id in group_ids:
-        for permission in groups.get(group_id, {}).get(direction, []):
+        group = groups.get(group_id)
+        if group is None:
+            continue
+        for permission in group.egress if egress else group.ingress:
             if not _permission_covers(permission, traffic):
                 continue
-            ranges = [r["CidrIp"] for r in permission.get("IpRanges", [])]
-            ranges += [r["CidrIpv6"] for r in permission.get("Ipv6Ranges", [])]
-            if any(address in ipaddress.ip_network(block, strict=False) for block in ranges):
+            if any(address in ipaddress.ip_network(r.cidr, strict=False) for r in permission.ranges):
                 return group_id
-            if any(pair.get("GroupId") in peer_groups for pair in permission.get("UserIdGroupPairs", [])):
+            if any(pair in peer_groups for pair in permission.group_ids):
                 return group_id
     return ""
 
 
-def _permission_covers(permission: Mapping[str, Any], traffic: Traffic) -> bool:
-    protocol = PROTOCOL_NAMES.get(str(permission.get("IpProtocol")), str(permission.get("IpProtocol")))
+def _permission_covers(permission: Permission, traffic: Traffic) -> bool:
+    protocol = PROTOCOL_NAMES.get(permission.protocol, permission.protocol)
     if protocol == "-1":
         return True
     if traffic.protocol == "icmp":
-        icmp_type = int(permission.get("FromPort", -1))
+        icmp_type = -1 if permission.from_port is None else permission.from_port
         return protocol == "icmp" and icmp_type in (-1, _ICMP_ECHO_REQUEST)  # endpoints are IPv4: not ICMPv6
     if protocol != traffic.protocol:
         return False
-    return int(permission.get("FromPort", 0)) <= traffic.from_port <= int(permission.get("ToPort", 65535))
+    low = 0 if permission.from_port is None else permission.from_port
+    high = 65535 if permission.to_port is None else permission.to_port
+    return low <= traffic.from_port <= high
 
 
 # ---------------------------------------------------------------------------------------------- 4
@@ -278,9 +289,9 @@ def _network_acls(source: SideSnapshot, destination: SideSnapshot, traffic: Traf
     for acl, egress, peer_ip, ports, leg, words in legs:
         for port in ports:
             rule = first_matching_entry(acl, egress, traffic.protocol, port, peer_ip)
-            if rule is None or rule.get("RuleAction") != "allow":
-                number = rule.get("RuleNumber", "*") if rule else "*"
-                acl_id = str(acl["NetworkAclId"])
+            if rule is None or rule.action != "allow":
+                number = rule.rule_number if rule else "*"
+                acl_id = acl.network_acl_id
                 what = (
                     f"port {port}"
                     if traffic.protocol in ("tcp", "udp")
@@ -295,8 +306,8 @@ def _network_acls(source: SideSnapshot, destination: SideSnapshot, traffic: Traf
     return Check(
         "network-acls",
         True,
-        f"{src_acl['NetworkAclId']} and {dst_acl['NetworkAclId']} allow both ways, replies included",
-        str(dst_acl["NetworkAclId"]),
+        f"{src_acl.network_acl_id} and {dst_acl.network_acl_id} allow both ways, replies included",
+        dst_acl.network_acl_id,
     )
 
 
@@ -306,40 +317,38 @@ def _port_or_type(traffic: Traffic, reply: bool) -> int:
     return traffic.from_port
 
 
-def acl_of(acls: Iterable[Mapping[str, Any]], subnet_id: str) -> Mapping[str, Any] | None:
+def acl_of(acls: Iterable[NetworkAcl], subnet_id: str) -> NetworkAcl | None:
     default = None
     for acl in acls:
-        if any(a.get("SubnetId") == subnet_id for a in acl.get("Associations", [])):
+        if subnet_id in acl.subnet_ids:
             return acl
-        if acl.get("IsDefault"):
+        if acl.is_default:
             default = acl
     return default
 
 
 def first_matching_entry(
-    acl: Mapping[str, Any], egress: bool, protocol: str, port_or_type: int, peer_ip: str
-) -> Mapping[str, Any] | None:
+    acl: NetworkAcl, egress: bool, protocol: str, port_or_type: int, peer_ip: str
+) -> AclEntry | None:
     """Network ACLs are stateless and ordered: the lowest-numbered matching entry decides."""
     address = ipaddress.ip_address(peer_ip)
-    entries: list[Mapping[str, Any]] = sorted(
-        (e for e in acl.get("Entries", []) if bool(e.get("Egress")) == egress), key=lambda e: int(e["RuleNumber"])
-    )
+    entries = sorted((e for e in acl.entries if e.egress == egress), key=lambda e: e.rule_number)
     for entry in entries:
-        block = entry.get("CidrBlock") or entry.get("Ipv6CidrBlock")
-        if not block or address not in ipaddress.ip_network(block, strict=False):
+        if entry.block is None or address not in entry.block:
             continue
-        entry_protocol = PROTOCOL_NAMES.get(str(entry.get("Protocol")), str(entry.get("Protocol")))
+        entry_protocol = PROTOCOL_NAMES.get(entry.protocol, entry.protocol)
         if entry_protocol == "-1":
             return entry
         if entry_protocol != protocol:
             continue
         if protocol == "icmp":
-            icmp_type = int(entry.get("IcmpTypeCode", {}).get("Type", -1))
+            icmp_type = -1 if entry.icmp_type is None else entry.icmp_type
             if icmp_type in (-1, port_or_type):
                 return entry
             continue
-        ports = entry.get("PortRange", {})
-        if int(ports.get("From", 0)) <= port_or_type <= int(ports.get("To", 65535)):
+        low = 0 if entry.from_port is None else entry.from_port
+        high = 65535 if entry.to_port is None else entry.to_port
+        if low <= port_or_type <= high:
             return entry
     return None
 

@@ -2,29 +2,11 @@
 
 from __future__ import annotations
 
-import ipaddress
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
-from peering_autopilot.model import ROUTES_TAG, Cidrs, Described
+from peering_autopilot.model import ROUTES_TAG, Cidrs, Described, Network, RouteTable, TableRoute
 from peering_autopilot.settings import PeerCidrPolicy
-
-# Where a route can point; the first one present names the target in a conflict report.
-_TARGET_KEYS = (
-    "VpcPeeringConnectionId",
-    "GatewayId",
-    "NatGatewayId",
-    "TransitGatewayId",
-    "NetworkInterfaceId",
-    "InstanceId",
-    "EgressOnlyInternetGatewayId",
-    "LocalGatewayId",
-    "CarrierGatewayId",
-    "CoreNetworkArn",
-)
-
-Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
 @dataclass(frozen=True)
@@ -114,7 +96,7 @@ def excluded_by_owner(tags: Mapping[str, str]) -> bool:
 
 
 def plan_routes(
-    route_tables: Sequence[Mapping[str, Any]],
+    route_tables: Sequence[RouteTable],
     destinations: Sequence[Network],
     peering_id: str,
     peer_blocks: Cidrs | None = None,
@@ -126,14 +108,14 @@ def plan_routes(
     `peer_blocks` (the peer VPC as read from its own account) proves it; else left alone, reported."""
     plan = RoutePlan()
     wanted = set(destinations)
-    for table in sorted(route_tables, key=lambda t: str(t["RouteTableId"])):
-        table_id = str(table["RouteTableId"])
-        tags = {t["Key"]: t["Value"] for t in table.get("Tags", [])}
+    for table in sorted(route_tables, key=lambda t: t.route_table_id):
+        table_id = table.route_table_id
+        tags = table.tags
         if excluded_by_owner(tags):
             plan.skipped.append(SkippedTable(table_id, f"tagged {ROUTES_TAG}={tags[ROUTES_TAG]!r} (not 'true')"))
             continue
-        associations = [a for a in table.get("Associations", []) if _live(a)]
-        if not any(a.get("Main") or a.get("SubnetId") for a in associations):
+        associations = [a for a in table.associations if a.live]
+        if not any(a.main or a.subnet_id for a in associations):
             plan.skipped.append(SkippedTable(table_id, "neither the main table nor associated with a subnet"))
             continue
         existing = _routes_by_destination(table)
@@ -142,16 +124,16 @@ def plan_routes(
             found = existing.get(destination)
             if found is None:
                 plan.add.append(route)
-            elif found.get("VpcPeeringConnectionId") == peering_id:
+            elif found.peering_id == peering_id:
                 plan.present.append(route)  # blackhole too while the peering provisions: it is ours
-            elif found.get("State") == "blackhole":
+            elif found.blackhole:
                 plan.replace.append(RouteReplacement(table_id, str(destination), route_target(found)))
             else:
                 plan.conflicts.append(RouteConflict(table_id, str(destination), _target(found)))
                 continue
             plan.shadowed += _shadows(table_id, destination, existing)
         for network, found in existing.items():
-            if found.get("VpcPeeringConnectionId") != peering_id or network in wanted:
+            if found.peering_id != peering_id or network in wanted:
                 continue
             if peer_blocks is None:
                 why = "the peer VPC could not be read: it may still hold this block"
@@ -166,46 +148,36 @@ def plan_routes(
 
 # Targets whose routes carry traffic somewhere other than a peering: a more specific peering route
 # takes that slice away from them.
-_GATEWAY_KEYS = ("GatewayId", "TransitGatewayId", "NatGatewayId")
+_GATEWAY_KINDS = ("gateway", "transit-gateway", "nat-gateway")
 
 
-def _shadows(table_id: str, destination: Network, existing: Mapping[Network, Mapping[str, Any]]) -> list[ShadowWarning]:
+def _shadows(table_id: str, destination: Network, existing: Mapping[Network, TableRoute]) -> list[ShadowWarning]:
     """Live gateway routes (VGW, TGW, NAT, IGW) that cover `destination` with a shorter prefix.
     Default routes are left out: every peering route is more specific than 0.0.0.0/0, by design."""
     found = []
     for network, route in existing.items():
         if network.version != destination.version or network.prefixlen == 0 or network == destination:
             continue
-        if route.get("State") == "blackhole" or not destination.subnet_of(network):  # type: ignore[arg-type]
+        if route.blackhole or not destination.subnet_of(network):  # type: ignore[arg-type]
             continue
-        gateway = next((str(route[k]) for k in _GATEWAY_KEYS if route.get(k) and route[k] != "local"), None)
-        if gateway:
-            found.append(ShadowWarning(table_id, str(destination), str(network), gateway))
+        if route.target_kind in _GATEWAY_KINDS and route.target_id != "local":
+            found.append(ShadowWarning(table_id, str(destination), str(network), route.target_id))
     return found
 
 
-def _live(association: Mapping[str, Any]) -> bool:
-    state = association.get("AssociationState", {}).get("State", "associated")
-    return state in ("associated", "associating")
+def _routes_by_destination(table: RouteTable) -> dict[Network, TableRoute]:
+    """The table's routes by CIDR destination (prefix-list destinations are left out)."""
+    return {route.destination: route for route in table.routes if route.destination is not None}
 
 
-def _routes_by_destination(table: Mapping[str, Any]) -> dict[Network, Mapping[str, Any]]:
-    routes: dict[Network, Mapping[str, Any]] = {}
-    for route in table.get("Routes", []):
-        block = route.get("DestinationCidrBlock") or route.get("DestinationIpv6CidrBlock")
-        if block:
-            routes[ipaddress.ip_network(block, strict=False)] = route
-    return routes
+def route_target(route: TableRoute) -> str:
+    """Where a route sends traffic: the target it names."""
+    return route.target_id or "unknown target"
 
 
-def route_target(route: Mapping[str, Any]) -> str:
-    """Where a route sends traffic: the first target it names."""
-    return next((str(route[key]) for key in _TARGET_KEYS if route.get(key)), "unknown target")
-
-
-def _target(route: Mapping[str, Any]) -> str:
+def _target(route: TableRoute) -> str:
     target = route_target(route)
-    return f"{target} (blackhole)" if route.get("State") == "blackhole" else target
+    return f"{target} (blackhole)" if route.blackhole else target
 
 
 def peer_destinations(
@@ -229,20 +201,17 @@ def peer_destinations(
     return wanted, refused
 
 
-def peerings_routed(tables: Iterable[Mapping[str, Any]]) -> set[str]:
+def peerings_routed(tables: Iterable[RouteTable]) -> set[str]:
     """The peerings the tables hold routes through."""
-    return {
-        str(r["VpcPeeringConnectionId"]) for t in tables for r in t.get("Routes", []) if r.get("VpcPeeringConnectionId")
-    }
+    return {r.peering_id for t in tables for r in t.routes if r.peering_id}
 
 
-def routes_through(tables: Iterable[Mapping[str, Any]], peering_id: str) -> list[Route]:
-    """Every route the tables send through the peering."""
+def routes_through(tables: Iterable[RouteTable], peering_id: str) -> list[Route]:
+    """Every route the tables send through the peering (to a CIDR: prefix-list destinations are
+    left alone)."""
     return [
-        Route(
-            str(table["RouteTableId"]), str(route.get("DestinationCidrBlock") or route.get("DestinationIpv6CidrBlock"))
-        )
+        Route(table.route_table_id, str(route.destination))
         for table in tables
-        for route in table.get("Routes", [])
-        if route.get("VpcPeeringConnectionId") == peering_id
+        for route in table.routes
+        if route.peering_id == peering_id and route.destination is not None
     ]

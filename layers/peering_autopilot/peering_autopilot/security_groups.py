@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from peering_autopilot.allow import PROTOCOL_NAMES, BadEntry, Traffic, parse_allow
-from peering_autopilot.model import ALLOW_TAG
-from peering_autopilot.routes import Network
+from peering_autopilot.model import ALLOW_TAG, Network, SecurityGroup
 
 
 def rule_description(peering_id: str) -> str:
@@ -52,15 +51,14 @@ class GroupPlan:
     kept: list[Rule] = field(default_factory=list)  # its own rules it would remove, kept: the tag is unclear
 
 
-def plan_group(group: Mapping[str, Any], peer_cidrs: Sequence[Network], peering_id: str) -> GroupPlan:
+def plan_group(group: SecurityGroup, peer_cidrs: Sequence[Network], peering_id: str) -> GroupPlan:
     """The rules the group's allow tag asks for, from each peer CIDR, split into present and
     missing; and the rules carrying this peering's marker that are no longer asked for (the tag
     narrowed or removed, the block gone or refused), to take back. With an invalid entry in the
     tag, nothing is taken back: what the owner meant is unclear, so the rules stay, reported."""
-    tags = {t["Key"]: t["Value"] for t in group.get("Tags", [])}
-    traffic, bad = parse_allow(tags.get(ALLOW_TAG, ""))
+    traffic, bad = parse_allow(group.tags.get(ALLOW_TAG, ""))
     existing = existing_rules(group)
-    plan = GroupPlan(str(group["GroupId"]), bad_entries=bad)
+    plan = GroupPlan(group.group_id, bad_entries=bad)
     wanted: set[Rule] = set()
     for kind in traffic:
         for cidr in peer_cidrs:
@@ -75,27 +73,27 @@ def plan_group(group: Mapping[str, Any], peer_cidrs: Sequence[Network], peering_
     return plan
 
 
-def own_rules(group: Mapping[str, Any], peering_id: str) -> set[Rule]:
+def own_rules(group: SecurityGroup, peering_id: str) -> set[Rule]:
     """The group's ingress rules that carry the autopilot's marker for this peering."""
     return existing_rules(group, description=rule_description(peering_id))
 
 
-def existing_rules(group: Mapping[str, Any], description: str | None = None) -> set[Rule]:
+def existing_rules(group: SecurityGroup, description: str | None = None) -> set[Rule]:
     """The group's ingress rules, one per protocol, port range and CIDR; only those whose
     description is `description` when it is given."""
     rules: set[Rule] = set()
-    for permission in group.get("IpPermissions", []):
-        protocol = str(permission.get("IpProtocol", "-1"))
-        protocol = PROTOCOL_NAMES.get(protocol, protocol)
-        low = int(permission.get("FromPort", -1)) if protocol != "-1" else -1
-        high = int(permission.get("ToPort", -1)) if protocol != "-1" else -1
-        for ip_range in permission.get("IpRanges", []):
-            if description is None or ip_range.get("Description") == description:
-                rules.add(Rule(protocol, low, high, ip_range["CidrIp"]))
-        for ip_range in permission.get("Ipv6Ranges", []):
-            if description is None or ip_range.get("Description") == description:
-                rules.add(Rule(protocol, low, high, ip_range["CidrIpv6"]))
+    for permission in group.ingress:
+        protocol = PROTOCOL_NAMES.get(permission.protocol, permission.protocol)
+        low = _port(permission.from_port) if protocol != "-1" else -1
+        high = _port(permission.to_port) if protocol != "-1" else -1
+        for ip_range in permission.ranges:
+            if description is None or ip_range.description == description:
+                rules.add(Rule(protocol, low, high, ip_range.cidr))
     return rules
+
+
+def _port(port: int | None) -> int:
+    return -1 if port is None else port
 
 
 def ip_permissions(rules: Sequence[Rule], description: str | None = None) -> list[dict[str, Any]]:
@@ -120,24 +118,25 @@ def ip_permissions(rules: Sequence[Rule], description: str | None = None) -> lis
     return permissions
 
 
-def autopilot_permissions(group: Mapping[str, Any], peering_id: str) -> list[dict[str, Any]]:
+def autopilot_permissions(group: SecurityGroup, peering_id: str) -> list[dict[str, Any]]:
     """The group's ingress ranges that carry the autopilot's description for this peering, as
     the IpPermissions a revoke takes; ranges a person wrote are left out."""
     mark = rule_description(peering_id)
     permissions = []
-    for permission in group.get("IpPermissions", []):
-        v4 = [r for r in permission.get("IpRanges", []) if r.get("Description") == mark]
-        v6 = [r for r in permission.get("Ipv6Ranges", []) if r.get("Description") == mark]
+    for permission in group.ingress:
+        v4 = [r for r in permission.ipv4_ranges if r.description == mark]
+        v6 = [r for r in permission.ipv6_ranges if r.description == mark]
         if not (v4 or v6):
             continue
-        kept: dict[str, Any] = {"IpProtocol": permission["IpProtocol"]}
-        for key in ("FromPort", "ToPort"):
-            if key in permission and permission["IpProtocol"] != "-1":
-                kept[key] = permission[key]
+        kept: dict[str, Any] = {"IpProtocol": permission.protocol}
+        if permission.protocol != "-1":
+            for key, port in (("FromPort", permission.from_port), ("ToPort", permission.to_port)):
+                if port is not None:
+                    kept[key] = port
         if v4:
-            kept["IpRanges"] = [{"CidrIp": r["CidrIp"]} for r in v4]
+            kept["IpRanges"] = [{"CidrIp": r.cidr} for r in v4]
         if v6:
-            kept["Ipv6Ranges"] = [{"CidrIpv6": r["CidrIpv6"]} for r in v6]
+            kept["Ipv6Ranges"] = [{"CidrIpv6": r.cidr} for r in v6]
         permissions.append(kept)
     return permissions
 
@@ -151,13 +150,13 @@ def describe_permissions(permissions: list[dict[str, Any]]) -> list[str]:
     return words
 
 
-def peerings_opened(groups: Iterable[Mapping[str, Any]]) -> set[str]:
+def peerings_opened(groups: Iterable[SecurityGroup]) -> set[str]:
     """Peerings the autopilot's rules in these groups were written for, read from their descriptions."""
     prefix = rule_description("")
     return {
-        str(r["Description"]).removeprefix(prefix)
+        r.description.removeprefix(prefix)
         for g in groups
-        for p in g.get("IpPermissions", [])
-        for r in [*p.get("IpRanges", []), *p.get("Ipv6Ranges", [])]
-        if str(r.get("Description", "")).startswith(prefix + "pcx-")
+        for p in g.ingress
+        for r in p.ranges
+        if r.description.startswith(prefix + "pcx-")
     }

@@ -19,7 +19,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from peering_autopilot.holds import Hold, holding, holds_in, sizes_of
-from peering_autopilot.model import ACTIVE, REQUESTER, Peering, PeeringSide, Vpc
+from peering_autopilot.model import ACTIVE, REQUESTER, Peering, PeeringSide, RouteTable, SecurityGroup, Vpc
 from peering_autopilot.routes import (
     RefusedBlock,
     Route,
@@ -33,7 +33,6 @@ from peering_autopilot.security_groups import GroupPlan, Rule, autopilot_permiss
 from peering_autopilot.settings import PeerCidrPolicy
 from peering_autopilot.side_options import DnsPlan, name_needed, peering_name, plan_dns, vpc_label
 
-Resource = Mapping[str, Any]
 NOTHING = "nothing"
 
 
@@ -44,8 +43,8 @@ class SideFacts:
     role: str  # requester or accepter
     view: Peering  # the peering as this side's account sees it: its tags (status, holds, marks, Name)
     vpc: Vpc  # this side's VPC, read in its own account
-    tables: Sequence[Resource]  # the VPC's route tables
-    groups: Sequence[Resource]  # the VPC's security groups (all of them: an untagged one may hold our rules)
+    tables: Sequence[RouteTable]  # the VPC's route tables
+    groups: Sequence[SecurityGroup]  # the VPC's security groups (all of them: an untagged one may hold our rules)
     peer_vpc: Vpc | None = None  # the peer's VPC read in its own account; None when it was not read
 
     @property
@@ -196,13 +195,13 @@ class Leftovers:
         return f"{left} to clean up in {vpc_id}" if left else NOTHING
 
 
-def leftovers(tables: Sequence[Resource], groups: Sequence[Resource], peering_id: str) -> Leftovers:
+def leftovers(tables: Sequence[RouteTable], groups: Sequence[SecurityGroup], peering_id: str) -> Leftovers:
     """The clean-up due on one side once `peering_id` ended."""
     rules = []
     for group in groups:
         permissions = autopilot_permissions(group, peering_id)
         if permissions:
-            rules.append((str(group["GroupId"]), tuple(permissions)))
+            rules.append((group.group_id, tuple(permissions)))
     return Leftovers(tuple(routes_through(tables, peering_id)), tuple(rules))
 
 
@@ -220,17 +219,16 @@ class KeptOut:
         return self.explicit.get(str(subnet_id), self.main_excluded)
 
 
-def kept_out_subnets(tables: Sequence[Resource]) -> KeptOut:
+def kept_out_subnets(tables: Sequence[RouteTable]) -> KeptOut:
     explicit: dict[str, bool] = {}
     main_excluded = False
     for table in tables:
-        tags = {t["Key"]: t["Value"] for t in table.get("Tags", [])}
-        excluded = excluded_by_owner(tags)
-        for association in table.get("Associations", []):
-            if association.get("Main"):
+        excluded = excluded_by_owner(table.tags)
+        for association in table.associations:
+            if association.main:
                 main_excluded = main_excluded or excluded
-            elif association.get("SubnetId"):
-                explicit[str(association["SubnetId"])] = excluded
+            elif association.subnet_id:
+                explicit[association.subnet_id] = excluded
     return KeptOut(explicit, main_excluded)
 
 

@@ -14,8 +14,14 @@ from typing import TYPE_CHECKING, Any
 from botocore.exceptions import ClientError
 
 from peering_autopilot.aws.calls import error_code, error_message, translated
-from peering_autopilot.errors import ChangeRefusedError, PeeringNotFoundError, VpcNotFoundError
-from peering_autopilot.model import ENABLED_TAG, PROBE_TAG, Peering, Vpc
+from peering_autopilot.errors import (
+    AlreadyPresentError,
+    ChangeRefusedError,
+    PeeringNotFoundError,
+    QuotaReachedError,
+    VpcNotFoundError,
+)
+from peering_autopilot.model import ENABLED_TAG, PROBE_TAG, NetworkAcl, Peering, RouteTable, SecurityGroup, Vpc
 from peering_autopilot.permissions import needs
 
 if TYPE_CHECKING:
@@ -24,11 +30,11 @@ if TYPE_CHECKING:
 _PEERING_NOT_FOUND = {"InvalidVpcPeeringConnectionID.NotFound", "InvalidVpcPeeringConnectionId.NotFound"}
 _VPC_NOT_FOUND = {"InvalidVpcID.NotFound"}
 # Refusals that concern one resource only: reported by name, never retried in a loop.
-_REFUSALS = {
-    "RouteLimitExceeded",
-    "RouteAlreadyExists",
-    "RulesPerSecurityGroupLimitExceeded",
-    "InvalidPermission.Duplicate",
+_REFUSALS: dict[str, type[ChangeRefusedError]] = {
+    "RouteAlreadyExists": AlreadyPresentError,
+    "InvalidPermission.Duplicate": AlreadyPresentError,
+    "RouteLimitExceeded": QuotaReachedError,
+    "RulesPerSecurityGroupLimitExceeded": QuotaReachedError,
 }
 _FILTER_VALUES = 200  # EC2 takes at most 200 values in one filter
 
@@ -178,30 +184,31 @@ class Ec2Gateway:
 
     # ------------------------------------------------------------------ route tables, groups, ACLs
     @needs("ec2:DescribeRouteTables")
-    def route_tables(self, vpc_ids: Iterable[str]) -> list[Resource]:
+    def route_tables(self, vpc_ids: Iterable[str]) -> list[RouteTable]:
         """The route tables of the VPCs, in as few paginated reads as the filter allows, never one
         call per table."""
-        return self._read_by_vpc("describe_route_tables", "RouteTables", vpc_ids)
+        return [RouteTable.from_api(t) for t in self._read_by_vpc("describe_route_tables", "RouteTables", vpc_ids)]
 
     @needs("ec2:DescribeSecurityGroups")
-    def vpc_security_groups(self, vpc_ids: Iterable[str]) -> list[Resource]:
+    def vpc_security_groups(self, vpc_ids: Iterable[str]) -> list[SecurityGroup]:
         """Every security group of the VPCs, filtered server-side by VPC (an unfiltered
         DescribeSecurityGroups falls into a smaller throttling bucket). All of them, not only the
         allow-tagged: a group whose tag was removed may still hold the autopilot's rules."""
-        return self._read_by_vpc("describe_security_groups", "SecurityGroups", vpc_ids)
+        groups = self._read_by_vpc("describe_security_groups", "SecurityGroups", vpc_ids)
+        return [SecurityGroup.from_api(g) for g in groups]
 
     @needs("ec2:DescribeSecurityGroups")
-    def security_groups(self, group_ids: Iterable[str]) -> dict[str, Resource]:
+    def security_groups(self, group_ids: Iterable[str]) -> dict[str, SecurityGroup]:
         ids = sorted(set(group_ids))
         if not ids:
             return {}
         with translated("ec2", self.where):
             groups = self.client.describe_security_groups(GroupIds=ids)["SecurityGroups"]
-        return {str(g["GroupId"]): dict(g) for g in groups if g["GroupId"] in ids}
+        return {str(g["GroupId"]): SecurityGroup.from_api(g) for g in groups if g["GroupId"] in ids}
 
     @needs("ec2:DescribeNetworkAcls")
-    def network_acls(self, vpc_id: str) -> list[Resource]:
-        return self._read_by_vpc("describe_network_acls", "NetworkAcls", [vpc_id])
+    def network_acls(self, vpc_id: str) -> list[NetworkAcl]:
+        return [NetworkAcl.from_api(a) for a in self._read_by_vpc("describe_network_acls", "NetworkAcls", [vpc_id])]
 
     # ------------------------------------------------------------------ what a probe can start from
     @needs("ec2:DescribeInstances")
@@ -277,7 +284,8 @@ class Ec2Gateway:
     # ------------------------------------------------------------------ plumbing
     def _change(self, resource_id: str, call: Callable[[], Any], gone: str = "") -> None:
         """One change to one resource. `gone`: the code that says the thing to remove is already
-        gone (the goal is reached). A refusal concerning only this resource is ChangeRefusedError."""
+        gone (the goal is reached). A refusal concerning only this resource is a ChangeRefusedError:
+        AlreadyPresentError (another writer got there first) or QuotaReachedError."""
         with translated("ec2", self.where):
             try:
                 call()
@@ -285,8 +293,9 @@ class Ec2Gateway:
                 code = error_code(e)
                 if code == gone:
                     return
-                if code in _REFUSALS:
-                    raise ChangeRefusedError(code=code, resource_id=resource_id, message=error_message(e)) from e
+                refusal = _REFUSALS.get(code)
+                if refusal is not None:
+                    raise refusal(code=code, resource_id=resource_id, message=error_message(e)) from e
                 raise
 
     def _read_by_vpc(
