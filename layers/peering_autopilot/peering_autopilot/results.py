@@ -34,11 +34,6 @@ class StepResult[O: Enum]:
         return {"summary": self.summary, "dry_run": self.dry_run}
 
     @property
-    def subject(self) -> str:
-        """The correlation id of the log lines."""
-        return self.peering_id
-
-    @property
     def message(self) -> str:
         """The log line's message."""
         return f"peering {self.outcome.value}"

@@ -2,9 +2,11 @@
 for that shape, and one trigger per function that accepts exactly those shapes.
 
 Events are hints only: a parser says which peering (or VPC) to look at and where; the state is
-re-read from EC2 before anything is done. Anything malformed is refused here, naming the field.
-The autopilot's own events (source `peering-autopilot`) count only when the hub's account put
-them: `check_publisher()`, given the hub's account, refuses any other.
+re-read from EC2 before anything is done. Anything malformed is refused here, naming the field;
+the details of the autopilot's own events are parsed by their types in events.py. Each hint names
+its `subject`, the correlation id of the log lines. The autopilot's own events (source
+`peering-autopilot`) count only when the hub's account put them: `check_publisher()`, given the
+hub's account, refuses any other.
 """
 
 from __future__ import annotations
