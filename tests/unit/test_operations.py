@@ -4,17 +4,18 @@ notification topic only when one is given, and the dashboard shows every metric 
 
 from __future__ import annotations
 
+import importlib
 import inspect
 import json
 import re
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 import pytest
 
 from autopilot_local.template import Stack, load_yaml
-from peering_autopilot import lambda_adapter
+from peering_autopilot import lambda_adapter, sweep
+from peering_autopilot.results import StepResult
 
 PROJECT = Path(__file__).resolve().parents[2]
 TOPIC = "arn:aws:sns:us-east-1:123456789012:network-team"
@@ -32,11 +33,36 @@ NAMESPACE, SERVICE = ENVIRONMENT["POWERTOOLS_METRICS_NAMESPACE"], ENVIRONMENT["P
 
 
 def emitted_metrics() -> set[str]:
-    """Every metric the Lambda adapter writes: the outcomes', the sweep's, and its own."""
-    names = set(lambda_adapter.OUTCOME_METRICS.values())
-    names |= set(lambda_adapter.SWEEP.metrics(SimpleNamespace(work=[], problems=[])))
+    """Every metric the Lambda adapter writes: each step result's outcomes', the sweep's, and its own."""
+    names: set[str] = set()
+    for step_module, _, _ in lambda_adapter.STEPS.values():
+        module = importlib.import_module(f"peering_autopilot.{step_module}")
+        results = [v for v in vars(module).values() if isinstance(v, type) and issubclass(v, StepResult)]
+        names |= {name for result in results for name in result.METRICS.values()}
+    names |= set(sweep.SweepReport(sweep.Outcome.SWEPT).metrics())
     names |= set(re.findall(r'add_metric\(name="(\w+)"', inspect.getsource(lambda_adapter)))
     return names
+
+
+def test_the_steps_declare_the_metrics_they_always_emitted() -> None:
+    assert emitted_metrics() == {
+        "PeeringsAccepted",
+        "PeeringsDeclined",
+        "PeeringsRejected",
+        "PeeringsSkipped",
+        "PeeringsConfigured",
+        "PeeringsPartiallyConfigured",
+        "ConfigureSkipped",
+        "PeeringsVerified",
+        "PeeringVerificationsFailed",
+        "PeeringsCleanedUp",
+        "PeeringsRequested",
+        "PeeringsWithdrawn",
+        "WorkFound",
+        "SweepPlacesFailed",
+        "Failures",
+        "InvalidEvents",
+    }
 
 
 def alarms() -> dict[str, dict[str, Any]]:

@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import Enum
-from typing import Any
+from typing import Any, ClassVar
 
 from peering_autopilot.aws.ec2 import Ec2Gateway
 from peering_autopilot.aws.eventbridge import EventPublisher
 from peering_autopilot.aws.sessions import AwsAccess
 from peering_autopilot.context import Context
 from peering_autopilot.decision import Decision, decide
+from peering_autopilot.events import PeeringAccepted, PeeringDecision, PeeringDeclined, PeeringRejected
 from peering_autopilot.lookup import read_peering
 from peering_autopilot.model import REQUESTER, STATUS_TAG, Cidrs, Peering
 from peering_autopilot.permissions import actions_of
@@ -41,15 +43,21 @@ class Outcome(Enum):
     SKIPPED = "skipped"  # nothing to decide: not pending, or not this hub's to accept
 
 
-DETAIL_TYPES = {
-    Outcome.ACCEPTED: "Peering Accepted",
-    Outcome.DECLINED: "Peering Declined",
-    Outcome.REJECTED: "Peering Rejected",
+EVENTS: dict[Outcome, type[PeeringDecision]] = {
+    Outcome.ACCEPTED: PeeringAccepted,
+    Outcome.DECLINED: PeeringDeclined,
+    Outcome.REJECTED: PeeringRejected,
 }
 
 
 @dataclass(frozen=True)
 class AcceptResult(StepResult[Outcome]):
+    METRICS: ClassVar[Mapping[Enum, str]] = {
+        Outcome.ACCEPTED: "PeeringsAccepted",
+        Outcome.DECLINED: "PeeringsDeclined",
+        Outcome.REJECTED: "PeeringsRejected",
+        Outcome.SKIPPED: "PeeringsSkipped",
+    }
     reason_code: str = ""
 
     def response(self) -> dict[str, Any]:
@@ -110,17 +118,17 @@ def handle_peering_request(hint: PeeringRequestHint, ctx: Context) -> AcceptResu
         outcome = Outcome.DECLINED
 
     status_value = outcome.value if decision.accept else f"{outcome.value}:{decision.code}"
-    detail = _detail(peering, decision, outcome, settings.dry_run)
+    status_after = None
     if not settings.dry_run:
         if outcome is Outcome.ACCEPTED:
-            detail["statusAfter"] = ec2.accept_peering(peering.peering_id)
+            status_after = ec2.accept_peering(peering.peering_id)
         elif outcome is Outcome.REJECTED:
             ec2.reject_peering(peering.peering_id)
         if peering.tags.get(STATUS_TAG) != status_value:  # a sweep re-deciding writes nothing new
             ec2.tag(peering.peering_id, {STATUS_TAG: status_value})
-    ctx.publisher.publish(
-        DETAIL_TYPES[outcome], detail, resources=[peering.arn(ctx.aws.partition(peering.accepter.region))]
-    )
+    event = _event(peering, decision, outcome, settings.dry_run, status_after)
+    event.publish(ctx.publisher, resources=[peering.arn(ctx.aws.partition(peering.accepter.region))])
+    detail = event.as_detail()
     return AcceptResult(peering.peering_id, outcome, decision.explanation, settings.dry_run, detail, decision.code)
 
 
@@ -138,18 +146,21 @@ def _requester_cidrs(peering: Peering, settings: Settings, aws: AwsAccess, known
     return side.cidrs
 
 
-def _detail(peering: Peering, decision: Decision, outcome: Outcome, dry_run: bool) -> dict[str, Any]:
-    return {
-        "peeringId": peering.peering_id,
-        "outcome": outcome.value,
-        "reasonCodes": [r.value for r in decision.reasons],
-        "reason": decision.explanation,
-        "overlaps": [list(pair) for pair in decision.overlaps],
-        "requester": peering.requester.describe(),
-        "accepter": peering.accepter.describe(),
-        "statusBefore": peering.status,
-        "dryRun": dry_run,
-    }
+def _event(
+    peering: Peering, decision: Decision, outcome: Outcome, dry_run: bool, status_after: str | None
+) -> PeeringDecision:
+    return EVENTS[outcome](
+        peering_id=peering.peering_id,
+        outcome=outcome.value,
+        reason_codes=tuple(r.value for r in decision.reasons),
+        reason=decision.explanation,
+        overlaps=tuple(tuple(pair) for pair in decision.overlaps),
+        requester=peering.requester.describe(),
+        accepter=peering.accepter.describe(),
+        status_before=peering.status,
+        dry_run=dry_run,
+        status_after=status_after,
+    )
 
 
 def _skipped(peering_id: str, code: str, why: str) -> AcceptResult:

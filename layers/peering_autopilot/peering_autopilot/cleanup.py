@@ -4,24 +4,25 @@ autopilot's when its description names the peering; every other rule stays."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import Any
+from typing import Any, ClassVar
 
 from peering_autopilot.aws.ec2 import Ec2Gateway
 from peering_autopilot.aws.eventbridge import EventPublisher
 from peering_autopilot.aws.sessions import AwsAccess
 from peering_autopilot.context import Context
+from peering_autopilot.events import PeeringCleanedUp
 from peering_autopilot.model import RouteTable, SecurityGroup
 from peering_autopilot.permissions import actions_of
-from peering_autopilot.results import StepResult, peering_detail
+from peering_autopilot.results import StepResult
 from peering_autopilot.routes import Route, routes_through
 from peering_autopilot.security_groups import autopilot_permissions, describe_permissions
 from peering_autopilot.settings import Settings
 from peering_autopilot.sides import Side, open_sides
 from peering_autopilot.triggers import PeeringHint
 
-DETAIL_TYPE = "Peering Cleaned Up"
 IAM_ACTIONS = actions_of(
     AwsAccess.session_for,
     Ec2Gateway.find_peering,
@@ -55,7 +56,9 @@ class SideCleanup:
         }
 
 
-CleanupResult = StepResult[Outcome]
+@dataclass(frozen=True)
+class CleanupResult(StepResult[Outcome]):
+    METRICS: ClassVar[Mapping[Enum, str]] = {Outcome.CLEANED_UP: "PeeringsCleanedUp"}
 
 
 def clean_up_peering(hint: PeeringHint, ctx: Context) -> CleanupResult:
@@ -74,9 +77,10 @@ def clean_up_peering(hint: PeeringHint, ctx: Context) -> CleanupResult:
     ]
     removed = sum(len(r.routes_removed) + len(r.rules_removed) for r in reports)
     outcome = Outcome.CLEANED_UP if removed else Outcome.NOTHING_TO_CLEAN
-    detail = peering_detail(peering, outcome, settings.dry_run, (r.describe() for r in reports))
+    event = PeeringCleanedUp.of(peering, outcome, settings.dry_run, (r.describe() for r in reports))
     if removed:
-        publisher.publish(DETAIL_TYPE, detail, resources=[peering.arn(aws.partition(peering.accepter.region))])
+        event.publish(publisher, resources=[peering.arn(aws.partition(peering.accepter.region))])
+    detail = event.as_detail()
     words = "; ".join(
         f"{r.side.label}: {len(r.routes_removed)} route(s), "
         f"{sum(len(g['rules']) for g in r.rules_removed)} rule(s) removed"
@@ -109,25 +113,9 @@ def _clean_forgotten(
         return CleanupResult(
             hint.peering_id, Outcome.NOTHING_TO_CLEAN, f"{hint.peering_id} is gone and left nothing here"
         )
-    detail = {
-        "peeringId": hint.peering_id,
-        "peeringStatus": "gone",
-        "outcome": "cleaned-up",
-        "dryRun": settings.dry_run,
-        "sides": [
-            {
-                "role": "unknown",
-                "accountId": hint.account_id,
-                "region": hint.region,
-                "vpcId": None,
-                "managed": True,
-                "notManagedReason": None,
-                "routesRemoved": routes,
-                "rulesRemoved": rules,
-            }
-        ],
-    }
-    publisher.publish(DETAIL_TYPE, detail)
+    event = PeeringCleanedUp.forgotten(hint.peering_id, hint.account_id, hint.region, settings.dry_run, routes, rules)
+    event.publish(publisher)
+    detail = event.as_detail()
     words = f"{hint.account_id}/{hint.region}: {len(routes)} route(s), {sum(len(g['rules']) for g in rules)} rule(s) removed"
     return CleanupResult(hint.peering_id, Outcome.CLEANED_UP, words, settings.dry_run, detail)
 

@@ -23,8 +23,9 @@ from peering_autopilot import estate, places
 from peering_autopilot.aws.sessions import AwsAccess, caller_account, operator_session
 from peering_autopilot.context import Context
 from peering_autopilot.errors import AutopilotError, AwsCallError, SettingsError
+from peering_autopilot.events import PEERING_ID
 from peering_autopilot.settings import ACCOUNT_ID, DEFAULT_PEER_CIDRS, REGION, ROLE_NAME, PeerCidrPolicy, Settings
-from peering_autopilot.triggers import PEERING_ID, PeeringHint
+from peering_autopilot.triggers import PeeringHint
 from peering_autopilot.verify import diagnose, report_text
 
 

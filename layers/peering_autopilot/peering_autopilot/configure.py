@@ -11,9 +11,10 @@ the peering has none.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import Any
+from typing import Any, ClassVar
 
 from peering_autopilot.aws.ec2 import Ec2Gateway
 from peering_autopilot.aws.eventbridge import EventPublisher
@@ -26,11 +27,12 @@ from peering_autopilot.errors import (
     QuotaReachedError,
     ThrottledError,
 )
+from peering_autopilot.events import PeeringConfigured
 from peering_autopilot.holds import Hold, new_hold, sizes_of
 from peering_autopilot.lookup import read_peering
 from peering_autopilot.model import PENDING, PROVISIONING, Peering
 from peering_autopilot.permissions import actions_of
-from peering_autopilot.results import StepResult, peering_detail
+from peering_autopilot.results import StepResult
 from peering_autopilot.routes import RefusedBlock, Route, RoutePlan
 from peering_autopilot.security_groups import GroupPlan, Rule, ip_permissions, rule_description
 from peering_autopilot.settings import Settings
@@ -40,7 +42,6 @@ from peering_autopilot.sides import Side, managed_place, open_sides
 from peering_autopilot.status import CONFIGURED, PARTIALLY_CONFIGURED, is_verdict, peering_seen_by, write_status
 from peering_autopilot.triggers import PeeringHint
 
-DETAIL_TYPE = "Peering Configured"
 IAM_ACTIONS = actions_of(
     AwsAccess.session_for,
     Ec2Gateway.find_peering,
@@ -147,7 +148,13 @@ class SideReport:
         }
 
 
-ConfigureResult = StepResult[Outcome]
+@dataclass(frozen=True)
+class ConfigureResult(StepResult[Outcome]):
+    METRICS: ClassVar[Mapping[Enum, str]] = {
+        Outcome.CONFIGURED: "PeeringsConfigured",
+        Outcome.PARTIALLY_CONFIGURED: "PeeringsPartiallyConfigured",
+        Outcome.SKIPPED: "ConfigureSkipped",
+    }
 
 
 def configure_peering(hint: PeeringHint, ctx: Context) -> ConfigureResult:
@@ -197,8 +204,9 @@ def configure_peering(hint: PeeringHint, ctx: Context) -> ConfigureResult:
                         not changed and (current in (CONFIGURED, PARTIALLY_CONFIGURED) or is_verdict(current))
                     ),
                 )
-    detail = peering_detail(peering, outcome, settings.dry_run, (r.describe() for r in reports))
-    ctx.publisher.publish(DETAIL_TYPE, detail, resources=[peering.arn(ctx.aws.partition(peering.accepter.region))])
+    event = PeeringConfigured.of(peering, outcome, settings.dry_run, (r.describe() for r in reports))
+    event.publish(ctx.publisher, resources=[peering.arn(ctx.aws.partition(peering.accepter.region))])
+    detail = event.as_detail()
     return ConfigureResult(peering.peering_id, outcome, _summary(reports), settings.dry_run, detail)
 
 

@@ -12,20 +12,22 @@ work for a deleted peering.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass
 from enum import Enum
+from typing import ClassVar
 
 from peering_autopilot.aws.ec2 import Ec2Gateway
 from peering_autopilot.aws.eventbridge import EventPublisher
 from peering_autopilot.aws.sessions import AwsAccess
 from peering_autopilot.context import Context
+from peering_autopilot.events import PeeringRequested, PeeringWithdrawn, VpcPlace, WorkFound
 from peering_autopilot.mesh import members_of, pair_problem, vpc_key, vpc_place
 from peering_autopilot.model import CREATED_FOR_TAG, GROUP_TAG, LIVE_STATES, Vpc
 from peering_autopilot.permissions import actions_of
 from peering_autopilot.results import StepResult
-from peering_autopilot.triggers import WORK_DETAIL_TYPE, GroupRequestHint, PeeringHint, VpcPlace
+from peering_autopilot.triggers import GroupRequestHint, PeeringHint
 
-REQUESTED_DETAIL_TYPE = "Peering Requested"
-WITHDRAWN_DETAIL_TYPE = "Peering Withdrawn"
 IAM_ACTIONS = actions_of(
     AwsAccess.session_for,
     Ec2Gateway.get_vpc,
@@ -44,7 +46,12 @@ class Outcome(Enum):
     SKIPPED = "skipped"  # the plan no longer holds when read again: said why
 
 
-ConnectResult = StepResult[Outcome]
+@dataclass(frozen=True)
+class ConnectResult(StepResult[Outcome]):
+    METRICS: ClassVar[Mapping[Enum, str]] = {
+        Outcome.REQUESTED: "PeeringsRequested",
+        Outcome.WITHDRAWN: "PeeringsWithdrawn",
+    }
 
 
 def handle_group_work(hint: GroupRequestHint | PeeringHint, ctx: Context) -> ConnectResult:
@@ -94,18 +101,24 @@ def request_for_group(hint: GroupRequestHint, ctx: Context) -> ConnectResult:
         "accepter": _place(accepter),
         "dryRun": settings.dry_run,
     }
+
+    def requested(peering_id: str | None, outcome: Outcome) -> PeeringRequested:
+        return PeeringRequested(
+            peering_id, hint.group, _place(requester), _place(accepter), outcome.value, settings.dry_run
+        )
+
     if settings.dry_run:
-        ctx.publisher.publish(REQUESTED_DETAIL_TYPE, {**detail, "peeringId": None, "outcome": Outcome.PLANNED.value})
+        requested(None, Outcome.PLANNED).publish(ctx.publisher)
         return ConnectResult(subject, Outcome.PLANNED, f"would request {subject} for group {hint.group}", True, detail)
     peering_id = requester_ec2.request_peering(
         requester.vpc_id, accepter.vpc_id, accepter.account_id, accepter.region, {CREATED_FOR_TAG: hint.group}
     )
     publisher = ctx.publisher
-    publisher.publish(REQUESTED_DETAIL_TYPE, {**detail, "peeringId": peering_id, "outcome": Outcome.REQUESTED.value})
+    requested(peering_id, Outcome.REQUESTED).publish(publisher)
     # CloudTrail's record of this request is the autopilot's own and starts nothing: the accept,
     # where the accepter sees it, is asked for here.
     why = f"requested by the autopilot for group {hint.group}"
-    publisher.publish(WORK_DETAIL_TYPE, _work(peering_id, "accept", hint.accepter, why))
+    _work(peering_id, "accept", hint.accepter, why).publish(publisher)
     return ConnectResult(peering_id, Outcome.REQUESTED, f"requested for group {hint.group}", False, detail)
 
 
@@ -150,15 +163,21 @@ def withdraw_from_group(hint: PeeringHint, ctx: Context) -> ConnectResult:
         "dryRun": settings.dry_run,
     }
     why = f"{sides[0].vpc_id} and {sides[1].vpc_id} share no group any more (requested for {group!r})"
+
+    def withdrawn(outcome: Outcome) -> PeeringWithdrawn:
+        return PeeringWithdrawn(
+            peering.peering_id, group, _place(sides[0]), _place(sides[1]), outcome.value, why, settings.dry_run
+        )
+
     if settings.dry_run:
-        ctx.publisher.publish(WITHDRAWN_DETAIL_TYPE, {**detail, "outcome": Outcome.PLANNED.value, "why": why})
+        withdrawn(Outcome.PLANNED).publish(ctx.publisher)
         return ConnectResult(peering.peering_id, Outcome.PLANNED, f"would withdraw: {why}", True, detail)
     ec2.delete_peering(peering.peering_id)
     publisher = ctx.publisher
-    publisher.publish(WITHDRAWN_DETAIL_TYPE, {**detail, "outcome": Outcome.WITHDRAWN.value, "why": why})
+    withdrawn(Outcome.WITHDRAWN).publish(publisher)
     # As for the request: the deletion's CloudTrail record is the autopilot's own.
     place = VpcPlace(hint.account_id, hint.region, sides[0].vpc_id)
-    publisher.publish(WORK_DETAIL_TYPE, _work(peering.peering_id, "clean-up", place, why))
+    _work(peering.peering_id, "clean-up", place, why).publish(publisher)
     return ConnectResult(peering.peering_id, Outcome.WITHDRAWN, why, False, detail)
 
 
@@ -166,12 +185,5 @@ def _place(vpc: Vpc) -> dict[str, object]:
     return {**vpc_place(vpc), "cidrs": vpc.cidrs.as_strings()}
 
 
-def _work(peering_id: str, work: str, place: VpcPlace, why: str) -> dict[str, str]:
-    return {
-        "peeringId": peering_id,
-        "work": work,
-        "accountId": place.account_id,
-        "region": place.region,
-        "why": why,
-        "foundBy": "peering-group",
-    }
+def _work(peering_id: str, work: str, place: VpcPlace, why: str) -> WorkFound:
+    return WorkFound(peering_id, work, place.account_id, place.region, why, found_by="peering-group")

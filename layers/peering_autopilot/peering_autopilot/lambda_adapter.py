@@ -9,7 +9,9 @@ faults a retry would not cure end the invocation reported, not raised; anything 
 for Lambda and EventBridge to retry and the failed-events queue to keep.
 
 A handler imports only its own step: `ACCEPT`, `CONFIGURE`, ... are built on first access (a
-module `__getattr__`), so a cold start does not pay for the other functions' modules.
+module `__getattr__`), so a cold start does not pay for the other functions' modules. No step is
+special here: the trigger's hint names the subject (the log lines' correlation id), and the step's
+result says what to log and count (`Result`; `results.StepResult` and the sweep's report).
 """
 
 from __future__ import annotations
@@ -34,26 +36,38 @@ from peering_autopilot.triggers import EventNotActionableError
 FINAL_FAULTS = (RoleAssumptionError, PeeringNotFoundError, VpcNotFoundError)
 
 
+class Hint(Protocol):
+    @property
+    def subject(self) -> str: ...  # the correlation id of the log lines, known before the step runs
+
+
 class Result(Protocol):
+    """What a step returns, as the adapter reports it."""
+
     @property
     def outcome(self) -> Enum: ...
 
-    def response(self) -> dict[str, Any]: ...
+    @property
+    def message(self) -> str: ...  # the log line's message
 
-    def log_fields(self) -> dict[str, Any]: ...
+    @property
+    def warning(self) -> bool: ...  # logged as a warning, not information
+
+    def response(self) -> dict[str, Any]: ...  # what the function returns
+
+    def log_fields(self) -> dict[str, Any]: ...  # what the log line says beside the outcome
+
+    def metrics(self) -> Mapping[str, int]: ...  # metric name -> count
+
+    def problem_lines(self) -> list[str]: ...  # places it could not act in, one error line each
 
 
 @dataclass(frozen=True)
-class LambdaFunction[H, R: Result]:
-    """One function of the template: its trigger, its step, and how its outcomes are reported."""
+class LambdaFunction[H: Hint, R: Result]:
+    """One function of the template: its trigger and its step."""
 
     trigger: Callable[[Mapping[str, Any]], H]
     step: Callable[[H, Context], R]
-    subject: Callable[[H], str] = lambda hint: str(hint.peering_id)  # type: ignore[attr-defined]  # correlation id
-    metrics: Callable[[R], Mapping[str, int]] = lambda result: _outcome_metric(result)  # metric name -> count
-    warn_on: frozenset[Enum] = frozenset()
-    problems: Callable[[R], list[str]] = lambda result: []  # places it could not act in
-    message: Callable[[R], str] = lambda result: f"peering {result.outcome.value}"
 
     def lambda_handler(self) -> Callable[[dict[str, Any], LambdaContext], dict[str, Any]]:
         """The handler Lambda calls, decorated as Powertools' own examples are (service name and
@@ -84,7 +98,7 @@ class LambdaFunction[H, R: Result]:
             metrics.add_metric(name="InvalidEvents", unit=MetricUnit.Count, value=1)
             return {"status": "invalid", "error": str(e)}
 
-        subject = self.subject(hint)
+        subject = hint.subject
         logger.set_correlation_id(subject)
         caller = str(getattr(hint, "caller", ""))
         if caller and context.settings.is_own_role(caller):
@@ -100,62 +114,20 @@ class LambdaFunction[H, R: Result]:
             metrics.add_metric(name="Failures", unit=MetricUnit.Count, value=1)
             return {"status": "error", "peeringId": subject, "error": str(e)}
 
-        for problem in self.problems(result):
+        for problem in result.problem_lines():
             logger.error("cannot act here", extra={"error": problem})
-        log = logger.warning if result.outcome in self.warn_on else logger.info
-        log(self.message(result), extra={"outcome": result.outcome.value, **result.log_fields()})
-        for name, count in self.metrics(result).items():
+        log = logger.warning if result.warning else logger.info
+        log(result.message, extra={"outcome": result.outcome.value, **result.log_fields()})
+        for name, count in result.metrics().items():
             metrics.add_metric(name=name, unit=MetricUnit.Count, value=count)
         return result.response()
-
-
-# The metric each outcome counts as (namespace PeeringAutopilot), by step module and outcome value;
-# outcomes not listed count nothing. Names, not the steps' enums: no step is imported for them.
-OUTCOME_METRICS: Mapping[tuple[str, str], str] = {
-    ("accept", "accepted"): "PeeringsAccepted",
-    ("accept", "declined"): "PeeringsDeclined",
-    ("accept", "rejected"): "PeeringsRejected",
-    ("accept", "skipped"): "PeeringsSkipped",
-    ("configure", "configured"): "PeeringsConfigured",
-    ("configure", "partially-configured"): "PeeringsPartiallyConfigured",
-    ("configure", "skipped"): "ConfigureSkipped",
-    ("verify", "verified"): "PeeringsVerified",
-    ("verify", "failed"): "PeeringVerificationsFailed",
-    ("cleanup", "cleaned-up"): "PeeringsCleanedUp",
-    ("connect", "requested"): "PeeringsRequested",
-    ("connect", "withdrawn"): "PeeringsWithdrawn",
-}
-
-
-def _outcome_metric(result: Result) -> Mapping[str, int]:
-    step = type(result.outcome).__module__.rsplit(".", 1)[-1]
-    name = OUTCOME_METRICS.get((step, str(result.outcome.value)))
-    return {name: 1} if name else {}
-
-
-def _swept(trigger: triggers.VpcHint | triggers.ScheduledSweep) -> str:
-    return trigger.vpc_id if isinstance(trigger, triggers.VpcHint) else "every managed account and region"
-
-
-def _sweep_metrics(report: Any) -> Mapping[str, int]:
-    return {"WorkFound": len(report.work), "SweepPlacesFailed": len(report.problems)}
 
 
 def _build(name: str) -> LambdaFunction[Any, Any]:
     """The function `name` (ACCEPT, ...), its step module imported now."""
     step_module, trigger, step = STEPS[name]
     module = importlib.import_module(f"peering_autopilot.{step_module}")
-    extra: dict[str, Any] = {}
-    if name == "VERIFY":
-        extra["warn_on"] = frozenset({module.Outcome.FAILED})
-    if name == "SWEEP":
-        extra = {
-            "subject": _swept,
-            "metrics": _sweep_metrics,
-            "problems": lambda report: [str(problem) for problem in report.problems],
-            "message": lambda report: f"{report.outcome.value} done",
-        }
-    return LambdaFunction(getattr(triggers, trigger), getattr(module, step), **extra)
+    return LambdaFunction(getattr(triggers, trigger), getattr(module, step))
 
 
 # Each function's step module, trigger (in triggers.py) and step.

@@ -1,17 +1,19 @@
-"""What every step returns, and the part of every step's event that says which peering it is."""
+"""What every step returns, and what the Lambda adapter reads of it to report the outcome: the log
+line's message and level, the places it could not act in, and the metrics it counts."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import Any
-
-from peering_autopilot.model import Peering
+from typing import Any, ClassVar
 
 
 @dataclass(frozen=True)
 class StepResult[O: Enum]:
+    # The metric each outcome counts as (namespace PeeringAutopilot); outcomes not listed count nothing.
+    METRICS: ClassVar[Mapping[Enum, str]] = {}
+
     peering_id: str
     outcome: O
     summary: str  # one line a person reads in the log
@@ -31,15 +33,21 @@ class StepResult[O: Enum]:
         """What the function's log line says beside the outcome."""
         return {"summary": self.summary, "dry_run": self.dry_run}
 
+    @property
+    def message(self) -> str:
+        """The log line's message."""
+        return f"peering {self.outcome.value}"
 
-def peering_detail(
-    peering: Peering, outcome: Enum | str, dry_run: bool, sides: Iterable[Mapping[str, Any]]
-) -> dict[str, Any]:
-    """The detail of a step's event about a peering and its two sides."""
-    return {
-        "peeringId": peering.peering_id,
-        "peeringStatus": peering.status,
-        "outcome": outcome.value if isinstance(outcome, Enum) else outcome,
-        "dryRun": dry_run,
-        "sides": list(sides),
-    }
+    @property
+    def warning(self) -> bool:
+        """Whether the log line is a warning rather than information."""
+        return False
+
+    def metrics(self) -> Mapping[str, int]:
+        """Metric name -> count."""
+        name = self.METRICS.get(self.outcome)
+        return {name: 1} if name else {}
+
+    def problem_lines(self) -> list[str]:
+        """Places the step could not act in, one error log line each."""
+        return []

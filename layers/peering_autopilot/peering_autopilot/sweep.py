@@ -33,6 +33,7 @@ from peering_autopilot.aws.ec2 import Ec2Gateway
 from peering_autopilot.aws.eventbridge import EventPublisher
 from peering_autopilot.aws.sessions import AwsAccess
 from peering_autopilot.context import Context
+from peering_autopilot.events import Event, GroupRequestFound, PeeringGroupPlan, VpcPlace, WorkFound, publish_all
 from peering_autopilot.mesh import GroupPlan
 from peering_autopilot.model import ACCEPTER, GROUP_TAG, STATUS_TAG, Peering
 from peering_autopilot.permissions import actions_of
@@ -50,7 +51,7 @@ from peering_autopilot.routes import peerings_routed
 from peering_autopilot.security_groups import peerings_opened
 from peering_autopilot.settings import PeerCidrPolicy
 from peering_autopilot.side_plan import SideFacts, leftovers, plan_side
-from peering_autopilot.triggers import WORK_DETAIL_TYPE, ScheduledSweep, VpcHint
+from peering_autopilot.triggers import ScheduledSweep, VpcHint
 
 IAM_ACTIONS = actions_of(
     AwsAccess.session_for,
@@ -81,15 +82,8 @@ class Work:
     why: str
     local: bool = False  # only this account and region can do it (the peering is gone from its view)
 
-    def detail(self, reason: str) -> dict[str, str]:
-        return {
-            "peeringId": self.peering_id,
-            "work": self.work,
-            "accountId": self.account_id,
-            "region": self.region,
-            "why": self.why,
-            "foundBy": reason,
-        }
+    def event(self, reason: str) -> WorkFound:
+        return WorkFound(self.peering_id, self.work, self.account_id, self.region, self.why, reason)
 
 
 class PlaceProblem(UnreadPlace):
@@ -98,9 +92,6 @@ class PlaceProblem(UnreadPlace):
 
     def __str__(self) -> str:
         return f"{self.account_id}/{self.region} not swept: {self.message}"
-
-
-GROUP_PLAN_DETAIL_TYPE = "Peering Group Plan"
 
 
 @dataclass
@@ -138,6 +129,20 @@ class SweepReport:
 
     def log_fields(self) -> dict[str, Any]:
         return self.describe()
+
+    @property
+    def message(self) -> str:
+        return f"{self.outcome.value} done"
+
+    @property
+    def warning(self) -> bool:
+        return False
+
+    def metrics(self) -> Mapping[str, int]:
+        return {"WorkFound": len(self.work), "SweepPlacesFailed": len(self.problems)}
+
+    def problem_lines(self) -> list[str]:
+        return [str(problem) for problem in self.problems]
 
 
 def handle_sweep_trigger(trigger: VpcHint | ScheduledSweep, ctx: Context) -> SweepReport:
@@ -177,39 +182,32 @@ def sweep(ctx: Context, outcome: Outcome = Outcome.SWEPT, subject: str = "sweep"
 def _publish_group_plan(publisher: EventPublisher, report: SweepReport, dry_run: bool) -> None:
     plan = report.groups
     assert plan is not None
-    work: list[tuple[Mapping[str, Any], list[str]]] = [
-        (
-            {
-                "work": "request",
-                **r.describe(),
-                "why": f"both VPCs are in group {r.group!r}",
-                "foundBy": report.outcome.value,
-            },
-            [],
+    found_by = report.outcome.value
+    work: list[Event] = [
+        GroupRequestFound(
+            r.group,
+            VpcPlace(r.requester.account_id, r.requester.region, r.requester.vpc_id),
+            VpcPlace(r.accepter.account_id, r.accepter.region, r.accepter.vpc_id),
+            f"both VPCs are in group {r.group!r}",
+            found_by,
         )
         for r in plan.requests
     ]
     work += [
-        (
-            {
-                "peeringId": w.peering.peering_id,
-                "work": "withdraw",
-                "accountId": w.peering.requester.account_id,
-                "region": w.peering.requester.region,
-                "group": w.group,
-                "why": w.why,
-                "foundBy": report.outcome.value,
-            },
-            [],
+        WorkFound(
+            w.peering.peering_id,
+            "withdraw",
+            w.peering.requester.account_id,
+            w.peering.requester.region,
+            w.why,
+            found_by,
+            group=w.group,
         )
         for w in plan.withdrawals
     ]
-    if work:
-        publisher.publish_many(WORK_DETAIL_TYPE, work)
+    publish_all(publisher, work)
     if work or report.outcome is Outcome.GROUP_CHANGE:
-        publisher.publish(
-            GROUP_PLAN_DETAIL_TYPE, {**plan.describe(), "dryRun": dry_run, "foundBy": report.outcome.value}
-        )
+        PeeringGroupPlan(plan.describe(), dry_run, found_by).publish(publisher)
 
 
 def sweep_vpc(hint: VpcHint, ctx: Context) -> SweepReport:
@@ -344,5 +342,4 @@ def _judge(
 
 
 def _publish(publisher: EventPublisher, work: list[Work], reason: str) -> None:
-    if work:
-        publisher.publish_many(WORK_DETAIL_TYPE, [(item.detail(reason), []) for item in work])
+    publish_all(publisher, [item.event(reason) for item in work])

@@ -2,32 +2,31 @@
 for that shape, and one trigger per function that accepts exactly those shapes.
 
 Events are hints only: a parser says which peering (or VPC) to look at and where; the state is
-re-read from EC2 before anything is done. Anything malformed is refused here, naming the field.
-The autopilot's own events (source `peering-autopilot`) count only when the hub's account put
-them: `check_publisher()`, given the hub's account, refuses any other.
+re-read from EC2 before anything is done. Anything malformed is refused here, naming the field;
+the details of the autopilot's own events are parsed by their types in events.py. Each hint names
+its `subject`, the correlation id of the log lines. The autopilot's own events (source
+`peering-autopilot`) count only when the hub's account put them: `check_publisher()`, given the
+hub's account, refuses any other.
 """
 
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from peering_autopilot import events
 from peering_autopilot.errors import InvalidEventError
-from peering_autopilot.model import GROUP_NAME
+from peering_autopilot.events import PEERING_ID, VPC_ID, VpcPlace
+from peering_autopilot.events import matching as _match
+from peering_autopilot.events import object_field as _mapping
+from peering_autopilot.events import quoted as _short
 from peering_autopilot.settings import ACCOUNT_ID, REGION
 
-PEERING_ID = re.compile(r"pcx-[0-9a-f]{8,17}", re.ASCII)
-VPC_ID = re.compile(r"vpc-[0-9a-f]{8,17}", re.ASCII)
 MAX_EVENT_BYTES = 256 * 1024  # EventBridge's own ceiling for an event
-AUTOPILOT = "peering-autopilot"
+AUTOPILOT = events.SOURCE
 CLOUDTRAIL_DETAIL_TYPE = "AWS API Call via CloudTrail"
-WORK_DETAIL_TYPE = "Peering Work Found"
-ACCEPTED_DETAIL_TYPE = "Peering Accepted"
-REJECTED_DETAIL_TYPE = "Peering Rejected"
-CONFIGURED_DETAIL_TYPE = "Peering Configured"
 TAG_CHANGE_DETAIL_TYPE = "Tag Change on Resource"
 SCHEDULED_DETAIL_TYPE = "Scheduled Event"
 
@@ -47,6 +46,10 @@ class PeeringRequestHint:
     reported_by_account: str
     caller: str = field(default="", compare=False)  # the role that made the call, when a call is the trigger
 
+    @property
+    def subject(self) -> str:  # the correlation id of the log lines
+        return self.peering_id
+
 
 @dataclass(frozen=True)
 class PeeringHint:
@@ -60,6 +63,10 @@ class PeeringHint:
     # it when the first place is not the hub's to read (a partner's accept, a partner accepter).
     elsewhere: tuple[tuple[str, str], ...] = field(default=(), compare=False)
 
+    @property
+    def subject(self) -> str:  # the correlation id of the log lines
+        return self.peering_id
+
 
 @dataclass(frozen=True)
 class VpcHint:
@@ -71,12 +78,9 @@ class VpcHint:
     opted_in: bool
     changed: frozenset[str] = frozenset()  # the tag keys the change was about
 
-
-@dataclass(frozen=True)
-class VpcPlace:
-    account_id: str
-    region: str
-    vpc_id: str
+    @property
+    def subject(self) -> str:  # the correlation id of the log lines
+        return self.vpc_id
 
 
 @dataclass(frozen=True)
@@ -91,10 +95,18 @@ class GroupRequestHint:
     def peering_id(self) -> str:  # the correlation id of the log lines: there is no peering yet
         return f"{self.requester.vpc_id}->{self.accepter.vpc_id}"
 
+    @property
+    def subject(self) -> str:
+        return self.peering_id
+
 
 @dataclass(frozen=True)
 class ScheduledSweep:
     """The schedule fired: sweep every managed account and region."""
+
+    @property
+    def subject(self) -> str:  # the correlation id of the log lines
+        return "every managed account and region"
 
 
 # ---------------------------------------------------------------------------------------- shapes
@@ -203,55 +215,25 @@ end_peering_call = _peering_call("DeleteVpcPeeringConnection", "RejectVpcPeering
 def peering_decided(event: Mapping[str, Any]) -> PeeringHint:
     """The autopilot's own "Peering Accepted" or "Peering Rejected": read the peering where it was
     decided, in its accepter's account and region."""
-    detail = _mapping(event.get("detail"), "detail")
-    accepter = _mapping(detail.get("accepter"), "detail.accepter")
-    return PeeringHint(
-        peering_id=_match(detail.get("peeringId"), PEERING_ID, "detail.peeringId"),
-        account_id=_match(accepter.get("accountId"), ACCOUNT_ID, "detail.accepter.accountId"),
-        region=_match(accepter.get("region"), REGION, "detail.accepter.region"),
-    )
+    return _peering_hint(events.PeeringDecision.parse(event.get("detail")))
 
 
 def peering_configured(event: Mapping[str, Any]) -> PeeringHint:
     """The autopilot's own "Peering Configured": read the peering on its accepter side, else on
     its requester side (the hub may manage only that one: a partner accepted)."""
-    detail = _mapping(event.get("detail"), "detail")
-    sides = detail.get("sides")
-    if not isinstance(sides, list) or len(sides) != 2 or not all(isinstance(s, Mapping) for s in sides):
-        raise InvalidEventError("detail.sides must be a list of the two sides")
-    accepter = next((s for s in sides if s.get("role") == "accepter"), None)
-    if accepter is None:
-        raise InvalidEventError("detail.sides holds no side with role 'accepter'")
-    requester = next((s for s in sides if s.get("role") == "requester"), None)
-    account, region = _side_place(accepter, "accepter")
-    other = _side_place(requester, "requester") if requester is not None else (account, region)
-    return PeeringHint(
-        peering_id=_match(detail.get("peeringId"), PEERING_ID, "detail.peeringId"),
-        account_id=account,
-        region=region,
-        elsewhere=(other,) if other != (account, region) else (),
-    )
+    return _peering_hint(events.PeeringConfigured.parse(event.get("detail")))
 
 
-def _side_place(side: Mapping[str, Any], role: str) -> tuple[str, str]:
-    return (
-        _match(side.get("accountId"), ACCOUNT_ID, f"detail.sides[{role}].accountId"),
-        _match(side.get("region"), REGION, f"detail.sides[{role}].region"),
-    )
+def _peering_hint(seen: events.PeeringAt) -> PeeringHint:
+    return PeeringHint(seen.peering_id, seen.account_id, seen.region, elsewhere=seen.elsewhere)
 
 
 def work_found(work: str) -> Callable[[Mapping[str, Any]], PeeringHint]:
     """The autopilot's own "Peering Work Found" of one kind of work (accept, configure, clean-up)."""
 
     def parse(event: Mapping[str, Any]) -> PeeringHint:
-        detail = _mapping(event.get("detail"), "detail")
-        if detail.get("work") != work:
-            raise InvalidEventError(f"detail.work is {_short(detail.get('work'))}, not {work!r}")
-        return PeeringHint(
-            peering_id=_match(detail.get("peeringId"), PEERING_ID, "detail.peeringId"),
-            account_id=_match(detail.get("accountId"), ACCOUNT_ID, "detail.accountId"),
-            region=_match(detail.get("region"), REGION, "detail.region"),
-        )
+        found = events.WorkFound.parse(event.get("detail"), work)
+        return PeeringHint(peering_id=found.peering_id, account_id=found.account_id, region=found.region)
 
     return parse
 
@@ -265,17 +247,8 @@ def group_work_found(event: Mapping[str, Any]) -> GroupRequestHint | PeeringHint
         return work_found("withdraw")(event)
     if work != "request":
         raise InvalidEventError(f"detail.work is {_short(work)}, not 'request' or 'withdraw'")
-    places = []
-    for role in ("requester", "accepter"):
-        side = _mapping(detail.get(role), f"detail.{role}")
-        places.append(
-            VpcPlace(
-                _match(side.get("accountId"), ACCOUNT_ID, f"detail.{role}.accountId"),
-                _match(side.get("region"), REGION, f"detail.{role}.region"),
-                _match(side.get("vpcId"), VPC_ID, f"detail.{role}.vpcId"),
-            )
-        )
-    return GroupRequestHint(_match(detail.get("group"), GROUP_NAME, "detail.group"), places[0], places[1])
+    found = events.GroupRequestFound.parse(detail)
+    return GroupRequestHint(found.group, found.requester, found.accepter)
 
 
 def request_found(event: Mapping[str, Any]) -> PeeringRequestHint:
@@ -331,20 +304,20 @@ def one_of[H](*shapes: Shape[H]) -> Callable[[Mapping[str, Any]], H]:
 
 accept_trigger = one_of(
     Shape("aws.ec2", CLOUDTRAIL_DETAIL_TYPE, create_peering_call),
-    Shape(AUTOPILOT, WORK_DETAIL_TYPE, request_found),
+    Shape(AUTOPILOT, events.WORK_FOUND, request_found),
 )
 configure_trigger = one_of(
-    Shape(AUTOPILOT, ACCEPTED_DETAIL_TYPE, peering_decided),
-    Shape(AUTOPILOT, WORK_DETAIL_TYPE, work_found("configure")),
+    Shape(AUTOPILOT, events.PeeringAccepted.DETAIL_TYPE, peering_decided),
+    Shape(AUTOPILOT, events.WORK_FOUND, work_found("configure")),
     Shape("aws.ec2", CLOUDTRAIL_DETAIL_TYPE, accept_peering_call),
 )
-verify_trigger = one_of(Shape(AUTOPILOT, CONFIGURED_DETAIL_TYPE, peering_configured))
+verify_trigger = one_of(Shape(AUTOPILOT, events.PeeringConfigured.DETAIL_TYPE, peering_configured))
 cleanup_trigger = one_of(
     Shape("aws.ec2", CLOUDTRAIL_DETAIL_TYPE, end_peering_call),
-    Shape(AUTOPILOT, WORK_DETAIL_TYPE, work_found("clean-up")),
-    Shape(AUTOPILOT, REJECTED_DETAIL_TYPE, peering_decided),
+    Shape(AUTOPILOT, events.WORK_FOUND, work_found("clean-up")),
+    Shape(AUTOPILOT, events.PeeringRejected.DETAIL_TYPE, peering_decided),
 )
-connect_trigger = one_of(Shape(AUTOPILOT, WORK_DETAIL_TYPE, group_work_found))
+connect_trigger = one_of(Shape(AUTOPILOT, events.WORK_FOUND, group_work_found))
 sweep_trigger: Callable[[Mapping[str, Any]], VpcHint | ScheduledSweep] = one_of(
     Shape("aws.events", SCHEDULED_DETAIL_TYPE, scheduled_event),
     Shape("aws.tag", TAG_CHANGE_DETAIL_TYPE, vpc_tag_change),
@@ -414,23 +387,3 @@ def _check_size(event: Mapping[str, Any]) -> None:
         raise InvalidEventError(f"the event cannot be serialised: {e}") from e
     if size > MAX_EVENT_BYTES:
         raise InvalidEventError(f"the event is {size} bytes, over the {MAX_EVENT_BYTES}-byte limit")
-
-
-def _mapping(value: Any, name: str) -> Mapping[str, Any]:
-    if not isinstance(value, Mapping):
-        raise InvalidEventError(f"{name} is missing or not an object (got {type(value).__name__})")
-    return value
-
-
-def _match(value: Any, pattern: re.Pattern[str], name: str) -> str:
-    if not isinstance(value, str):
-        raise InvalidEventError(f"{name} must be a string, got {type(value).__name__}")
-    if not pattern.fullmatch(value):
-        raise InvalidEventError(f"{name} is not valid: {_short(value)}")
-    return value
-
-
-def _short(value: Any, limit: int = 80) -> str:
-    """Quote a value for an error message without echoing an absurd payload back into the logs."""
-    text = repr(value)
-    return text if len(text) <= limit else f"{text[:limit]}... ({len(text)} chars)"

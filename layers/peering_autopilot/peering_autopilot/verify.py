@@ -13,10 +13,10 @@ and nothing is sent: the "Peering Verification Failed" event carries the finding
 
 from __future__ import annotations
 
-from collections.abc import Container, Sequence
+from collections.abc import Container, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import Any
+from typing import Any, ClassVar
 
 from peering_autopilot import endpoints, live_ping, reachability
 from peering_autopilot.aws.ec2 import Ec2Gateway
@@ -26,6 +26,12 @@ from peering_autopilot.aws.sessions import AwsAccess
 from peering_autopilot.aws.sns import Notifier
 from peering_autopilot.aws.ssm import SsmGateway
 from peering_autopilot.context import Context
+from peering_autopilot.events import (
+    PeeringVerdict,
+    PeeringVerificationDeferred,
+    PeeringVerificationFailed,
+    PeeringVerified,
+)
 from peering_autopilot.live_ping import PingResult
 from peering_autopilot.lookup import read_peering
 from peering_autopilot.model import ACTIVE, PROVISIONING, Peering
@@ -70,10 +76,10 @@ class Outcome(Enum):
     SKIPPED = "skipped"  # nothing to verify: ended, or not this hub's
 
 
-DETAIL_TYPES = {
-    Outcome.VERIFIED: "Peering Verified",
-    Outcome.FAILED: "Peering Verification Failed",
-    Outcome.NOT_ACTIVE: "Peering Verification Deferred",
+EVENTS: dict[Outcome, type[PeeringVerdict]] = {
+    Outcome.VERIFIED: PeeringVerified,
+    Outcome.FAILED: PeeringVerificationFailed,
+    Outcome.NOT_ACTIVE: PeeringVerificationDeferred,
 }
 
 
@@ -243,7 +249,15 @@ def probe_endpoint(ec2: Ec2Gateway, vpc_id: str, kept_out: Container[str]) -> En
 
 @dataclass(frozen=True)
 class VerifyResult(StepResult[Outcome]):
+    METRICS: ClassVar[Mapping[Enum, str]] = {
+        Outcome.VERIFIED: "PeeringsVerified",
+        Outcome.FAILED: "PeeringVerificationsFailed",
+    }
     verdict: str = ""  # verified, blocked:<step>, unverified:<why>; empty when skipped
+
+    @property
+    def warning(self) -> bool:
+        return self.outcome is Outcome.FAILED
 
     @property
     def report(self) -> str:
@@ -287,22 +301,21 @@ def verify_peering(hint: PeeringHint, ctx: Context) -> VerifyResult:
     for side in tagged:
         if side.ec2 is not None:
             retag(side.ec2, peering.peering_id, previous.get(side.role), verdict)
-    detail = {
-        "peeringId": peering.peering_id,
-        "peeringStatus": peering.status,
-        "outcome": verdict,
-        "verified": diagnosis.verified,
-        "dryRun": settings.dry_run,
-        "notified": notify,
-        "unreadableSides": diagnosis.unreadable,
-        "missingRoutes": diagnosis.missing_routes,
-        "refusedBlocks": diagnosis.refused_blocks,
-        "directions": [d.describe() for d in diagnosis.directions],
-        "report": text,
-    }
-    ctx.publisher.publish(
-        DETAIL_TYPES[outcome], detail, resources=[peering.arn(ctx.aws.partition(peering.accepter.region))]
+    event = EVENTS[outcome](
+        peering_id=peering.peering_id,
+        peering_status=peering.status,
+        outcome=verdict,
+        verified=diagnosis.verified,
+        dry_run=settings.dry_run,
+        notified=notify,
+        unreadable_sides=tuple(diagnosis.unreadable),
+        missing_routes=tuple(diagnosis.missing_routes),
+        refused_blocks=tuple(diagnosis.refused_blocks),
+        directions=tuple(d.describe() for d in diagnosis.directions),
+        report=text,
     )
+    event.publish(ctx.publisher, resources=[peering.arn(ctx.aws.partition(peering.accepter.region))])
+    detail = event.as_detail()
     return VerifyResult(peering.peering_id, outcome, text, settings.dry_run, detail, verdict)
 
 
