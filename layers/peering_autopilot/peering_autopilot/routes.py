@@ -74,18 +74,6 @@ class RoutePlan:
     left_alone: list[RouteLeftAlone] = field(default_factory=list)
     shadowed: list[ShadowWarning] = field(default_factory=list)
 
-    @property
-    def changes(self) -> int:
-        return len(self.add) + len(self.replace) + len(self.remove)
-
-    def missing(self) -> list[Route]:
-        """What a table of this plan does not route as it should: to add, replace or in conflict."""
-        return [
-            *self.add,
-            *(Route(r.route_table_id, r.destination) for r in self.replace),
-            *(Route(c.route_table_id, c.destination) for c in self.conflicts),
-        ]
-
 
 def excluded_by_owner(tags: Mapping[str, str]) -> bool:
     """A table is left out when its owner tagged it peering-autopilot:routes with any value other
