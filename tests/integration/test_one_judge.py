@@ -119,7 +119,8 @@ def test_a_persons_route_to_a_block_an_unmanaged_partner_may_hold_is_left_alone_
         "the person's route to 10.250.0.0/16 was removed, though the partner's VPC cannot be read and "
         "nothing proves the partner does not hold that block"
     )
-    for number, (calls, work) in enumerate(sweeps[1:], start=2):
+    # the issue asks the 2nd and 3rd to be quiet; with one judge the 1st is too
+    for number, (calls, work) in enumerate(sweeps, start=1):
         assert (calls, work) == ([("SweepFunction", "Schedule", "sweep")], []), (
             f"sweep {number} after the person's route still finds work for {peering_id} the configure "
             f"function declines (the sweep counts removing a route to a block only the peering's own "
