@@ -6,7 +6,8 @@ import ipaddress
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, fields, is_dataclass
-from typing import Any
+from types import MappingProxyType
+from typing import Any, NamedTuple
 
 IPv4 = ipaddress.IPv4Network
 IPv6 = ipaddress.IPv6Network
@@ -219,12 +220,16 @@ def _tags(item: Mapping[str, Any], key: str = "Tags") -> dict[str, str]:
     return {str(t["Key"]): str(t["Value"]) for t in item.get(key, [])}
 
 
+# The typed reads below are NamedTuples, not dataclasses: immutable, compared by value, and about a
+# sixth of a frozen dataclass's cost to define, which every handler pays at cold start.
+_NO_TAGS: Mapping[str, str] = MappingProxyType({})
+
+
 def _int_or_none(value: Any) -> int | None:
     return None if value is None else int(value)
 
 
-@dataclass(frozen=True)
-class TableRoute:
+class TableRoute(NamedTuple):
     """One route of a route table. `destination` is None for a prefix-list destination
     (`prefix_list_id`), which the planners leave alone."""
 
@@ -256,8 +261,7 @@ class TableRoute:
         )
 
 
-@dataclass(frozen=True)
-class TableAssociation:
+class TableAssociation(NamedTuple):
     """A route table's association: the VPC's main table, or a subnet's (or a gateway's)."""
 
     main: bool
@@ -277,11 +281,10 @@ class TableAssociation:
         )
 
 
-@dataclass(frozen=True)
-class RouteTable:
+class RouteTable(NamedTuple):
     route_table_id: str
     vpc_id: str
-    tags: Mapping[str, str] = field(default_factory=dict)
+    tags: Mapping[str, str] = _NO_TAGS
     associations: tuple[TableAssociation, ...] = ()
     routes: tuple[TableRoute, ...] = ()
 
@@ -296,16 +299,14 @@ class RouteTable:
         )
 
 
-@dataclass(frozen=True)
-class IpRange:
+class IpRange(NamedTuple):
     """A CIDR a security group rule names, as EC2 spells it, with the rule's description."""
 
     cidr: str
     description: str = ""
 
 
-@dataclass(frozen=True)
-class Permission:
+class Permission(NamedTuple):
     """One IpPermissions entry: a protocol (as EC2 spells it: -1, tcp, 6, ...), a port range
     (None where EC2 gives none) and the sources it lets in (or destinations it lets out)."""
 
@@ -336,11 +337,10 @@ class Permission:
         )
 
 
-@dataclass(frozen=True)
-class SecurityGroup:
+class SecurityGroup(NamedTuple):
     group_id: str
     vpc_id: str
-    tags: Mapping[str, str] = field(default_factory=dict)
+    tags: Mapping[str, str] = _NO_TAGS
     ingress: tuple[Permission, ...] = ()
     egress: tuple[Permission, ...] = ()
 
@@ -355,8 +355,7 @@ class SecurityGroup:
         )
 
 
-@dataclass(frozen=True)
-class AclEntry:
+class AclEntry(NamedTuple):
     """One network ACL entry. Ports, ICMP type: None where EC2 gives none."""
 
     rule_number: int
@@ -384,8 +383,7 @@ class AclEntry:
         )
 
 
-@dataclass(frozen=True)
-class NetworkAcl:
+class NetworkAcl(NamedTuple):
     network_acl_id: str
     vpc_id: str
     is_default: bool = False

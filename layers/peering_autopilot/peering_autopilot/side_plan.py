@@ -1,5 +1,8 @@
 """The one judge of a side: everything due on one side of one peering, and why. Pure.
 
+Its values are NamedTuples (immutable, compared by value, and far cheaper to define than frozen
+dataclasses: every handler pays for the definitions at cold start).
+
 Configure executes the plan; the sweep asks it whether there is work; the status command renders
 it; verify asks it which tables must route which blocks and which subnets the owner kept out. Each
 fact has one rule, here or in the planner it calls:
@@ -15,8 +18,7 @@ fact has one rule, here or in the planner it calls:
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, NamedTuple
 
 from peering_autopilot.holds import Hold, holding, holds_in, sizes_of
 from peering_autopilot.model import ACTIVE, REQUESTER, Peering, PeeringSide, RouteTable, SecurityGroup, Vpc
@@ -36,8 +38,7 @@ from peering_autopilot.side_options import DnsPlan, name_needed, peering_name, p
 NOTHING = "nothing"
 
 
-@dataclass(frozen=True)
-class SideFacts:
+class SideFacts(NamedTuple):
     """What is known of one side of a peering: all the judge needs, none of it read by the judge."""
 
     role: str  # requester or accepter
@@ -56,8 +57,7 @@ class SideFacts:
         return self.view.accepter if self.role == REQUESTER else self.view.requester
 
 
-@dataclass(frozen=True)
-class SidePlan:
+class SidePlan(NamedTuple):
     """What is due on one side, what is held back, and what is left alone (in `routes` and
     `groups`: conflicts, skipped tables, routes not provably unwanted, rules kept for an unclear tag)."""
 
@@ -146,7 +146,7 @@ def plan_side(
     if facts.peer_vpc is None and plan.routes.left_alone and read_peer is not None:
         peer_vpc = read_peer()
         if peer_vpc is not None:
-            return _plan(replace(facts, peer_vpc=peer_vpc), policy, now)
+            return _plan(facts._replace(peer_vpc=peer_vpc), policy, now)
     return plan
 
 
@@ -176,8 +176,7 @@ def _tags(vpc: Vpc | None) -> Mapping[str, str] | None:
 
 
 # ---------------------------------------------------------------------- an ended peering
-@dataclass(frozen=True)
-class Leftovers:
+class Leftovers(NamedTuple):
     """What an ended peering left on one side: every route through it, and the autopilot's rules."""
 
     routes: tuple[Route, ...]
@@ -206,14 +205,16 @@ def leftovers(tables: Sequence[RouteTable], groups: Sequence[SecurityGroup], pee
 
 
 # ---------------------------------------------------------------------- the probe's paths
-@dataclass(frozen=True)
 class KeptOut:
     """The subnets whose route table its owner excluded from peering routes: no path the autopilot
     configures leads there, so the probe never starts or ends in them. A subnet without an explicit
     association uses the main table."""
 
-    explicit: Mapping[str, bool]  # subnet id -> its table is excluded
-    main_excluded: bool
+    __slots__ = ("explicit", "main_excluded")
+
+    def __init__(self, explicit: Mapping[str, bool], main_excluded: bool) -> None:
+        self.explicit = explicit  # subnet id -> its table is excluded
+        self.main_excluded = main_excluded
 
     def __contains__(self, subnet_id: object) -> bool:
         return self.explicit.get(str(subnet_id), self.main_excluded)
