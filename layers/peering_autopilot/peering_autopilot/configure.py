@@ -179,7 +179,7 @@ def configure_peering(hint: PeeringHint, ctx: Context) -> ConfigureResult:
     }
     requester, accepter = sides
     reports = [
-        _configure_side(side, peer, settings, views.get(id(side)) or peering, ctx.now())
+        _configure_side(side, peer, settings, views.get(id(side)), peering, ctx.now())
         for side, peer in ((requester, accepter), (accepter, requester))
     ]
     named: set[tuple[str, str]] = set()  # views given a Name in this run (one view when both sides share a place)
@@ -210,8 +210,13 @@ def configure_peering(hint: PeeringHint, ctx: Context) -> ConfigureResult:
     return ConfigureResult(peering.peering_id, outcome, _summary(reports), settings.dry_run, detail)
 
 
-def _configure_side(side: Side, peer: Side, settings: Settings, view: Peering, now: float) -> SideReport:
-    """Read the side's tables and groups, ask the judge (side_plan) what is due, and do it."""
+def _configure_side(
+    side: Side, peer: Side, settings: Settings, own_view: Peering | None, peering: Peering, now: float
+) -> SideReport:
+    """Read the side's tables and groups, ask the judge (side_plan) what is due, and do it.
+    `own_view`: the peering as the side's account sees it (its holds and marks); None in a dry
+    run (not read) or where that account does not see it, and the peering as read stands in."""
+    view = own_view or peering
     report = SideReport(side)
     if not side.managed or side.ec2 is None or side.vpc is None:
         return report
@@ -291,7 +296,8 @@ def _configure_side(side: Side, peer: Side, settings: Settings, view: Peering, n
 
     # A hold ends when its resource was tried again, or no longer needs anything added.
     needing = {r.route_table_id for r in plan.routes.add} | {g.group_id for g in plan.groups if g.add}
-    _note_holds(ec2, peering_id, dict(plan.holds), refused_now, touched | (set(plan.holds) - needing))
+    if own_view is not None:  # holds are tagged on the side's own view only
+        _note_holds(ec2, peering_id, dict(plan.holds), refused_now, touched | (set(plan.holds) - needing))
     return report
 
 
