@@ -14,7 +14,7 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import Enum
-from typing import Any, ClassVar, Protocol
+from typing import Any, ClassVar, NamedTuple, Protocol
 
 from peering_autopilot.errors import InvalidEventError
 from peering_autopilot.model import GROUP_NAME, Peering
@@ -57,8 +57,7 @@ def publish_all(publisher: Publisher, events: Sequence[Event]) -> None:
     publisher.publish_many(detail_types.pop(), [(event.as_detail(), []) for event in events])
 
 
-@dataclass(frozen=True)
-class PeeringAt:
+class PeeringAt(NamedTuple):
     """What a parsed event says of a peering: its id, an account and region that see it, and the
     place of its other side when the event names one that differs."""
 
@@ -68,8 +67,7 @@ class PeeringAt:
     elsewhere: tuple[tuple[str, str], ...] = ()
 
 
-@dataclass(frozen=True)
-class VpcPlace:
+class VpcPlace(NamedTuple):
     account_id: str
     region: str
     vpc_id: str
