@@ -3,7 +3,8 @@ DescribeSecurityGroups items: every failing case a table row, then the words the
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from copy import replace  # dataclasses and NamedTuples alike (Python 3.13)
+from dataclasses import dataclass
 from typing import Any
 
 import pytest

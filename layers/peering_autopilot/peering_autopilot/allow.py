@@ -7,15 +7,14 @@ A bad entry is reported; the good entries of the same tag still apply.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from typing import NamedTuple
 
 # EC2 answers with protocol numbers or names, in security groups and network ACLs alike.
 PROTOCOL_NAMES = {"-1": "-1", "all": "-1", "6": "tcp", "17": "udp", "1": "icmp", "58": "icmpv6"}
 _PORTS = re.compile(r"([0-9]{1,5})(?:-([0-9]{1,5}))?", re.ASCII)
 
 
-@dataclass(frozen=True, order=True)
-class Traffic:
+class Traffic(NamedTuple):
     """One kind of traffic: an IP protocol and, for TCP and UDP, a port range."""
 
     protocol: str  # "tcp", "udp", "icmp" or "-1" (all)
@@ -35,8 +34,7 @@ class Traffic:
         return "icmpv6" if (ipv6 and self.protocol == "icmp") else self.protocol
 
 
-@dataclass(frozen=True)
-class BadEntry:
+class BadEntry(NamedTuple):
     entry: str
     error: str
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from peering_autopilot.allow import PROTOCOL_NAMES, Traffic, parse_allow
 from peering_autopilot.model import (
@@ -36,8 +36,7 @@ _ICMP_ECHO_REQUEST, _ICMP_ECHO_REPLY = 8, 0
 _SHARED_ADDRESS_SPACE = ipaddress.ip_network("100.64.0.0/10")
 
 
-@dataclass(frozen=True)
-class Endpoint:
+class Endpoint(NamedTuple):
     """Where a probe starts or ends: a tagged probe instance or interface, else a representative
     instance, else a representative subnet (then no security group can be judged)."""
 
@@ -77,8 +76,7 @@ class SideSnapshot:
         return ICMP_ECHO
 
 
-@dataclass(frozen=True)
-class Check:
+class Check(NamedTuple):
     step: str
     ok: bool | None  # None: could not be judged (said why)
     detail: str

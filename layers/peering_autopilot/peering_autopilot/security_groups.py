@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from peering_autopilot.allow import PROTOCOL_NAMES, BadEntry, Traffic, parse_allow
 from peering_autopilot.model import ALLOW_TAG, Network, SecurityGroup
@@ -15,8 +15,7 @@ def rule_description(peering_id: str) -> str:
     return f"peering-autopilot {peering_id}"
 
 
-@dataclass(frozen=True, order=True)
-class Rule:
+class Rule(NamedTuple):
     """One ingress rule: traffic of one kind from one peer CIDR."""
 
     ip_protocol: str

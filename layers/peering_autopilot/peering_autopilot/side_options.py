@@ -14,7 +14,7 @@ VPC's Name or id>`; a Name already there, a person's or an earlier one, is kept.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from peering_autopilot.model import DNS_TAG, NAME_TAG, REMOTE_DNS_TAG
 
@@ -22,8 +22,7 @@ MARK = "on"
 MAX_TAG_VALUE = 256
 
 
-@dataclass(frozen=True)
-class DnsPlan:
+class DnsPlan(NamedTuple):
     asked: bool  # the VPC's tag asks for it
     current: bool | None  # the side's option as EC2 reports it (None: not reported)
     turn: bool | None  # what to set (True on, False off), None: nothing
