@@ -17,9 +17,9 @@ from peering_autopilot.events import PeeringCleanedUp
 from peering_autopilot.model import RouteTable, SecurityGroup
 from peering_autopilot.permissions import actions_of
 from peering_autopilot.results import StepResult
-from peering_autopilot.routes import Route, routes_through
-from peering_autopilot.security_groups import autopilot_permissions, describe_permissions
+from peering_autopilot.security_groups import describe_permissions
 from peering_autopilot.settings import Settings
+from peering_autopilot.side_plan import leftovers
 from peering_autopilot.sides import Side, open_sides
 from peering_autopilot.triggers import PeeringHint
 
@@ -123,17 +123,15 @@ def _clean_forgotten(
 def _remove(
     ec2: Ec2Gateway, tables: list[RouteTable], groups: list[SecurityGroup], peering_id: str, dry_run: bool
 ) -> tuple[list[dict[str, str]], list[dict[str, Any]]]:
-    """Delete the routes through the peering and revoke the autopilot's rules for it."""
-    routes: list[Route] = routes_through(tables, peering_id)
+    """Delete the routes through the peering and revoke the autopilot's rules for it: what the
+    judge counts as its leftovers (side_plan.leftovers, as the sweep and the status command do)."""
+    left = leftovers(tables, groups, peering_id)
     rules: list[dict[str, Any]] = []
-    for route in routes:
+    for route in left.routes:
         if not dry_run:
             ec2.delete_route(route.route_table_id, route.destination)
-    for group in groups:
-        permissions = autopilot_permissions(group, peering_id)
-        if not permissions:
-            continue
+    for group_id, permissions in left.rules:
         if not dry_run:
-            ec2.revoke_ingress(group.group_id, permissions)
-        rules.append({"groupId": group.group_id, "rules": describe_permissions(permissions)})
-    return [r.describe() for r in routes], rules
+            ec2.revoke_ingress(group_id, list(permissions))
+        rules.append({"groupId": group_id, "rules": describe_permissions(list(permissions))})
+    return [r.describe() for r in left.routes], rules

@@ -69,20 +69,36 @@ class Outcome(Enum):
 @dataclass
 class SideReport:
     side: Side
-    routes: RoutePlan = field(default_factory=RoutePlan)
-    groups: list[GroupPlan] = field(default_factory=list)
-    refused_blocks: list[RefusedBlock] = field(default_factory=list)  # peer blocks not routed or allowed
+    plan: SidePlan | None = None  # the judge's plan, for a managed side
     added_routes: list[Route] = field(default_factory=list)
     replaced_routes: list[Route] = field(default_factory=list)
     removed_routes: list[Route] = field(default_factory=list)
     added_rules: dict[str, list[Rule]] = field(default_factory=dict)
     removed_rules: dict[str, list[Rule]] = field(default_factory=dict)
     refused: list[ChangeRefusedError] = field(default_factory=list)
-    held: list[Hold] = field(default_factory=list)  # quota refusals not retried yet
-    plan: SidePlan | None = None  # the judge's plan, for a managed side
-    dns: DnsPlan | None = None  # active peerings only
     name: str | None = None  # the Name given to this side's view of the peering, if it had none
     option_errors: list[str] = field(default_factory=list)  # remote DNS EC2 refused
+
+    # What the judge planned (nothing for a side the hub may not change).
+    @property
+    def routes(self) -> RoutePlan:
+        return self.plan.routes if self.plan else RoutePlan()
+
+    @property
+    def groups(self) -> tuple[GroupPlan, ...]:
+        return self.plan.groups if self.plan else ()
+
+    @property
+    def refused_blocks(self) -> tuple[RefusedBlock, ...]:  # peer blocks not routed or allowed
+        return self.plan.refused_blocks if self.plan else ()
+
+    @property
+    def held(self) -> list[Hold]:  # quota refusals not retried yet
+        return [self.plan.holds[rid] for rid in sorted(self.plan.held)] if self.plan else []
+
+    @property
+    def dns(self) -> DnsPlan | None:  # active peerings only
+        return self.plan.dns if self.plan else None
 
     @property
     def complete(self) -> bool:
@@ -226,8 +242,6 @@ def _configure_side(
     # The peer's VPC counts only as read in its own account (peer.vpc): the proof of what it holds.
     plan = plan_side(SideFacts(side.role, view, side.vpc, tables, groups, peer.vpc), settings.allowed_peer_cidrs, now)
     report.plan = plan
-    report.routes, report.groups, report.refused_blocks = plan.routes, list(plan.groups), list(plan.refused_blocks)
-    report.held = [plan.holds[rid] for rid in sorted(plan.held)]
     if settings.dry_run:
         report.added_routes = plan.route_additions
         report.replaced_routes = [Route(r.route_table_id, r.destination) for r in plan.routes.replace]
@@ -307,7 +321,6 @@ def _side_options(report: SideReport, dry_run: bool, named: set[tuple[str, str]]
     side, ec2, plan = report.side, report.side.ec2, report.plan
     if plan is None:
         return
-    report.dns = plan.dns
     place = (side.info.account_id, side.info.region)
     if plan.name and place not in named:
         named.add(place)  # two sides in one place share one view of the peering: one Name

@@ -32,7 +32,7 @@ from peering_autopilot.model import (
 )
 from peering_autopilot.places import PeerVpcs, Place, PlaceRead, UnreadPlace
 from peering_autopilot.settings import PeerCidrPolicy
-from peering_autopilot.side_plan import NOTHING, SideFacts, leftovers, plan_side, plural
+from peering_autopilot.side_plan import NOTHING, SideFacts, acceptance_due, leftovers, plan_side, plural
 from peering_autopilot.status import is_verdict
 
 # What counts against AWS's quota of active peerings per VPC (50 by default): a pending request
@@ -149,8 +149,7 @@ def _missing(
     if view.pending:
         # The sweep sends an undecided request (no status tag yet) to accept; a decided one waits
         # for a person.
-        undecided = role == ACCEPTER and STATUS_TAG not in view.tags
-        return "acceptance due" if undecided else "awaiting acceptance"
+        return "acceptance due" if acceptance_due(view, role) else "awaiting acceptance"
     if view.configurable:
         peer = view.accepter if role != ACCEPTER else view.requester
         facts = SideFacts(role, view, vpc, tables, groups, peer_vpcs.known(peer))

@@ -21,7 +21,17 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any, NamedTuple
 
 from peering_autopilot.holds import Hold, holding, holds_in, sizes_of
-from peering_autopilot.model import ACTIVE, REQUESTER, Peering, PeeringSide, RouteTable, SecurityGroup, Vpc
+from peering_autopilot.model import (
+    ACCEPTER,
+    ACTIVE,
+    REQUESTER,
+    STATUS_TAG,
+    Peering,
+    PeeringSide,
+    RouteTable,
+    SecurityGroup,
+    Vpc,
+)
 from peering_autopilot.routes import (
     RefusedBlock,
     Route,
@@ -173,6 +183,14 @@ def _plan(facts: SideFacts, policy: PeerCidrPolicy, now: float) -> SidePlan:
 
 def _tags(vpc: Vpc | None) -> Mapping[str, str] | None:
     return vpc.tags if vpc else None
+
+
+# ---------------------------------------------------------------------- a pending request
+def acceptance_due(view: Peering, role: str, reconsider: bool = False) -> bool:
+    """A pending request is the accept step's to decide on the accepter's side while it carries no
+    status tag there (undecided); a decided one waits for a person, unless `reconsider` (its VPC
+    just opted in) asks for a new decision."""
+    return role == ACCEPTER and (reconsider or STATUS_TAG not in view.tags)
 
 
 # ---------------------------------------------------------------------- an ended peering

@@ -35,7 +35,7 @@ from peering_autopilot.aws.sessions import AwsAccess
 from peering_autopilot.context import Context
 from peering_autopilot.events import Event, GroupRequestFound, PeeringGroupPlan, VpcPlace, WorkFound, publish_all
 from peering_autopilot.mesh import GroupPlan
-from peering_autopilot.model import ACCEPTER, GROUP_TAG, STATUS_TAG, Peering
+from peering_autopilot.model import ACCEPTER, GROUP_TAG, Peering
 from peering_autopilot.permissions import actions_of
 from peering_autopilot.places import (
     PeerVpcs,
@@ -50,7 +50,7 @@ from peering_autopilot.places import (
 from peering_autopilot.routes import peerings_routed
 from peering_autopilot.security_groups import peerings_opened
 from peering_autopilot.settings import PeerCidrPolicy
-from peering_autopilot.side_plan import SideFacts, leftovers, plan_side
+from peering_autopilot.side_plan import SideFacts, acceptance_due, leftovers, plan_side
 from peering_autopilot.triggers import ScheduledSweep, VpcHint
 
 IAM_ACTIONS = actions_of(
@@ -327,7 +327,7 @@ def _judge(
     vpc = read.vpcs[side.vpc_id]
     tables, groups = read.tables.get(vpc.vpc_id, ()), read.groups.get(vpc.vpc_id, ())
     if peering.pending:
-        if role == ACCEPTER and (reconsider or STATUS_TAG not in peering.tags):
+        if acceptance_due(peering, role, reconsider):
             return "accept", "a pending request to decide on"
         return None
     if peering.configurable:
