@@ -328,6 +328,7 @@ class LocalAutopilot:
         self.redeliver: Callable[[dict[str, Any], str], int] = lambda event, rule: 0
         self.shuffle: random.Random | None = None
         self._queue_url = self._deploy_bus()
+        self._deploy_record()
 
     def execution_role(self, spec: FunctionSpec) -> Identity:
         """The role SAM makes for a function (the template's RolePath), and the session Lambda
@@ -360,6 +361,10 @@ class LocalAutopilot:
             ],
         )
         return str(queue_url)
+
+    def _deploy_record(self) -> None:
+        """The record table and its backlog queue, as the template declares them."""
+        deploy_record(self.stack, self.cloud.session(self.cloud.hub_account_id), self.region)
 
     # ------------------------------------------------------------------ events in
     def forward_trail(self) -> None:
@@ -522,6 +527,21 @@ class LocalAutopilot:
                 self.published.append(event)
                 out.append(event)
                 sqs.delete_message(QueueUrl=self._queue_url, ReceiptHandle=message["ReceiptHandle"])
+
+
+def deploy_record(stack: Stack, session: boto3.Session, region: str) -> None:
+    """Create the template's RecordTable (keys, billing, TTL) and RecordBacklogQueue in the emulator."""
+    table = stack.resolve(stack.resources["RecordTable"]["Properties"])
+    dynamodb = session.client("dynamodb", region_name=region)
+    dynamodb.create_table(
+        TableName=table["TableName"],
+        AttributeDefinitions=table["AttributeDefinitions"],
+        KeySchema=table["KeySchema"],
+        BillingMode=table["BillingMode"],
+    )
+    ttl = table["TimeToLiveSpecification"]
+    dynamodb.update_time_to_live(TableName=table["TableName"], TimeToLiveSpecification=ttl)
+    session.client("sqs", region_name=region).create_queue(QueueName=stack.physical_name("RecordBacklogQueue"))
 
 
 def _statement_allows(statement: Mapping[str, Any], account: str, context: Mapping[str, Any]) -> bool:

@@ -97,7 +97,8 @@ class Stack:
     def physical_name(self, logical_id: str) -> str:
         """The name CloudFormation would give a resource: its Name property or a stack-based one."""
         resource = self.resources[logical_id]
-        name = resource.get("Properties", {}).get("Name") or resource.get("Properties", {}).get("LayerName")
+        properties = resource.get("Properties", {})
+        name = properties.get("Name") or properties.get("LayerName") or properties.get("TableName")
         if name is not None:
             return str(self.resolve(name))
         return f"{self.name}-{logical_id}"
@@ -147,6 +148,8 @@ class Stack:
         if name in self.values:
             return self.values[name]
         if name in self.resources:
+            if self.resources[name].get("Type") == "AWS::SQS::Queue":  # a queue's Ref is its URL
+                return f"https://sqs.{self.region}.amazonaws.com/{self.account_id}/{self.physical_name(name)}"
             return self.physical_name(name)
         raise KeyError(f"!Ref {name}: no such parameter or resource in {self.path}")
 

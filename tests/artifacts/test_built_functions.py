@@ -146,6 +146,13 @@ def endpoint() -> Iterator[str]:
     # The hub stack's bus, as deployed: the functions publish their decisions on it.
     bus = json.loads((EVENTS / "env.json").read_text())["Parameters"]["EVENT_BUS_NAME"]
     _session(url, "123456789012").client("events", endpoint_url=url).create_event_bus(Name=bus)
+    table = json.loads((EVENTS / "env.json").read_text())["Parameters"]["RECORD_TABLE"]
+    _session(url, "123456789012").client("dynamodb", endpoint_url=url).create_table(
+        TableName=table,
+        AttributeDefinitions=[{"AttributeName": k, "AttributeType": "S"} for k in ("pk", "sk")],
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
     yield url
     server.stop()
 

@@ -14,6 +14,7 @@ from peering_autopilot.settings import Settings
 from tests.support.world import HUB, MEMBER, OTHER_REGION, REGION
 
 BUS = "peering-autopilot-bus"
+RECORD_TABLE = "peering-autopilot-record"
 
 
 def settings(**overrides: Any) -> Settings:
@@ -24,15 +25,28 @@ def settings(**overrides: Any) -> Settings:
         "member_role_name": "PeeringAutopilotMember",
         "managed_regions": (REGION, OTHER_REGION),
         "event_bus_name": BUS,
+        "record_table": RECORD_TABLE,
     }
     values.update(overrides)
     return Settings(**values)
 
 
 def create_bus() -> str:
-    """The hub's event bus, for steps called directly (the harness makes its own)."""
+    """The hub's event bus and the autopilot's record table, for steps called directly (the
+    harness makes its own, from the template)."""
     boto3.client("events", region_name=REGION).create_event_bus(Name=BUS)
+    create_record_table()
     return BUS
+
+
+def create_record_table() -> str:
+    boto3.client("dynamodb", region_name=REGION).create_table(
+        TableName=RECORD_TABLE,
+        AttributeDefinitions=[{"AttributeName": k, "AttributeType": "S"} for k in ("pk", "sk")],
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    return RECORD_TABLE
 
 
 def context(chosen: Settings | None = None, base_session: Any = None, **waits: Any) -> Context:

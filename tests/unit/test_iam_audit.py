@@ -20,6 +20,7 @@ def test_every_role_of_both_templates_is_written_out_resolved(tmp_path: Path) ->
         "hub.CleanupPeeringFunctionRole",
         "hub.SweepFunctionRole",
         "hub.HubForwardRole",
+        "hub.RecordReaderRole",
         "member.ReaderRole",
         "member.AccepterRole",
         "member.ConfigurerRole",

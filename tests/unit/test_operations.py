@@ -62,6 +62,8 @@ def test_the_steps_declare_the_metrics_they_always_emitted() -> None:
         "SweepPlacesFailed",
         "Failures",
         "InvalidEvents",
+        "RecordWritesDeferred",
+        "RecordWritesLost",
     }
 
 
@@ -96,7 +98,7 @@ def test_each_function_has_an_errors_alarm_and_the_failed_events_queue_one() -> 
 
 def test_the_autopilots_own_alarms_watch_metrics_the_code_emits_as_powertools_writes_them() -> None:
     own = {a["MetricName"]: a for a in alarms().values() if a["Namespace"] == NAMESPACE}
-    assert sorted(own) == ["PeeringVerificationsFailed", "SweepPlacesFailed"]
+    assert sorted(own) == ["PeeringVerificationsFailed", "RecordWritesLost", "SweepPlacesFailed"]
     assert set(own) <= emitted_metrics()
     for alarm in own.values():
         assert alarm["Dimensions"] == [{"Name": "service", "Value": SERVICE}]  # Powertools' default dimension

@@ -28,8 +28,12 @@ FUNCTIONS = {
 
 
 def _actions(statements: list[dict[str, Any]]) -> set[str]:
+    """What the statements allow (a Deny only narrows it: test_history_is_append_only)."""
     found: set[str] = set()
     for statement in statements:
+        if statement["Effect"] == "Deny":
+            assert statement.get("Sid") == "HistoryIsAppendOnly", statement
+            continue
         assert statement["Effect"] == "Allow"
         action = statement["Action"]
         found.update([action] if isinstance(action, str) else action)
@@ -70,7 +74,12 @@ def test_every_function_of_the_template_is_checked() -> None:
 
 @pytest.mark.parametrize("logical_id", sorted(FUNCTIONS))
 def test_function_is_granted_exactly_what_its_code_declares(logical_id: str) -> None:
-    assert _actions(_function_statements(logical_id)) - PLUMBING == FUNCTIONS[logical_id]
+    # sqs:SendMessage is the plumbing's (the OnFailure destination) and the code's (the record's
+    # backlog): granted on each queue by a statement of its own.
+    assert _actions(_function_statements(logical_id)) - PLUMBING == FUNCTIONS[logical_id] - PLUMBING
+    [backlog] = [s for s in _function_statements(logical_id) if s.get("Sid") == "RecordBacklog"]
+    assert "sqs:SendMessage" in backlog["Action"]
+    assert backlog["Resource"] == {"Fn::GetAtt": ["RecordBacklogQueue", "Arn"]}
 
 
 def test_the_member_template_has_one_role_for_each_function_and_no_other_the_hub_assumes() -> None:
@@ -253,3 +262,20 @@ def test_send_command_is_granted_only_on_the_ping_document_and_only_with_live_pi
     off = Stack(template, {**params, "LivePing": "false"}, "222222222222", "us-east-1")
     assert on.resolve(document["Resource"]) == "arn:aws:ssm:*:222222222222:document/PeeringAutopilot-Ping"
     assert off.resolve(document["Resource"]).endswith(":document/peering-autopilot-live-ping-off")
+
+
+@pytest.mark.parametrize("function", sorted(FUNCTIONS))
+def test_history_is_append_only_for_every_function(function: str) -> None:
+    """No function may change or take out a history item (partition `history#…`): no update or
+    delete is allowed at all, and batch writes (puts without a condition) are denied there."""
+    statements = _function_statements(function)
+    assert not {"dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:PartiQLUpdate", "dynamodb:PartiQLDelete"} & (
+        _actions(statements)
+    )
+    [deny] = [s for s in statements if s["Effect"] == "Deny"]
+    assert deny["Sid"] == "HistoryIsAppendOnly"
+    assert deny["Action"] == ["dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:BatchWriteItem"]
+    assert deny["Resource"] == {"Fn::GetAtt": ["RecordTable", "Arn"]}
+    assert deny["Condition"] == {"ForAnyValue:StringLike": {"dynamodb:LeadingKeys": ["history#*"]}}
+    writes = [s for s in statements if s["Effect"] == "Allow" and any(a.startswith("dynamodb:") for a in s["Action"])]
+    assert all(s["Resource"] == {"Fn::GetAtt": ["RecordTable", "Arn"]} for s in writes)

@@ -21,6 +21,7 @@ VALID_ENV: dict[str, str] = {
     "MEMBER_ROLE": "configurer",
     "MANAGED_REGIONS": "eu-west-1,us-east-1",
     "EVENT_BUS_NAME": "peering-autopilot-bus",
+    "RECORD_TABLE": "peering-autopilot-record",
     "DRY_RUN": "true",
     "UNAPPROVED_REQUEST_ACTION": "reject",
 }
@@ -50,6 +51,7 @@ def test_a_valid_environment_is_parsed_exactly() -> None:
         event_bus_name="peering-autopilot-bus",
         dry_run=True,
         unapproved_action=UnapprovedAction.REJECT,
+        record_table="peering-autopilot-record",
         member_role_names=frozenset(
             f"PeeringAutopilotMember-{kind}"
             for kind in ("reader", "accepter", "configurer", "verifier", "cleaner", "connector")
@@ -357,6 +359,7 @@ OWN = Settings.from_env(
         "MEMBER_ROLE_NAME": "PeeringAutopilotMember",
         "MEMBER_ROLE": "reader",
         "EVENT_BUS_NAME": "bus",
+        "RECORD_TABLE": "peering-autopilot-record",
     }
 )
 

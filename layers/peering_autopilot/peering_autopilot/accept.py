@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Any, ClassVar
 
+from peering_autopilot.aws.dynamodb import BacklogQueue, RecordStore
 from peering_autopilot.aws.ec2 import Ec2Gateway
 from peering_autopilot.aws.eventbridge import EventPublisher
 from peering_autopilot.aws.sessions import AwsAccess
@@ -33,6 +34,9 @@ IAM_ACTIONS = actions_of(
     Ec2Gateway.reject_peering,
     Ec2Gateway.tag,
     EventPublisher.publish,
+    RecordStore.last,
+    RecordStore.put_new,
+    BacklogQueue.send,
 )
 
 

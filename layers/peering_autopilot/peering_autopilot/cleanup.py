@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any, ClassVar
 
+from peering_autopilot.aws.dynamodb import BacklogQueue, RecordStore
 from peering_autopilot.aws.ec2 import Ec2Gateway
 from peering_autopilot.aws.eventbridge import EventPublisher
 from peering_autopilot.aws.sessions import AwsAccess
@@ -33,6 +34,11 @@ IAM_ACTIONS = actions_of(
     Ec2Gateway.delete_route,
     Ec2Gateway.revoke_ingress,
     EventPublisher.publish,
+    RecordStore.items,
+    RecordStore.last,
+    RecordStore.put_new,
+    RecordStore.write,
+    BacklogQueue.send,
 )
 
 

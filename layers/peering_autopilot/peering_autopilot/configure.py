@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any, ClassVar
 
+from peering_autopilot.aws.dynamodb import BacklogQueue, RecordStore
 from peering_autopilot.aws.ec2 import Ec2Gateway
 from peering_autopilot.aws.eventbridge import EventPublisher
 from peering_autopilot.aws.sessions import AwsAccess
@@ -57,6 +58,11 @@ IAM_ACTIONS = actions_of(
     Ec2Gateway.untag,
     Ec2Gateway.set_remote_dns,
     EventPublisher.publish,
+    RecordStore.items,
+    RecordStore.last,
+    RecordStore.put_new,
+    RecordStore.write,
+    BacklogQueue.send,
 )
 
 

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import ClassVar
 
+from peering_autopilot.aws.dynamodb import BacklogQueue, RecordStore
 from peering_autopilot.aws.ec2 import Ec2Gateway
 from peering_autopilot.aws.eventbridge import EventPublisher
 from peering_autopilot.aws.sessions import AwsAccess
@@ -36,6 +37,12 @@ IAM_ACTIONS = actions_of(
     Ec2Gateway.request_peering,
     Ec2Gateway.delete_peering,
     EventPublisher.publish,
+    RecordStore.items,
+    RecordStore.last,
+    RecordStore.put_new,
+    RecordStore.put_if,
+    RecordStore.write,
+    BacklogQueue.send,
 )
 
 

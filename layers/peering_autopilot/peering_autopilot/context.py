@@ -5,9 +5,12 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cached_property
 
 from peering_autopilot.aws.eventbridge import EventPublisher
 from peering_autopilot.aws.sessions import AwsAccess
+from peering_autopilot.record import Origin
+from peering_autopilot.recorder import NO_ORIGIN, Recorder
 from peering_autopilot.settings import Settings
 
 
@@ -31,6 +34,7 @@ class Context:
     clock: Callable[[], float] = time.monotonic
     backoff: tuple[float, ...] | None = None  # re-reads of a peering EC2 does not show yet; None: lookup's
     now: Callable[[], float] = time.time  # wall-clock seconds: when a held refusal may be retried
+    origin: Origin = NO_ORIGIN  # the triggering event and who caused it, for the record's history
 
     @classmethod
     def of(cls, settings: Settings) -> Context:
@@ -40,6 +44,19 @@ class Context:
     @property
     def publisher(self) -> EventPublisher:
         return self.aws.publisher()
+
+    @cached_property
+    def recorder(self) -> Recorder:
+        """The autopilot's record, for this invocation (one per context: its problems are this run's)."""
+        settings = self.settings
+        return Recorder(
+            self.aws.record_store(),
+            self.aws.backlog(),
+            self.origin,
+            self.now,
+            settings.history_retention_days,
+            settings.dry_run,
+        )
 
     def budget(self, seconds: float) -> Budget:
         return Budget(self.clock() + seconds, self.sleep, self.clock)

@@ -95,3 +95,16 @@ class PublishError(AutopilotError):
     """The hub's event bus refused one or more of the autopilot's own events."""
 
     template = "event bus {bus_name} refused {refused} {detail_type!r} event(s): {code}: {message}"
+
+
+class RecordUnavailableError(AutopilotError):
+    """The autopilot's record (its DynamoDB table, or the backlog queue) could not be read or
+    written: nothing is removed on its word; additions go on and are recorded later."""
+
+    template = "the record {table} is unavailable ({operation}): {reason}"
+
+
+class RecordConflictError(AutopilotError):
+    """A conditional write found the item other than expected: another writer got there first."""
+
+    template = "{operation} on {table}: the item is not as expected (another writer)"

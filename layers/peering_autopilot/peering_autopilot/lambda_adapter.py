@@ -16,7 +16,9 @@ result says what to log and count (`Result`; `results.StepResult` and the sweep'
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
+import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from enum import Enum
@@ -107,6 +109,8 @@ class LambdaFunction[H: Hint, R: Result]:
             reason = f"the call was the autopilot's own ({caller})"
             logger.info("event ignored", extra={"reason": reason})
             return {"status": "ignored", "reason": reason}
+        function = os.environ.get("AWS_LAMBDA_FUNCTION_NAME", "")
+        context = dataclasses.replace(context, origin=triggers.origin(event, function))
         try:
             result = self.step(hint, context)
         except FINAL_FAULTS as e:
@@ -116,6 +120,14 @@ class LambdaFunction[H: Hint, R: Result]:
 
         for problem in result.problem_lines():
             logger.error("cannot act here", extra={"error": problem})
+        recorder = vars(context).get("recorder")  # made only where the step used the record
+        if recorder is not None:
+            for problem in recorder.problems:
+                logger.error("not recorded", extra={"error": problem})
+            if recorder.problems:
+                metrics.add_metric(name="RecordWritesLost", unit=MetricUnit.Count, value=len(recorder.problems))
+            if recorder.deferred:
+                metrics.add_metric(name="RecordWritesDeferred", unit=MetricUnit.Count, value=recorder.deferred)
         log = logger.warning if result.warning else logger.info
         log(result.message, extra={"outcome": result.outcome.value, **result.log_fields()})
         for name, count in result.metrics().items():

@@ -20,6 +20,8 @@ ROLE_ARN = re.compile(
     r"arn:aws[\w-]*:iam::(?P<account>[0-9]{12}):role(?P<path>/(?:[\w+=,.@-]+/)*)(?P<name>[\w+=,.@-]{1,64})", re.ASCII
 )
 HUB_ROLE_PATH = "/peering-autopilot/"  # template.yaml Globals RolePath: the hub functions' roles
+TABLE_NAME = re.compile(r"[A-Za-z0-9_.-]{3,255}", re.ASCII)
+QUEUE_URL = re.compile(r"https?://[\w.-]+(:[0-9]+)?/[0-9]{12}/[\w-]{1,80}", re.ASCII)
 BUS_NAME = re.compile(r"[\w./-]{1,256}|arn:aws[\w-]*:events:[\w-]+:[0-9]{12}:event-bus/[\w./-]{1,256}", re.ASCII)
 
 
@@ -113,6 +115,11 @@ class Settings:
     member_role_names: frozenset[str] = frozenset()
     peering_quota: int = 50  # active peerings per VPC (AWS's default quota; adjustable up to 125)
     mesh_threshold: int = 10  # a peering group of more VPCs gets the Transit Gateway advice
+    # The autopilot's record (template.yaml RecordTable) and its backlog queue; "" where there is
+    # none (the command line without --record-table): then nothing counts as the autopilot's own.
+    record_table: str = ""
+    record_backlog_url: str = ""
+    history_retention_days: int = 400
 
     def is_managed_account(self, account_id: str) -> bool:
         """The hub and the approved accounts: requests from them may be accepted, and the hub
@@ -177,6 +184,11 @@ class Settings:
         peer_cidrs = PeerCidrPolicy.parse(env.get("ALLOWED_PEER_CIDRS", DEFAULT_PEER_CIDRS))
         quota = _int(env, "PEERING_QUOTA_PER_VPC", 50, 1, 125)
         threshold = _int(env, "MESH_ADVISOR_THRESHOLD", 10, 2, 1000)
+        table = _required(env, "RECORD_TABLE", TABLE_NAME, "is not a DynamoDB table name: {!r}")
+        backlog = env.get("RECORD_BACKLOG_URL", "").strip()
+        if backlog and not QUEUE_URL.fullmatch(backlog):
+            raise SettingsError(f"RECORD_BACKLOG_URL is not an SQS queue URL: {backlog!r}")
+        retention = _int(env, "HISTORY_RETENTION_DAYS", 400, 1, 3650)
 
         return cls(
             hub_account_id=hub_account,
@@ -195,6 +207,9 @@ class Settings:
             member_role_names=frozenset(r.name_with(stem) for r in MemberRole),
             peering_quota=quota,
             mesh_threshold=threshold,
+            record_table=table,
+            record_backlog_url=backlog,
+            history_retention_days=retention,
         )
 
 

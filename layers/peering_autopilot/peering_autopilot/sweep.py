@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
 
+from peering_autopilot.aws.dynamodb import BacklogQueue, RecordStore
 from peering_autopilot.aws.ec2 import Ec2Gateway
 from peering_autopilot.aws.eventbridge import EventPublisher
 from peering_autopilot.aws.sessions import AwsAccess
@@ -61,6 +62,13 @@ IAM_ACTIONS = actions_of(
     Ec2Gateway.vpc_security_groups,
     Ec2Gateway.get_vpc,  # a peer's VPC, where a plan needs it as proof
     EventPublisher.publish_many,
+    RecordStore.items,
+    RecordStore.last,
+    RecordStore.put_new,
+    RecordStore.write,
+    BacklogQueue.receive,
+    BacklogQueue.done,
+    BacklogQueue.send,
 )
 
 

@@ -22,6 +22,7 @@ from peering_autopilot.events import PEERING_ID, VPC_ID, VpcPlace
 from peering_autopilot.events import matching as _match
 from peering_autopilot.events import object_field as _mapping
 from peering_autopilot.events import quoted as _short
+from peering_autopilot.record import Origin
 from peering_autopilot.settings import ACCOUNT_ID, REGION
 
 MAX_EVENT_BYTES = 256 * 1024  # EventBridge's own ceiling for an event
@@ -342,6 +343,25 @@ def check_publisher(event: Mapping[str, Any], hub_account_id: str) -> None:
             f"a {AUTOPILOT!r} {_short(event.get('detail-type'), 40)} event from account {sender} is refused: "
             f"the autopilot's own events count only from the hub's account {hub_account_id}"
         )
+
+
+# ---------------------------------------------------------------------------------------- who caused it
+def origin(event: Mapping[str, Any], function: str) -> Origin:
+    """The triggering event's id, the function acting, and for a call recorded by CloudTrail the
+    identity that made it (`userIdentity.arn`: the person's session), as the record names them.
+    Read from an event already parsed by the function's trigger; never used to grant anything."""
+    event_id = event.get("id")
+    person = ""
+    if event.get("detail-type") == CLOUDTRAIL_DETAIL_TYPE:
+        detail = event.get("detail")
+        identity = detail.get("userIdentity") if isinstance(detail, Mapping) else None
+        arn = identity.get("arn") if isinstance(identity, Mapping) else None
+        person = arn if isinstance(arn, str) and len(arn) <= 2048 else ""
+    return Origin(
+        event_id if isinstance(event_id, str) and len(event_id) <= 128 else "",
+        f"peering-autopilot:{function}" if function else "peering-autopilot",
+        person,
+    )
 
 
 # ---------------------------------------------------------------------------------------- fields

@@ -19,6 +19,7 @@ from enum import Enum
 from typing import Any, ClassVar
 
 from peering_autopilot import endpoints, live_ping, reachability
+from peering_autopilot.aws.dynamodb import BacklogQueue, RecordStore
 from peering_autopilot.aws.ec2 import Ec2Gateway
 from peering_autopilot.aws.eventbridge import EventPublisher
 from peering_autopilot.aws.network_insights import NetworkInsightsGateway
@@ -66,6 +67,9 @@ IAM_ACTIONS = actions_of(
     SsmGateway.invocation,
     Notifier.notify,
     EventPublisher.publish,
+    RecordStore.last,
+    RecordStore.put_new,
+    BacklogQueue.send,
 )
 
 

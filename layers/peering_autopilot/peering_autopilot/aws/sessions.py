@@ -23,6 +23,7 @@ import botocore.session
 from botocore.exceptions import ClientError
 
 from peering_autopilot.aws.calls import BOTO_CONFIG, error_code, error_message, translated
+from peering_autopilot.aws.dynamodb import BacklogQueue, RecordStore
 from peering_autopilot.aws.ec2 import Ec2Gateway
 from peering_autopilot.aws.eventbridge import EventPublisher
 from peering_autopilot.aws.network_insights import NetworkInsightsGateway
@@ -81,6 +82,19 @@ class AwsAccess:
     def publisher(self) -> EventPublisher:
         client = self._client(self._settings.hub_account_id, "events", self._settings.hub_region)
         return EventPublisher(client, self._settings.event_bus_name)
+
+    def record_store(self) -> RecordStore | None:
+        """The autopilot's record table in the hub; None where the settings name none."""
+        table = self._settings.record_table
+        if not table:
+            return None
+        return RecordStore(self._client(self._settings.hub_account_id, "dynamodb", self._settings.hub_region), table)
+
+    def backlog(self) -> BacklogQueue | None:
+        url = self._settings.record_backlog_url
+        if not url:
+            return None
+        return BacklogQueue(self._client(self._settings.hub_account_id, "sqs", self._settings.hub_region), url)
 
     def notifier(self, topic_arn: str) -> Notifier:
         region = topic_arn.split(":")[3]
