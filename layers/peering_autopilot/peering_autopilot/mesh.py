@@ -97,7 +97,8 @@ class Request:
 
 @dataclass(frozen=True)
 class Withdrawal:
-    """Delete the autopilot's own peering: its VPCs share no group any more."""
+    """A group peering whose VPCs share no group any more: deleted only where the autopilot's record
+    holds it as the autopilot's (the sweep keeps the others back: `GroupPlan.keep`)."""
 
     peering: Peering
     group: str  # the group it was created for
