@@ -14,6 +14,10 @@ Where moto differs from AWS, the harness does what AWS does (and says so here):
   EventBusPolicy statements, with their conditions), and EventBridge sets the envelope's
   `account` to the sender's: no sender chooses it. Members forward as their forwarding role.
 - Blackhole routes and the blocks a peering describes: see `aws_semantics`, applied on import.
+- DescribeVpcPeeringConnections is eventually consistent: a peering just requested may be missing
+  from the list for a while. moto lists it at once; with `listing_lag` (`ListingLag`) the harness
+  hides a peering the functions created from the describe calls of the next invocations, so tests
+  can show what a list read alone cannot guard.
 """
 
 from __future__ import annotations
@@ -170,6 +174,40 @@ class LambdaContext:
 _in_call = threading.local()  # per thread: the sweep calls from a pool
 
 
+@dataclass
+class ListingLag:
+    """EC2's listing lag, as the harness plays it: AWS's DescribeVpcPeeringConnections is eventually
+    consistent, so a peering just requested may not be listed for a while (moto lists it at once).
+    With `invocations` above 0, a peering a function creates is left out of the describe calls of
+    the next `invocations` invocations of any function (the creating one still sees it): counted in
+    deliveries, not seconds, so a test is deterministic."""
+
+    invocations: int = 0
+    count: int = 0  # invocations begun
+    created: dict[str, int] = field(default_factory=dict)  # peering id -> the invocation that created it
+    hidden: list[tuple[int, str]] = field(default_factory=list)  # (invocation, peering id) left out of a list
+
+    def begin(self) -> int:
+        self.count += 1
+        return self.count
+
+    def note(self, operation: str, response: dict[str, Any], invocation: int) -> dict[str, Any]:
+        """Note a peering created; answer a describe as a lagging EC2 would."""
+        if operation == "CreateVpcPeeringConnection":
+            self.created[response["VpcPeeringConnection"]["VpcPeeringConnectionId"]] = invocation
+        elif operation == "DescribeVpcPeeringConnections" and self.invocations > 0:
+            listed = []
+            for peering in response.get("VpcPeeringConnections", []):
+                pcx = peering["VpcPeeringConnectionId"]
+                made = self.created.get(pcx)
+                if made is not None and made < invocation <= made + self.invocations:
+                    self.hidden.append((invocation, pcx))
+                    continue
+                listed.append(peering)
+            return {**response, "VpcPeeringConnections": listed}
+        return response
+
+
 class LocalFunction:
     """A template function run in this process: its handler module loaded from its CodeUri."""
 
@@ -179,9 +217,18 @@ class LocalFunction:
     _warm: LocalFunction | None = None
 
     def __init__(
-        self, spec: FunctionSpec, region: str, log_stream: TextIO, cloud: LocalCloud, role: Identity, grants: Grants
+        self,
+        spec: FunctionSpec,
+        region: str,
+        log_stream: TextIO,
+        cloud: LocalCloud,
+        role: Identity,
+        grants: Grants,
+        lag: ListingLag | None = None,
     ) -> None:
         self.spec = spec
+        self.lag = lag if lag is not None else ListingLag()
+        self._invocation = 0  # this invocation's number in `lag`
         self.grants = grants  # what IAM lets it do (moto lets anything through)
         self.region = region
         self.log_stream = log_stream
@@ -197,6 +244,7 @@ class LocalFunction:
         }
 
     def invoke(self, event: dict[str, Any]) -> Any:
+        self._invocation = self.lag.begin()
         with _environ(self.env), contextlib.redirect_stdout(self.log_stream), self._echoed():
             if LocalFunction._warm is not self:
                 domain_runtime.runtime.cache_clear()
@@ -238,6 +286,8 @@ class LocalFunction:
                     grants.check_member_call(name, assumed.role_name, assumed.user_identity()["arn"], action)
             response = original(client, operation, params)
             service = client.meta.service_model.service_name
+            if service == "ec2":
+                response = self.lag.note(operation, response, self._invocation)
             if service == "sts" and operation == "AssumeRole":
                 account, role_name = params["RoleArn"].split(":")[4], params["RoleArn"].rsplit("/", 1)[1]
                 key = response["Credentials"]["AccessKeyId"]
@@ -316,8 +366,11 @@ class LocalAutopilot:
         self.organization_of = dict.fromkeys(in_organization, organization)
         self.bus_name = self.stack.physical_name("AutopilotBus")
         log = log_stream if log_stream is not None else sys.stdout
+        # EC2's listing lag (off: moto's list at once); a test sets `listing_lag.invocations`.
+        self.listing_lag = ListingLag()
         self.functions = [
-            LocalFunction(spec, region, log, cloud, roles[spec.logical_id], self.grants) for spec in specs
+            LocalFunction(spec, region, log, cloud, roles[spec.logical_id], self.grants, self.listing_lag)
+            for spec in specs
         ]
         self.published: list[dict[str, Any]] = []
         self.deliveries: list[Delivery] = []

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from peering_autopilot.mesh import parse_groups, plan_groups
+from peering_autopilot.mesh import NOT_IN_RECORD, parse_groups, plan_groups
 from peering_autopilot.model import Cidrs, Peering, PeeringSide, RouteTable, Vpc
 from peering_autopilot.settings import DEFAULT_PEER_CIDRS, PeerCidrPolicy
 
@@ -100,6 +100,22 @@ def test_the_autopilots_group_peering_is_withdrawn_when_its_vpcs_share_no_group_
     persons = peering("pcx-000000002", a, b)
     [withdrawal] = plan([a, b], [own, persons]).withdrawals
     assert withdrawal.peering.peering_id == "pcx-000000001" and withdrawal.group == "g"
+
+
+def test_a_candidate_withdrawal_kept_back_leaves_the_plan_and_says_why_in_every_view() -> None:
+    a, b = (
+        vpc("111111111111", "vpc-0000000a", "10.0.0.0/16", "x"),
+        vpc("222222222222", "vpc-0000000b", "10.1.0.0/16", "y"),
+    )
+    tagged = peering("pcx-000000001", a, b, **{"peering-autopilot:created-for-group": "g"})
+    result = plan([a, b], [tagged])
+    result.keep("pcx-000000001", "not-recorded", NOT_IN_RECORD)
+    result.keep("pcx-000000009", "not-recorded", "no such candidate: nothing happens")
+    assert result.withdrawals == []
+    kept = {"peeringId": "pcx-000000001", "group": "g", "code": "not-recorded", "reason": NOT_IN_RECORD}
+    assert result.describe()["kept"] == [kept] and result.describe()["withdrawals"] == []
+    assert result.involving("vpc-0000000b").describe()["kept"] == [kept]
+    assert result.involving("vpc-0000000c").describe()["kept"] == []
 
 
 def test_an_unreadable_group_tag_withdraws_nothing() -> None:

@@ -4,16 +4,28 @@ share one. Accept, configure, verify and clean-up then follow as for any peering
 
 The sweep's plan is a hint: everything is read again first (both VPCs opted in, both tagged with
 the group, no peering of the pair in any live state, blocks that neither overlap nor fall outside
-AllowedPeerCidrs; for a withdrawal, the peering carries the autopilot's created-for-group tag and
-its VPCs, both read, share no group). Its own calls come back through CloudTrail and are ignored
-there, so it publishes what comes next itself: the accept work for a new request, the clean-up
-work for a deleted peering.
+AllowedPeerCidrs; for a withdrawal, the peering carries the created-for-group tag, the autopilot's
+record holds it as the autopilot's own, and its VPCs, both read, share no group). Its own calls
+come back through CloudTrail and are ignored there, so it publishes what comes next itself: the
+accept work for a new request, the clean-up work for a deleted peering.
+
+One peering per pair, whatever races: a request first takes the pair's lock in the record (a
+conditional put with a lease). The lock item, written before the EC2 call, is the intent; it is
+settled with the peering id after. EC2 lists a request only after a while, so while the lease runs
+another run for the pair is turned away by the lock, not by a list that may not show the request
+yet. A run that stopped between the lock and recording its peering leaves an intent with no
+peering id: the pair's next request, once the lease is over, finds the peering in EC2's list
+(tagged created-for-group with the intent's group, between exactly these VPCs) and records it as
+the autopilot's (`resolved-intent`) instead of requesting a second. When the table does not answer
+the request still goes, guarded by EC2's list as before the record existed, and the problem is
+reported; a withdrawal then does nothing.
 """
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import Enum
 from typing import ClassVar
 
@@ -23,9 +35,10 @@ from peering_autopilot.aws.eventbridge import EventPublisher
 from peering_autopilot.aws.sessions import AwsAccess
 from peering_autopilot.context import Context
 from peering_autopilot.events import PeeringRequested, PeeringWithdrawn, VpcPlace, WorkFound
-from peering_autopilot.mesh import members_of, pair_problem, vpc_key, vpc_place
-from peering_autopilot.model import CREATED_FOR_TAG, GROUP_TAG, LIVE_STATES, Vpc
+from peering_autopilot.mesh import NOT_IN_RECORD, members_of, pair_problem, vpc_key, vpc_place
+from peering_autopilot.model import CREATED_FOR_TAG, GROUP_TAG, LIVE_STATES, Peering, Vpc
 from peering_autopilot.permissions import actions_of
+from peering_autopilot.record import OwnedPeering, pair_key
 from peering_autopilot.results import StepResult
 from peering_autopilot.triggers import GroupRequestHint, PeeringHint
 
@@ -46,8 +59,18 @@ IAM_ACTIONS = actions_of(
 )
 
 
+# The pair lock's lease. DescribeVpcPeeringConnections is eventually consistent: a request just
+# made may be missing from the list for seconds, at worst about a minute. For the lease, another run
+# for the pair (the same work delivered twice, each end's tag change) is turned away by the lock
+# rather than by that list; after it, the list shows the request. It is shorter than the wait
+# before Lambda's second retry of an asynchronous invocation (one minute, then two more), so a run
+# that stopped after its request is resolved by its own retry at the latest.
+PAIR_LEASE_SECONDS = 150
+
+
 class Outcome(Enum):
     REQUESTED = "requested"
+    RESOLVED = "resolved"  # a stopped run's request, found in EC2 and recorded as the autopilot's
     WITHDRAWN = "withdrawn"
     PLANNED = "planned"  # DryRun: what it would request or withdraw, published, nothing changed
     SKIPPED = "skipped"  # the plan no longer holds when read again: said why
@@ -60,6 +83,11 @@ class ConnectResult(StepResult[Outcome]):
         Outcome.WITHDRAWN: "PeeringsWithdrawn",
     }
 
+    problems: tuple[str, ...] = field(default=())  # what kept it from acting (the record unreadable)
+
+    def problem_lines(self) -> list[str]:
+        return list(self.problems)
+
 
 def handle_group_work(hint: GroupRequestHint | PeeringHint, ctx: Context) -> ConnectResult:
     if isinstance(hint, GroupRequestHint):
@@ -68,7 +96,7 @@ def handle_group_work(hint: GroupRequestHint | PeeringHint, ctx: Context) -> Con
 
 
 def request_for_group(hint: GroupRequestHint, ctx: Context) -> ConnectResult:
-    settings, aws = ctx.settings, ctx.aws
+    settings = ctx.settings
     subject = hint.peering_id
 
     def skipped(why: str) -> ConnectResult:
@@ -77,14 +105,57 @@ def request_for_group(hint: GroupRequestHint, ctx: Context) -> ConnectResult:
     for place in (hint.requester, hint.accepter):
         if not (settings.is_managed_account(place.account_id) and settings.is_managed_region(place.region)):
             return skipped(f"{place.account_id}/{place.region} is not managed by this hub")
+    # The pair's lock first: a plan delivered twice (each end's tag change, at least once) is
+    # turned away here while the first run's request may not be listed yet.
+    recorder = ctx.recorder
+    owned = OwnedPeering(hint.group, _key(hint.requester), _key(hint.accepter))
+    key = pair_key(owned.requester, owned.accepter)
+    holder = f"{ctx.origin.event_id or 'run'}/{uuid.uuid4().hex[:12]}"  # this invocation, not its event
+    intent = {"group": hint.group, "requester": owned.requester, "accepter": owned.accepter}
+    taken = recorder.take_lock(key, holder, PAIR_LEASE_SECONDS, intent)
+    if taken.held_by:
+        made = (taken.held or {}).get("peeringId")
+        return skipped(f"the pair is being requested by {taken.held_by}" + (f" ({made})" if made else ""))
+    result = _request(hint, ctx, owned, taken.previous)
+    if not taken.unavailable:
+        settled: dict[str, object] = {"settled": result.outcome.value}
+        if result.outcome in (Outcome.REQUESTED, Outcome.RESOLVED):
+            settled["peeringId"] = result.peering_id  # the intent, resolved
+        else:
+            settled["why"] = result.summary
+        recorder.settle(key, holder, settled)
+    return result
+
+
+def _request(
+    hint: GroupRequestHint, ctx: Context, owned: OwnedPeering, previous: Mapping[str, object] | None
+) -> ConnectResult:
+    """The request, under the pair's lock (`previous`: the lock item it replaced)."""
+    settings, aws = ctx.settings, ctx.aws
+    subject = hint.peering_id
+
+    def skipped(why: str) -> ConnectResult:
+        return ConnectResult(subject, Outcome.SKIPPED, why, settings.dry_run, {"group": hint.group})
+
     requester_ec2 = aws.ec2(hint.requester.account_id, hint.requester.region)
-    # The pair's peerings first: a plan delivered twice (each end's tag change, at least once)
-    # is found done in one read.
+    # The pair's peerings: a request an earlier run made is found here once EC2 lists it.
     existing = [
         p
         for p in requester_ec2.peerings_between(hint.requester.vpc_id, hint.accepter.vpc_id)
         if p.status in LIVE_STATES
     ]
+    stopped = [p for p in existing if _made_for(p, previous, hint)]
+    if stopped:
+        # An intent with no peering id: a run stopped after its request, before recording it.
+        found = stopped[0]
+        ctx.recorder.own_peering(found.peering_id, owned, how="resolved-intent")
+        why = (
+            f"{found.peering_id} ({found.status}) was requested for group {hint.group} by a run that stopped "
+            "before recording it: recorded as the autopilot's, no second request"
+        )
+        if found.pending:  # the stopped run may not have asked for the accept: asked again (idempotent)
+            _work(found.peering_id, "accept", hint.accepter, why).publish(ctx.publisher)
+        return ConnectResult(found.peering_id, Outcome.RESOLVED, why, settings.dry_run, {"group": hint.group})
     if existing:
         return skipped(f"the pair already has {existing[0].peering_id} ({existing[0].status})")
     requester = requester_ec2.get_vpc(hint.requester.vpc_id)
@@ -120,6 +191,8 @@ def request_for_group(hint: GroupRequestHint, ctx: Context) -> ConnectResult:
     peering_id = requester_ec2.request_peering(
         requester.vpc_id, accepter.vpc_id, accepter.account_id, accepter.region, {CREATED_FOR_TAG: hint.group}
     )
+    # Recorded before anything else: the autopilot's own, the one peering it may withdraw.
+    ctx.recorder.own_peering(peering_id, owned, how="requested")
     publisher = ctx.publisher
     requested(peering_id, Outcome.REQUESTED).publish(publisher)
     # CloudTrail's record of this request is the autopilot's own and starts nothing: the accept,
@@ -146,6 +219,13 @@ def withdraw_from_group(hint: PeeringHint, ctx: Context) -> ConnectResult:
         return skipped(f"{peering.peering_id} was not requested by the autopilot for a group: never deleted")
     if (peering.requester.account_id, peering.requester.region) != (hint.account_id, hint.region):
         return skipped(f"{peering.peering_id} is withdrawn where its requester sees it, not here")
+    # The tag is anyone's to write (IaC copies tags): only the record says the autopilot made it.
+    record = ctx.recorder.peering(peering.peering_id)
+    if record.unreadable:
+        why = f"the autopilot's record could not be read ({record.unreadable}): nothing is withdrawn"
+        return ConnectResult(peering.peering_id, Outcome.SKIPPED, why, settings.dry_run, problems=(why,))
+    if not record.owns_peering:
+        return skipped(f"{peering.peering_id} is {NOT_IN_RECORD}: never deleted")
     sides = []
     for side in (peering.requester, peering.accepter):
         if not (settings.is_managed_account(side.account_id) and settings.is_managed_region(side.region)):
@@ -180,6 +260,9 @@ def withdraw_from_group(hint: PeeringHint, ctx: Context) -> ConnectResult:
         withdrawn(Outcome.PLANNED).publish(ctx.publisher)
         return ConnectResult(peering.peering_id, Outcome.PLANNED, f"would withdraw: {why}", True, detail)
     ec2.delete_peering(peering.peering_id)
+    # Deleted: no longer the autopilot's to withdraw. (Its routes and rules stay in the record
+    # until the clean-up takes them back.)
+    ctx.recorder.release_peering(peering.peering_id)
     publisher = ctx.publisher
     withdrawn(Outcome.WITHDRAWN).publish(publisher)
     # As for the request: the deletion's CloudTrail record is the autopilot's own.
@@ -194,3 +277,24 @@ def _place(vpc: Vpc) -> dict[str, object]:
 
 def _work(peering_id: str, work: str, place: VpcPlace, why: str) -> WorkFound:
     return WorkFound(peering_id, work, place.account_id, place.region, why, found_by="peering-group")
+
+
+def _key(place: VpcPlace) -> str:
+    """A VPC as the record names it (mesh.vpc_key's form): account/region/vpc."""
+    return f"{place.account_id}/{place.region}/{place.vpc_id}"
+
+
+def _made_for(peering: Peering, intent: Mapping[str, object] | None, hint: GroupRequestHint) -> bool:
+    """Whether `peering` is what the unsettled `intent` (the lock item a stopped run left) asked
+    for: tagged at creation for the intent's group, from exactly the requester to the accepter."""
+    if not intent or intent.get("peeringId") or intent.get("settled"):
+        return False
+    group = intent.get("group")
+    return (
+        group == hint.group
+        and peering.tags.get(CREATED_FOR_TAG) == group
+        and (peering.requester.account_id, peering.requester.region, peering.requester.vpc_id)
+        == (hint.requester.account_id, hint.requester.region, hint.requester.vpc_id)
+        and (peering.accepter.account_id, peering.accepter.region, peering.accepter.vpc_id)
+        == (hint.accepter.account_id, hint.accepter.region, hint.accepter.vpc_id)
+    )

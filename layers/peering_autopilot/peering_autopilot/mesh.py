@@ -6,9 +6,11 @@ opted-in VPCs of the managed accounts and regions that share a name get one peer
 requester is the VPC whose `account/region/vpc-id` sorts first. Never a second peering for a pair
 that has one (in any live state, whoever requested it); a pair whose blocks overlap, fall outside
 AllowedPeerCidrs, or where one side already routes the other's block through another peering is
-skipped, and so is one that would pass a VPC's active-peering quota. A peering the autopilot
-requested for a group (tag `peering-autopilot:created-for-group`) is withdrawn once its two VPCs,
-both read, opted in and with readable group tags, share no group any more; nothing else is.
+skipped, and so is one that would pass a VPC's active-peering quota. A peering tagged
+`peering-autopilot:created-for-group` is a candidate for withdrawal once its two VPCs, both read,
+opted in and with readable group tags, share no group any more; the tag is anyone's to write, so
+the sweep withdraws only the candidates the autopilot's record holds as its own, and keeps the
+others back with the reason (`GroupPlan.keep`). Nothing else is ever withdrawn.
 
 Tags are typed by people: a group tag with an entry that is not a valid name makes that VPC's
 membership unknown. It then gains no peering and loses none (never act on a guess).
@@ -36,6 +38,8 @@ from peering_autopilot.model import (
 )
 from peering_autopilot.settings import PeerCidrPolicy
 
+# Why a candidate withdrawal stays: the tag says a peering was made for a group, the record who made it.
+NOT_IN_RECORD = "tagged created-for-group but not in the autopilot's record: a person's"
 # A VPC this close to its quota (share of it in use) is reported: the next peerings may not fit.
 QUOTA_WARNING_SHARE = 0.8
 # States that say no to a pair until someone acts: a rejection (a person's word) or a failure.
@@ -93,11 +97,26 @@ class Request:
 
 @dataclass(frozen=True)
 class Withdrawal:
-    """Delete the autopilot's own peering: its VPCs share no group any more."""
+    """A group peering whose VPCs share no group any more: deleted only where the autopilot's record
+    holds it as the autopilot's (the sweep keeps the others back: `GroupPlan.keep`)."""
 
     peering: Peering
     group: str  # the group it was created for
     why: str
+
+
+@dataclass(frozen=True)
+class Kept:
+    """A candidate withdrawal left alone: the record does not hold it as the autopilot's, or
+    could not be read."""
+
+    peering: Peering
+    group: str  # its created-for-group tag
+    code: str  # not-recorded, record-unreadable
+    reason: str
+
+    def describe(self) -> dict[str, Any]:
+        return {"peeringId": self.peering.peering_id, "group": self.group, "code": self.code, "reason": self.reason}
 
 
 @dataclass(frozen=True)
@@ -129,6 +148,7 @@ class GroupPlan:
     skipped: list[Skipped] = field(default_factory=list)
     advice: list[Advice] = field(default_factory=list)
     unclear: list[str] = field(default_factory=list)  # VPCs whose group tag could not be read as names
+    kept: list[Kept] = field(default_factory=list)  # candidate withdrawals left alone, and why
 
     def involving(self, vpc_id: str) -> GroupPlan:
         """The requests, withdrawals and skipped pairs of one VPC (the advice stays whole)."""
@@ -138,7 +158,14 @@ class GroupPlan:
             [s for s in self.skipped if vpc_id in (_vpc_of(s.pair.requester), _vpc_of(s.pair.accepter))],
             self.advice,
             [u for u in self.unclear if vpc_id in u],
+            [k for k in self.kept if vpc_id in (k.peering.requester.vpc_id, k.peering.accepter.vpc_id)],
         )
+
+    def keep(self, peering_id: str, code: str, reason: str) -> None:
+        """Take a candidate withdrawal out of the plan, and say why it stays."""
+        for w in [w for w in self.withdrawals if w.peering.peering_id == peering_id]:
+            self.withdrawals.remove(w)
+            self.kept.append(Kept(w.peering, w.group, code, reason))
 
     def describe(self) -> dict[str, Any]:
         return {
@@ -149,6 +176,7 @@ class GroupPlan:
             "skipped": [s.describe() for s in self.skipped],
             "advice": [a.describe() for a in self.advice],
             "unclearTags": self.unclear,
+            "kept": [k.describe() for k in self.kept],
         }
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from peering_autopilot.aws.dynamodb import BacklogQueue, RecordStore
 from peering_autopilot.errors import RecordConflictError, RecordUnavailableError
@@ -35,6 +35,17 @@ from peering_autopilot.record import (
     rule_item,
     unreadable_record,
 )
+
+
+class LockTaken(NamedTuple):
+    """What taking a lock found: who holds it (empty: it is this run's now, or the table did not
+    answer), and the item it replaced."""
+
+    held_by: str = ""
+    previous: Mapping[str, Any] | None = None
+    unavailable: str = ""  # why the table could not be asked: the caller goes on without the lock
+    held: Mapping[str, Any] | None = None  # the holder's item, when another holds it
+
 
 _APPEND_TRIES = 5  # racing writers of one peering's history: each retries on the next number
 NO_TABLE = "no record table is configured"
@@ -156,22 +167,28 @@ class Recorder:
     def lock(self, key: str, holder: str, lease_seconds: int, facts: Mapping[str, Any]) -> str | None:
         """Take the lock `key` for `lease_seconds`; None when taken (or when the table cannot be
         reached: the caller goes on, as before the record existed), else who holds it."""
+        return self.take_lock(key, holder, lease_seconds, facts).held_by or None
+
+    def take_lock(self, key: str, holder: str, lease_seconds: int, facts: Mapping[str, Any]) -> LockTaken:
+        """`lock`, and the item the lock replaced (an earlier holder's, its lease over): what that
+        holder meant to do and, if it settled, what came of it."""
         if self.store is None or self.dry_run:
-            return None
+            return LockTaken()
         now = self.clock()
         item = {"pk": key, "sk": "lock", "holder": holder, "leaseUntil": int(now + lease_seconds), **facts}
         item["at"] = self.now()
         try:
-            self.store.put_if(item, "attribute_not_exists(pk) OR leaseUntil < :now", {":now": int(now)})
+            previous = self.store.put_if(item, "attribute_not_exists(pk) OR leaseUntil < :now", {":now": int(now)})
         except RecordConflictError:
             try:
                 held = self.store.last(key) or {}
             except RecordUnavailableError:
                 held = {}
-            return f"{held.get('holder', 'another run')} since {held.get('at', 'just now')}"
+            return LockTaken(f"{held.get('holder', 'another run')} since {held.get('at', 'just now')}", held=held)
         except RecordUnavailableError as e:
             self.problems.append(f"the pair lock could not be taken: {e}")
-        return None
+            return LockTaken(unavailable=str(e))
+        return LockTaken(previous=previous)
 
     def settle(self, key: str, holder: str, facts: Mapping[str, Any]) -> None:
         """Keep the lock's item with what came of it (the peering made), for the lease's rest."""

@@ -35,7 +35,7 @@ from peering_autopilot.aws.eventbridge import EventPublisher
 from peering_autopilot.aws.sessions import AwsAccess
 from peering_autopilot.context import Context
 from peering_autopilot.events import Event, GroupRequestFound, PeeringGroupPlan, VpcPlace, WorkFound, publish_all
-from peering_autopilot.mesh import GroupPlan
+from peering_autopilot.mesh import NOT_IN_RECORD, GroupPlan
 from peering_autopilot.model import ACCEPTER, GROUP_TAG, Peering
 from peering_autopilot.permissions import actions_of
 from peering_autopilot.places import (
@@ -48,11 +48,14 @@ from peering_autopilot.places import (
     read_place,
     vpc_reader,
 )
+from peering_autopilot.recorder import Recorder
 from peering_autopilot.routes import peerings_routed
 from peering_autopilot.security_groups import peerings_opened
 from peering_autopilot.settings import PeerCidrPolicy
 from peering_autopilot.side_plan import SideFacts, acceptance_due, leftovers, plan_side
 from peering_autopilot.triggers import ScheduledSweep, VpcHint
+
+RECORD_UNREADABLE = "record-unreadable"
 
 IAM_ACTIONS = actions_of(
     AwsAccess.session_for,
@@ -129,6 +132,7 @@ class SweepReport:
                 "skipped": [s.describe() for s in self.groups.skipped],
                 "advice": [a.describe() for a in self.groups.advice],
                 "unclearTags": self.groups.unclear,
+                "kept": [k.describe() for k in self.groups.kept],
             }
         return described
 
@@ -150,7 +154,9 @@ class SweepReport:
         return {"WorkFound": len(self.work), "SweepPlacesFailed": len(self.problems)}
 
     def problem_lines(self) -> list[str]:
-        return [str(problem) for problem in self.problems]
+        kept = self.groups.kept if self.groups else []
+        unread = [f"{k.peering.peering_id} not withdrawn: {k.reason}" for k in kept if k.code == RECORD_UNREADABLE]
+        return [str(problem) for problem in self.problems] + unread
 
 
 def handle_sweep_trigger(trigger: VpcHint | ScheduledSweep, ctx: Context) -> SweepReport:
@@ -183,8 +189,22 @@ def sweep(ctx: Context, outcome: Outcome = Outcome.SWEPT, subject: str = "sweep"
         # A tag change plans what concerns its VPC: each end of a pair plans it once, not each tag.
         report.groups = report.groups.involving(subject)
     if report.groups is not None:
+        withdraw_only_recorded(report.groups, ctx.recorder)
         _publish_group_plan(ctx.publisher, report, settings.dry_run)
     return report
+
+
+def withdraw_only_recorded(plan: GroupPlan, recorder: Recorder) -> None:
+    """Keep back every candidate withdrawal the record does not hold as the autopilot's: the
+    created-for-group tag is anyone's to write (IaC copies tags), the record only the autopilot's.
+    One read of the record per candidate, none for any other peering; unreadable, nothing goes."""
+    for withdrawal in list(plan.withdrawals):
+        record = recorder.peering(withdrawal.peering.peering_id)
+        if record.unreadable:
+            why = f"the autopilot's record could not be read ({record.unreadable}): nothing is withdrawn until it can"
+            plan.keep(withdrawal.peering.peering_id, RECORD_UNREADABLE, why)
+        elif not record.owns_peering:
+            plan.keep(withdrawal.peering.peering_id, "not-recorded", NOT_IN_RECORD)
 
 
 def _publish_group_plan(publisher: EventPublisher, report: SweepReport, dry_run: bool) -> None:
@@ -214,7 +234,8 @@ def _publish_group_plan(publisher: EventPublisher, report: SweepReport, dry_run:
         for w in plan.withdrawals
     ]
     publish_all(publisher, work)
-    if work or report.outcome is Outcome.GROUP_CHANGE:
+    unreadable = any(k.code == RECORD_UNREADABLE for k in plan.kept)  # said every sweep until it reads
+    if work or unreadable or report.outcome is Outcome.GROUP_CHANGE:
         PeeringGroupPlan(plan.describe(), dry_run, found_by).publish(publisher)
 
 

@@ -107,15 +107,18 @@ class RecordStore:
             )
 
     @needs("dynamodb:PutItem")
-    def put_if(self, item: Mapping[str, Any], condition: str, values: Mapping[str, Any]) -> None:
-        """Put an item where `condition` holds for the one it replaces (RecordConflictError if not)."""
+    def put_if(self, item: Mapping[str, Any], condition: str, values: Mapping[str, Any]) -> dict[str, Any] | None:
+        """Put an item where `condition` holds for the one it replaces (RecordConflictError if not);
+        the item it replaced, if any (read in the same call)."""
         with _unavailable(self.table, "PutItem"):
-            self.client.put_item(
+            old = self.client.put_item(
                 TableName=self.table,
                 Item=_to_wire(item),
                 ConditionExpression=condition,
                 ExpressionAttributeValues=_to_wire(values),
-            )
+                ReturnValues="ALL_OLD",
+            ).get("Attributes")
+        return _from_wire(old) if old else None
 
     @needs("dynamodb:BatchWriteItem")
     def write(self, puts: Sequence[Mapping[str, Any]] = (), deletes: Sequence[tuple[str, str]] = ()) -> None:
