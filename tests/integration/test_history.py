@@ -5,6 +5,7 @@ in the table; `status --record-table` shows each peering's last decision."""
 
 from __future__ import annotations
 
+import io
 import json
 from typing import Any
 
@@ -19,7 +20,7 @@ from peering_autopilot import cli
 from peering_autopilot.record import entry_hash
 from tests.support.domain import Body
 from tests.support.faults import install_fault
-from tests.support.world import HUB, MEMBER, REGION
+from tests.support.world import HUB, MEMBER, OUTSIDER, REGION, hub_parameters
 
 ENABLED = {"peering-autopilot:enabled": "true"}
 TABLE = "peering-autopilot-record"  # the harness's stack is `peering-autopilot`: the CLI's default
@@ -159,6 +160,40 @@ def test_the_timeline_names_each_decision_its_actor_its_event_and_its_evidence(
     }
 
 
+def test_a_persons_accept_is_theirs_in_the_history_once_though_every_event_comes_twice(
+    cloud: LocalCloud, autopilot_factory: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # GIVEN a request into VPC-B, which has not opted in: declined
+    autopilot: LocalAutopilot = autopilot_factory()
+    autopilot.redeliver = lambda event, rule: 1  # at least once: every delivery twice
+    a = build_network(cloud, Network("VPC-A", HUB, REGION, "10.0.0.0/16", tags=dict(ENABLED)))
+    b = build_network(cloud, Network("VPC-B", MEMBER, REGION, "10.1.0.0/16", tags={}))
+    peering_id = cloud.ec2(HUB, REGION, record=True).create_vpc_peering_connection(
+        VpcId=a.vpc_id, PeerVpcId=b.vpc_id, PeerOwnerId=MEMBER
+    )["VpcPeeringConnection"]["VpcPeeringConnectionId"]
+    autopilot.run_until_idle()
+
+    # WHEN VPC-B's owner accepts it by hand
+    cloud.ec2(MEMBER, REGION, record=True).accept_vpc_peering_connection(VpcPeeringConnectionId=peering_id)
+    autopilot.run_until_idle()
+
+    # THEN the decline (once, though the accept step ran twice), the person's accept (once, as
+    # the person in VPC-B's account), and what configure did on the managed side
+    code, report = history_json(capsys, peering_id, "--verify")
+    assert code == 0
+    assert [(e["kind"], e["actor"]) for e in report["entries"]][:3] == [
+        ("declined", fn("AcceptPeeringFunction")),
+        ("accepted", person(MEMBER).user_identity()["arn"]),
+        ("configured", fn("ConfigurePeeringFunction")),
+    ]
+    assert [e["kind"] for e in report["entries"]].count("accepted") == 1
+    assert report["entries"][0]["evidence"]["accepter"]["optInTag"] is None
+    assert report["entries"][0]["evidence"]["reasons"] == ["accepter-not-opted-in"]
+    assert report["entries"][1]["eventId"] == report["entries"][2]["eventId"]  # the person's AcceptVpcPeeringConnection
+    assert list(report["entries"][2]["evidence"]["sides"]) == ["requester"]
+    assert report["chain"]["intact"] is True
+
+
 def test_the_timeline_as_a_table_and_the_chain_checked(lived: Lived, capsys: pytest.CaptureFixture[str]) -> None:
     code, out, err = history(capsys, lived.peering_id, "--verify", "--table", TABLE, "--region", REGION)
 
@@ -241,6 +276,25 @@ def test_read_through_the_reader_role(lived: Lived, capsys: pytest.CaptureFixtur
     role = f"arn:aws:iam::{HUB}:role/peering-autopilot-record-reader"
     code, report = history_json(capsys, lived.peering_id, "--role-arn", role, "--verify")
     assert code == 0
+    assert report["chain"]["intact"] is True
+
+
+def test_history_from_the_emulator_over_http_with_endpoint_url(
+    server_cloud: LocalCloud, _moto_server: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # GIVEN the peering's life in moto's HTTP server (`make emulator`)
+    autopilot = LocalAutopilot(
+        server_cloud, hub_parameters(), region=REGION, member_accounts=(MEMBER, OUTSIDER), log_stream=io.StringIO()
+    )
+    lived = Lived(server_cloud, autopilot)
+    monkeypatch.delenv("AWS_ENDPOINT_URL")  # only the option points the command at it
+
+    # WHEN the operator asks for its history there
+    code, report = history_json(capsys, lived.peering_id, "--endpoint-url", _moto_server, "--verify")
+
+    # THEN the same timeline, intact
+    assert code == 0
+    assert [e["kind"] for e in report["entries"]] == ["accepted", "configured", "verified", "deleted", "cleaned-up"]
     assert report["chain"]["intact"] is True
 
 
