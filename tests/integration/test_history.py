@@ -13,6 +13,7 @@ import pytest
 from botocore.awsrequest import AWSResponse
 from botocore.exceptions import ClientError
 
+from autopilot_local.access import RECORD_CALLS_ENV
 from autopilot_local.cloudtrail import person
 from autopilot_local.harness import LocalAutopilot, LocalCloud
 from autopilot_local.world import Network, build_network
@@ -430,10 +431,11 @@ def test_status_without_the_record_is_as_before(lived: Lived, capsys: pytest.Cap
 
 @pytest.mark.parametrize("action", ["dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:BatchWriteItem"])
 def test_the_harness_refuses_a_function_changing_history_as_the_templates_deny_does(
-    autopilot_factory: Any, action: str
+    autopilot_factory: Any, action: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # The functions' roles name these actions for ownership items (`own#`), and deny them on
     # `history#` keys (HistoryIsAppendOnly): moto checks no IAM, the harness does.
+    monkeypatch.delenv(RECORD_CALLS_ENV, raising=False)  # no function made these calls: not for tests/recorded
     grants = autopilot_factory().grants
     arn = f"arn:aws:sts::{HUB}:assumed-role/x/y"
     for function in ("ConfigurePeeringFunction", "CleanupPeeringFunction", "SweepFunction"):
