@@ -16,6 +16,7 @@ what the functions called in all the integration runs together.
 
 from __future__ import annotations
 
+import fnmatch
 import json
 import os
 import threading
@@ -65,6 +66,30 @@ class CallRecord:
     function: str  # logical id
     where: str  # "hub" (its execution role) or the member role's logical id in member/template.yaml
     action: str
+    # A write to the record's history (`history#` keys): "PutItem if attribute_not_exists(pk)" (or
+    # whatever condition it carried), "UpdateItem", "DeleteItem", "BatchWriteItem"; "" otherwise.
+    history_write: str = ""
+
+
+def leading_keys(operation: str, params: Mapping[str, Any]) -> list[str]:
+    """The partition keys (`pk`) a DynamoDB call names, as IAM's dynamodb:LeadingKeys sees them."""
+    if operation == "BatchWriteItem":
+        requests = [r for items in params.get("RequestItems", {}).values() for r in items]
+        keys = [r.get("PutRequest", {}).get("Item") or r.get("DeleteRequest", {}).get("Key") or {} for r in requests]
+    else:
+        keys = [params.get("Item") or params.get("Key") or {}]
+    return [str(k["pk"]["S"]) for k in keys if "pk" in k and "S" in k["pk"]]
+
+
+def history_write(operation: str, params: Mapping[str, Any]) -> str:
+    """What a call writes to the history partitions, for the record of calls (see CallRecord)."""
+    if operation not in ("PutItem", "UpdateItem", "DeleteItem", "BatchWriteItem"):
+        return ""
+    if not any(k.startswith("history#") for k in leading_keys(operation, params)):
+        return ""
+    if operation == "PutItem":
+        return f"PutItem if {params.get('ConditionExpression', '(no condition)')}"
+    return operation
 
 
 def record(call: CallRecord) -> None:
@@ -96,13 +121,17 @@ class Grants:
     functions: Mapping[str, frozenset[str]]  # logical id -> actions of its execution role
     member_roles: Mapping[str, MemberRoleGrant]  # role name -> grant
     calls: list[CallRecord] = field(default_factory=list)
+    # logical id -> its role's Deny statements on DynamoDB keys: (actions, dynamodb:LeadingKeys patterns)
+    key_denials: Mapping[str, list[tuple[frozenset[str], tuple[str, ...]]]] = field(default_factory=dict)
 
     @classmethod
     def of(cls, hub: Stack, member: Stack) -> Grants:
         functions = {}
+        denials = {}
         for spec in hub.functions():
             policies = hub.resolve(hub.resources[spec.logical_id]["Properties"].get("Policies", []))
             functions[spec.logical_id] = statement_actions(s for p in policies for s in p["Statement"])
+            denials[spec.logical_id] = key_denials(s for p in policies for s in p["Statement"])
         roles = {}
         for logical_id, resource in member.resources.items():
             properties = resource.get("Properties", {})
@@ -114,14 +143,20 @@ class Grants:
             policies = member.resolve(properties.get("Policies", []))
             actions = statement_actions(s for p in policies for s in p["PolicyDocument"]["Statement"])
             roles[name] = MemberRoleGrant(logical_id, name, frozenset(trusted), actions)
-        return cls(functions, roles)
+        return cls(functions, roles, key_denials=denials)
 
     def _record(self, call: CallRecord) -> None:
         self.calls.append(call)
         record(call)
 
-    def check_hub_call(self, function: str, caller_arn: str, action: str) -> None:
-        self._record(CallRecord(function, "hub", action))
+    def check_hub_call(
+        self, function: str, caller_arn: str, action: str, keys: Iterable[str] = (), history: str = ""
+    ) -> None:
+        """`keys`: the DynamoDB partition keys the call names (IAM's dynamodb:LeadingKeys)."""
+        self._record(CallRecord(function, "hub", action, history))
+        for actions, patterns in self.key_denials.get(function, []):  # an explicit deny wins, as in IAM
+            if action in actions and any(fnmatch.fnmatchcase(k, p) for k in keys for p in patterns):
+                raise _denied(action, caller_arn, "", "an explicit deny in an identity-based policy")
         if action not in self.functions[function] and action not in PLUMBING_ACTIONS:
             raise _denied(action, caller_arn, "", "no identity-based policy allows the action")
 
@@ -136,6 +171,19 @@ class Grants:
         self._record(CallRecord(function, grant.logical_id, action))
         if action not in grant.actions:
             raise _denied(action, caller_arn, "", "no identity-based policy allows the action")
+
+
+def key_denials(statements: Iterable[Mapping[str, Any]]) -> list[tuple[frozenset[str], tuple[str, ...]]]:
+    """The Deny statements conditioned on dynamodb:LeadingKeys (ForAnyValue:StringLike), as AWS
+    applies them: the action is refused when any key the call names matches a pattern."""
+    found = []
+    for statement in statements:
+        if statement.get("Effect") != "Deny":
+            continue
+        patterns = statement.get("Condition", {}).get("ForAnyValue:StringLike", {}).get("dynamodb:LeadingKeys")
+        if patterns:
+            found.append((frozenset(_listed(statement["Action"])), tuple(_listed(patterns))))
+    return found
 
 
 def _listed(value: Any) -> list[Any]:

@@ -18,6 +18,9 @@ Where moto differs from AWS, the harness does what AWS does (and says so here):
   from the list for a while. moto lists it at once; with `listing_lag` (`ListingLag`) the harness
   hides a peering the functions created from the describe calls of the next invocations, so tests
   can show what a list read alone cannot guard.
+- IAM's Deny on the record's history keys (`dynamodb:LeadingKeys` `history#*`: no UpdateItem,
+  DeleteItem or BatchWriteItem there): moto checks no IAM; the harness refuses such a call as
+  AWS would (autopilot_local/access.py), and records what each history write carried.
 """
 
 from __future__ import annotations
@@ -43,7 +46,7 @@ import botocore.client
 from moto.events.models import EventPattern
 
 from autopilot_local import aws_semantics
-from autopilot_local.access import Grants, iam_action
+from autopilot_local.access import Grants, history_write, iam_action, leading_keys
 from autopilot_local.cloudtrail import RECORDED_CALLS, Identity, cloudtrail_event, record_calls
 from autopilot_local.metering import CallLog, count_calls
 from autopilot_local.template import SCHEDULE, FunctionSpec, Rule, Stack
@@ -277,15 +280,18 @@ class LocalFunction:
             # Tags given at creation are authorized as ec2:CreateTags too, as AWS does.
             actions = [iam_action(client, operation)] + (["ec2:CreateTags"] if "TagSpecifications" in params else [])
             assumed = cloud.assumed.get(client._request_signer._credentials.access_key)
+            service = client.meta.service_model.service_name
+            # IAM's dynamodb:LeadingKeys: the keys a call names, for the template's Deny on history.
+            keys = leading_keys(operation, params) if service == "dynamodb" else []
+            written = history_write(operation, params) if service == "dynamodb" else ""
             for action in actions:
                 if assumed is None:
-                    grants.check_hub_call(name, role.user_identity()["arn"], action)
+                    grants.check_hub_call(name, role.user_identity()["arn"], action, keys, written)
                     if action == "sts:AssumeRole":
                         grants.check_assume_role(name, role.role_arn, params["RoleArn"])
                 else:
                     grants.check_member_call(name, assumed.role_name, assumed.user_identity()["arn"], action)
             response = original(client, operation, params)
-            service = client.meta.service_model.service_name
             if service == "ec2":
                 response = self.lag.note(operation, response, self._invocation)
             if service == "sts" and operation == "AssumeRole":

@@ -70,3 +70,20 @@ def test_each_member_role_grants_exactly_what_its_function_called_in_member_acco
     }
     # and only one function used it: the one whose role it trusts
     assert len({c.function for c in recorded if c.where == role}) == 1
+
+
+def test_history_is_only_ever_added_to_never_overwritten_or_taken_out(recorded: set[CallRecord]) -> None:
+    """Every write a function made to a `history#` key in the recorded runs was a PutItem on the
+    condition that the item does not exist: no overwrite, no UpdateItem, DeleteItem or batch
+    (the harness refuses those as the template's HistoryIsAppendOnly Deny does, and records them)."""
+    writes = {(c.function, c.history_write) for c in recorded if c.history_write}
+    assert writes, "no history written in the recorded runs"
+    assert {how for _, how in writes} == {"PutItem if attribute_not_exists(pk)"}
+    # every step that decides something wrote its history
+    assert {function for function, _ in writes} >= {
+        "AcceptPeeringFunction",
+        "ConfigurePeeringFunction",
+        "VerifyPeeringFunction",
+        "CleanupPeeringFunction",
+        "ConnectPeeringFunction",
+    }

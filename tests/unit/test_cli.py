@@ -1,4 +1,4 @@
-"""The doctor and status commands refuse bad input with a clear message and exit status 2, before
+"""The doctor, status and history commands refuse bad input with a clear message and exit status 2, before
 any AWS call."""
 
 from __future__ import annotations
@@ -68,6 +68,21 @@ def test_a_peering_nobody_can_see_is_reported(
             id="no scheme",
         ),
         pytest.param(["--endpoint-url", "http://"], "--endpoint-url 'http://' is not an http(s) URL", id="no host"),
+        pytest.param(
+            ["--record-table", "a b", "--endpoint-url", "http://127.0.0.1:5000"],
+            "--record-table 'a b' is not a DynamoDB table name",
+            id="bad record table",
+        ),
+        pytest.param(
+            ["--record-table", "peering-autopilot-record", "--record-role-arn", "arn:aws:iam::1:role/x"],
+            "--record-role-arn 'arn:aws:iam::1:role/x' is not an IAM role ARN",
+            id="bad reader role",
+        ),
+        pytest.param(
+            ["--record-role-arn", "arn:aws:iam::123456789012:role/peering-autopilot-record-reader"],
+            "--record-role-arn reads the record: give --record-table too",
+            id="reader role without the table",
+        ),
     ],
 )
 def test_status_refuses_a_bad_option_naming_it_with_exit_status_2_before_any_aws_call(
@@ -90,4 +105,45 @@ def test_status_without_a_region_says_how_to_give_one(
 
     assert main(["status"]) == 2
     assert capsys.readouterr().err == "error: no region: pass --regions or set AWS_REGION\n"
+    assert api_calls.calls == []
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        pytest.param(["pcx-XYZ"], "'pcx-XYZ' is not a peering id (pcx- and 8 to 17 hex digits)", id="bad peering id"),
+        pytest.param(
+            ["pcx-0123456789abcdef0", "--table", "ab"], "--table 'ab' is not a DynamoDB table name", id="table"
+        ),
+        pytest.param(
+            ["pcx-0123456789abcdef0", "--role-arn", "arn:aws:iam::123456789012:user/jane"],
+            "--role-arn 'arn:aws:iam::123456789012:user/jane' is not an IAM role ARN",
+            id="a user, not a role",
+        ),
+        pytest.param(
+            ["pcx-0123456789abcdef0", "--endpoint-url", "ftp://x"],
+            "--endpoint-url 'ftp://x' is not an http(s) URL",
+            id="not http",
+        ),
+    ],
+)
+def test_history_refuses_a_bad_option_naming_it_with_exit_status_2_before_any_aws_call(
+    argv: list[str], message: str, capsys: pytest.CaptureFixture[str], api_calls: CallLog
+) -> None:
+    assert main(["history", *argv]) == 2
+    out = capsys.readouterr()
+    assert (out.out, out.err) == ("", f"error: {message}\n")
+    assert api_calls.calls == []
+    assert "AWS_ENDPOINT_URL" not in os.environ
+
+
+def test_history_without_a_region_says_how_to_give_one(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, api_calls: CallLog
+) -> None:
+    for name in ("AWS_DEFAULT_REGION", "AWS_REGION"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_CONFIG_FILE", os.devnull)
+
+    assert main(["history", "pcx-0123456789abcdef0"]) == 2
+    assert capsys.readouterr().err == "error: no region: pass --region or set AWS_REGION\n"
     assert api_calls.calls == []

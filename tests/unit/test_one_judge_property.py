@@ -188,6 +188,12 @@ class World:
     def publisher(self) -> Any:
         return _Publisher()
 
+    def record_store(self) -> None:  # no record table: what a step records is only reported
+        return None
+
+    def backlog(self) -> None:
+        return None
+
 
 class _Publisher:
     def publish(self, *args: Any, **kwargs: Any) -> None:

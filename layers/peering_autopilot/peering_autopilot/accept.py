@@ -16,7 +16,7 @@ from peering_autopilot.context import Context
 from peering_autopilot.decision import Decision, decide
 from peering_autopilot.events import PeeringAccepted, PeeringDecision, PeeringDeclined, PeeringRejected
 from peering_autopilot.lookup import read_peering
-from peering_autopilot.model import REQUESTER, STATUS_TAG, Cidrs, Peering
+from peering_autopilot.model import ENABLED_TAG, REQUESTER, STATUS_TAG, Cidrs, Peering, Vpc
 from peering_autopilot.permissions import actions_of
 from peering_autopilot.results import StepResult
 from peering_autopilot.settings import Settings, UnapprovedAction
@@ -106,7 +106,8 @@ def handle_peering_request(hint: PeeringRequestHint, ctx: Context) -> AcceptResu
         )
 
     accepter_vpc = ec2.get_vpc(peering.accepter.vpc_id)
-    decision = decide(peering, accepter_vpc, _requester_cidrs(peering, settings, aws, ec2), settings)
+    requester_cidrs = _requester_cidrs(peering, settings, aws, ec2)
+    decision = decide(peering, accepter_vpc, requester_cidrs, settings)
 
     if decision.accept:
         outcome = Outcome.ACCEPTED
@@ -130,6 +131,7 @@ def handle_peering_request(hint: PeeringRequestHint, ctx: Context) -> AcceptResu
             ec2.reject_peering(peering.peering_id)
         if peering.tags.get(STATUS_TAG) != status_value:  # a sweep re-deciding writes nothing new
             ec2.tag(peering.peering_id, {STATUS_TAG: status_value})
+            _record(ctx, peering, accepter_vpc, requester_cidrs, decision, outcome)
     event = _event(peering, decision, outcome, settings.dry_run, status_after)
     event.publish(ctx.publisher, resources=[peering.arn(ctx.aws.partition(peering.accepter.region))])
     detail = event.as_detail()
@@ -148,6 +150,38 @@ def _requester_cidrs(peering: Peering, settings: Settings, aws: AwsAccess, known
         logger.warning("requester VPC %s not read: %s", side.info.vpc_id, side.not_managed)
         return None
     return side.cidrs
+
+
+def _record(
+    ctx: Context,
+    peering: Peering,
+    accepter_vpc: Vpc,
+    requester_cidrs: Cidrs | None,
+    decision: Decision,
+    outcome: Outcome,
+) -> None:
+    """The decision in the peering's history, with what it was decided on: written with the
+    status tag, so a sweep re-deciding an undecided request alike adds nothing."""
+    settings = ctx.settings
+    evidence = {
+        "requester": {
+            **peering.requester.describe(),
+            "cidrs": requester_cidrs.as_strings() if requester_cidrs is not None else None,
+            "approved": settings.is_managed_account(peering.requester.account_id),  # ApprovedAccountIds or the hub
+        },
+        "accepter": {
+            **peering.accepter.describe(),
+            "cidrs": accepter_vpc.cidrs.as_strings(),
+            "optInTag": accepter_vpc.tags.get(ENABLED_TAG),
+        },
+        "reasons": [r.value for r in decision.reasons],
+        "overlaps": [list(pair) for pair in decision.overlaps],
+        "settings": {
+            "AllowedPeerCidrs": settings.allowed_peer_cidrs.describe(),
+            "UnapprovedRequestAction": settings.unapproved_action.value,
+        },
+    }
+    ctx.recorder.log(peering.peering_id, outcome.value, decision.explanation, evidence)
 
 
 def _event(

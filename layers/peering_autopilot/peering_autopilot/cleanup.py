@@ -54,6 +54,10 @@ class SideCleanup:
     routes_removed: list[dict[str, str]] = field(default_factory=list)
     rules_removed: list[dict[str, Any]] = field(default_factory=list)
 
+    @property
+    def removed(self) -> bool:
+        return bool(self.routes_removed or self.rules_removed)
+
     def describe(self) -> dict[str, Any]:
         return {
             **self.side.describe(),
@@ -74,7 +78,7 @@ def clean_up_peering(hint: PeeringHint, ctx: Context) -> CleanupResult:
     ec2 = aws.ec2(hint.account_id, hint.region)
     peering = ec2.find_peering(hint.peering_id)
     if peering is None:
-        return _clean_forgotten(hint, ec2, settings, publisher)
+        return _clean_forgotten(hint, ec2, settings, publisher, ctx)
     if not peering.ended:
         return CleanupResult(peering.peering_id, Outcome.SKIPPED, f"status is {peering.status}: nothing to clean up")
 
@@ -83,6 +87,7 @@ def clean_up_peering(hint: PeeringHint, ctx: Context) -> CleanupResult:
     ]
     removed = sum(len(r.routes_removed) + len(r.rules_removed) for r in reports)
     outcome = Outcome.CLEANED_UP if removed else Outcome.NOTHING_TO_CLEAN
+    _record(ctx, peering.peering_id, peering.status, {r.side.role: r.describe() for r in reports if r.removed})
     event = PeeringCleanedUp.of(peering, outcome, settings.dry_run, (r.describe() for r in reports))
     if removed:
         event.publish(publisher, resources=[peering.arn(aws.partition(peering.accepter.region))])
@@ -108,13 +113,15 @@ def _clean_side(side: Side, peering_id: str, dry_run: bool) -> SideCleanup:
 
 
 def _clean_forgotten(
-    hint: PeeringHint, ec2: Ec2Gateway, settings: Settings, publisher: EventPublisher
+    hint: PeeringHint, ec2: Ec2Gateway, settings: Settings, publisher: EventPublisher, ctx: Context
 ) -> CleanupResult:
     """A peering EC2 no longer lists (it shows ended ones for a while only): whatever still points
     at it in this account and region's opted-in VPCs is removed; nothing else is known of it."""
     vpcs = ec2.opted_in_vpcs()
     tables, groups = ec2.route_tables(vpcs), ec2.vpc_security_groups(vpcs)
     routes, rules = _remove(ec2, tables, groups, hint.peering_id, settings.dry_run)
+    where = {"accountId": hint.account_id, "region": hint.region, "routesRemoved": routes, "rulesRemoved": rules}
+    _record(ctx, hint.peering_id, "", {"forgotten": where} if routes or rules else {})
     if not (routes or rules):
         return CleanupResult(
             hint.peering_id, Outcome.NOTHING_TO_CLEAN, f"{hint.peering_id} is gone and left nothing here"
@@ -141,3 +148,16 @@ def _remove(
             ec2.revoke_ingress(group_id, list(permissions))
         rules.append({"groupId": group_id, "rules": describe_permissions(list(permissions))})
     return [r.describe() for r in left.routes], rules
+
+
+def _record(ctx: Context, peering_id: str, ended_as: str, removed: Mapping[str, Any]) -> None:
+    """The peering's history: a person's delete or reject (the trigger), then what was removed."""
+    if ctx.origin.person:
+        kind = ended_as if ended_as in ("deleted", "rejected") else "deleted"
+        ctx.recorder.log(peering_id, kind, f"{kind} by a person", {"status": ended_as or "gone"}, True, once=True)
+    if removed:
+        words = "; ".join(
+            f"{where}: {len(r['routesRemoved'])} route(s), {sum(len(g['rules']) for g in r['rulesRemoved'])} rule(s) removed"
+            for where, r in removed.items()
+        )
+        ctx.recorder.log(peering_id, "cleaned-up", words, {"removed": dict(removed)})

@@ -5,7 +5,12 @@ Uses the operator's own credentials (the usual AWS_PROFILE / environment); reads
 through the member role (the read-only `-reader`, by default). Works against an emulator too:
 `--endpoint-url http://127.0.0.1:5000` (or AWS_ENDPOINT_URL).
 Doctor's exit status: 0 verified, 1 blocked or not verifiable, 2 the peering could not be read.
-Status's: 0 every place read, 1 some place not read, 2 bad options or no identity.
+Status's: 0 every place read, 1 some place (or the record, with --record-table) not read, 2 bad
+options or no identity.
+`peering-autopilot history pcx-…`: the peering's timeline from the autopilot's record (its table in
+the hub), read with the operator's credentials or the hub's record reader role (`--role-arn`);
+`--verify` checks the hash chain. Exit status: 0 read (and intact), 1 the chain is broken, 2 the
+record could not be read or bad options.
 """
 
 from __future__ import annotations
@@ -17,16 +22,23 @@ import re
 import sys
 import time
 from collections.abc import Sequence
+from typing import Any
 from urllib.parse import urlsplit
 
 from peering_autopilot import estate, places
-from peering_autopilot.aws.sessions import AwsAccess, caller_account, operator_session
+from peering_autopilot.aws.sessions import AwsAccess, assumed_session, caller_account, operator_session, record_reader
 from peering_autopilot.context import Context
-from peering_autopilot.errors import AutopilotError, AwsCallError, SettingsError
+from peering_autopilot.errors import AutopilotError, AwsCallError, RecordUnavailableError, SettingsError
 from peering_autopilot.events import PEERING_ID
+from peering_autopilot.record import HISTORY, HistoryEntry, verify_chain
+from peering_autopilot.recorder import Recorder
 from peering_autopilot.settings import ACCOUNT_ID, DEFAULT_PEER_CIDRS, REGION, ROLE_NAME, PeerCidrPolicy, Settings
 from peering_autopilot.triggers import PeeringHint
 from peering_autopilot.verify import diagnose, report_text
+
+DEFAULT_RECORD_TABLE = "peering-autopilot-record"  # the default stack's RecordTable
+TABLE_NAME = re.compile(r"[A-Za-z0-9_.-]{3,255}", re.ASCII)
+ROLE_ARN = re.compile(r"arn:aws[a-z-]*:iam::[0-9]{12}:role/[\w+=,.@/-]{1,512}", re.ASCII)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -67,10 +79,39 @@ def main(argv: Sequence[str] | None = None) -> int:
         default="10",
         help="the hub's MeshAdvisorThreshold: a peering group of more VPCs gets the advice (default: %(default)s)",
     )
+    status.add_argument(
+        "--record-table",
+        default=None,
+        help="the hub's record table (its RecordTableName output): show each peering's last decision",
+    )
+    status.add_argument(
+        "--record-role-arn",
+        default=None,
+        help="assume this role to read the record (the hub's RecordReaderArn output; default: your own credentials)",
+    )
     status.add_argument("--endpoint-url", default=None, help="talk to this endpoint (an emulator) instead of AWS")
     status.add_argument("--json", action="store_true", help="print the table as JSON")
+    history = commands.add_parser("history", help="a peering's timeline, from the autopilot's record")
+    history.add_argument("peering_id", help="the peering, pcx-…")
+    history.add_argument(
+        "--table",
+        default=DEFAULT_RECORD_TABLE,
+        help="the hub's record table, its RecordTableName output (default: %(default)s, the default stack's)",
+    )
+    history.add_argument(
+        "--role-arn",
+        default=None,
+        help="assume this role to read the record (the hub's RecordReaderArn output; default: your own credentials)",
+    )
+    history.add_argument("--region", default=None, help="the hub's region (default: your session's)")
+    history.add_argument("--endpoint-url", default=None, help="talk to this endpoint (an emulator) instead of AWS")
+    history.add_argument("--json", action="store_true", help="print the timeline as JSON")
+    history.add_argument(
+        "--verify", action="store_true", help="check the hash chain: exit 0 intact, 1 broken (says where)"
+    )
     args = parser.parse_args(argv)
-    return run_doctor(args) if args.command == "doctor" else run_status(args)
+    runs = {"doctor": run_doctor, "status": run_status, "history": run_history}
+    return runs[args.command](args)
 
 
 def run_doctor(args: argparse.Namespace) -> int:
@@ -155,12 +196,11 @@ def run_status(args: argparse.Namespace) -> int:
     if not ROLE_NAME.fullmatch(args.member_role_name):
         print(f"error: --member-role-name {args.member_role_name!r} is not a valid role name", file=sys.stderr)
         return 2
-    if args.endpoint_url is not None:
-        url = urlsplit(args.endpoint_url)
-        if url.scheme not in ("http", "https") or not url.netloc:
-            print(f"error: --endpoint-url {args.endpoint_url!r} is not an http(s) URL", file=sys.stderr)
-            return 2
-        os.environ["AWS_ENDPOINT_URL"] = args.endpoint_url
+    problem = _record_options(args.record_table, args.record_role_arn, "--record-table", "--record-role-arn")
+    problem = problem or _endpoint(args.endpoint_url)
+    if problem:
+        print(f"error: {problem}", file=sys.stderr)
+        return 2
     session = operator_session()
     regions = regions or ([session.region_name] if session.region_name else [])
     if not regions:
@@ -185,14 +225,143 @@ def run_status(args: argparse.Namespace) -> int:
     where = [(a, r) for a in accounts for r in regions]
     aws = AwsAccess(settings, session)
     reads, unread = places.read_estate(aws, where)
+    # The record, when asked for: read with the operator's credentials or the reader role's.
+    recorder, record_problem = None, None
+    if args.record_table:
+        try:
+            recorder = _record_recorder(session, args.record_table, args.record_role_arn)
+        except AutopilotError as e:
+            record_problem = str(e)
     report = estate.EstateReport(
         [r.place for r in reads],
         estate.survey(reads, quota, policy, time.time(), places.PeerVpcs(reads, places.vpc_reader(aws, settings))),
         unread,
         places.group_plan(reads, quota, policy, threshold),
     )
+    if args.record_table:
+        report.decisions, report.record_not_read = _last_decisions(recorder, report.peerings, record_problem)
     print(json.dumps(report.describe(), indent=2) if args.json else estate.report_text(report))
-    return 1 if unread else 0
+    return 1 if unread or report.record_not_read else 0
+
+
+def _last_decisions(
+    recorder: Recorder | None, rows: Sequence[estate.PeeringRow], problem: str | None
+) -> tuple[dict[str, HistoryEntry | None], str | None]:
+    """Each peering's last history entry; after the first read the record refuses, none more."""
+    found: dict[str, HistoryEntry | None] = {}
+    for row in rows:
+        if recorder is None or recorder.store is None or problem:
+            break
+        try:
+            item = recorder.store.last(f"{HISTORY}{row.peering_id}")
+        except RecordUnavailableError as e:
+            problem = str(e)
+            break
+        found[row.peering_id] = HistoryEntry.from_item(row.peering_id, item) if item else None
+    return found, problem
+
+
+def run_history(args: argparse.Namespace) -> int:
+    """The peering's timeline from the record; with --verify, whether its hash chain is intact."""
+    if not PEERING_ID.fullmatch(args.peering_id):
+        print(f"error: {args.peering_id!r} is not a peering id (pcx- and 8 to 17 hex digits)", file=sys.stderr)
+        return 2
+    problem = _record_options(args.table, args.role_arn, "--table", "--role-arn") or _endpoint(args.endpoint_url)
+    if problem:
+        print(f"error: {problem}", file=sys.stderr)
+        return 2
+    session = operator_session(args.region)
+    if not session.region_name:
+        print("error: no region: pass --region or set AWS_REGION", file=sys.stderr)
+        return 2
+    try:
+        recorder = _record_recorder(session, args.table, args.role_arn)
+        entries = recorder.history(args.peering_id)
+    except RecordUnavailableError as e:
+        print(f"error: cannot read the history of {args.peering_id}: {_record_reason(e)}", file=sys.stderr)
+        return 2
+    except AutopilotError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    check = verify_chain(entries) if args.verify else None
+    if args.json:
+        out: dict[str, Any] = {
+            "peeringId": args.peering_id,
+            "table": args.table,
+            "entries": [_entry(e) for e in entries],
+        }
+        if check is not None:
+            out["chain"] = {
+                "intact": check.intact,
+                "entries": check.entries,
+                "firstSeq": check.first_seq,
+                "breaks": [{"seq": b.seq, "why": b.why} for b in check.breaks],
+                "summary": check.describe(),
+            }
+        print(json.dumps(out, indent=2))
+    else:
+        print(history_text(args.peering_id, entries))
+        if check is not None:
+            print("")
+            print(f"Chain: {check.describe()}")
+    return 1 if check is not None and not check.intact else 0
+
+
+HISTORY_COLUMNS = ("SEQ", "TIME", "KIND", "ACTOR", "SUMMARY")
+
+
+def history_text(peering_id: str, entries: Sequence[HistoryEntry]) -> str:
+    """The timeline as a table, oldest first."""
+    if not entries:
+        return f"No history recorded for {peering_id}."
+    rows = [HISTORY_COLUMNS, *((str(e.seq), e.at, e.kind, e.actor, e.summary) for e in entries)]
+    widths = [max(len(r[i]) for r in rows) for i in range(len(HISTORY_COLUMNS) - 1)]
+    return "\n".join("  ".join([*(c.ljust(w) for c, w in zip(r, widths, strict=False)), r[-1]]).rstrip() for r in rows)
+
+
+def _entry(entry: HistoryEntry) -> dict[str, Any]:
+    """An entry as JSON; evidence that is not JSON any more (changed by hand) is shown as it is."""
+    try:
+        return entry.describe()
+    except ValueError:
+        return {**entry._asdict(), "eventId": entry.event_id, "evidence": entry.evidence}
+
+
+def _record_recorder(session: Any, table: str, role_arn: str | None) -> Recorder:
+    """A read-only Recorder on the record table: the operator's session, or the reader role's."""
+    reading = assumed_session(session, role_arn) if role_arn else session
+    return Recorder(record_reader(reading, table), None, dry_run=True)
+
+
+def _record_reason(error: RecordUnavailableError) -> str:
+    reason = str(getattr(error, "reason", error))
+    if reason.startswith("ResourceNotFoundException"):
+        return f"no table {error.table} here (--table: the hub's RecordTableName output; --region: the hub's region)"
+    if reason.startswith(("AccessDenied", "UnrecognizedClient")):
+        return f"access denied to {error.table} ({reason}); pass --role-arn, the hub's RecordReaderArn output"
+    return str(error)
+
+
+def _record_options(table: str | None, role_arn: str | None, table_option: str, role_option: str) -> str | None:
+    if table is not None and not TABLE_NAME.fullmatch(table):
+        return f"{table_option} {table!r} is not a DynamoDB table name"
+    if role_arn is not None:
+        if not ROLE_ARN.fullmatch(role_arn):
+            return f"{role_option} {role_arn!r} is not an IAM role ARN"
+        if table is None:
+            return f"{role_option} reads the record: give {table_option} too"
+    return None
+
+
+def _endpoint(endpoint_url: str | None) -> str | None:
+    """Check --endpoint-url and use it for every client; the problem, if any."""
+    if endpoint_url is None:
+        return None
+    url = urlsplit(endpoint_url)
+    if url.scheme not in ("http", "https") or not url.netloc:
+        return f"--endpoint-url {endpoint_url!r} is not an http(s) URL"
+    os.environ["AWS_ENDPOINT_URL"] = endpoint_url
+    return None
 
 
 def _listed(option: str, text: str | None, pattern: re.Pattern[str], what: str) -> list[str]:

@@ -226,6 +226,7 @@ def configure_peering(hint: PeeringHint, ctx: Context) -> ConfigureResult:
                         not changed and (current in (CONFIGURED, PARTIALLY_CONFIGURED) or is_verdict(current))
                     ),
                 )
+        _record(ctx, peering, reports)
     event = PeeringConfigured.of(peering, outcome, settings.dry_run, (r.describe() for r in reports))
     event.publish(ctx.publisher, resources=[peering.arn(ctx.aws.partition(peering.accepter.region))])
     detail = event.as_detail()
@@ -391,6 +392,37 @@ def _summary(reports: list[SideReport]) -> str:
             words += f", invalid allow entries {bad}"
         parts.append(words)
     return "; ".join(parts)
+
+
+def _record(ctx: Context, peering: Peering, reports: list[SideReport]) -> None:
+    """The peering's history: a person's accept (the trigger), then what this run changed, per
+    side; nothing when it changed nothing."""
+    if ctx.origin.person:
+        places = {"requester": peering.requester.describe(), "accepter": peering.accepter.describe()}
+        ctx.recorder.log(peering.peering_id, "accepted", "accepted by a person", places, by_person=True, once=True)
+    if not any(r.changed for r in reports):
+        return
+    added = any(r.added_routes or r.replaced_routes or r.added_rules for r in reports)
+    sides = {
+        r.side.role: {
+            "accountId": r.side.info.account_id,
+            "region": r.side.info.region,
+            "vpcId": r.side.info.vpc_id,
+            "routes": {
+                "added": [x.describe() for x in r.added_routes],
+                "replaced": [x.describe() for x in r.replaced_routes],
+                "removed": [x.describe() for x in r.removed_routes],
+            },
+            "rules": {
+                "added": {g: [str(x) for x in rules] for g, rules in r.added_rules.items()},
+                "removed": {g: [str(x) for x in rules] for g, rules in r.removed_rules.items()},
+            },
+        }
+        for r in reports
+        if r.changed
+    }
+    kind = "configured" if added else "retracted"
+    ctx.recorder.log(peering.peering_id, kind, _summary(reports), {"sides": sides, "status": peering.status})
 
 
 def _skipped(peering_id: str, why: str) -> ConfigureResult:

@@ -195,6 +195,7 @@ def _request(
     ctx.recorder.own_peering(peering_id, owned, how="requested")
     publisher = ctx.publisher
     requested(peering_id, Outcome.REQUESTED).publish(publisher)
+    ctx.recorder.log(peering_id, "requested", f"requested for group {hint.group}", detail)
     # CloudTrail's record of this request is the autopilot's own and starts nothing: the accept,
     # where the accepter sees it, is asked for here.
     why = f"requested by the autopilot for group {hint.group}"
@@ -265,6 +266,7 @@ def withdraw_from_group(hint: PeeringHint, ctx: Context) -> ConnectResult:
     ctx.recorder.release_peering(peering.peering_id)
     publisher = ctx.publisher
     withdrawn(Outcome.WITHDRAWN).publish(publisher)
+    ctx.recorder.log(peering.peering_id, "withdrawn", why, detail)
     # As for the request: the deletion's CloudTrail record is the autopilot's own.
     place = VpcPlace(hint.account_id, hint.region, sides[0].vpc_id)
     _work(peering.peering_id, "clean-up", place, why).publish(publisher)

@@ -31,6 +31,7 @@ from peering_autopilot.model import (
     Vpc,
 )
 from peering_autopilot.places import PeerVpcs, Place, PlaceRead, UnreadPlace
+from peering_autopilot.record import HistoryEntry
 from peering_autopilot.settings import PeerCidrPolicy
 from peering_autopilot.side_plan import NOTHING, SideFacts, acceptance_due, leftovers, plan_side, plural
 from peering_autopilot.status import is_verdict
@@ -166,14 +167,36 @@ class EstateReport:
     peerings: list[PeeringRow]
     not_read: list[UnreadPlace]
     groups: GroupPlan | None = None  # when a VPC read is in a peering group
+    # Each peering's last history entry, when the record was asked (`--record-table`); the
+    # record's problem when it could not be read.
+    decisions: Mapping[str, HistoryEntry | None] | None = None
+    record_not_read: str | None = None
 
     def describe(self) -> dict[str, Any]:
-        return {
+        peerings = [row.describe() for row in self.peerings]
+        if self.decisions is not None:
+            for row in peerings:
+                entry = self.decisions.get(row["peeringId"])
+                row["lastDecision"] = (
+                    {
+                        "seq": entry.seq,
+                        "at": entry.at,
+                        "kind": entry.kind,
+                        "actor": entry.actor,
+                        "summary": entry.summary,
+                    }
+                    if entry
+                    else None
+                )
+        described: dict[str, Any] = {
             "places": [{"accountId": a, "region": r} for a, r in self.places],
-            "peerings": [row.describe() for row in self.peerings],
+            "peerings": peerings,
             "notRead": [p.describe() for p in self.not_read],
             "groups": self.groups.describe() if self.groups else None,
         }
+        if self.decisions is not None:
+            described["recordNotRead"] = self.record_not_read
+        return described
 
 
 COLUMNS = ("PEERING", "STATE", "REQUESTER", "ACCEPTER", "STATUS TAG", "VERDICT", "GROUPS", "MISSING", "HEADROOM")
@@ -184,8 +207,9 @@ def report_text(report: EstateReport) -> str:
     side was not read and `-` where there is nothing."""
     lines = []
     if report.peerings:
-        rows = [COLUMNS, *(_cells(row) for row in report.peerings)]
-        widths = [max(len(r[i]) for r in rows) for i in range(len(COLUMNS))]
+        columns = COLUMNS if report.decisions is None else (*COLUMNS, "LAST DECISION")
+        rows = [columns, *(_cells(row, report.decisions) for row in report.peerings)]
+        widths = [max(len(r[i]) for r in rows) for i in range(len(columns))]
         lines += ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in rows]
         lines.append("")
         lines.append("Per-side columns read requester / accepter; ? not readable, - none.")
@@ -197,11 +221,15 @@ def report_text(report: EstateReport) -> str:
         lines.append("")
         lines.append("Not read:")
         lines += [f"  {p.account_id} {p.region}: {p.message}" for p in report.not_read]
+    if report.record_not_read:
+        lines += ["", f"Record not read: {report.record_not_read}"]
     return "\n".join(lines)
 
 
-def _cells(row: PeeringRow) -> tuple[str, ...]:
+def _cells(row: PeeringRow, decisions: Mapping[str, HistoryEntry | None] | None = None) -> tuple[str, ...]:
     sides = (row.requester, row.accepter)
+    last = decisions.get(row.peering_id) if decisions is not None else None
+    decided = (f"{last.kind} {last.at} {last.actor}",) if last else ("-",) if decisions is not None else ()
 
     def per_side(value: Callable[[SideRow], str]) -> str:
         return " / ".join(value(s) if s.readable else "?" for s in sides)
@@ -215,6 +243,7 @@ def _cells(row: PeeringRow) -> tuple[str, ...]:
         per_side(lambda s: ",".join(s.groups or ()) or "-"),
         " / ".join(s.missing for s in sides),
         per_side(lambda s: str(s.quota_headroom)),
+        *decided,
     )
 
 

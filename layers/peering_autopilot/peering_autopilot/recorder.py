@@ -146,9 +146,14 @@ class Recorder:
         summary: str,
         evidence: Mapping[str, Any] | None = None,
         by_person: bool = False,
+        once: bool = False,
     ) -> None:
         """Append one entry to the peering's history, chained to the one before. Its actor is this
-        function, or with `by_person` the identity CloudTrail gave for the triggering call."""
+        function, or with `by_person` the identity CloudTrail gave for the triggering call. With
+        `once`, nothing when the history already holds this kind from this event (a delivery again:
+        EventBridge delivers at least once)."""
+        if once and not self.dry_run and self._logged(peering_id, kind):
+            return
         actor = self.origin.person if by_person and self.origin.person else self.origin.function
         self._write(
             {
@@ -162,6 +167,15 @@ class Recorder:
                 "evidence": dict(evidence or {}),
             }
         )
+
+    def _logged(self, peering_id: str, kind: str) -> bool:
+        if not self.origin.event_id or self.store is None:
+            return False
+        try:
+            entries = self.history(peering_id)
+        except RecordUnavailableError:
+            return False  # written again rather than lost: the chain still holds
+        return any(e.kind == kind and e.event_id == self.origin.event_id for e in entries)
 
     # ------------------------------------------------------------------ the pair lock
     def lock(self, key: str, holder: str, lease_seconds: int, facts: Mapping[str, Any]) -> str | None:

@@ -305,6 +305,7 @@ def verify_peering(hint: PeeringHint, ctx: Context) -> VerifyResult:
     for side in tagged:
         if side.ec2 is not None:
             retag(side.ec2, peering.peering_id, previous.get(side.role), verdict)
+    _record(ctx, diagnosis, previous)
     event = EVENTS[outcome](
         peering_id=peering.peering_id,
         peering_status=peering.status,
@@ -321,6 +322,27 @@ def verify_peering(hint: PeeringHint, ctx: Context) -> VerifyResult:
     event.publish(ctx.publisher, resources=[peering.arn(ctx.aws.partition(peering.accepter.region))])
     detail = event.as_detail()
     return VerifyResult(peering.peering_id, outcome, text, settings.dry_run, detail, verdict)
+
+
+def _record(ctx: Context, diagnosis: Diagnosis, previous: Mapping[str, str | None]) -> None:
+    """The verdict in the peering's history, when it is new: it differs from the status tag it
+    replaces on a managed side (a verdict found again adds nothing)."""
+    verdict = diagnosis.status_value
+    if not any(tag is not None and tag != verdict for tag in previous.values()):
+        return
+    kind = "verified" if diagnosis.verified else verdict.split(":", 1)[0]  # blocked, unverified
+    evidence = {
+        "verdict": verdict,
+        "replaces": dict(previous),
+        "directions": [
+            {"name": d.path.name, "passed": d.blocked_at is None, "blockedAt": d.blocked_at}
+            for d in diagnosis.directions
+        ],
+        "missingRoutes": diagnosis.missing_routes,
+        "refusedBlocks": diagnosis.refused_blocks,
+        "unreadable": diagnosis.unreadable,
+    }
+    ctx.recorder.log(diagnosis.peering.peering_id, kind, f"verdict {verdict}", evidence)
 
 
 def _skipped(peering_id: str, why: str) -> VerifyResult:

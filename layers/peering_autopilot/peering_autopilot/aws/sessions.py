@@ -158,3 +158,34 @@ def caller_account(session: boto3.Session) -> str:
     """The account the session's credentials belong to."""
     with translated("sts"):
         return str(session.client("sts", config=BOTO_CONFIG).get_caller_identity()["Account"])
+
+
+def assumed_session(
+    session: boto3.Session, role_arn: str, session_name: str = "peering-autopilot-cli"
+) -> boto3.Session:
+    """A session on a role the operator assumes (the hub's record reader role, for the command
+    line), in the same region."""
+    sts = session.client("sts", config=BOTO_CONFIG)
+    account_id = role_arn.split(":")[4] if role_arn.count(":") >= 5 else ""
+    with translated("sts"):
+        try:
+            creds = sts.assume_role(RoleArn=role_arn, RoleSessionName=session_name)["Credentials"]
+        except ClientError as e:
+            raise RoleAssumptionError(
+                account_id=account_id,
+                role_arn=role_arn,
+                reason=f"{error_code(e)}: {error_message(e)}",
+                code=error_code(e),
+            ) from e
+    return boto3.Session(
+        aws_access_key_id=creds["AccessKeyId"],
+        aws_secret_access_key=creds["SecretAccessKey"],
+        aws_session_token=creds["SessionToken"],
+        region_name=session.region_name,
+    )
+
+
+def record_reader(session: boto3.Session, table: str) -> RecordStore:
+    """The record table, read with `session` (the operator's, or the reader role's)."""
+    with translated("dynamodb"):
+        return RecordStore(session.client("dynamodb", config=BOTO_CONFIG), table)
