@@ -128,7 +128,7 @@ class SweepReport:
             "work": dict(counts),
             "problems": [p.describe() for p in self.problems],
         }
-        if self.adopted.get("places") or self.adopted.get("problems"):
+        if any(self.adopted.get(k) for k in ("peerings", "notProven", "problems")):
             described["adopted"] = self.adopted
         if self.groups:
             described["groups"] = {
