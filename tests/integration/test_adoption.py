@@ -164,6 +164,7 @@ def test_an_estate_made_by_the_previous_version_is_adopted_exactly_and_once(
     assert "cloudTrailEventId" in cd_entry["evidence"]
     [ab_entry] = entries[ab]
     assert "cloudTrailEventId" not in ab_entry["evidence"]
+    assert "peeringNotAdopted" in ab_entry["evidence"]
     markers = {i["sk"] for i in items(cloud, autopilot) if i["pk"] == "meta"}
     assert markers == {f"adopted#{acct}#{region}" for acct in (HUB, MEMBER) for region in (REGION, OTHER_REGION)}
 

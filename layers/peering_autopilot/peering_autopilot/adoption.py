@@ -179,6 +179,7 @@ class Adoption:
 
     def __init__(self, ctx: Context) -> None:
         self.ctx = ctx
+        self.recorder = ctx.recorder  # made here, once: the places run in threads
         self._lock = threading.Lock()
         self._marked: frozenset[str] | None = None
         self._unreadable = False
@@ -208,7 +209,7 @@ class Adoption:
         if marked is None or key in marked:
             return
         where = f"{read.account_id}/{read.region}"
-        recorder = ctx.recorder
+        recorder = self.recorder
         adopted: list[tuple[Found, TrailEvent | None]] = []
         unproven: list[str] = []
         for found in candidates(read, ctx.settings.allowed_peer_cidrs):
@@ -252,6 +253,11 @@ class Adoption:
             self.unproven += unproven
             for found, proof in adopted:
                 self._note(found, proof, read, ctx.settings.allowed_peer_cidrs)
+                if found.peering_id in unproven:
+                    self._adopted[found.peering_id]["peeringNotAdopted"] = (
+                        f"tagged {CREATED_FOR_TAG}, but CloudTrail's history in {where} shows no creation by the "
+                        "connector role: a person's"
+                    )
 
     def _note(self, found: Found, proof: TrailEvent | None, read: PlaceRead, policy: PeerCidrPolicy) -> None:
         entry = self._adopted.setdefault(found.peering_id, {"routes": [], "rules": [], "places": []})
@@ -280,7 +286,7 @@ class Adoption:
 
     def finish(self) -> dict[str, Any]:
         """One `adopted` history entry per peering; the counts for the sweep's report."""
-        recorder = self.ctx.recorder
+        recorder = self.recorder
         for peering_id, evidence in sorted(self._adopted.items()):
             parts = [f"{len(evidence['routes'])} route(s)", f"{len(evidence['rules'])} rule(s)"]
             if "peering" in evidence:
