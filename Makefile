@@ -94,7 +94,7 @@ calls: $(STAMP) ## EC2 calls to configure one cross-account peering
 group-calls: $(STAMP) ## EC2 calls of a peering group of 5 VPCs to converge and to re-sweep
 	$(BIN)/python benchmarks/group_calls.py
 
-peering-calls: $(STAMP) ## EC2 calls of one peering from request to verdict, per function
+peering-calls: $(STAMP) ## EC2 and record (DynamoDB, SQS) calls of one peering from request to verdict, per function; a sweep
 	$(BIN)/python benchmarks/peering_calls.py
 
 write-budget: $(STAMP) ## EC2 writes per second of a burst of new peerings at the reserved concurrency

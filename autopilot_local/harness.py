@@ -21,6 +21,8 @@ Where moto differs from AWS, the harness does what AWS does (and says so here):
 - IAM's Deny on the record's history keys (`dynamodb:LeadingKeys` `history#*`: no UpdateItem,
   DeleteItem or BatchWriteItem there): moto checks no IAM; the harness refuses such a call as
   AWS would (autopilot_local/access.py), and records what each history write carried.
+- CloudTrail's event history (`LookupEvents`), which moto does not implement, answers from the
+  events the harness recorded (`LocalCloud.history`), as AWS does: see `lookup_events`.
 """
 
 from __future__ import annotations
@@ -37,12 +39,14 @@ import uuid
 from collections import deque
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import ModuleType
 from typing import Any, TextIO
 
 import boto3
 import botocore.client
+from moto.cloudtrail.responses import CloudTrailResponse
 from moto.events.models import EventPattern
 
 from autopilot_local import aws_semantics
@@ -73,6 +77,8 @@ def use_fake_credentials(region: str) -> None:
 
 
 class LocalCloud:
+    current: LocalCloud | None = None
+
     """Accounts in the emulator. A session per account comes from assuming a role there, which
     moto maps to that account; the hub account uses the plain (default) credentials."""
 
@@ -82,6 +88,7 @@ class LocalCloud:
         self.trail: deque[dict[str, Any]] = deque()
         self.assumed: dict[str, Identity] = {}  # access key id -> who assumed it (for the echo)
         self.history: list[dict[str, Any]] = []  # every CloudTrail event recorded, delivered or not
+        LocalCloud.current = self  # CloudTrail's event history answers from this cloud's (lookup_events)
 
     def record(self, event: dict[str, Any]) -> None:
         """CloudTrail records an event: it waits on the trail for the forwarding rules."""
@@ -586,6 +593,75 @@ class LocalAutopilot:
                 self.published.append(event)
                 out.append(event)
                 sqs.delete_message(QueueUrl=self._queue_url, ReceiptHandle=message["ReceiptHandle"])
+
+
+# ---------------------------------------------------------------------------- CloudTrail's history
+_HISTORY_DAYS = 90  # what CloudTrail's event history keeps
+
+
+def _resource_names(detail: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """The resources CloudTrail indexes for a peering call: the peering and its VPCs."""
+    request = detail.get("requestParameters") or {}
+    response = (detail.get("responseElements") or {}).get("vpcPeeringConnection") or {}
+    names = [("AWS::EC2::VPCPeeringConnection", request.get("vpcPeeringConnectionId", ""))]
+    names.append(("AWS::EC2::VPCPeeringConnection", response.get("vpcPeeringConnectionId", "")))
+    names += [("AWS::EC2::VPC", request.get(k, "")) for k in ("vpcId", "peerVpcId")]
+    return list(dict.fromkeys((kind, name) for kind, name in names if name))
+
+
+def lookup_events(self: CloudTrailResponse) -> str:
+    """`cloudtrail:LookupEvents` as AWS answers it, which moto does not: the management events of
+    the caller's account and region from the last 90 days (or StartTime/EndTime), newest first,
+    filtered by one lookup attribute (ResourceName, EventName, EventId, Username), each with its
+    record as `CloudTrailEvent` JSON. The events are those the harness recorded on the trail
+    (people's recorded clients and the functions' own calls)."""
+    cloud = LocalCloud.current
+    params = json.loads(self.body or "{}")
+    now = datetime.now(UTC)
+    start = (
+        datetime.fromtimestamp(params["StartTime"], UTC)
+        if "StartTime" in params
+        else now - timedelta(days=_HISTORY_DAYS)
+    )
+    end = datetime.fromtimestamp(params["EndTime"], UTC) if "EndTime" in params else now
+    [attribute] = params.get("LookupAttributes") or [{"AttributeKey": "", "AttributeValue": ""}]
+    key, value = attribute["AttributeKey"], attribute["AttributeValue"]
+    found = []
+    for event in reversed(cloud.history if cloud else []):
+        detail = event.get("detail", {})
+        if event.get("account") != self.current_account or event.get("region") != self.region:
+            continue
+        at = datetime.strptime(detail["eventTime"], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+        if not start <= at <= end:
+            continue
+        resources = _resource_names(detail)
+        identity = detail.get("userIdentity", {})
+        username = identity.get("arn", "").rsplit("/", 1)[-1]
+        matches = {
+            "ResourceName": any(name == value for _, name in resources),
+            "EventName": detail.get("eventName") == value,
+            "EventId": detail.get("eventID") == value,
+            "Username": username == value,
+            "": True,
+        }
+        if not matches.get(key, False):
+            continue
+        found.append(
+            {
+                "EventId": detail["eventID"],
+                "EventName": detail["eventName"],
+                "ReadOnly": "false",
+                "EventTime": at.timestamp(),
+                "EventSource": detail.get("eventSource", ""),
+                "Username": username,
+                "Resources": [{"ResourceType": kind, "ResourceName": name} for kind, name in resources],
+                "CloudTrailEvent": json.dumps(detail),
+            }
+        )
+    return json.dumps({"Events": found[: int(params.get("MaxResults", 50))]})
+
+
+CloudTrailResponse.lookup_events = lookup_events  # type: ignore[attr-defined]
 
 
 def deploy_record(stack: Stack, session: boto3.Session, region: str) -> None:

@@ -2,8 +2,10 @@
 
 A person in the hub account requests a peering to an approved member's opted-in VPC; the local
 harness delivers every event as EventBridge would (one delivery per matching rule, the functions'
-own calls echoed by CloudTrail) until nothing is left to do. Printed: each delivery, then the EC2
-calls per operation and function. Calls, not seconds: calls are what EC2 throttles.
+own calls echoed by CloudTrail) until nothing is left to do. Printed: each delivery, then the calls
+per operation and function: EC2's (what EC2 throttles), then the record's (DynamoDB, and SQS for the
+record's backlog), what the record costs per peering. Calls, not seconds. Then two sweeps over the
+converged estate: the first adopts (once per account and region), the second is every sweep after.
 
 Run: make peering-calls (or python benchmarks/peering_calls.py).
 """
@@ -24,6 +26,7 @@ from autopilot_local.world import Network, build_network
 
 HUB, MEMBER, REGION = "123456789012", "222222222222", "us-east-1"
 ENABLED = {"peering-autopilot:enabled": "true"}
+RECORD_SERVICES = ("dynamodb", "sqs")
 
 
 def main() -> int:
@@ -41,24 +44,45 @@ def main() -> int:
         ec2 = cloud.ec2(HUB, REGION, record=True)
         ec2.create_vpc_peering_connection(VpcId=a.vpc_id, PeerVpcId=b.vpc_id, PeerOwnerId=MEMBER)
         deliveries = autopilot.run_until_idle()
+        sweeps = [
+            next(d for d in autopilot.tick() if d.function == "SweepFunction"),
+            next(d for d in autopilot.tick() if d.function == "SweepFunction"),
+        ]
 
-    by_function: dict[str, Counter[str]] = {}
-    print("deliveries (function, rule, outcome, EC2 calls):")
+    by_function: dict[str, Counter[tuple[str, str]]] = {}
+    print("deliveries (function, rule, outcome, EC2 calls, record calls):")
     for d in deliveries:
-        calls = d.calls.by_action("ec2")
+        calls = Counter(d.calls.calls)
         by_function.setdefault(d.function, Counter()).update(calls)
-        print(f"  {d.function:<26} {d.rule.split('.')[-1]:<22} {d.result.get('status')!s:<22} {sum(calls.values())}")
+        ec2 = sum(n for (svc, _), n in calls.items() if svc == "ec2")
+        record = sum(n for (svc, _), n in calls.items() if svc in RECORD_SERVICES)
+        print(f"  {d.function:<26} {d.rule.split('.')[-1]:<22} {d.result.get('status')!s:<22} {ec2:>3} {record:>3}")
 
     functions = list(by_function)
-    operations = sorted({op for c in by_function.values() for op in c})
-    width = max(len(op) for op in operations)
+    names = {"ec2": "EC2", "dynamodb": "DynamoDB", "sqs": "SQS"}
+    rows = [op for op in sorted({op for c in by_function.values() for op in c}) if op[0] in names]
+    width = max(len(f"{svc}:{op}") for svc, op in rows)
     print()
-    print(f"{'EC2 operation':<{width}} | " + " | ".join(f[:-8] for f in functions) + " | total")
-    for op in operations:
-        cells = [f"{by_function[f][op]:>{len(f) - 8}}" for f in functions]
-        print(f"{op:<{width}} | " + " | ".join(cells) + f" | {sum(by_function[f][op] for f in functions):>5}")
-    totals = [f"{sum(by_function[f].values()):>{len(f) - 8}}" for f in functions]
-    print(f"{'all':<{width}} | " + " | ".join(totals) + f" | {sum(sum(c.values()) for c in by_function.values()):>5}")
+    print(f"{'operation':<{width}} | " + " | ".join(f[:-8] for f in functions) + " | total")
+    for service in names:
+        ops = [op for op in rows if op[0] == service]
+        for op in ops:
+            cells = [f"{by_function[f][op]:>{len(f) - 8}}" for f in functions]
+            total = sum(by_function[f][op] for f in functions)
+            print(f"{op[0] + ':' + op[1]:<{width}} | " + " | ".join(cells) + f" | {total:>5}")
+        sums = [sum(n for o, n in by_function[f].items() if o[0] == service) for f in functions]
+        cells = [f"{n:>{len(f) - 8}}" for n, f in zip(sums, functions, strict=True)]
+        print(f"{names[service] + ' all':<{width}} | " + " | ".join(cells) + f" | {sum(sums):>5}")
+
+    print()
+    print("sweeps over the converged estate (2 account-regions): EC2, DynamoDB, SQS, CloudTrail calls")
+    for label, sweep in zip(("first (adopts, once per place)", "every later sweep"), sweeps, strict=True):
+        counted = Counter(svc for svc, _ in sweep.calls.calls)
+        detail = ", ".join(f"{svc}:{op} {n}" for (svc, op), n in sorted(Counter(sweep.calls.calls).items()))
+        print(
+            f"  {label:<32} {counted['ec2']:>3} {counted['dynamodb']:>3} {counted['sqs']:>3} {counted['cloudtrail']:>3}"
+            f"   ({detail})"
+        )
     return 0
 
 

@@ -142,6 +142,18 @@ class Settings:
         own_names = self.member_role_names | {self.member_role_name}
         return self.is_managed_account(account) and path == "/" and name in own_names
 
+    def is_connector_role(self, role_arn: str) -> bool:
+        """The role that requests the autopilot's group peerings: in the hub's account a hub
+        function's role (`is_own_role`; of them only the connect function's may create a peering),
+        in a managed account `<MemberRoleName>-connector` (its policy only creates peerings tagged
+        `created-for-group`)."""
+        match = ROLE_ARN.fullmatch(role_arn)
+        if not match or not self.is_own_role(role_arn):
+            return False
+        if match.group("account") == self.hub_account_id and match.group("path") == HUB_ROLE_PATH:
+            return True
+        return match.group("name").endswith(f"-{MemberRole.CONNECTOR.value}")
+
     def member_role_arn(self, account_id: str, partition: str = "aws") -> str:
         return f"arn:{partition}:iam::{account_id}:role/{self.member_role_name}"
 

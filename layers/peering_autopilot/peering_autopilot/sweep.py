@@ -29,6 +29,8 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
 
+from peering_autopilot.adoption import Adoption
+from peering_autopilot.aws.cloudtrail import TrailGateway
 from peering_autopilot.aws.dynamodb import BacklogQueue, RecordStore
 from peering_autopilot.aws.ec2 import Ec2Gateway
 from peering_autopilot.aws.eventbridge import EventPublisher
@@ -72,6 +74,7 @@ IAM_ACTIONS = actions_of(
     BacklogQueue.receive,
     BacklogQueue.done,
     BacklogQueue.send,
+    TrailGateway.creations,  # adoption: who created a group-tagged peering
 )
 
 
@@ -113,6 +116,7 @@ class SweepReport:
     places: int = 0  # account x region pairs read
     problems: list[PlaceProblem] = field(default_factory=list)  # places not read, and why
     groups: GroupPlan | None = None  # when any VPC is in a group, or a group peering exists
+    adopted: dict[str, Any] = field(default_factory=dict)  # what an earlier version made, adopted (adoption.py)
 
     def describe(self) -> dict[str, Any]:
         counts: dict[str, int] = defaultdict(int)
@@ -127,6 +131,8 @@ class SweepReport:
             "work": dict(counts),
             "problems": [p.describe() for p in self.problems],
         }
+        if any(self.adopted.get(k) for k in ("peerings", "notProven", "problems")):
+            described["adopted"] = self.adopted
         if self.groups:
             described["groups"] = {
                 "skipped": [s.describe() for s in self.groups.skipped],
@@ -177,13 +183,17 @@ def sweep(ctx: Context, outcome: Outcome = Outcome.SWEPT, subject: str = "sweep"
     ]
     seen: list[PlaceRead] = []  # each place's reads, for the group plan once every place is read
     read_vpc = vpc_reader(ctx.aws, settings)
+    adoption = Adoption(ctx)  # the first full read of a place adopts what an earlier version made there
     report = _sweep_places(
         ctx,
         SweepReport(outcome, subject=subject),
         places,
-        lambda ec2: find_work(ec2, settings.allowed_peer_cidrs, ctx.now(), seen=seen, read_vpc=read_vpc),
+        lambda ec2: find_work(
+            ec2, settings.allowed_peer_cidrs, ctx.now(), seen=seen, read_vpc=read_vpc, adopt=adoption.place
+        ),
         outcome.value,
     )
+    report.adopted = adoption.finish()
     report.groups = group_plan(seen, settings.peering_quota, settings.allowed_peer_cidrs, settings.mesh_threshold)
     if report.groups is not None and outcome is Outcome.GROUP_CHANGE:
         # A tag change plans what concerns its VPC: each end of a pair plans it once, not each tag.
@@ -311,12 +321,15 @@ def find_work(
     reconsider: bool = False,
     seen: list[PlaceRead] | None = None,
     read_vpc: VpcReader | None = None,
+    adopt: Callable[[PlaceRead], None] | None = None,
 ) -> list[Work]:
     """What the autopilot would do here, found from one read of the place (places.read_place) and
     judged by the judge configure executes (side_plan). `policy` (AllowedPeerCidrs) and `now` (for
     held refusals) are configure's; `read_vpc` reads a peer's VPC in its own account, as configure
     does, only where a side's plan needs it as proof; the reads go to `seen` too, for the group plan."""
     read = read_place(ec2, only_vpc=only_vpc)
+    if adopt is not None:
+        adopt(read)  # before its plans: what adoption takes is then the autopilot's own
     peer_vpcs = PeerVpcs([read], read_vpc)
     if seen is not None:
         seen.append(read)

@@ -23,6 +23,7 @@ import botocore.session
 from botocore.exceptions import ClientError
 
 from peering_autopilot.aws.calls import BOTO_CONFIG, error_code, error_message, translated
+from peering_autopilot.aws.cloudtrail import TrailGateway
 from peering_autopilot.aws.dynamodb import BacklogQueue, RecordStore
 from peering_autopilot.aws.ec2 import Ec2Gateway
 from peering_autopilot.aws.eventbridge import EventPublisher
@@ -78,6 +79,10 @@ class AwsAccess:
 
     def ssm(self, account_id: str, region: str) -> SsmGateway:
         return SsmGateway(self._client(account_id, "ssm", region), account_id, region)
+
+    def trail(self, account_id: str, region: str) -> TrailGateway:
+        """CloudTrail's event history of an account and region (the member role elsewhere)."""
+        return TrailGateway(self._client(account_id, "cloudtrail", region), account_id, region)
 
     def publisher(self) -> EventPublisher:
         client = self._client(self._settings.hub_account_id, "events", self._settings.hub_region)
