@@ -48,10 +48,12 @@ from peering_autopilot.places import (
     read_place,
     vpc_reader,
 )
+from peering_autopilot.record import Owned, PeeringRecord
+from peering_autopilot.recorder import RecordReads
 from peering_autopilot.routes import peerings_routed
 from peering_autopilot.security_groups import peerings_opened
 from peering_autopilot.settings import PeerCidrPolicy
-from peering_autopilot.side_plan import SideFacts, acceptance_due, leftovers, plan_side
+from peering_autopilot.side_plan import SideFacts, acceptance_due, leftovers, plan_side, settle_intents
 from peering_autopilot.triggers import ScheduledSweep, VpcHint
 
 IAM_ACTIONS = actions_of(
@@ -110,6 +112,8 @@ class SweepReport:
     places: int = 0  # account x region pairs read
     problems: list[PlaceProblem] = field(default_factory=list)  # places not read, and why
     groups: GroupPlan | None = None  # when any VPC is in a group, or a group peering exists
+    record_drained: int = 0  # record writes the backlog held, written to the table at the start
+    record_problems: list[str] = field(default_factory=list)
 
     def describe(self) -> dict[str, Any]:
         counts: dict[str, int] = defaultdict(int)
@@ -123,6 +127,7 @@ class SweepReport:
             "places": self.places,
             "work": dict(counts),
             "problems": [p.describe() for p in self.problems],
+            "record": {"backlogWritten": self.record_drained, "problems": self.record_problems},
         }
         if self.groups:
             described["groups"] = {
@@ -150,15 +155,22 @@ class SweepReport:
         return {"WorkFound": len(self.work), "SweepPlacesFailed": len(self.problems)}
 
     def problem_lines(self) -> list[str]:
-        return [str(problem) for problem in self.problems]
+        return [str(problem) for problem in self.problems] + [f"record: {p}" for p in self.record_problems]
 
 
 def handle_sweep_trigger(trigger: VpcHint | ScheduledSweep, ctx: Context) -> SweepReport:
+    # What steps could not record while the table was down is written first: the record the
+    # sweep then reads holds it.
+    drained = ctx.recorder.drain()
     if isinstance(trigger, ScheduledSweep):
-        return sweep(ctx)
-    if trigger.opted_in and GROUP_TAG in trigger.changed:
-        return sweep(ctx, Outcome.GROUP_CHANGE, trigger.vpc_id)
-    return sweep_vpc(trigger, ctx)
+        report = sweep(ctx)
+    elif trigger.opted_in and GROUP_TAG in trigger.changed:
+        report = sweep(ctx, Outcome.GROUP_CHANGE, trigger.vpc_id)
+    else:
+        report = sweep_vpc(trigger, ctx)
+    report.record_drained = drained
+    report.record_problems = list(ctx.recorder.problems)
+    return report
 
 
 def sweep(ctx: Context, outcome: Outcome = Outcome.SWEPT, subject: str = "sweep") -> SweepReport:
@@ -171,11 +183,14 @@ def sweep(ctx: Context, outcome: Outcome = Outcome.SWEPT, subject: str = "sweep"
     ]
     seen: list[PlaceRead] = []  # each place's reads, for the group plan once every place is read
     read_vpc = vpc_reader(ctx.aws, settings)
+    records = RecordReads(ctx.recorder)
     report = _sweep_places(
         ctx,
         SweepReport(outcome, subject=subject),
         places,
-        lambda ec2: find_work(ec2, settings.allowed_peer_cidrs, ctx.now(), seen=seen, read_vpc=read_vpc),
+        lambda ec2: find_work(
+            ec2, settings.allowed_peer_cidrs, ctx.now(), seen=seen, read_vpc=read_vpc, read_record=records
+        ),
         outcome.value,
     )
     report.groups = group_plan(seen, settings.peering_quota, settings.allowed_peer_cidrs, settings.mesh_threshold)
@@ -240,6 +255,7 @@ def sweep_vpc(hint: VpcHint, ctx: Context) -> SweepReport:
             only_vpc=hint.vpc_id,
             reconsider=True,
             read_vpc=vpc_reader(ctx.aws, settings),
+            read_record=RecordReads(ctx.recorder),
         ),
         "opt-in",
     )
@@ -290,11 +306,14 @@ def find_work(
     reconsider: bool = False,
     seen: list[PlaceRead] | None = None,
     read_vpc: VpcReader | None = None,
+    read_record: Callable[[str], PeeringRecord] | None = None,
 ) -> list[Work]:
     """What the autopilot would do here, found from one read of the place (places.read_place) and
     judged by the judge configure executes (side_plan). `policy` (AllowedPeerCidrs) and `now` (for
     held refusals) are configure's; `read_vpc` reads a peer's VPC in its own account, as configure
-    does, only where a side's plan needs it as proof; the reads go to `seen` too, for the group plan."""
+    does, only where a side's plan needs it as proof; `read_record` reads what the autopilot's
+    record holds of a peering, only where a plan would remove something (without it, nothing is
+    the autopilot's to remove); the reads go to `seen` too, for the group plan."""
     read = read_place(ec2, only_vpc=only_vpc)
     peer_vpcs = PeerVpcs([read], read_vpc)
     if seen is not None:
@@ -305,16 +324,21 @@ def find_work(
         for role, side in peering.sides():
             if (side.account_id, side.region) != read.place or side.vpc_id not in read.vpcs:
                 continue
-            item = _judge(peering, role, read, peer_vpcs, reconsider, policy, now)
+            item = _judge(peering, role, read, peer_vpcs, reconsider, policy, now, read_record)
             if item:
                 work.append(Work(peering.peering_id, item[0], ec2.account_id, ec2.region, item[1]))
-    # Routes through, or rules for, peerings EC2 no longer even lists: leftovers of long-ended ones.
+    # Routes through, or rules for, peerings EC2 no longer even lists: leftovers of long-ended ones,
+    # work only where the record holds some of them.
     forgotten: set[str] = set()
     for vpc_id in read.vpcs:
         forgotten |= (
             peerings_routed(read.tables.get(vpc_id, ())) | peerings_opened(read.groups.get(vpc_id, ()))
         ) - visible
+    tables = [t for ts in read.tables.values() for t in ts]
+    groups = [g for gs in read.groups.values() for g in gs]
     for pcx in sorted(forgotten):
+        if read_record is None or not leftovers(tables, groups, pcx, _owned(read_record(pcx), read, tables, groups)):
+            continue
         why = "routes or rules lead to a peering that is gone"
         work.append(Work(pcx, "clean-up", ec2.account_id, ec2.region, why, local=True))
     return work
@@ -328,25 +352,35 @@ def _judge(
     reconsider: bool,
     policy: PeerCidrPolicy,
     now: float,
+    read_record: Callable[[str], PeeringRecord] | None = None,
 ) -> tuple[str, str] | None:
     """The work one side of one peering, read here, asks for, and why."""
     side = peering.requester if role != ACCEPTER else peering.accepter
     peer = peering.accepter if role != ACCEPTER else peering.requester
     vpc = read.vpcs[side.vpc_id]
     tables, groups = read.tables.get(vpc.vpc_id, ()), read.groups.get(vpc.vpc_id, ())
+    read_owned = (
+        (lambda: _owned(read_record(peering.peering_id), read, tables, groups)) if read_record is not None else None
+    )
     if peering.pending:
         if acceptance_due(peering, role, reconsider):
             return "accept", "a pending request to decide on"
         return None
     if peering.configurable:
         facts = SideFacts(role, peering, vpc, tables, groups, peer_vpcs.known(peer))
-        plan = plan_side(facts, policy, now, lambda: peer_vpcs.read(peer))
+        plan = plan_side(facts, policy, now, lambda: peer_vpcs.read(peer), read_owned)
         return ("configure", plan.summary()) if plan.has_work else None
     if peering.ended:
-        left = leftovers(tables, groups, peering.peering_id)
+        left = leftovers(tables, groups, peering.peering_id, read_owned=read_owned)
         if left:
             return "clean-up", f"{peering.status} peering still has routes or rules in {vpc.vpc_id}"
     return None
+
+
+def _owned(record: PeeringRecord, read: PlaceRead, tables: Sequence[Any], groups: Sequence[Any]) -> Owned:
+    """What the record says is the autopilot's on this side, an intent a crash left counted as
+    configure and clean-up will settle it (made exactly as intended: its own)."""
+    return settle_intents(record, *read.place, tables, groups).owned(record.side(*read.place))
 
 
 def _publish(publisher: EventPublisher, work: list[Work], reason: str) -> None:
