@@ -291,6 +291,15 @@ class RecordReads:
     def reads(self) -> int:
         return len(self._read)
 
+    def unreadable(self) -> list[str]:
+        """The peerings whose record could not be read (nothing of theirs was removed), and why."""
+        with self._lock:
+            return [
+                f"the record of {pid} could not be read: nothing of it is removed ({r.unreadable})"
+                for pid, r in sorted(self._read.items())
+                if r.unreadable
+            ]
+
 
 def _describe(op: Mapping[str, Any]) -> str:
     if op.get("op") == "history":

@@ -127,8 +127,9 @@ class SweepReport:
             "places": self.places,
             "work": dict(counts),
             "problems": [p.describe() for p in self.problems],
-            "record": {"backlogWritten": self.record_drained, "problems": self.record_problems},
         }
+        if self.record_drained or self.record_problems:  # the record's own news, only when there is any
+            described["record"] = {"backlogWritten": self.record_drained, "problems": self.record_problems}
         if self.groups:
             described["groups"] = {
                 "skipped": [s.describe() for s in self.groups.skipped],
@@ -169,7 +170,7 @@ def handle_sweep_trigger(trigger: VpcHint | ScheduledSweep, ctx: Context) -> Swe
     else:
         report = sweep_vpc(trigger, ctx)
     report.record_drained = drained
-    report.record_problems = list(ctx.recorder.problems)
+    report.record_problems += ctx.recorder.problems
     return report
 
 
@@ -193,6 +194,7 @@ def sweep(ctx: Context, outcome: Outcome = Outcome.SWEPT, subject: str = "sweep"
         ),
         outcome.value,
     )
+    report.record_problems += records.unreadable()
     report.groups = group_plan(seen, settings.peering_quota, settings.allowed_peer_cidrs, settings.mesh_threshold)
     if report.groups is not None and outcome is Outcome.GROUP_CHANGE:
         # A tag change plans what concerns its VPC: each end of a pair plans it once, not each tag.
@@ -244,7 +246,8 @@ def sweep_vpc(hint: VpcHint, ctx: Context) -> SweepReport:
         report.problems.append(PlaceProblem(hint.account_id, hint.region, "NotManaged", "", why))
         return report
     # Requests declined because this VPC was not opted in deserve a new decision now.
-    return _sweep_places(
+    records = RecordReads(ctx.recorder)
+    _sweep_places(
         ctx,
         report,
         [(hint.account_id, hint.region)],
@@ -255,10 +258,12 @@ def sweep_vpc(hint: VpcHint, ctx: Context) -> SweepReport:
             only_vpc=hint.vpc_id,
             reconsider=True,
             read_vpc=vpc_reader(ctx.aws, settings),
-            read_record=RecordReads(ctx.recorder),
+            read_record=records,
         ),
         "opt-in",
     )
+    report.record_problems += records.unreadable()
+    return report
 
 
 def _sweep_places(
