@@ -199,6 +199,19 @@ def test_a_rule_a_person_wrote_with_the_autopilots_marker_stays_when_the_tag_nar
     a, b, peering_id = converged_pair(cloud, autopilot)
     mark = MARK.format(peering_id)
     member = cloud.ec2(MEMBER, REGION)
+    # the record names each rule it made by the id AWS gave it (from AuthorizeSecurityGroupIngress's answer)
+    listed = member.describe_security_group_rules(Filters=[{"Name": "group-id", "Values": [b.tagged_group]}])
+    ids = {
+        (r["IpProtocol"], r["FromPort"], r["ToPort"], r["CidrIpv4"]): r["SecurityGroupRuleId"]
+        for r in listed["SecurityGroupRules"]
+        if not r["IsEgress"]
+    }
+    recorded = {
+        (i["protocol"], int(i["from"]), int(i["to"]), i["cidr"]): i.get("ruleId")
+        for i in Record(cloud, autopilot).items(peering_id).values()
+        if i["kind"] == "rule" and i["group"] == b.tagged_group
+    }
+    assert recorded == ids and len(ids) == 2, (recorded, ids)
     member.authorize_security_group_ingress(
         GroupId=b.tagged_group,
         IpPermissions=[
