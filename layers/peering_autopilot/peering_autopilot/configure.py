@@ -6,7 +6,8 @@ verify and the status command ask) what is due, adds what is missing, replaces b
 takes back what the autopilot's record holds that is no longer wanted, and reports per side what
 it did, what it left alone and why. What it makes is recorded (recorder.py): the intent before the
 EC2 call, confirmed after (an intent a crash left is settled on the next run); what it removes,
-or finds another writer made first, is forgotten. The record is read once per peering. A second run changes nothing. Once the peering is active, each
+or finds another writer made first, is forgotten. The record is read once per peering. A second
+run changes nothing. Once the peering is active, each
 managed side also gets its remote DNS option as its VPC's tag asks, and a Name where its view of
 the peering has none.
 """
