@@ -11,6 +11,9 @@ AWS does. Applied once, by importing the harness; each patch says what AWS does 
   that created it, while writes land in the writer's.
 - A peering's options (remote DNS) are set only on an active peering, each side's only by the
   account that owns that side's VPC, in that VPC's region; moto lets any caller set either side.
+- AuthorizeSecurityGroupIngress answers with a SecurityGroupRule (and its id) for every range it
+  authorized; moto answers with those of the last IpPermissions entry only. The configure step
+  records the rule ids from this answer.
 """
 
 from __future__ import annotations
@@ -18,11 +21,12 @@ from __future__ import annotations
 import threading
 from typing import Any
 
-from moto.core.responses import BaseResponse
+from moto.core.responses import ActionResult, BaseResponse
 from moto.ec2.exceptions import OperationNotPermitted
 from moto.ec2.models.route_tables import Route
 from moto.ec2.models.vpc_peering_connections import VPCPeeringConnection, VPCPeeringConnectionBackend
 from moto.ec2.responses._base_response import EC2BaseResponse
+from moto.ec2.responses.security_groups import SecurityGroups
 
 _DEAD_PEERING = {"deleted", "deleting", "rejected", "expired", "failed"}
 _LIVE_BLOCK = {"associated", "associating"}
@@ -95,6 +99,15 @@ def _own_side_options_only(original: Any) -> Any:
     return modify
 
 
+def _every_rule_authorized(self: Any) -> ActionResult:
+    self.error_on_dryrun()
+    rules: list[Any] = []
+    for kwargs in self._process_rules_from_querystring():
+        authorized, _ = self.ec2_backend.authorize_security_group_ingress(**kwargs)
+        rules += authorized
+    return ActionResult({"Return": True, "SecurityGroupRules": rules})
+
+
 _applied = False
 
 
@@ -110,4 +123,5 @@ def apply() -> None:
     VPCPeeringConnectionBackend.modify_vpc_peering_connection_options = _own_side_options_only(  # type: ignore[method-assign]
         VPCPeeringConnectionBackend.modify_vpc_peering_connection_options
     )
+    SecurityGroups.authorize_security_group_ingress = _every_rule_authorized  # type: ignore[method-assign]
     _applied = True

@@ -97,10 +97,11 @@ def test_a_deleted_peering_leaves_no_trace_and_nothing_of_anyone_else_is_touched
     assert statuses(autopilot.tick()) == [("SweepFunction", "sweep")]
 
 
-def test_a_rejected_request_loses_the_routes_added_while_it_was_pending(
+def test_a_rejected_request_keeps_a_route_a_person_added_while_it_was_pending(
     cloud: LocalCloud, autopilot_factory: Any
 ) -> None:
-    # GIVEN a request into a VPC not opted in (declined), with a route added early on the managed side
+    # GIVEN a request into a VPC not opted in (declined), and a route a person added early on the
+    # managed side (the autopilot's record does not hold it: it is the person's)
     a, b = seed(cloud, b_tags={})
     autopilot = autopilot_factory()
     peering_id = request(cloud, a, b)
@@ -113,12 +114,17 @@ def test_a_rejected_request_loses_the_routes_added_while_it_was_pending(
     cloud.ec2(MEMBER, REGION, record=True).reject_vpc_peering_connection(VpcPeeringConnectionId=peering_id)
     deliveries = autopilot.run_until_idle()
 
-    # THEN the managed side is tidied; the side that never opted in is not touched
-    assert statuses(deliveries) == [("CleanupPeeringFunction", "cleaned-up")]
-    assert routes_via(cloud, a, peering_id) == []
+    # THEN clean-up removes nothing of the person's and says it kept their route; the side that
+    # never opted in is not touched
+    assert statuses(deliveries) == [("CleanupPeeringFunction", "nothing-to-clean")]
+    assert routes_via(cloud, a, peering_id) == [(a.route_table_id, b.cidr)]
     [event] = [e for e in autopilot.published if e["detail-type"] == "Peering Cleaned Up"]
-    accepter = next(s for s in event["detail"]["sides"] if s["role"] == "accepter")
-    assert accepter["managed"] is False
+    sides = {s["role"]: s for s in event["detail"]["sides"]}
+    assert sides["requester"]["kept"]["routes"] == [{"routeTableId": a.route_table_id, "destination": b.cidr}]
+    assert sides["requester"]["kept"]["reason"] == "not in the autopilot's record: a person's"
+    assert sides["accepter"]["managed"] is False
+    # ... and the sweep finds no clean-up work in the person's route
+    assert statuses(autopilot.tick()) == [("SweepFunction", "sweep")]
 
 
 def test_a_vpc_that_opts_in_has_its_pending_request_accepted_at_once(cloud: LocalCloud, autopilot_factory: Any) -> None:

@@ -14,6 +14,7 @@ from botocore.awsrequest import AWSResponse
 from autopilot_local.harness import PROJECT, Delivery, LocalAutopilot, LocalCloud
 from autopilot_local.template import SCHEDULE
 from peering_autopilot import cli
+from peering_autopilot.estate import RECORD_NOT_READ
 from tests.support.domain import Body, ec2_error
 from tests.support.faults import Request, install_fault
 from tests.support.world import (
@@ -166,6 +167,7 @@ def test_every_peering_is_one_row_pending_verified_and_what_a_deleted_route_leav
         "peerings": world.rows(a_missing=f"1 route due in {world.a.side.vpc_id}"),
         "notRead": [],
         "groups": ALONE_IN_ITS_GROUPS,
+        "record": RECORD_NOT_READ,  # the command reads no record yet: nothing counts as the autopilot's
     }
 
 
@@ -199,6 +201,7 @@ def test_a_place_that_cannot_be_read_is_listed_and_the_rest_is_still_shown(
             }
         ],
         "groups": ALONE_IN_ITS_GROUPS,
+        "record": RECORD_NOT_READ,  # the command reads no record yet: nothing counts as the autopilot's
     }
 
 
@@ -292,8 +295,14 @@ def test_by_default_only_your_account_in_your_region_is_read_as_a_table(
     # sides not readable (its account was not listed), and the legend; then the peering groups
     # (VPC-A's groups have no other member: nothing to do)
     assert code == 0
-    assert out[-3:] == ["", "Peering groups:", "  converged: every pair that shares a group is peered"]
-    header, *rows, blank, legend = out[:-3]
+    assert out[-5:] == [
+        "",
+        "Peering groups:",
+        "  converged: every pair that shares a group is peered",
+        "",
+        RECORD_NOT_READ,  # the command reads no record yet: nothing counts as the autopilot's
+    ]
+    header, *rows, blank, legend = out[:-5]
     assert header.split() == [
         "PEERING", "STATE", "REQUESTER", "ACCEPTER", "STATUS", "TAG", "VERDICT", "GROUPS", "MISSING", "HEADROOM"
     ]  # fmt: skip

@@ -50,7 +50,9 @@ def _granted_to_member_role(role: str) -> frozenset[str]:
 def test_each_function_role_grants_exactly_what_the_function_called_in_the_hub(
     recorded: set[CallRecord], function: str
 ) -> None:
-    called = {c.action for c in recorded if c.function == function and c.where == "hub"}
+    # Plumbing (the failed-events queue's SendMessage) is out of both sides: the record's backlog
+    # queue is sent to with the same action, so a call to it cannot tell the two grants apart.
+    called = {c.action for c in recorded if c.function == function and c.where == "hub"} - PLUMBING_ACTIONS
     granted = _granted_to_function(function)
     assert {"unused grants": sorted(granted - called), "calls not granted": sorted(called - granted)} == {
         "unused grants": [],

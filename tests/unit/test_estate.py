@@ -13,7 +13,8 @@ from peering_autopilot.estate import EstateReport, PeeringRow, SideRow, group_na
 from peering_autopilot.holds import new_hold
 from peering_autopilot.model import Cidrs, Peering, PeeringSide, RouteTable, SecurityGroup, Vpc
 from peering_autopilot.places import LISTED_STATES, PlaceRead, UnreadPlace, read_estate, read_place
-from peering_autopilot.security_groups import rule_description
+from peering_autopilot.record import MADE, OwnedRoute, OwnedRule, PeeringRecord
+from peering_autopilot.security_groups import own_rules, rule_description
 from peering_autopilot.settings import PeerCidrPolicy
 
 HUB, MEMBER, PARTNER = "111111111111", "222222222222", "999999999999"
@@ -68,6 +69,31 @@ def place(
     for group_read in groups:
         groups_by_vpc.setdefault(group_read.vpc_id, []).append(group_read)
     return PlaceRead(account, region, {v.vpc_id: v for v in vpcs}, tuple(peerings), by_vpc, groups_by_vpc)
+
+
+def made_all(*reads: PlaceRead) -> Any:
+    """A record reader whose record holds every route through a peering and every rule marked
+    for it in `reads`: all of it the autopilot's own making."""
+
+    def read(pid: str) -> PeeringRecord:
+        routes = {
+            OwnedRoute(r.account_id, r.region, t.route_table_id, str(route.destination)): {"state": MADE}
+            for r in reads
+            for ts in r.tables.values()
+            for t in ts
+            for route in t.routes
+            if route.peering_id == pid
+        }
+        rules = {
+            OwnedRule(r.account_id, r.region, g.group_id, rule): {"state": MADE}
+            for r in reads
+            for gs in r.groups.values()
+            for g in gs
+            for rule in own_rules(g, pid)
+        }
+        return PeeringRecord(pid, routes, rules, None)
+
+    return read
 
 
 def converged_hub(*peerings: Peering, a_tags: dict[str, str] | None = None) -> PlaceRead:
@@ -168,10 +194,18 @@ def test_what_is_missing_counts_the_route_and_rule_changes_the_sweep_would_send_
         [group("sg-b", "vpc-b", "icmp", {"10.0.0.0/16": P1})],
     )
 
-    [row] = survey([hub, member], 50, POLICY, NOW)
+    [row] = survey([hub, member], 50, POLICY, NOW, read_record=made_all(hub, member))
 
     assert row.requester.missing == "1 route, 1 rule due in vpc-a"
     assert row.accepter.missing == "1 route due in vpc-b"
+    # without the record nothing is the autopilot's: the route to take back is left alone, said so
+    [unread] = survey([hub, member], 50, POLICY, NOW)
+    assert unread.accepter.missing == (
+        "1 removal left alone: the record could not be read (the autopilot's record was not read)"
+    )
+    # and a route the record does not hold is a person's: nothing due
+    [persons] = survey([hub, member], 50, POLICY, NOW, read_record=lambda pid: PeeringRecord(pid, {}, {}, None))
+    assert persons.accepter.missing == "nothing"
     assert row.verdict == "verified"  # the tag says what the probe found then; the table says what is due now
 
 
@@ -254,7 +288,8 @@ def test_the_group_tag_is_read_as_comma_separated_names(value: str, groups: tupl
 def test_an_ended_peering_with_routes_or_rules_left_shows_them_to_clean_up() -> None:
     p1 = peering(P1, "deleted", A, B)
 
-    [row] = survey([converged_hub(p1), place(MEMBER, EAST, [vpc(B)], [p1])], 50, POLICY, NOW)
+    reads = [converged_hub(p1), place(MEMBER, EAST, [vpc(B)], [p1])]
+    [row] = survey(reads, 50, POLICY, NOW, read_record=made_all(*reads))
 
     assert row.requester.missing == "1 route, 1 rule to clean up in vpc-a"
     assert row.accepter.missing == "nothing"
@@ -315,6 +350,7 @@ def test_the_text_report_is_one_table_then_the_places_not_read() -> None:
         [(HUB, EAST)],
         survey([converged_hub(p1, a_tags={"peering-autopilot:group": "prod"})], 50, POLICY, NOW),
         [UnreadPlace(MEMBER, EAST, "AccessDeniedError", "UnauthorizedOperation", "ec2 DescribeVpcs failed: denied")],
+        record_read=True,
     )
 
     assert report_text(report).splitlines() == [
@@ -329,7 +365,15 @@ def test_the_text_report_is_one_table_then_the_places_not_read() -> None:
 
 
 def test_a_report_without_peerings_says_how_many_places_it_read() -> None:
-    assert report_text(EstateReport([(HUB, EAST), (HUB, WEST)], [], [])) == "No peerings in the 2 places read."
+    assert (
+        report_text(EstateReport([(HUB, EAST), (HUB, WEST)], [], [], record_read=True))
+        == "No peerings in the 2 places read."
+    )
+
+
+def test_a_report_judged_without_the_record_says_so() -> None:
+    text = report_text(EstateReport([(HUB, EAST)], [], []))
+    assert text.splitlines()[-1].startswith("The autopilot's record was not read: nothing counts as the autopilot's")
 
 
 class FakeGateway:

@@ -164,6 +164,7 @@ def test_a_forgotten_peerings_clean_up_names_the_one_place_it_was_cleaned_in() -
                 "notManagedReason": None,
                 "routesRemoved": routes,
                 "rulesRemoved": rules,
+                "kept": {},
             }
         ],
     }

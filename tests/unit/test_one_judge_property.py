@@ -3,7 +3,9 @@
 For any side (route tables with and without the routes tag in any spelling, with a person's routes,
 dead routes, routes to blocks the peer gave up; groups with allow tags good and bad, with a
 person's rules and the autopilot's; remote DNS asked or not, on or off, marked or not; a Name or
-none; the peer's VPC readable in its own account or not):
+none; the peer's VPC readable in its own account or not; the autopilot's record holding its routes
+and rules, not holding a person's route through the peering or a person's rule with the marker,
+or unreadable):
 - the sweep reports configure work for the side exactly when configure changes something there;
 - after configure has run, the sweep reports none.
 
@@ -11,7 +13,7 @@ Both run for real (`sweep.find_work`, `configure.configure_peering`) against an 
 one peering that keeps AWS's semantics where they matter here: a duplicate route or rule is
 refused, a revoke matches protocol, ports and range, a peering's description of a VPC lists its
 current blocks (EC2 updates CidrBlockSet when a block is associated), each account has its own
-tags on a peering.
+tags on a peering. The record is an in-memory table with RecordStore's methods.
 """
 
 from __future__ import annotations
@@ -24,10 +26,18 @@ from hypothesis import strategies as st
 
 from peering_autopilot.configure import configure_peering
 from peering_autopilot.context import Context
-from peering_autopilot.errors import AlreadyPresentError, RoleAssumptionError, VpcNotFoundError
+from peering_autopilot.errors import (
+    AlreadyPresentError,
+    RecordConflictError,
+    RecordUnavailableError,
+    RoleAssumptionError,
+    VpcNotFoundError,
+)
 from peering_autopilot.model import ACTIVE, STATUS_TAG, Cidrs, Peering, PeeringSide, RouteTable, SecurityGroup, Vpc
 from peering_autopilot.places import vpc_reader
-from peering_autopilot.security_groups import rule_description
+from peering_autopilot.record import MADE, OwnedRoute, OwnedRule, own_key, route_item, rule_item
+from peering_autopilot.recorder import Recorder, RecordReads
+from peering_autopilot.security_groups import Rule, rule_description
 from peering_autopilot.sweep import find_work
 from peering_autopilot.triggers import PeeringHint
 from tests.support.domain import settings as domain_settings
@@ -97,7 +107,7 @@ class FakeEc2:
         table["Routes"] = [r for r in table["Routes"] if _destination(r) != destination]
         self.changes.append(f"delete {table_id} {destination}")
 
-    def authorize_ingress(self, group_id: str, permissions: list[dict[str, Any]]) -> None:
+    def authorize_ingress(self, group_id: str, permissions: list[dict[str, Any]]) -> dict[tuple[Any, ...], str]:
         group = self._group(group_id)
         have = {_key(p, r["CidrIp"]) for p in group["IpPermissions"] for r in p.get("IpRanges", [])}
         new = [(p, r) for p in permissions for r in p.get("IpRanges", [])]
@@ -106,6 +116,7 @@ class FakeEc2:
         for p, r in new:
             group["IpPermissions"].append({**_ports(p), "IpRanges": [dict(r)]})
         self.changes.append(f"authorize {group_id}")
+        return {_key(p, r["CidrIp"]): f"sgr-{n}" for n, (p, r) in enumerate(new)}  # the ids AWS answers with
 
     def revoke_ingress(self, group_id: str, permissions: list[dict[str, Any]]) -> None:
         group = self._group(group_id)
@@ -152,6 +163,49 @@ def _key(permission: dict[str, Any], cidr: str) -> tuple[str, int, int, str]:
     return protocol, int(permission.get("FromPort", -1)), int(permission.get("ToPort", -1)), cidr
 
 
+class MemoryRecord:
+    """The record table in memory, with RecordStore's methods; `down` makes every call fail as a
+    table that does not answer."""
+
+    table = "memory"
+
+    def __init__(self, down: bool = False) -> None:
+        self.items_by_key: dict[tuple[str, str], dict[str, Any]] = {}
+        self.down = down
+
+    def _check(self, operation: str) -> None:
+        if self.down:
+            raise RecordUnavailableError(table=self.table, operation=operation, reason="ResourceNotFoundException")
+
+    def items(self, pk: str) -> list[dict[str, Any]]:
+        self._check("Query")
+        return [dict(v) for (p, _), v in sorted(self.items_by_key.items()) if p == pk]
+
+    def last(self, pk: str) -> dict[str, Any] | None:
+        found = self.items(pk)
+        return found[-1] if found else None
+
+    def put_new(self, item: dict[str, Any]) -> None:
+        self._check("PutItem")
+        if (item["pk"], item["sk"]) in self.items_by_key:
+            raise RecordConflictError(table=self.table, operation="PutItem")
+        self.items_by_key[(item["pk"], item["sk"])] = dict(item)
+
+    def put_if(self, item: dict[str, Any], condition: str, values: Any) -> None:
+        self._check("PutItem")
+        self.items_by_key[(item["pk"], item["sk"])] = dict(item)
+
+    def write(self, puts: Any = (), deletes: Any = ()) -> None:
+        self._check("BatchWriteItem")
+        for item in puts:
+            self.items_by_key[(item["pk"], item["sk"])] = dict(item)
+        for key in deletes:
+            self.items_by_key.pop(tuple(key), None)
+
+    def holds(self, kind: str) -> set[str]:
+        return {sk for (pk, sk), item in self.items_by_key.items() if pk == own_key(PID) and item["kind"] == kind}
+
+
 @dataclass
 class World:
     """One peering from the hub's VPC (requester, opted in) to a peer VPC (accepter, not opted
@@ -166,6 +220,7 @@ class World:
     view_tags: dict[str, dict[str, str]]
     remote_dns: dict[str, bool | None] = field(default_factory=dict)
     gateways: dict[tuple[str, str], FakeEc2] = field(default_factory=dict)
+    record: MemoryRecord = field(default_factory=MemoryRecord)
 
     def peering(self, account_id: str) -> Peering:
         def dns(role: str) -> bool | None:
@@ -188,8 +243,8 @@ class World:
     def publisher(self) -> Any:
         return _Publisher()
 
-    def record_store(self) -> None:  # no record table: what a step records is only reported
-        return None
+    def record_store(self) -> MemoryRecord:
+        return self.record
 
     def backlog(self) -> None:
         return None
@@ -204,15 +259,18 @@ class _Publisher:
 
 
 ROUTES_TAG_SPELLINGS = [None, "true", "TRUE", "True", "false", "False", "no", "yes", ""]
-ROUTE_KINDS = ["none", "ours", "ours-blackhole", "other-peering", "gateway", "dead-nat"]
+# "ours": through the peering and in the record; "persons-through": through the peering, not in the
+# record (a person's, whatever its destination)
+ROUTE_KINDS = ["none", "ours", "ours-blackhole", "persons-through", "other-peering", "gateway", "dead-nat"]
 ALLOW_TAGS = [None, "icmp", "tcp:443", "icmp,tcp:443", "icmp,bogus"]
-RULE_KINDS = ["none", "ours", "persons"]
+# "ours": marked and in the record; "persons-marked": a person wrote the marker, not in the record
+RULE_KINDS = ["none", "ours", "persons", "persons-marked"]
 TRAFFIC = [{"IpProtocol": "icmp", "FromPort": -1, "ToPort": -1}, {"IpProtocol": "tcp", "FromPort": 443, "ToPort": 443}]
 
 
 def _route(destination: str, kind: str) -> dict[str, Any] | None:
     route: dict[str, Any] = {"DestinationCidrBlock": destination, "State": "active"}
-    if kind == "ours":
+    if kind in ("ours", "persons-through"):
         return {**route, "VpcPeeringConnectionId": PID}
     if kind == "ours-blackhole":  # while the peering provisions: still its own
         return {**route, "VpcPeeringConnectionId": PID, "State": "blackhole"}
@@ -237,6 +295,7 @@ def worlds(draw: st.DrawFn) -> World:
     vpcs = {"vpc-a": Vpc("vpc-a", HUB, REGION, Cidrs.of(OWN_BLOCKS), own_tags)}
     if peer_readable:  # readable in its own account, not opted in: configure reads it, never changes it
         vpcs["vpc-b"] = Vpc("vpc-b", MEMBER, REGION, Cidrs.of(peer_blocks), {"Name": "peer"})
+    record = MemoryRecord(down=draw(st.booleans()) and draw(st.booleans()))  # a quarter: unreadable
     tables = []
     for n in range(draw(st.integers(1, 3))):
         association = {"Main": True} if n == 0 else draw(st.sampled_from([{"SubnetId": f"subnet-{n}"}, {}]))
@@ -244,9 +303,13 @@ def worlds(draw: st.DrawFn) -> World:
         local = {"DestinationCidrBlock": OWN_BLOCKS[0], "GatewayId": "local", "State": "active"}
         routes = [local]
         for destination in DESTINATIONS:
-            route = _route(destination, draw(st.sampled_from(ROUTE_KINDS)))
+            kind = draw(st.sampled_from(ROUTE_KINDS))
+            route = _route(destination, kind)
             if route:
                 routes.append(route)
+            if kind in ("ours", "ours-blackhole"):
+                owned = OwnedRoute(HUB, REGION, f"rtb-{n}", destination)
+                record.items_by_key[(own_key(PID), owned.sort_key)] = route_item(PID, owned, MADE, "t", "created")
         tables.append(
             {
                 "RouteTableId": f"rtb-{n}",
@@ -265,8 +328,13 @@ def worlds(draw: st.DrawFn) -> World:
                 kind = draw(st.sampled_from(RULE_KINDS))
                 if kind == "none":
                     continue
-                described = {"Description": rule_description(PID)} if kind == "ours" else {}
+                described = {"Description": rule_description(PID)} if kind in ("ours", "persons-marked") else {}
                 permissions.append({**traffic, "IpRanges": [{"CidrIp": cidr, **described}]})
+                if kind == "ours":
+                    ports = (traffic["FromPort"], traffic["ToPort"])
+                    owned_rule = OwnedRule(HUB, REGION, f"sg-{n}", Rule(str(traffic["IpProtocol"]), *ports, cidr))
+                    item = rule_item(PID, owned_rule, MADE, "t", "created", "sgr-1")
+                    record.items_by_key[(own_key(PID), owned_rule.sort_key)] = item
         groups.append(
             {
                 "GroupId": f"sg-{n}",
@@ -281,12 +349,13 @@ def worlds(draw: st.DrawFn) -> World:
     if draw(st.booleans()):
         hub_view["peering-autopilot:remote-dns:requester"] = "on"
     remote_dns: dict[str, bool | None] = {"requester": draw(st.booleans()), "accepter": False}
-    return World(peer_account, status, peer_blocks, vpcs, tables, groups, {HUB: hub_view}, remote_dns)
+    return World(peer_account, status, peer_blocks, vpcs, tables, groups, {HUB: hub_view}, remote_dns, record=record)
 
 
 def _sweep_finds_configure_work(world: World) -> list[str]:
     ec2 = world.ec2(HUB, REGION)
-    found = find_work(ec2, CONFIG.allowed_peer_cidrs, NOW, read_vpc=vpc_reader(world, CONFIG))  # type: ignore[arg-type]
+    records = RecordReads(Recorder(world.record, None))  # type: ignore[arg-type]
+    found = find_work(ec2, CONFIG.allowed_peer_cidrs, NOW, read_vpc=vpc_reader(world, CONFIG), read_record=records)  # type: ignore[arg-type]
     return [w.why for w in found if w.peering_id == PID and w.work == "configure"]
 
 
@@ -298,7 +367,8 @@ CONFIG = domain_settings(managed_regions=(REGION,))
 def test_the_sweep_finds_work_exactly_where_configure_changes_something_and_none_after(world: World) -> None:
     # GIVEN a random side; WHEN the sweep looks, then configure runs, then the sweep looks again
     before = _sweep_finds_configure_work(world)
-    persons = _live_routes_elsewhere(world)
+    persons = _live_routes_elsewhere(world) | _persons_through(world)
+    persons_rules = _persons_marked_rules(world)
     ctx = Context(CONFIG, world, sleep=lambda _: None, backoff=(0.0,), now=lambda: NOW)  # type: ignore[arg-type]
     configure_peering(PeeringHint(PID, HUB, REGION), ctx)
     changed = world.ec2(HUB, REGION).changes
@@ -307,8 +377,54 @@ def test_the_sweep_finds_work_exactly_where_configure_changes_something_and_none
     # THEN the sweep found work exactly where configure changed something, and none is left
     assert bool(before) == bool(changed), f"sweep said {before}, configure changed {changed}"
     assert after == [], f"after configure the sweep still finds {after}"
-    # and a live route to another target is never taken over
-    assert persons <= _live_routes_elsewhere(world)
+    # and a live route to another target is never taken over, nor a person's route through the
+    # peering or a person's rule with the marker removed
+    assert persons <= _live_routes_elsewhere(world) | _persons_through(world)
+    assert persons_rules <= _persons_marked_rules(world)
+    # and the record holds exactly the routes and rules through the peering configure made or kept
+    if not world.record.down:
+        routes = {OwnedRoute(HUB, REGION, t, d).sort_key for t, d in _routes_through(world)}
+        assert world.record.holds("route") <= routes, "the record holds a route that is not there"
+        made = {
+            OwnedRoute(HUB, REGION, *c.split()[1:]).sort_key for c in changed if c.split()[0] in ("create", "replace")
+        }
+        assert made <= world.record.holds("route"), f"configure made {made} but the record does not hold them"
+
+
+def _routes_through(world: World) -> set[tuple[str, str]]:
+    return {
+        (t["RouteTableId"], _destination(r))
+        for t in world.tables
+        for r in t["Routes"]
+        if r.get("VpcPeeringConnectionId") == PID
+    }
+
+
+def _persons_through(world: World) -> set[tuple[str, str, str]]:
+    """Routes through the peering the record does not hold: a person's."""
+    held = world.record.holds("route")
+    return {
+        (table, destination, PID)
+        for table, destination in _routes_through(world)
+        if OwnedRoute(HUB, REGION, table, destination).sort_key not in held
+    }
+
+
+def _persons_marked_rules(world: World) -> set[tuple[str, str, str]]:
+    """Marked rules the record does not hold: a person's."""
+    held = world.record.holds("rule")
+    mark = rule_description(PID)
+    return {
+        (g["GroupId"], str(p["IpProtocol"]), r["CidrIp"])
+        for g in world.groups
+        for p in g["IpPermissions"]
+        for r in p.get("IpRanges", [])
+        if r.get("Description") == mark
+        and OwnedRule(
+            HUB, REGION, g["GroupId"], Rule(str(p["IpProtocol"]), int(p["FromPort"]), int(p["ToPort"]), r["CidrIp"])
+        ).sort_key
+        not in held
+    }
 
 
 def _live_routes_elsewhere(world: World) -> set[tuple[str, str, str]]:

@@ -10,6 +10,7 @@ import pytest
 from peering_autopilot.model import ROUTES_TAG, Cidrs, RouteTable
 from peering_autopilot.routes import (
     Network,
+    PersonsRoute,
     RefusedBlock,
     Route,
     RouteConflict,
@@ -381,7 +382,14 @@ def test_a_less_or_more_specific_route_elsewhere_is_not_a_conflict(other_destina
     table = main_table("rtb-0aaa000000000001", routes=[route])
 
     # WHEN the peer's exact block is routed: the longest prefix wins, so the new route is still added
-    assert plan_routes([table], [PEER_V4], PEERING_ID) == RoutePlan(add=[Route("rtb-0aaa000000000001", "10.1.0.0/16")])
+    plan = plan_routes([table], [PEER_V4], PEERING_ID)
+    assert plan.add == [Route("rtb-0aaa000000000001", "10.1.0.0/16")] and plan.conflicts == []
+    # ... and a slice of the peer's block sent elsewhere is a person's route that changes the path
+    inside = other_destination != "0.0.0.0/0"
+    why = f"sends {other_destination}, inside the peer's 10.1.0.0/16, to tgw-0123456789abcdef0 instead of this peering"
+    assert plan.persons == (
+        [PersonsRoute("rtb-0aaa000000000001", other_destination, "tgw-0123456789abcdef0", why, True)] if inside else []
+    )
 
 
 @pytest.mark.parametrize(
@@ -424,20 +432,50 @@ def test_a_route_through_this_peering_to_a_block_the_peer_lost_is_removed_only_w
     table = main_table("rtb-0aaa000000000001", routes=[peering_route("10.1.0.0/16"), peering_route("100.64.0.0/20")])
     peer_now = Cidrs.of(["10.1.0.0/16"])
 
+    def ours(table_id: str, destination: str) -> bool:  # the autopilot's record holds it
+        return True
+
     # WHEN the peer VPC was read in its own account: the stale route is removed
-    assert plan_routes([table], [PEER_V4], PEERING_ID, peer_now) == RoutePlan(
+    assert plan_routes([table], [PEER_V4], PEERING_ID, peer_now, ours) == RoutePlan(
         present=[Route("rtb-0aaa000000000001", "10.1.0.0/16")],
         remove=[Route("rtb-0aaa000000000001", "100.64.0.0/20")],
     )
     # WHEN it could not be read: left alone, reported
-    assert plan_routes([table], [PEER_V4], PEERING_ID, None).left_alone == [
+    assert plan_routes([table], [PEER_V4], PEERING_ID, None, ours).left_alone == [
         RouteLeftAlone(
             "rtb-0aaa000000000001", "100.64.0.0/20", "the peer VPC could not be read: it may still hold this block"
         )
     ]
     # WHEN the peer still holds it but it is not wanted (refused by policy): left alone, reported
-    still = plan_routes([table], [PEER_V4], PEERING_ID, Cidrs.of(["10.1.0.0/16", "100.64.0.0/20"]))
+    still = plan_routes([table], [PEER_V4], PEERING_ID, Cidrs.of(["10.1.0.0/16", "100.64.0.0/20"]), ours)
     assert still.remove == [] and [r.destination for r in still.left_alone] == ["100.64.0.0/20"]
+
+
+def test_a_route_through_the_peering_the_record_does_not_hold_is_a_persons_and_stays() -> None:
+    # GIVEN the peer gave up 100.64.0.0/20, and a person routed 10.1.5.0/24 (inside the peer's
+    # block) through the peering; the record holds neither
+    routes = [peering_route("10.1.0.0/16"), peering_route("100.64.0.0/20"), peering_route("10.1.5.0/24")]
+    table = main_table("rtb-0aaa000000000001", routes=routes)
+    peer_now = Cidrs.of(["10.1.0.0/16"])
+
+    plan = plan_routes([table], [PEER_V4], PEERING_ID, peer_now, lambda t, d: False)
+
+    # THEN both are a person's: kept, reported; the more specific one keeps the path (this peering)
+    assert plan.remove == [] and plan.left_alone == []
+    assert [(p.destination, p.reason, p.changes_path) for p in plan.persons] == [
+        ("100.64.0.0/20", "not in the autopilot's record: a person's route", False),
+        (
+            "10.1.5.0/24",
+            "not in the autopilot's record: a person's route (more specific, inside the peer's 10.1.0.0/16)",
+            False,
+        ),
+    ]
+    # WHEN the record could not be read: nothing removed, and said why
+    unread = plan_routes([table], [PEER_V4], PEERING_ID, peer_now, None, "ResourceNotFoundException: gone")
+    assert unread.remove == [] and {(r.destination, r.reason) for r in unread.left_alone} == {
+        ("100.64.0.0/20", "the record could not be read: ResourceNotFoundException: gone"),
+        ("10.1.5.0/24", "the record could not be read: ResourceNotFoundException: gone"),
+    }
 
 
 def test_peer_destinations_refuse_blocks_outside_the_policy_and_blocks_that_overlap_our_own() -> None:

@@ -423,6 +423,10 @@ def test_planned_rules_authorized_then_described_back_are_all_present() -> None:
 # ----------------------------------------------------------------------------- taking back (issue 9, point 6)
 
 
+def RECORDED(group_id: str, rule: Rule) -> bool:
+    return True
+
+
 def own(rules: list[tuple[str, int, str]]) -> list[dict[str, Any]]:
     return [
         {
@@ -442,7 +446,7 @@ def test_the_autopilots_rules_no_longer_asked_for_are_to_remove_and_a_persons_ar
     )
     group = security_group(permissions, allow="icmp")
 
-    plan = plan_group(group, [PEER_V4], PEERING_ID)
+    plan = plan_group(group, [PEER_V4], PEERING_ID, RECORDED)
 
     assert plan.add == [] and plan.present == [Rule("icmp", -1, -1, "10.1.0.0/16")]
     assert plan.remove == [Rule("tcp", 443, 443, "10.1.0.0/16")]
@@ -456,17 +460,31 @@ def test_without_the_allow_tag_every_rule_of_the_peering_is_to_remove() -> None:
         {"GroupId": GROUP_ID, "IpPermissions": own([("icmp", -1, "10.1.0.0/16"), ("tcp", 443, "100.64.0.0/20")])}
     )
 
-    assert plan_group(group, [PEER_V4], PEERING_ID).remove == [
+    assert plan_group(group, [PEER_V4], PEERING_ID, RECORDED).remove == [
         Rule("icmp", -1, -1, "10.1.0.0/16"),
         Rule("tcp", 443, 443, "100.64.0.0/20"),
     ]
     # ... but not another peering's rules
-    assert plan_group(group, [PEER_V4], "pcx-0ffffffffffffffff").remove == []
+    assert plan_group(group, [PEER_V4], "pcx-0ffffffffffffffff", RECORDED).remove == []
+
+
+def test_a_marked_rule_the_record_does_not_hold_is_a_persons_and_stays() -> None:
+    # GIVEN the tag narrowed to icmp; tcp:443 carries the marker but the record holds only icmp
+    group = security_group(own([("icmp", -1, "10.1.0.0/16"), ("tcp", 443, "10.1.0.0/16")]), allow="")
+
+    plan = plan_group(group, [PEER_V4], PEERING_ID, lambda g, rule: rule.ip_protocol == "icmp")
+
+    assert plan.remove == [Rule("icmp", -1, -1, "10.1.0.0/16")]
+    assert plan.persons == [Rule("tcp", 443, 443, "10.1.0.0/16")]
+    # WHEN the record could not be read: nothing is taken back, and said why
+    unread = plan_group(group, [PEER_V4], PEERING_ID, None, "ResourceNotFoundException: gone")
+    assert unread.remove == [] and len(unread.unread) == 2
+    assert unread.unread_reason == "ResourceNotFoundException: gone"
 
 
 def test_with_an_invalid_entry_nothing_is_removed_and_what_would_be_is_kept() -> None:
     group = security_group(own([("tcp", 443, "10.1.0.0/16")]), allow="icmp,tcp:44x")
 
-    plan = plan_group(group, [PEER_V4], PEERING_ID)
+    plan = plan_group(group, [PEER_V4], PEERING_ID, RECORDED)
 
     assert plan.remove == [] and plan.kept == [Rule("tcp", 443, 443, "10.1.0.0/16")]

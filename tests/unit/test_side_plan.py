@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from peering_autopilot.model import Cidrs, Peering, PeeringSide, RouteTable, Vpc
+from peering_autopilot.record import NOT_READ, Owned
 from peering_autopilot.settings import PeerCidrPolicy
 from peering_autopilot.side_plan import SideFacts, kept_out_subnets, plan_side
 
@@ -35,13 +36,19 @@ def table(table_id: str, routes: dict[str, str], tags: dict[str, str] | None = N
 
 
 def facts(
-    tables: list[RouteTable], peer_vpc: Vpc | None = None, vpc_tags: dict[str, str] | None = None, **view: Any
+    tables: list[RouteTable],
+    peer_vpc: Vpc | None = None,
+    vpc_tags: dict[str, str] | None = None,
+    owned: Owned | None = None,
+    **view: Any,
 ) -> SideFacts:
     dns = view.pop("dns", None)
     own = PeeringSide(OWN.account_id, OWN.region, OWN.vpc_id, OWN.cidrs, remote_dns=dns)
     peering = Peering(PID, "active", "", own, PEER, {"Name": "named", **view})
     vpc = Vpc("vpc-a", OWN.account_id, OWN.region, OWN.cidrs, {"peering-autopilot:enabled": "true", **(vpc_tags or {})})
-    return SideFacts("requester", peering, vpc, tables, (), peer_vpc)
+    if owned is None:  # the record holds every route through the peering: all the autopilot's making
+        owned = Owned(frozenset((t.route_table_id, str(r.destination)) for t in tables for r in t.routes))
+    return SideFacts("requester", peering, vpc, tables, (), peer_vpc, owned)
 
 
 @pytest.mark.parametrize(
@@ -92,6 +99,55 @@ def test_the_peer_vpc_read_in_its_own_account_proves_a_block_given_up_and_is_rea
     assert not converged.has_work and reads == ["vpc-b"]  # a converged side needs no proof: one read, for the other
     assert [r.destination for r in leftover.routes.remove] == ["10.4.0.0/16"]
     assert leftover.summary() == "1 route due in vpc-a"
+
+
+def test_the_record_is_read_only_when_something_would_be_removed_and_decides_whose_it_is() -> None:
+    peer_vpc = Vpc("vpc-b", PEER.account_id, PEER.region, Cidrs.of(["10.1.0.0/16"]), {})
+    reads: list[str] = []
+
+    def read_owned(holds: set[tuple[str, str]]) -> Any:
+        def read() -> Owned:
+            reads.append("record")
+            return Owned(frozenset(holds))
+
+        return read
+
+    converged = [table("rtb-main", {"10.1.0.0/16": PID})]
+    person = [table("rtb-main", {"10.1.0.0/16": PID, "10.1.5.0/24": PID, "10.4.0.0/16": PID})]
+    quiet = plan_side(facts(converged, peer_vpc, owned=NOT_READ), POLICY, NOW, None, read_owned(set()))
+    assert reads == [] and not quiet.has_work  # nothing to remove: the record is not read
+
+    persons = plan_side(facts(person, peer_vpc, owned=NOT_READ), POLICY, NOW, None, read_owned(set()))
+    assert reads == ["record"] and not persons.has_work and persons.summary() == "nothing"
+    assert [p.destination for p in persons.routes.persons] == ["10.1.5.0/24", "10.4.0.0/16"]
+
+    ours = plan_side(
+        facts(person, peer_vpc, owned=NOT_READ), POLICY, NOW, None, read_owned({("rtb-main", "10.4.0.0/16")})
+    )
+    assert [r.destination for r in ours.routes.remove] == ["10.4.0.0/16"]
+    assert [p.destination for p in ours.routes.persons] == ["10.1.5.0/24"]
+
+    unread = plan_side(facts(person, peer_vpc, owned=Owned(unreadable="AccessDenied")), POLICY, NOW)
+    assert unread.routes.remove == [] and not unread.has_work
+    assert unread.summary() == "2 removals left alone: the record could not be read (AccessDenied)"
+
+
+def test_a_persons_route_sending_a_slice_of_the_peer_block_elsewhere_is_reported_as_a_path_change() -> None:
+    routes = RouteTable.from_api(
+        {
+            "RouteTableId": "rtb-main",
+            "VpcId": "vpc-a",
+            "Associations": [{"Main": True}],
+            "Routes": [
+                {"DestinationCidrBlock": "10.1.0.0/16", "VpcPeeringConnectionId": PID, "State": "active"},
+                {"DestinationCidrBlock": "10.1.5.0/24", "TransitGatewayId": "tgw-1", "State": "active"},
+            ],
+        }
+    )
+    plan = plan_side(facts([routes]), POLICY, NOW)
+
+    assert not plan.has_work
+    assert plan.summary() == "a person's route changes the path (10.1.5.0/24 not through the peering)"
 
 
 def test_a_remote_dns_option_a_person_turned_on_is_never_the_autopilots() -> None:

@@ -30,8 +30,9 @@ from peering_autopilot.aws.sessions import AwsAccess, assumed_session, caller_ac
 from peering_autopilot.context import Context
 from peering_autopilot.errors import AutopilotError, AwsCallError, RecordUnavailableError, SettingsError
 from peering_autopilot.events import PEERING_ID
-from peering_autopilot.record import HISTORY, HistoryEntry, verify_chain
-from peering_autopilot.recorder import Recorder
+from peering_autopilot.mesh import withdraw_only_recorded
+from peering_autopilot.record import HISTORY, HistoryEntry, PeeringRecord, unreadable_record, verify_chain
+from peering_autopilot.recorder import Recorder, RecordReads
 from peering_autopilot.settings import ACCOUNT_ID, DEFAULT_PEER_CIDRS, REGION, ROLE_NAME, PeerCidrPolicy, Settings
 from peering_autopilot.triggers import PeeringHint
 from peering_autopilot.verify import diagnose, report_text
@@ -232,16 +233,34 @@ def run_status(args: argparse.Namespace) -> int:
             recorder = _record_recorder(session, args.record_table, args.record_role_arn)
         except AutopilotError as e:
             record_problem = str(e)
+    # What the record holds of each peering (one Query each, only where something would be removed
+    # or withdrawn); without the record nothing counts as the autopilot's, as in the functions.
+    read_record = RecordReads(recorder) if recorder is not None else None
+    groups = places.group_plan(reads, quota, policy, threshold)
+    if groups is not None:
+        withdraw_only_recorded(groups, read_record or _record_not_read)
     report = estate.EstateReport(
         [r.place for r in reads],
-        estate.survey(reads, quota, policy, time.time(), places.PeerVpcs(reads, places.vpc_reader(aws, settings))),
+        estate.survey(
+            reads,
+            quota,
+            policy,
+            time.time(),
+            places.PeerVpcs(reads, places.vpc_reader(aws, settings)),
+            read_record,
+        ),
         unread,
-        places.group_plan(reads, quota, policy, threshold),
+        groups,
+        record_read=read_record is not None,
     )
     if args.record_table:
         report.decisions, report.record_not_read = _last_decisions(recorder, report.peerings, record_problem)
     print(json.dumps(report.describe(), indent=2) if args.json else estate.report_text(report))
     return 1 if unread or report.record_not_read else 0
+
+
+def _record_not_read(peering_id: str) -> PeeringRecord:
+    return unreadable_record(peering_id, "the record was not read (--record-table)")
 
 
 def _last_decisions(

@@ -3,8 +3,11 @@
 Level-triggered, both ways: each run reads what is there (one route-table read and one
 security-group read per VPC side), asks the judge of a side (side_plan.py: the same one the sweep,
 verify and the status command ask) what is due, adds what is missing, replaces blackhole routes,
-takes back what the autopilot owns that is no longer wanted, and reports per side what it did,
-what it left alone and why. A second run changes nothing. Once the peering is active, each
+takes back what the autopilot's record holds that is no longer wanted, and reports per side what
+it did, what it left alone and why. What it makes is recorded (recorder.py): the intent before the
+EC2 call, confirmed after (an intent a crash left is settled on the next run); what it removes,
+or finds another writer made first, is forgotten. The record is read once per peering. A second
+run changes nothing. Once the peering is active, each
 managed side also gets its remote DNS option as its VPC's tag asks, and a Name where its view of
 the peering has none.
 """
@@ -16,6 +19,7 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any, ClassVar
 
+from peering_autopilot.allow import PROTOCOL_NAMES
 from peering_autopilot.aws.dynamodb import BacklogQueue, RecordStore
 from peering_autopilot.aws.ec2 import Ec2Gateway
 from peering_autopilot.aws.eventbridge import EventPublisher
@@ -33,12 +37,14 @@ from peering_autopilot.holds import Hold, new_hold, sizes_of
 from peering_autopilot.lookup import read_peering
 from peering_autopilot.model import PENDING, PROVISIONING, Peering
 from peering_autopilot.permissions import actions_of
+from peering_autopilot.record import OwnedRoute, OwnedRule, PeeringRecord
+from peering_autopilot.recorder import Recorder
 from peering_autopilot.results import StepResult
 from peering_autopilot.routes import RefusedBlock, Route, RoutePlan
 from peering_autopilot.security_groups import GroupPlan, Rule, ip_permissions, rule_description
 from peering_autopilot.settings import Settings
 from peering_autopilot.side_options import MARK, DnsPlan, dns_mark
-from peering_autopilot.side_plan import SideFacts, SidePlan, plan_side
+from peering_autopilot.side_plan import Settled, SideFacts, SidePlan, plan_side, settle_intents
 from peering_autopilot.sides import Side, managed_place, open_sides
 from peering_autopilot.status import CONFIGURED, PARTIALLY_CONFIGURED, is_verdict, peering_seen_by, write_status
 from peering_autopilot.triggers import PeeringHint
@@ -84,6 +90,7 @@ class SideReport:
     refused: list[ChangeRefusedError] = field(default_factory=list)
     name: str | None = None  # the Name given to this side's view of the peering, if it had none
     option_errors: list[str] = field(default_factory=list)  # remote DNS EC2 refused
+    settled: Settled = field(default_factory=Settled)  # intents a crash left, resolved against EC2
 
     # What the judge planned (nothing for a side the hub may not change).
     @property
@@ -141,6 +148,7 @@ class SideReport:
                 "present": [r.describe() for r in self.routes.present],
                 "conflicts": [c.describe() for c in self.routes.conflicts],
                 "leftAlone": [r.describe() for r in self.routes.left_alone],
+                "persons": [p.describe() for p in self.routes.persons],
                 "shadowing": [w.describe() for w in self.routes.shadowed],
                 "skippedTables": [s.describe() for s in self.routes.skipped],
                 "refused": [r for r in refused if r["resourceId"].startswith("rtb-")],
@@ -157,6 +165,16 @@ class SideReport:
                 "keptUnclear": [
                     {"groupId": g.group_id, "rules": [str(r) for r in g.kept]} for g in self.groups if g.kept
                 ],
+                "persons": [
+                    {"groupId": g.group_id, "rules": [str(r) for r in g.persons], "reason": PERSONS_RULE}
+                    for g in self.groups
+                    if g.persons
+                ],
+                "keptUnread": [
+                    {"groupId": g.group_id, "rules": [str(r) for r in g.unread], "reason": g.unread_reason}
+                    for g in self.groups
+                    if g.unread
+                ],
                 "invalidEntries": [
                     {"groupId": g.group_id, "entry": b.entry, "error": b.error}
                     for g in self.groups
@@ -167,6 +185,19 @@ class SideReport:
             },
             "remoteDns": {**self.dns.describe(), "errors": self.option_errors} if self.dns else None,
             "nameGiven": self.name,
+            "record": self.record(),
+        }
+
+    def record(self) -> dict[str, Any] | None:
+        """What the autopilot's record said of this side: unreadable (nothing removed), and the
+        intents a crash left that this run settled."""
+        if self.plan is None:
+            return None
+        s = self.settled
+        return {
+            "unreadable": self.plan.facts.owned.unreadable or None,
+            "intentsConfirmed": [r.sort_key for r in s.confirm_routes] + [r.sort_key for r in s.confirm_rules],
+            "intentsReleased": [r.sort_key for r in s.release_routes] + [r.sort_key for r in s.release_rules],
         }
 
 
@@ -200,8 +231,10 @@ def configure_peering(hint: PeeringHint, ctx: Context) -> ConfigureResult:
         if side.managed and side.ec2 is not None and not settings.dry_run
     }
     requester, accepter = sides
+    # What the autopilot made for this peering, read once for both sides (only when one is managed).
+    record = ctx.recorder.peering(peering.peering_id) if any(s.managed for s in sides) else None
     reports = [
-        _configure_side(side, peer, settings, views.get(id(side)), peering, ctx.now())
+        _configure_side(side, peer, settings, views.get(id(side)), peering, ctx.now(), record, ctx.recorder)
         for side, peer in ((requester, accepter), (accepter, requester))
     ]
     named: set[tuple[str, str]] = set()  # views given a Name in this run (one view when both sides share a place)
@@ -230,24 +263,44 @@ def configure_peering(hint: PeeringHint, ctx: Context) -> ConfigureResult:
     event = PeeringConfigured.of(peering, outcome, settings.dry_run, (r.describe() for r in reports))
     event.publish(ctx.publisher, resources=[peering.arn(ctx.aws.partition(peering.accepter.region))])
     detail = event.as_detail()
-    return ConfigureResult(peering.peering_id, outcome, _summary(reports), settings.dry_run, detail)
+    summary = _summary(reports)
+    if ctx.recorder.problems:
+        summary += "; not recorded: " + "; ".join(ctx.recorder.problems)
+    return ConfigureResult(peering.peering_id, outcome, summary, settings.dry_run, detail)
+
+
+PERSONS_RULE = "not in the autopilot's record: a person's rule (the marker is only a description)"
 
 
 def _configure_side(
-    side: Side, peer: Side, settings: Settings, own_view: Peering | None, peering: Peering, now: float
+    side: Side,
+    peer: Side,
+    settings: Settings,
+    own_view: Peering | None,
+    peering: Peering,
+    now: float,
+    record: PeeringRecord | None = None,
+    recorder: Recorder | None = None,
 ) -> SideReport:
     """Read the side's tables and groups, ask the judge (side_plan) what is due, and do it.
     `own_view`: the peering as the side's account sees it (its holds and marks); None in a dry
-    run (not read) or where that account does not see it, and the peering as read stands in."""
+    run (not read) or where that account does not see it, and the peering as read stands in.
+    `record`: what the autopilot's record holds of the peering (what it may remove), written
+    through `recorder`."""
     view = own_view or peering
     report = SideReport(side)
-    if not side.managed or side.ec2 is None or side.vpc is None:
+    if not side.managed or side.ec2 is None or side.vpc is None or record is None or recorder is None:
         return report
     ec2, vpc_id, peering_id = side.ec2, side.info.vpc_id, view.peering_id
+    place = (side.info.account_id, side.info.region)
     tables = ec2.route_tables([vpc_id])
     groups = ec2.vpc_security_groups([vpc_id])
+    # An intent a crash left (written, never confirmed) is settled against what EC2 shows first.
+    report.settled = settle_intents(record, *place, tables, groups)
+    owned = report.settled.owned(record.side(*place))
     # The peer's VPC counts only as read in its own account (peer.vpc): the proof of what it holds.
-    plan = plan_side(SideFacts(side.role, view, side.vpc, tables, groups, peer.vpc), settings.allowed_peer_cidrs, now)
+    facts = SideFacts(side.role, view, side.vpc, tables, groups, peer.vpc, owned)
+    plan = plan_side(facts, settings.allowed_peer_cidrs, now)
     report.plan = plan
     if settings.dry_run:
         report.added_routes = plan.route_additions
@@ -256,6 +309,21 @@ def _configure_side(
         report.added_rules = plan.rule_additions
         report.removed_rules = plan.rule_removals
         return report
+
+    settled = report.settled
+    if settled:
+        recorder.confirm(peering_id, settled.confirm_routes, settled.confirm_rules, how="settled")
+        recorder.release(peering_id, settled.release_routes, settled.release_rules)
+
+    def owned_route(route: Route) -> OwnedRoute:
+        return OwnedRoute(*place, route.route_table_id, route.destination)
+
+    # The intent, before the EC2 calls: a crash after them leaves a trace the next run settles.
+    intended_routes = [owned_route(r) for r in (*plan.routes.replace, *plan.route_additions)]
+    intended_rules = [OwnedRule(*place, g, rule) for g, rules in plan.rule_additions.items() for rule in rules]
+    recorder.intend(peering_id, intended_routes, intended_rules)
+    made_routes: list[OwnedRoute] = []
+    made_rules: dict[OwnedRule, str] = {}
 
     held = plan.held
     sizes = sizes_of(tables, groups)
@@ -292,6 +360,7 @@ def _configure_side(
             route.route_table_id, lambda r=route: ec2.replace_route(r.route_table_id, r.destination, peering_id)
         ):
             report.replaced_routes.append(route)
+            made_routes.append(owned_route(route))  # a blackhole taken over: the autopilot's now
     for route in plan.routes.add:
         if attempt(
             route.route_table_id,
@@ -299,6 +368,7 @@ def _configure_side(
             grows=True,
         ):
             report.added_routes.append(route)
+            made_routes.append(owned_route(route))
             sizes[route.route_table_id] += 1
 
     description = rule_description(peering_id)
@@ -308,12 +378,29 @@ def _configure_side(
         ):
             report.removed_rules[group.group_id] = group.remove
             sizes[group.group_id] -= len(group.remove)
+        rule_ids: dict[tuple[str, int, int, str], str] = {}
         if group.add and attempt(
             group.group_id,
-            lambda g=group: ec2.authorize_ingress(g.group_id, ip_permissions(g.add, description)),
+            lambda g=group, ids=rule_ids: ids.update(
+                ec2.authorize_ingress(g.group_id, ip_permissions(g.add, description))
+            ),
             grows=True,
         ):
             report.added_rules[group.group_id] = group.add
+            ids = {(PROTOCOL_NAMES.get(p, p), low, high, cidr): i for (p, low, high, cidr), i in rule_ids.items()}
+            for rule in group.add:
+                made_rules[OwnedRule(*place, group.group_id, rule)] = ids.get(
+                    (rule.ip_protocol, rule.from_port, rule.to_port, rule.cidr), ""
+                )
+
+    # Made: the autopilot's. Removed, refused, or another writer's first (AlreadyPresent): forgotten.
+    recorder.confirm(peering_id, made_routes, made_rules)
+    removed_rules = [OwnedRule(*place, g, rule) for g, rules in report.removed_rules.items() for rule in rules]
+    recorder.release(
+        peering_id,
+        [*(owned_route(r) for r in report.removed_routes), *(r for r in intended_routes if r not in made_routes)],
+        [*removed_rules, *(r for r in intended_rules if r not in made_rules)],
+    )
 
     # A hold ends when its resource was tried again, or no longer needs anything added.
     needing = {r.route_table_id for r in plan.routes.add} | {g.group_id for g in plan.groups if g.add}
@@ -379,6 +466,14 @@ def _summary(reports: list[SideReport]) -> str:
             words += ", peer blocks not routed: " + "; ".join(f"{b.cidr} ({b.reason})" for b in r.refused_blocks)
         if r.routes.conflicts:
             words += f", {len(r.routes.conflicts)} conflicting route(s) left alone"
+        persons = len(r.routes.persons) + sum(len(g.persons) for g in r.groups)
+        if persons:
+            words += f", {persons} route(s) or rule(s) of a person's kept (not in the autopilot's record)"
+        if r.plan is not None and r.plan.record_unread:
+            words += (
+                f", {r.plan.record_unread} removal(s) left alone: the record could not be read "
+                f"({r.plan.facts.owned.unreadable})"
+            )
         if r.refused:
             words += ", refused: " + "; ".join(str(e) for e in r.refused)
         if r.held:

@@ -35,7 +35,7 @@ from peering_autopilot.aws.eventbridge import EventPublisher
 from peering_autopilot.aws.sessions import AwsAccess
 from peering_autopilot.context import Context
 from peering_autopilot.events import PeeringRequested, PeeringWithdrawn, VpcPlace, WorkFound
-from peering_autopilot.mesh import NOT_IN_RECORD, members_of, pair_problem, vpc_key, vpc_place
+from peering_autopilot.mesh import RECORD_UNREADABLE, members_of, not_ours_to_withdraw, pair_problem, vpc_key, vpc_place
 from peering_autopilot.model import CREATED_FOR_TAG, GROUP_TAG, LIVE_STATES, Peering, Vpc
 from peering_autopilot.permissions import actions_of
 from peering_autopilot.record import OwnedPeering, pair_key
@@ -221,12 +221,11 @@ def withdraw_from_group(hint: PeeringHint, ctx: Context) -> ConnectResult:
     if (peering.requester.account_id, peering.requester.region) != (hint.account_id, hint.region):
         return skipped(f"{peering.peering_id} is withdrawn where its requester sees it, not here")
     # The tag is anyone's to write (IaC copies tags): only the record says the autopilot made it.
-    record = ctx.recorder.peering(peering.peering_id)
-    if record.unreadable:
-        why = f"the autopilot's record could not be read ({record.unreadable}): nothing is withdrawn"
-        return ConnectResult(peering.peering_id, Outcome.SKIPPED, why, settings.dry_run, problems=(why,))
-    if not record.owns_peering:
-        return skipped(f"{peering.peering_id} is {NOT_IN_RECORD}: never deleted")
+    not_ours = not_ours_to_withdraw(ctx.recorder.peering(peering.peering_id))
+    if not_ours is not None and not_ours[0] == RECORD_UNREADABLE:
+        return ConnectResult(peering.peering_id, Outcome.SKIPPED, not_ours[1], settings.dry_run, problems=(not_ours[1],))
+    if not_ours is not None:
+        return skipped(f"{peering.peering_id} is {not_ours[1]}: never deleted")
     sides = []
     for side in (peering.requester, peering.accepter):
         if not (settings.is_managed_account(side.account_id) and settings.is_managed_region(side.region)):

@@ -31,9 +31,17 @@ from peering_autopilot.model import (
     Vpc,
 )
 from peering_autopilot.places import PeerVpcs, Place, PlaceRead, UnreadPlace
-from peering_autopilot.record import HistoryEntry
+from peering_autopilot.record import HistoryEntry, Owned, PeeringRecord
 from peering_autopilot.settings import PeerCidrPolicy
-from peering_autopilot.side_plan import NOTHING, SideFacts, acceptance_due, leftovers, plan_side, plural
+from peering_autopilot.side_plan import (
+    NOTHING,
+    SideFacts,
+    acceptance_due,
+    leftovers,
+    plan_side,
+    plural,
+    settle_intents,
+)
 from peering_autopilot.status import is_verdict
 
 # What counts against AWS's quota of active peerings per VPC (50 by default): a pending request
@@ -42,6 +50,11 @@ QUOTA_STATES = frozenset({PENDING, PROVISIONING, ACTIVE})
 DEFAULT_PEERING_QUOTA = 50
 
 NOT_READABLE = "side not readable"
+RECORD_NOT_READ = (
+    "The autopilot's record was not read: nothing counts as the autopilot's, so no route or rule is "
+    "shown as due for removal (such removals are listed as left alone)."
+)
+RecordReader = Callable[[str], PeeringRecord]  # what the record holds of a peering
 NOT_OPTED_IN = "not opted in"
 
 
@@ -71,11 +84,18 @@ class PeeringRow(Described):
 
 
 def survey(
-    reads: Sequence[PlaceRead], quota: int, policy: PeerCidrPolicy, now: float, peer_vpcs: PeerVpcs | None = None
+    reads: Sequence[PlaceRead],
+    quota: int,
+    policy: PeerCidrPolicy,
+    now: float,
+    peer_vpcs: PeerVpcs | None = None,
+    read_record: RecordReader | None = None,
 ) -> list[PeeringRow]:
     """One row per peering any read place lists, in peering id order; each side judged from its
     own place's reads, and the peer's VPC as its own account reads it (`peer_vpcs`: by default
-    only from the places read), as the sweep judges it."""
+    only from the places read), as the sweep judges it. `read_record` reads what the autopilot's
+    record holds of a peering, where a side has something to remove (without it, nothing is the
+    autopilot's: removals show as left alone)."""
     peer_vpcs = peer_vpcs or PeerVpcs(reads)
     places = {r.place: r for r in reads}
     views: defaultdict[str, dict[Place, Peering]] = defaultdict(dict)
@@ -93,7 +113,8 @@ def survey(
         seen = views[pid]
         shown = next(iter(seen.values()))  # any place's view names both sides alike
         requester, accepter = (
-            _side_row(role, info, seen, places, in_use, quota, policy, now, peer_vpcs) for role, info in shown.sides()
+            _side_row(role, info, seen, places, in_use, quota, policy, now, peer_vpcs, read_record)
+            for role, info in shown.sides()
         )
         state = seen.get((shown.requester.account_id, shown.requester.region), shown).status
         verdicts = [s.status for s in (requester, accepter) if s.status and is_verdict(s.status)]
@@ -111,6 +132,7 @@ def _side_row(
     policy: PeerCidrPolicy,
     now: float,
     peer_vpcs: PeerVpcs,
+    read_record: RecordReader | None = None,
 ) -> SideRow:
     """The side as its own account and region show it (the peering's tags there, its VPC if opted
     in, its tables and groups), or as the peering describes it when that place was not read."""
@@ -128,7 +150,7 @@ def _side_row(
         True,
         view.tags.get(STATUS_TAG),
         group_names(vpc.tags.get(GROUP_TAG, "")) if vpc else None,
-        _missing(view, role, vpc, read, policy, now, peer_vpcs),
+        _missing(view, role, vpc, read, policy, now, peer_vpcs, read_record),
         quota - len(in_use.get((own.account_id, own.region, own.vpc_id), ())),
     )
 
@@ -141,12 +163,26 @@ def group_names(value: str) -> tuple[str, ...]:
 
 
 def _missing(
-    view: Peering, role: str, vpc: Vpc | None, read: PlaceRead, policy: PeerCidrPolicy, now: float, peer_vpcs: PeerVpcs
+    view: Peering,
+    role: str,
+    vpc: Vpc | None,
+    read: PlaceRead,
+    policy: PeerCidrPolicy,
+    now: float,
+    peer_vpcs: PeerVpcs,
+    read_record: RecordReader | None = None,
 ) -> str:
     """What the autopilot has still to do on this side: the sweep's judgement, in words."""
     if vpc is None:
         return NOT_OPTED_IN  # nothing of the autopilot's to do here
     tables, groups = read.tables.get(vpc.vpc_id, ()), read.groups.get(vpc.vpc_id, ())
+
+    def read_owned() -> Owned:
+        assert read_record is not None
+        record = read_record(view.peering_id)
+        return settle_intents(record, *read.place, tables, groups).owned(record.side(*read.place))
+
+    owned_reader = read_owned if read_record is not None else None
     if view.pending:
         # The sweep sends an undecided request (no status tag yet) to accept; a decided one waits
         # for a person.
@@ -154,9 +190,9 @@ def _missing(
     if view.configurable:
         peer = view.accepter if role != ACCEPTER else view.requester
         facts = SideFacts(role, view, vpc, tables, groups, peer_vpcs.known(peer))
-        return plan_side(facts, policy, now, lambda: peer_vpcs.read(peer)).summary()
+        return plan_side(facts, policy, now, lambda: peer_vpcs.read(peer), owned_reader).summary()
     if view.ended:
-        return leftovers(tables, groups, view.peering_id).summary(vpc.vpc_id)
+        return leftovers(tables, groups, view.peering_id, read_owned=owned_reader).summary(vpc.vpc_id)
     return NOTHING
 
 
@@ -171,6 +207,7 @@ class EstateReport:
     # record's problem when it could not be read.
     decisions: Mapping[str, HistoryEntry | None] | None = None
     record_not_read: str | None = None
+    record_read: bool = False  # whether the rows were judged with the autopilot's record
 
     def describe(self) -> dict[str, Any]:
         peerings = [row.describe() for row in self.peerings]
@@ -193,6 +230,7 @@ class EstateReport:
             "peerings": peerings,
             "notRead": [p.describe() for p in self.not_read],
             "groups": self.groups.describe() if self.groups else None,
+            "record": "read" if self.record_read else RECORD_NOT_READ,
         }
         if self.decisions is not None:
             described["recordNotRead"] = self.record_not_read
@@ -217,6 +255,8 @@ def report_text(report: EstateReport) -> str:
         lines.append(f"No peerings in the {plural(len(report.places), 'place')} read.")
     if report.groups is not None:
         lines += ["", *_group_lines(report.groups)]
+    if not report.record_read:
+        lines += ["", RECORD_NOT_READ]
     if report.not_read:
         lines.append("")
         lines.append("Not read:")

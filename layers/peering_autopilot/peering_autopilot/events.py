@@ -206,6 +206,7 @@ class PeeringCleanedUp(PeeringSides):
         dry_run: bool,
         routes: list[dict[str, str]],
         rules: list[dict[str, Any]],
+        kept: Mapping[str, Any] | None = None,
     ) -> PeeringCleanedUp:
         """A peering EC2 no longer lists: what was removed in one account and region."""
         side = {
@@ -217,8 +218,10 @@ class PeeringCleanedUp(PeeringSides):
             "notManagedReason": None,
             "routesRemoved": routes,
             "rulesRemoved": rules,
+            "kept": dict(kept or {}),
         }
-        return cls(peering_id, "gone", "cleaned-up", dry_run, (side,))
+        outcome = "cleaned-up" if routes or rules else "nothing-to-clean"
+        return cls(peering_id, "gone", outcome, dry_run, (side,))
 
 
 def _side_place(side: Mapping[str, Any], role: str) -> tuple[str, str]:

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import itertools
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -36,10 +36,12 @@ from peering_autopilot.model import (
     RouteTable,
     Vpc,
 )
+from peering_autopilot.record import PeeringRecord
 from peering_autopilot.settings import PeerCidrPolicy
 
 # Why a candidate withdrawal stays: the tag says a peering was made for a group, the record who made it.
 NOT_IN_RECORD = "tagged created-for-group but not in the autopilot's record: a person's"
+RECORD_UNREADABLE, NOT_RECORDED = "record-unreadable", "not-recorded"
 # A VPC this close to its quota (share of it in use) is reported: the next peerings may not fit.
 QUOTA_WARNING_SHARE = 0.8
 # States that say no to a pair until someone acts: a rejection (a person's word) or a failure.
@@ -385,3 +387,26 @@ def _withdrawal_key(w: Withdrawal) -> str:
 def vpc_place(vpc: Vpc) -> dict[str, str]:
     """Where a VPC is, as the events say it."""
     return {"accountId": vpc.account_id, "region": vpc.region, "vpcId": vpc.vpc_id}
+
+
+# ---------------------------------------------------------------------- whose peering to withdraw
+def not_ours_to_withdraw(record: PeeringRecord) -> tuple[str, str] | None:
+    """Why a group peering may not be withdrawn, by the one rule the sweep, the status command and
+    the connect step share: the created-for-group tag is anyone's to write (IaC copies tags), the
+    record only the autopilot's. None when the record holds the peering as the autopilot's."""
+    if record.unreadable:
+        return RECORD_UNREADABLE, (
+            f"the autopilot's record could not be read ({record.unreadable}): nothing is withdrawn until it can"
+        )
+    if not record.owns_peering:
+        return NOT_RECORDED, NOT_IN_RECORD
+    return None
+
+
+def withdraw_only_recorded(plan: GroupPlan, read_record: Callable[[str], PeeringRecord]) -> None:
+    """Keep back every candidate withdrawal the record does not hold as the autopilot's. One read of
+    the record per candidate, none for any other peering."""
+    for withdrawal in list(plan.withdrawals):
+        why = not_ours_to_withdraw(read_record(withdrawal.peering.peering_id))
+        if why is not None:
+            plan.keep(withdrawal.peering.peering_id, *why)

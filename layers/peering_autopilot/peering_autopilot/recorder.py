@@ -9,6 +9,7 @@ kept at all is in `problems`, for the step to report. A dry run reads and never 
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
@@ -300,6 +301,35 @@ class Recorder:
 
     def now(self) -> str:
         return datetime.fromtimestamp(self.clock(), UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+class RecordReads:
+    """What the record holds of each peering, read once per run (one Query) and only when asked:
+    the sweep's places, read side by side, and both sides of a peering share it."""
+
+    def __init__(self, recorder: Recorder) -> None:
+        self._recorder = recorder
+        self._read: dict[str, PeeringRecord] = {}
+        self._lock = threading.Lock()
+
+    def __call__(self, peering_id: str) -> PeeringRecord:
+        with self._lock:
+            if peering_id not in self._read:
+                self._read[peering_id] = self._recorder.peering(peering_id)
+            return self._read[peering_id]
+
+    @property
+    def reads(self) -> int:
+        return len(self._read)
+
+    def unreadable(self) -> list[str]:
+        """The peerings whose record could not be read (nothing of theirs was removed), and why."""
+        with self._lock:
+            return [
+                f"the record of {pid} could not be read: nothing of it is removed ({r.unreadable})"
+                for pid, r in sorted(self._read.items())
+                if r.unreadable
+            ]
 
 
 def _describe(op: Mapping[str, Any]) -> str:

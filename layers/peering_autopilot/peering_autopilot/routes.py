@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from peering_autopilot.model import ROUTES_TAG, Cidrs, Described, Network, RouteTable, TableRoute
@@ -47,6 +47,17 @@ class RouteLeftAlone(Route):
 
 
 @dataclass(frozen=True)
+class PersonsRoute(Route):
+    """A route the autopilot's record does not hold: a person's. It stays, whatever it is; where
+    it sends a slice of a peer block somewhere other than this peering (`changes_path`), the
+    verdict and the status command say so."""
+
+    target: str
+    reason: str
+    changes_path: bool = False
+
+
+@dataclass(frozen=True)
 class ShadowWarning(Route):
     """A route the autopilot makes is more specific than a live route to a gateway: traffic to
     that slice leaves through the peering instead (on-premises or a TGW may have served it)."""
@@ -73,6 +84,17 @@ class RoutePlan:
     remove: list[Route] = field(default_factory=list)
     left_alone: list[RouteLeftAlone] = field(default_factory=list)
     shadowed: list[ShadowWarning] = field(default_factory=list)
+    persons: list[PersonsRoute] = field(default_factory=list)  # not in the record: a person's, kept
+
+    @property
+    def path_changes(self) -> list[PersonsRoute]:
+        return [p for p in self.persons if p.changes_path]
+
+    @property
+    def removal_candidates(self) -> bool:
+        """Whether a route through the peering is no longer wanted: only the record can say
+        whether it is the autopilot's to take away."""
+        return bool(self.remove or self.left_alone or any(not p.changes_path for p in self.persons))
 
 
 def excluded_by_owner(tags: Mapping[str, str]) -> bool:
@@ -83,17 +105,28 @@ def excluded_by_owner(tags: Mapping[str, str]) -> bool:
     return value is not None and value.lower() != "true"
 
 
+RECORD_NOT_READ = "the autopilot's record was not read"
+PERSONS = "not in the autopilot's record: a person's route"
+PEER_UNPROVEN = "the peer VPC could not be read: it may still hold this block"
+
+
 def plan_routes(
     route_tables: Sequence[RouteTable],
     destinations: Sequence[Network],
     peering_id: str,
     peer_blocks: Cidrs | None = None,
+    owns: Callable[[str, str], bool] | None = None,
+    unreadable: str = RECORD_NOT_READ,
 ) -> RoutePlan:
     """Every managed table (main or subnet-associated, not excluded by its owner) needs a route to
     each destination through the peering. A route already there counts as done; a blackhole route
     (its target is gone) is replaced; a live route to another target is a conflict, never
-    overwritten. Routes through this peering to a block the peer no longer holds are removed when
-    `peer_blocks` (the peer VPC as read from its own account) proves it; else left alone, reported."""
+    overwritten. A route through this peering that is no longer wanted is removed only when the
+    autopilot's record holds it (`owns(table, destination)`) and `peer_blocks` (the peer VPC as
+    read from its own account) proves the peer gave the block up; one the record does not hold is
+    a person's (kept, in `persons`); with no record to ask (`owns` None: `unreadable` says why) or
+    no proof, it is left alone, reported. A route the record does not hold to a slice of a wanted
+    block is a person's too; where it goes elsewhere, it changes the path (reported)."""
     plan = RoutePlan()
     wanted = set(destinations)
     for table in sorted(route_tables, key=lambda t: t.route_table_id):
@@ -121,17 +154,41 @@ def plan_routes(
                 continue
             plan.shadowed += _shadows(table_id, destination, existing)
         for network, found in existing.items():
-            if found.peering_id != peering_id or network in wanted:
+            if network in wanted:
                 continue
-            if peer_blocks is None:
-                why = "the peer VPC could not be read: it may still hold this block"
+            if found.peering_id != peering_id:
+                # The record holds routes through the peering only: any other route is a person's.
+                # One to a slice of a peer block this table routes through the peering changes
+                # where that slice goes.
+                covering = _covering(network, destinations)
+                routed = existing.get(covering) if covering is not None else None
+                if covering is not None and (routed is None or routed.peering_id == peering_id or routed.blackhole):
+                    why = f"sends {network}, inside the peer's {covering}, to {_target(found)} instead of this peering"
+                    plan.persons.append(PersonsRoute(table_id, str(network), _target(found), why, True))
+                continue
+            if owns is None:
+                why = f"the record could not be read: {unreadable}"
                 plan.left_alone.append(RouteLeftAlone(table_id, str(network), why))
+            elif not owns(table_id, str(network)):
+                covering = _covering(network, destinations)
+                why = PERSONS + (f" (more specific, inside the peer's {covering})" if covering else "")
+                plan.persons.append(PersonsRoute(table_id, str(network), peering_id, why))
+            elif peer_blocks is None:
+                plan.left_alone.append(RouteLeftAlone(table_id, str(network), PEER_UNPROVEN))
             elif network in (*peer_blocks.ipv4, *peer_blocks.ipv6):
                 why = "the peer still holds this block, but it is not routed (see refusedBlocks)"
                 plan.left_alone.append(RouteLeftAlone(table_id, str(network), why))
             else:
                 plan.remove.append(Route(table_id, str(network)))
     return plan
+
+
+def _covering(network: Network, destinations: Sequence[Network]) -> Network | None:
+    """The wanted block `network` is a strict slice of, if any."""
+    return next(
+        (d for d in destinations if d.version == network.version and d != network and network.subnet_of(d)),  # type: ignore[arg-type]
+        None,
+    )
 
 
 # Targets whose routes carry traffic somewhere other than a peering: a more specific peering route

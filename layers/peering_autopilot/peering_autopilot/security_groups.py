@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
@@ -48,13 +48,30 @@ class GroupPlan:
     bad_entries: list[BadEntry] = field(default_factory=list)
     remove: list[Rule] = field(default_factory=list)  # the autopilot's own rules no longer wanted
     kept: list[Rule] = field(default_factory=list)  # its own rules it would remove, kept: the tag is unclear
+    persons: list[Rule] = field(default_factory=list)  # marked rules not in the record: a person's, kept
+    unread: list[Rule] = field(default_factory=list)  # marked rules kept: the record could not be read
+    unread_reason: str = ""
+
+    @property
+    def removal_candidates(self) -> bool:
+        """Whether a rule carrying the marker is no longer wanted: the record says whose it is."""
+        return bool(self.remove or self.kept or self.persons or self.unread)
 
 
-def plan_group(group: SecurityGroup, peer_cidrs: Sequence[Network], peering_id: str) -> GroupPlan:
+def plan_group(
+    group: SecurityGroup,
+    peer_cidrs: Sequence[Network],
+    peering_id: str,
+    owns: Callable[[str, Rule], bool] | None = None,
+    unreadable: str = "the autopilot's record was not read",
+) -> GroupPlan:
     """The rules the group's allow tag asks for, from each peer CIDR, split into present and
     missing; and the rules carrying this peering's marker that are no longer asked for (the tag
-    narrowed or removed, the block gone or refused), to take back. With an invalid entry in the
-    tag, nothing is taken back: what the owner meant is unclear, so the rules stay, reported."""
+    narrowed or removed, the block gone or refused), to take back when the autopilot's record
+    holds them (`owns(group, rule)`). A marked rule the record does not hold is a person's (the
+    marker is only a description: anyone can write it), kept and reported; with no record to ask
+    (`owns` None: `unreadable` says why) nothing is taken back. With an invalid entry in the tag,
+    nothing is taken back either: what the owner meant is unclear, so the rules stay, reported."""
     traffic, bad = parse_allow(group.tags.get(ALLOW_TAG, ""))
     existing = existing_rules(group)
     plan = GroupPlan(group.group_id, bad_entries=bad)
@@ -65,6 +82,11 @@ def plan_group(group: SecurityGroup, peer_cidrs: Sequence[Network], peering_id: 
             wanted.add(rule)
             (plan.present if rule in existing else plan.add).append(rule)
     unwanted = sorted(own_rules(group, peering_id) - wanted)
+    if owns is None:
+        plan.unread, plan.unread_reason = unwanted, unreadable if unwanted else ""
+        return plan
+    plan.persons = [r for r in unwanted if not owns(group.group_id, r)]
+    unwanted = [r for r in unwanted if owns(group.group_id, r)]
     if bad:
         plan.kept = unwanted
     else:

@@ -12,13 +12,17 @@ fact has one rule, here or in the planner it calls:
   (`routes.excluded_by_owner`), and the subnets behind them (`kept_out_subnets`);
 - the remote-DNS option that is the autopilot's to turn off: only one it turned on itself
   (`side_options.plan_dns`, by the mark written before it turned it on);
-- what a quota refusal holds back (`holds`): not work until the hold ends.
+- what a quota refusal holds back (`holds`): not work until the hold ends;
+- what is the autopilot's to remove: only what its own record holds (`SideFacts.owned`, read
+  from the record table; `settle_intents` resolves an intent a crash left). A route through the
+  peering or a marked rule the record does not hold is a person's, and stays; when the record
+  could not be read, nothing is removed.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 from peering_autopilot.holds import Hold, holding, holds_in, sizes_of
 from peering_autopilot.model import (
@@ -32,7 +36,9 @@ from peering_autopilot.model import (
     SecurityGroup,
     Vpc,
 )
+from peering_autopilot.record import NOT_READ, Owned, OwnedRoute, OwnedRule, PeeringRecord
 from peering_autopilot.routes import (
+    PEER_UNPROVEN,
     RefusedBlock,
     Route,
     RoutePlan,
@@ -41,7 +47,7 @@ from peering_autopilot.routes import (
     plan_routes,
     routes_through,
 )
-from peering_autopilot.security_groups import GroupPlan, Rule, autopilot_permissions, plan_group
+from peering_autopilot.security_groups import GroupPlan, Rule, own_rules, plan_group
 from peering_autopilot.settings import PeerCidrPolicy
 from peering_autopilot.side_options import DnsPlan, name_needed, peering_name, plan_dns, vpc_label
 
@@ -57,6 +63,7 @@ class SideFacts(NamedTuple):
     tables: Sequence[RouteTable]  # the VPC's route tables
     groups: Sequence[SecurityGroup]  # the VPC's security groups (all of them: an untagged one may hold our rules)
     peer_vpc: Vpc | None = None  # the peer's VPC read in its own account; None when it was not read
+    owned: Owned = NOT_READ  # what the autopilot's record says it made on this side
 
     @property
     def own(self) -> PeeringSide:
@@ -111,6 +118,22 @@ class SidePlan(NamedTuple):
         return held_routes + sum(len(g.add) for g in self.groups if g.group_id in self.held)
 
     @property
+    def removal_candidates(self) -> bool:
+        """Whether anything through the peering (a route, a marked rule) is no longer wanted:
+        whose it is, the record says."""
+        return self.routes.removal_candidates or any(g.removal_candidates for g in self.groups)
+
+    @property
+    def record_unread(self) -> int:
+        """Routes and rules left in place because the record could not be read."""
+        unread = sum(1 for r in self.routes.left_alone if r.reason.startswith(RECORD_UNREAD))
+        return unread + sum(len(g.unread) for g in self.groups)
+
+    @property
+    def persons_rules(self) -> int:
+        return sum(len(g.persons) for g in self.groups)
+
+    @property
     def has_work(self) -> bool:
         """Whether configure would change anything on this side."""
         return bool(self.route_changes or self.rule_changes or self.dns_due or self.name)
@@ -137,6 +160,12 @@ class SidePlan(NamedTuple):
             parts.append(f"{plural(len(self.routes.conflicts), 'destination')} routed elsewhere")
         if self.refused_blocks:
             parts.append(f"{plural(len(self.refused_blocks), 'peer block')} refused")
+        if self.routes.path_changes:
+            slices = ", ".join(sorted({p.destination for p in self.routes.path_changes}))
+            parts.append(f"a person's route changes the path ({slices} not through the peering)")
+        if self.record_unread:
+            why = self.facts.owned.unreadable
+            parts.append(f"{plural(self.record_unread, 'removal')} left alone: the record could not be read ({why})")
         if self.dns is not None and self.dns.turn is not None:
             parts.append(f"remote DNS {'on' if self.dns.turn else 'off'} due")
         elif self.dns_due:
@@ -146,14 +175,27 @@ class SidePlan(NamedTuple):
         return "; ".join(parts) or NOTHING
 
 
+RECORD_UNREAD = "the record could not be read"
+
+
 def plan_side(
-    facts: SideFacts, policy: PeerCidrPolicy, now: float, read_peer: Callable[[], Vpc | None] | None = None
+    facts: SideFacts,
+    policy: PeerCidrPolicy,
+    now: float,
+    read_peer: Callable[[], Vpc | None] | None = None,
+    read_owned: Callable[[], Owned] | None = None,
 ) -> SidePlan:
     """Everything due on `facts`' side of a configurable peering (or a pending one, in a dry run).
-    Where a route through the peering is not wanted and the peer's VPC was not read, `read_peer`
-    may read it (once) for the proof; without it the route is left alone, reported."""
+    Where a route through the peering or a marked rule is not wanted and the record was not read,
+    `read_owned` may read it (once): only what it holds is removed. Where such a route is the
+    autopilot's and the peer's VPC was not read, `read_peer` may read it (once) for the proof;
+    without either, the route is left alone, reported."""
     plan = _plan(facts, policy, now)
-    if facts.peer_vpc is None and plan.routes.left_alone and read_peer is not None:
+    if facts.owned is NOT_READ and read_owned is not None and plan.removal_candidates:
+        facts = facts._replace(owned=read_owned())
+        plan = _plan(facts, policy, now)
+    unproven = any(r.reason == PEER_UNPROVEN for r in plan.routes.left_alone)
+    if facts.peer_vpc is None and unproven and read_peer is not None:
         peer_vpc = read_peer()
         if peer_vpc is not None:
             return _plan(facts._replace(peer_vpc=peer_vpc), policy, now)
@@ -168,8 +210,17 @@ def _plan(facts: SideFacts, policy: PeerCidrPolicy, now: float) -> SidePlan:
     wanted, refused = peer_destinations(own_cidrs, peer_cidrs, policy, bool(own_cidrs.ipv6 and peer_cidrs.ipv6))
     pid = view.peering_id
     # Taking a route away needs proof the peer gave the block up: its VPC as its own account reads it.
-    routes = plan_routes(facts.tables, wanted, pid, facts.peer_vpc.cidrs if facts.peer_vpc else None)
-    groups = tuple(plan_group(group, wanted, pid) for group in facts.groups)
+    owned = facts.owned
+    routes = plan_routes(
+        facts.tables,
+        wanted,
+        pid,
+        facts.peer_vpc.cidrs if facts.peer_vpc else None,
+        None if owned.unreadable else owned.holds_route,
+        owned.unreadable,
+    )
+    owns_rule = None if owned.unreadable else owned.holds_rule
+    groups = tuple(plan_group(group, wanted, pid, owns_rule, owned.unreadable) for group in facts.groups)
     holds = holds_in(view.tags)
     held = holding(holds, sizes_of(facts.tables, facts.groups), now)
     dns = plan_dns(facts.vpc.tags, own.remote_dns, view.tags, facts.role) if view.status == ACTIVE else None
@@ -195,31 +246,112 @@ def acceptance_due(view: Peering, role: str, reconsider: bool = False) -> bool:
 
 # ---------------------------------------------------------------------- an ended peering
 class Leftovers(NamedTuple):
-    """What an ended peering left on one side: every route through it, and the autopilot's rules."""
+    """What an ended peering left on one side: the routes through it and the marked rules for it
+    that the record holds (clean-up removes these), and those it does not (a person's: kept)."""
 
     routes: tuple[Route, ...]
-    rules: tuple[tuple[str, tuple[dict[str, Any], ...]], ...]  # (group id, IpPermissions to revoke)
+    rules: tuple[tuple[str, tuple[Rule, ...]], ...]  # (group id, rules to revoke)
+    persons_routes: tuple[Route, ...] = ()
+    persons_rules: tuple[tuple[str, tuple[Rule, ...]], ...] = ()
+    unreadable: str = ""  # the record could not be read: nothing is removed
 
     @property
     def rule_count(self) -> int:
-        return sum(len(p.get("IpRanges", [])) + len(p.get("Ipv6Ranges", [])) for _, ps in self.rules for p in ps)
+        return sum(len(rules) for _, rules in self.rules)
+
+    @property
+    def kept_count(self) -> int:
+        return len(self.persons_routes) + sum(len(rules) for _, rules in self.persons_rules)
 
     def __bool__(self) -> bool:
         return bool(self.routes or self.rules)
 
     def summary(self, vpc_id: str) -> str:
         left = counts((len(self.routes), "route"), (self.rule_count, "rule"))
-        return f"{left} to clean up in {vpc_id}" if left else NOTHING
+        parts = [f"{left} to clean up in {vpc_id}"] if left else []
+        if self.kept_count and self.unreadable:
+            parts.append(f"{plural(self.kept_count, 'leftover')} left alone: {RECORD_UNREAD} ({self.unreadable})")
+        elif self.kept_count:
+            parts.append(f"{plural(self.kept_count, 'route or rule')} of a person's kept")
+        return "; ".join(parts) or NOTHING
 
 
-def leftovers(tables: Sequence[RouteTable], groups: Sequence[SecurityGroup], peering_id: str) -> Leftovers:
-    """The clean-up due on one side once `peering_id` ended."""
-    rules = []
-    for group in groups:
-        permissions = autopilot_permissions(group, peering_id)
-        if permissions:
-            rules.append((group.group_id, tuple(permissions)))
-    return Leftovers(tuple(routes_through(tables, peering_id)), tuple(rules))
+def leftovers(
+    tables: Sequence[RouteTable],
+    groups: Sequence[SecurityGroup],
+    peering_id: str,
+    owned: Owned = NOT_READ,
+    read_owned: Callable[[], Owned] | None = None,
+) -> Leftovers:
+    """The clean-up due on one side once `peering_id` ended: what the record holds of the routes
+    through it and the rules marked for it. `read_owned` reads the record (once) only when there is
+    something to ask it about; unread or unreadable, nothing is the autopilot's."""
+    through = routes_through(tables, peering_id)
+    marked = [(g.group_id, sorted(own_rules(g, peering_id))) for g in groups]
+    marked = [(group_id, rules) for group_id, rules in marked if rules]
+    if (through or marked) and owned is NOT_READ and read_owned is not None:
+        owned = read_owned()
+    if owned.unreadable:
+        return Leftovers((), (), tuple(through), tuple((g, tuple(r)) for g, r in marked), owned.unreadable)
+    routes = tuple(r for r in through if owned.holds_route(r.route_table_id, r.destination))
+    persons = tuple(r for r in through if not owned.holds_route(r.route_table_id, r.destination))
+    rules = tuple((g, tuple(r for r in rs if owned.holds_rule(g, r))) for g, rs in marked)
+    kept = tuple((g, tuple(r for r in rs if not owned.holds_rule(g, r))) for g, rs in marked)
+    return Leftovers(routes, tuple(x for x in rules if x[1]), persons, tuple(x for x in kept if x[1]))
+
+
+# ---------------------------------------------------------------------- an intent a crash left
+class Settled(NamedTuple):
+    """Intents of one side resolved against what EC2 shows: made exactly as intended (a route
+    through the peering, a rule with the marker) are confirmed, the others released."""
+
+    confirm_routes: tuple[OwnedRoute, ...] = ()
+    confirm_rules: tuple[OwnedRule, ...] = ()
+    release_routes: tuple[OwnedRoute, ...] = ()
+    release_rules: tuple[OwnedRule, ...] = ()
+
+    def __bool__(self) -> bool:
+        return any(self)
+
+    def owned(self, owned: Owned) -> Owned:
+        """`owned` with the confirmed intents counted as the autopilot's."""
+        if owned.unreadable or not (self.confirm_routes or self.confirm_rules):
+            return owned
+        return owned._replace(
+            routes=owned.routes | {(r.route_table_id, r.destination) for r in self.confirm_routes},
+            rules=owned.rules | {(r.group_id, r.rule) for r in self.confirm_rules},
+        )
+
+
+def settle_intents(
+    record: PeeringRecord,
+    account_id: str,
+    region: str,
+    tables: Sequence[RouteTable],
+    groups: Sequence[SecurityGroup],
+) -> Settled:
+    """The record's intents on this side (account, region; the tables and groups given, as one
+    side of a peering within one place holds its own VPC's only) resolved against EC2."""
+    if record.unreadable:
+        return Settled()
+    pid = record.peering_id
+    table_ids, group_ids = {t.route_table_id for t in tables}, {g.group_id for g in groups}
+    made_routes = {(r.route_table_id, r.destination) for r in routes_through(tables, pid)}
+    made_rules = {(g.group_id, rule) for g in groups for rule in own_rules(g, pid)}
+    confirm_routes: list[OwnedRoute] = []
+    release_routes: list[OwnedRoute] = []
+    confirm_rules: list[OwnedRule] = []
+    release_rules: list[OwnedRule] = []
+    for intent in record.intents():
+        if (intent.account_id, intent.region) != (account_id, region):
+            continue
+        if isinstance(intent, OwnedRoute) and intent.route_table_id in table_ids:
+            made = (intent.route_table_id, intent.destination) in made_routes
+            (confirm_routes if made else release_routes).append(intent)
+        elif isinstance(intent, OwnedRule) and intent.group_id in group_ids:
+            made = (intent.group_id, intent.rule) in made_rules
+            (confirm_rules if made else release_rules).append(intent)
+    return Settled(tuple(confirm_routes), tuple(confirm_rules), tuple(release_routes), tuple(release_rules))
 
 
 # ---------------------------------------------------------------------- the probe's paths

@@ -37,7 +37,7 @@ from peering_autopilot.aws.eventbridge import EventPublisher
 from peering_autopilot.aws.sessions import AwsAccess
 from peering_autopilot.context import Context
 from peering_autopilot.events import Event, GroupRequestFound, PeeringGroupPlan, VpcPlace, WorkFound, publish_all
-from peering_autopilot.mesh import NOT_IN_RECORD, GroupPlan
+from peering_autopilot.mesh import RECORD_UNREADABLE, GroupPlan, withdraw_only_recorded
 from peering_autopilot.model import ACCEPTER, GROUP_TAG, Peering
 from peering_autopilot.permissions import actions_of
 from peering_autopilot.places import (
@@ -50,14 +50,14 @@ from peering_autopilot.places import (
     read_place,
     vpc_reader,
 )
-from peering_autopilot.recorder import Recorder
+from peering_autopilot.record import Owned, PeeringRecord
+from peering_autopilot.recorder import Recorder, RecordReads
 from peering_autopilot.routes import peerings_routed
 from peering_autopilot.security_groups import peerings_opened
 from peering_autopilot.settings import PeerCidrPolicy
-from peering_autopilot.side_plan import SideFacts, acceptance_due, leftovers, plan_side
+from peering_autopilot.side_plan import SideFacts, acceptance_due, leftovers, plan_side, settle_intents
 from peering_autopilot.triggers import ScheduledSweep, VpcHint
 
-RECORD_UNREADABLE = "record-unreadable"
 
 IAM_ACTIONS = actions_of(
     AwsAccess.session_for,
@@ -117,6 +117,8 @@ class SweepReport:
     problems: list[PlaceProblem] = field(default_factory=list)  # places not read, and why
     groups: GroupPlan | None = None  # when any VPC is in a group, or a group peering exists
     adopted: dict[str, Any] = field(default_factory=dict)  # what an earlier version made, adopted (adoption.py)
+    record_drained: int = 0  # record writes the backlog held, written to the table at the start
+    record_problems: list[str] = field(default_factory=list)
 
     def describe(self) -> dict[str, Any]:
         counts: dict[str, int] = defaultdict(int)
@@ -133,6 +135,8 @@ class SweepReport:
         }
         if any(self.adopted.get(k) for k in ("peerings", "notProven", "problems")):
             described["adopted"] = self.adopted
+        if self.record_drained or self.record_problems:  # the record's own news, only when there is any
+            described["record"] = {"backlogWritten": self.record_drained, "problems": self.record_problems}
         if self.groups:
             described["groups"] = {
                 "skipped": [s.describe() for s in self.groups.skipped],
@@ -162,15 +166,23 @@ class SweepReport:
     def problem_lines(self) -> list[str]:
         kept = self.groups.kept if self.groups else []
         unread = [f"{k.peering.peering_id} not withdrawn: {k.reason}" for k in kept if k.code == RECORD_UNREADABLE]
-        return [str(problem) for problem in self.problems] + unread
+        record = [f"record: {p}" for p in self.record_problems]
+        return [str(problem) for problem in self.problems] + unread + record
 
 
 def handle_sweep_trigger(trigger: VpcHint | ScheduledSweep, ctx: Context) -> SweepReport:
+    # What steps could not record while the table was down is written first: the record the
+    # sweep then reads holds it.
+    drained = ctx.recorder.drain()
     if isinstance(trigger, ScheduledSweep):
-        return sweep(ctx)
-    if trigger.opted_in and GROUP_TAG in trigger.changed:
-        return sweep(ctx, Outcome.GROUP_CHANGE, trigger.vpc_id)
-    return sweep_vpc(trigger, ctx)
+        report = sweep(ctx)
+    elif trigger.opted_in and GROUP_TAG in trigger.changed:
+        report = sweep(ctx, Outcome.GROUP_CHANGE, trigger.vpc_id)
+    else:
+        report = sweep_vpc(trigger, ctx)
+    report.record_drained = drained
+    report.record_problems += ctx.recorder.problems
+    return report
 
 
 def sweep(ctx: Context, outcome: Outcome = Outcome.SWEPT, subject: str = "sweep") -> SweepReport:
@@ -184,37 +196,32 @@ def sweep(ctx: Context, outcome: Outcome = Outcome.SWEPT, subject: str = "sweep"
     seen: list[PlaceRead] = []  # each place's reads, for the group plan once every place is read
     read_vpc = vpc_reader(ctx.aws, settings)
     adoption = Adoption(ctx)  # the first full read of a place adopts what an earlier version made there
+    records = RecordReads(ctx.recorder)
     report = _sweep_places(
         ctx,
         SweepReport(outcome, subject=subject),
         places,
         lambda ec2: find_work(
-            ec2, settings.allowed_peer_cidrs, ctx.now(), seen=seen, read_vpc=read_vpc, adopt=adoption.place
+            ec2,
+            settings.allowed_peer_cidrs,
+            ctx.now(),
+            seen=seen,
+            read_vpc=read_vpc,
+            adopt=adoption.place,
+            read_record=records,
         ),
         outcome.value,
     )
     report.adopted = adoption.finish()
+    report.record_problems += records.unreadable()
     report.groups = group_plan(seen, settings.peering_quota, settings.allowed_peer_cidrs, settings.mesh_threshold)
     if report.groups is not None and outcome is Outcome.GROUP_CHANGE:
         # A tag change plans what concerns its VPC: each end of a pair plans it once, not each tag.
         report.groups = report.groups.involving(subject)
     if report.groups is not None:
-        withdraw_only_recorded(report.groups, ctx.recorder)
+        withdraw_only_recorded(report.groups, records)
         _publish_group_plan(ctx.publisher, report, settings.dry_run)
     return report
-
-
-def withdraw_only_recorded(plan: GroupPlan, recorder: Recorder) -> None:
-    """Keep back every candidate withdrawal the record does not hold as the autopilot's: the
-    created-for-group tag is anyone's to write (IaC copies tags), the record only the autopilot's.
-    One read of the record per candidate, none for any other peering; unreadable, nothing goes."""
-    for withdrawal in list(plan.withdrawals):
-        record = recorder.peering(withdrawal.peering.peering_id)
-        if record.unreadable:
-            why = f"the autopilot's record could not be read ({record.unreadable}): nothing is withdrawn until it can"
-            plan.keep(withdrawal.peering.peering_id, RECORD_UNREADABLE, why)
-        elif not record.owns_peering:
-            plan.keep(withdrawal.peering.peering_id, "not-recorded", NOT_IN_RECORD)
 
 
 def _publish_group_plan(publisher: EventPublisher, report: SweepReport, dry_run: bool) -> None:
@@ -260,7 +267,8 @@ def sweep_vpc(hint: VpcHint, ctx: Context) -> SweepReport:
         report.problems.append(PlaceProblem(hint.account_id, hint.region, "NotManaged", "", why))
         return report
     # Requests declined because this VPC was not opted in deserve a new decision now.
-    return _sweep_places(
+    records = RecordReads(ctx.recorder)
+    _sweep_places(
         ctx,
         report,
         [(hint.account_id, hint.region)],
@@ -271,9 +279,12 @@ def sweep_vpc(hint: VpcHint, ctx: Context) -> SweepReport:
             only_vpc=hint.vpc_id,
             reconsider=True,
             read_vpc=vpc_reader(ctx.aws, settings),
+            read_record=records,
         ),
         "opt-in",
     )
+    report.record_problems += records.unreadable()
+    return report
 
 
 def _sweep_places(
@@ -322,11 +333,14 @@ def find_work(
     seen: list[PlaceRead] | None = None,
     read_vpc: VpcReader | None = None,
     adopt: Callable[[PlaceRead], None] | None = None,
+    read_record: Callable[[str], PeeringRecord] | None = None,
 ) -> list[Work]:
     """What the autopilot would do here, found from one read of the place (places.read_place) and
     judged by the judge configure executes (side_plan). `policy` (AllowedPeerCidrs) and `now` (for
     held refusals) are configure's; `read_vpc` reads a peer's VPC in its own account, as configure
-    does, only where a side's plan needs it as proof; the reads go to `seen` too, for the group plan."""
+    does, only where a side's plan needs it as proof; `read_record` reads what the autopilot's
+    record holds of a peering, only where a plan would remove something (without it, nothing is
+    the autopilot's to remove); the reads go to `seen` too, for the group plan."""
     read = read_place(ec2, only_vpc=only_vpc)
     if adopt is not None:
         adopt(read)  # before its plans: what adoption takes is then the autopilot's own
@@ -339,16 +353,21 @@ def find_work(
         for role, side in peering.sides():
             if (side.account_id, side.region) != read.place or side.vpc_id not in read.vpcs:
                 continue
-            item = _judge(peering, role, read, peer_vpcs, reconsider, policy, now)
+            item = _judge(peering, role, read, peer_vpcs, reconsider, policy, now, read_record)
             if item:
                 work.append(Work(peering.peering_id, item[0], ec2.account_id, ec2.region, item[1]))
-    # Routes through, or rules for, peerings EC2 no longer even lists: leftovers of long-ended ones.
+    # Routes through, or rules for, peerings EC2 no longer even lists: leftovers of long-ended ones,
+    # work only where the record holds some of them.
     forgotten: set[str] = set()
     for vpc_id in read.vpcs:
         forgotten |= (
             peerings_routed(read.tables.get(vpc_id, ())) | peerings_opened(read.groups.get(vpc_id, ()))
         ) - visible
+    tables = [t for ts in read.tables.values() for t in ts]
+    groups = [g for gs in read.groups.values() for g in gs]
     for pcx in sorted(forgotten):
+        if read_record is None or not leftovers(tables, groups, pcx, _owned(read_record(pcx), read, tables, groups)):
+            continue
         why = "routes or rules lead to a peering that is gone"
         work.append(Work(pcx, "clean-up", ec2.account_id, ec2.region, why, local=True))
     return work
@@ -362,25 +381,35 @@ def _judge(
     reconsider: bool,
     policy: PeerCidrPolicy,
     now: float,
+    read_record: Callable[[str], PeeringRecord] | None = None,
 ) -> tuple[str, str] | None:
     """The work one side of one peering, read here, asks for, and why."""
     side = peering.requester if role != ACCEPTER else peering.accepter
     peer = peering.accepter if role != ACCEPTER else peering.requester
     vpc = read.vpcs[side.vpc_id]
     tables, groups = read.tables.get(vpc.vpc_id, ()), read.groups.get(vpc.vpc_id, ())
+    read_owned = (
+        (lambda: _owned(read_record(peering.peering_id), read, tables, groups)) if read_record is not None else None
+    )
     if peering.pending:
         if acceptance_due(peering, role, reconsider):
             return "accept", "a pending request to decide on"
         return None
     if peering.configurable:
         facts = SideFacts(role, peering, vpc, tables, groups, peer_vpcs.known(peer))
-        plan = plan_side(facts, policy, now, lambda: peer_vpcs.read(peer))
+        plan = plan_side(facts, policy, now, lambda: peer_vpcs.read(peer), read_owned)
         return ("configure", plan.summary()) if plan.has_work else None
     if peering.ended:
-        left = leftovers(tables, groups, peering.peering_id)
+        left = leftovers(tables, groups, peering.peering_id, read_owned=read_owned)
         if left:
             return "clean-up", f"{peering.status} peering still has routes or rules in {vpc.vpc_id}"
     return None
+
+
+def _owned(record: PeeringRecord, read: PlaceRead, tables: Sequence[Any], groups: Sequence[Any]) -> Owned:
+    """What the record says is the autopilot's on this side, an intent a crash left counted as
+    configure and clean-up will settle it (made exactly as intended: its own)."""
+    return settle_intents(record, *read.place, tables, groups).owned(record.side(*read.place))
 
 
 def _publish(publisher: EventPublisher, work: list[Work], reason: str) -> None:

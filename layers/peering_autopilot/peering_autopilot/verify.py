@@ -125,6 +125,9 @@ class Diagnosis:
     # endpoint per side, so without this a conflict in another table would still read `verified`.
     missing_routes: list[str] = field(default_factory=list)
     refused_blocks: list[str] = field(default_factory=list)
+    # A person's more specific route sending a slice of a peer block elsewhere: theirs, and it
+    # stays; a note, not a failure (the probe says whether the path it checks is broken).
+    path_changes: list[str] = field(default_factory=list)
 
     @property
     def active(self) -> bool:
@@ -218,6 +221,7 @@ def _check_route_coverage(
             f"{table_id} -> {destination}: {reason}"
             for (table_id, destination), reason in sorted(plan.missing_routes().items())
         )
+        diagnosis.path_changes.extend(f"{p.route_table_id}: {p.reason}" for p in plan.routes.path_changes)
 
 
 def snapshot(side: Side) -> SideSnapshot:
@@ -381,6 +385,10 @@ def report_text(diagnosis: Diagnosis) -> str:
         lines.append("Route tables not routing the peer's blocks:" if diagnosis.missing_routes else "Peer blocks:")
         lines.extend(f"  {line}" for line in diagnosis.missing_routes)
         lines.extend(f"  refused {line}" for line in diagnosis.refused_blocks)
+    if diagnosis.path_changes:
+        lines.append("")
+        lines.append("Note: a person's route changes the path (theirs: it stays):")
+        lines.extend(f"  {line}" for line in diagnosis.path_changes)
     lines.append("")
     lines.append(f"Verdict: {diagnosis.status_value}")
     return "\n".join(lines)

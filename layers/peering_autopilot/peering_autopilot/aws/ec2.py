@@ -257,11 +257,24 @@ class Ec2Gateway:
         self._change(route_table_id, lambda: self.client.delete_route(**params), gone="InvalidRoute.NotFound")
 
     @needs("ec2:AuthorizeSecurityGroupIngress")
-    def authorize_ingress(self, group_id: str, permissions: list[Resource]) -> None:
+    def authorize_ingress(self, group_id: str, permissions: list[Resource]) -> dict[tuple[str, int, int, str], str]:
+        """Authorize; the rule ids AWS gave, by (protocol, from port, to port, CIDR), from the
+        call's own answer (one SecurityGroupRule per range)."""
+        answer: list[Resource] = []
         self._change(
             group_id,
-            lambda: self.client.authorize_security_group_ingress(GroupId=group_id, IpPermissions=permissions),  # type: ignore[arg-type]
+            lambda: answer.append(
+                self.client.authorize_security_group_ingress(GroupId=group_id, IpPermissions=permissions)  # type: ignore[arg-type]
+            ),
         )
+        ids: dict[tuple[str, int, int, str], str] = {}
+        for rule in (answer[0] if answer else {}).get("SecurityGroupRules", []):
+            cidr = rule.get("CidrIpv4") or rule.get("CidrIpv6")
+            if cidr and rule.get("SecurityGroupRuleId"):
+                protocol = str(rule.get("IpProtocol", ""))
+                ports = (-1, -1) if protocol == "-1" else (int(rule.get("FromPort", -1)), int(rule.get("ToPort", -1)))
+                ids[(protocol, *ports, str(cidr))] = str(rule["SecurityGroupRuleId"])
+        return ids
 
     @needs("ec2:RevokeSecurityGroupIngress")
     def revoke_ingress(self, group_id: str, permissions: list[Resource]) -> None:
