@@ -223,7 +223,9 @@ def withdraw_from_group(hint: PeeringHint, ctx: Context) -> ConnectResult:
     # The tag is anyone's to write (IaC copies tags): only the record says the autopilot made it.
     not_ours = not_ours_to_withdraw(ctx.recorder.peering(peering.peering_id))
     if not_ours is not None and not_ours[0] == RECORD_UNREADABLE:
-        return ConnectResult(peering.peering_id, Outcome.SKIPPED, not_ours[1], settings.dry_run, problems=(not_ours[1],))
+        return ConnectResult(
+            peering.peering_id, Outcome.SKIPPED, not_ours[1], settings.dry_run, problems=(not_ours[1],)
+        )
     if not_ours is not None:
         return skipped(f"{peering.peering_id} is {not_ours[1]}: never deleted")
     sides = []

@@ -51,13 +51,12 @@ from peering_autopilot.places import (
     vpc_reader,
 )
 from peering_autopilot.record import Owned, PeeringRecord
-from peering_autopilot.recorder import Recorder, RecordReads
+from peering_autopilot.recorder import RecordReads
 from peering_autopilot.routes import peerings_routed
 from peering_autopilot.security_groups import peerings_opened
 from peering_autopilot.settings import PeerCidrPolicy
 from peering_autopilot.side_plan import SideFacts, acceptance_due, leftovers, plan_side, settle_intents
 from peering_autopilot.triggers import ScheduledSweep, VpcHint
-
 
 IAM_ACTIONS = actions_of(
     AwsAccess.session_for,
