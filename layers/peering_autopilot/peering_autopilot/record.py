@@ -16,7 +16,6 @@ The table (template.yaml RecordTable) is written only by the hub's functions. It
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, NamedTuple
@@ -278,6 +277,8 @@ def canonical(value: Any) -> str:
 def entry_hash(
     peering_id: str, seq: int, at: str, kind: str, actor: str, event_id: str, summary: str, evidence: str, prev: str
 ) -> str:
+    import hashlib  # here, not at the top: only writing or checking history pays for OpenSSL's load
+
     fields = [peering_id, seq, at, kind, actor, event_id, summary, evidence, prev]
     return hashlib.sha256(canonical(fields).encode()).hexdigest()
 

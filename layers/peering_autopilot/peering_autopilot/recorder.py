@@ -12,7 +12,6 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
-from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
 from peering_autopilot.aws.dynamodb import BacklogQueue, RecordStore
@@ -300,7 +299,9 @@ class Recorder:
         return written
 
     def now(self) -> str:
-        return datetime.fromtimestamp(self.clock(), UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+        # ISO 8601 in UTC to the millisecond, without datetime (one module less at cold start)
+        seconds = self.clock()
+        return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds)) + f".{int(seconds * 1000) % 1000:03d}Z"
 
 
 class RecordReads:

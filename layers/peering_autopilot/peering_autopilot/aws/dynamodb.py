@@ -10,30 +10,37 @@ once the table answers again.
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 from collections.abc import Iterator, Mapping, Sequence
-from decimal import Decimal
 from typing import Any
 
-from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import BotoCoreError, ClientError
 
 from peering_autopilot.aws.calls import error_code, error_message
 from peering_autopilot.errors import RecordConflictError, RecordUnavailableError
 from peering_autopilot.permissions import needs
 
-_serializer = TypeSerializer()
-_deserializer = TypeDeserializer()
 _BATCH = 25  # BatchWriteItem's own limit
 _CONDITION_FAILED = "ConditionalCheckFailedException"
 
 
+@functools.cache
+def _types() -> tuple[Any, Any]:
+    """boto3's own (de)serializer, imported on first use: it brings `decimal`, which the functions
+    would otherwise load at every cold start."""
+    from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+
+    return TypeSerializer(), TypeDeserializer()
+
+
 def _to_wire(item: Mapping[str, Any]) -> dict[str, Any]:
-    return {k: _serializer.serialize(v) for k, v in item.items() if v is not None}
+    serializer = _types()[0]
+    return {k: serializer.serialize(v) for k, v in item.items() if v is not None}
 
 
 def _plain(value: Any) -> Any:
-    if isinstance(value, Decimal):
+    if type(value).__name__ == "Decimal":  # DynamoDB's numbers (decimal is not imported up front)
         return int(value) if value == value.to_integral_value() else float(value)
     if isinstance(value, list):
         return [_plain(v) for v in value]
@@ -45,7 +52,8 @@ def _plain(value: Any) -> Any:
 
 
 def _from_wire(item: Mapping[str, Any]) -> dict[str, Any]:
-    return {k: _plain(_deserializer.deserialize(v)) for k, v in item.items()}
+    deserializer = _types()[1]
+    return {k: _plain(deserializer.deserialize(v)) for k, v in item.items()}
 
 
 @contextlib.contextmanager

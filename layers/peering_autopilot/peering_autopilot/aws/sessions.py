@@ -16,14 +16,13 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import boto3
 import botocore.session
 from botocore.exceptions import ClientError
 
 from peering_autopilot.aws.calls import BOTO_CONFIG, error_code, error_message, translated
-from peering_autopilot.aws.cloudtrail import TrailGateway
 from peering_autopilot.aws.dynamodb import BacklogQueue, RecordStore
 from peering_autopilot.aws.ec2 import Ec2Gateway
 from peering_autopilot.aws.eventbridge import EventPublisher
@@ -33,6 +32,9 @@ from peering_autopilot.aws.ssm import SsmGateway
 from peering_autopilot.errors import RoleAssumptionError
 from peering_autopilot.permissions import needs
 from peering_autopilot.settings import Settings
+
+if TYPE_CHECKING:
+    from peering_autopilot.aws.cloudtrail import TrailGateway
 
 MEMBER_SESSION_NAME = "peering-autopilot"  # how the hub shows in the members' CloudTrail
 _CREDENTIAL_MARGIN_SECONDS = 300
@@ -81,6 +83,8 @@ class AwsAccess:
         return SsmGateway(self._client(account_id, "ssm", region), account_id, region)
 
     def trail(self, account_id: str, region: str) -> TrailGateway:
+        from peering_autopilot.aws.cloudtrail import TrailGateway  # the sweep's adoption only: not at cold start
+
         """CloudTrail's event history of an account and region (the member role elsewhere)."""
         return TrailGateway(self._client(account_id, "cloudtrail", region), account_id, region)
 
