@@ -110,7 +110,9 @@ def run(host: str, port: int, log: Any, log_path: Path) -> int:
     ok &= redelivery(autopilot)
     ok &= drift_repair(autopilot, cloud, world.vpc_a, world.vpc_b)
     ok &= blocked_case(cloud, world.vpc_a, world.vpc_b, host, port)
+    deleted = active_peering(cloud, world.vpc_b)
     ok &= deletion(autopilot, cloud, world.vpc_a, world.vpc_b)
+    ok &= history_case(deleted, world.vpc_a, host, port)
     ok &= scenario(
         autopilot,
         cloud,
@@ -260,6 +262,26 @@ def deletion(autopilot: LocalAutopilot, cloud: LocalCloud, vpc_a: Network, vpc_b
         ok &= clean
         say(f"  {'OK' if clean else '!!'} {net.name}: no route through {peering_id}, no autopilot rule left")
     return ok
+
+
+def history_case(peering_id: str, vpc_a: Network, host: str, port: int) -> bool:
+    """The record: who did what to the peering, on what evidence, and whether its history is intact."""
+    heading(f"A month later someone asks who accepted {peering_id}, and when: the autopilot's record")
+    tool = Path(sys.executable).parent / "peering-autopilot"
+    where = ["--region", vpc_a.region, "--endpoint-url", f"http://{host}:{port}"]
+    command = [str(tool), "history", peering_id, "--verify", *where]
+    say(
+        f"  $ peering-autopilot history {peering_id} --verify --region {vpc_a.region} --endpoint-url http://{host}:{port}"
+    )
+    completed = subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
+    for line in (completed.stdout + completed.stderr).splitlines():
+        say(f"     | {line}")
+    kinds = ("accepted", "configured", "verified", "deleted", "cleaned-up")
+    found = completed.returncode == 0 and all(f" {kind} " in completed.stdout for kind in kinds)
+    say(
+        f"  {'OK' if found else '!!'} the timeline from accept to clean-up, its chain intact (exit status {completed.returncode})"
+    )
+    return found
 
 
 def blocked_case(cloud: LocalCloud, vpc_a: Network, vpc_b: Network, host: str, port: int) -> bool:
