@@ -393,13 +393,19 @@ def _configure_side(
                     (rule.ip_protocol, rule.from_port, rule.to_port, rule.cidr), ""
                 )
 
-    # Made: the autopilot's. Removed, refused, or another writer's first (AlreadyPresent): forgotten.
+    # Made: the autopilot's. Removed, refused, or another writer's first (AlreadyPresent): forgotten,
+    # unless the record held it as made before this run (a concurrent run of its own made it: its
+    # intent stays, for the next run to settle against EC2).
     recorder.confirm(peering_id, made_routes, made_rules)
     removed_rules = [OwnedRule(*place, g, rule) for g, rules in report.removed_rules.items() for rule in rules]
+    unmade_routes = [
+        r for r in intended_routes if r not in made_routes and not owned.holds_route(r.route_table_id, r.destination)
+    ]
+    unmade_rules = [r for r in intended_rules if r not in made_rules and not owned.holds_rule(r.group_id, r.rule)]
     recorder.release(
         peering_id,
-        [*(owned_route(r) for r in report.removed_routes), *(r for r in intended_routes if r not in made_routes)],
-        [*removed_rules, *(r for r in intended_rules if r not in made_rules)],
+        [*(owned_route(r) for r in report.removed_routes), *unmade_routes],
+        [*removed_rules, *unmade_rules],
     )
 
     # A hold ends when its resource was tried again, or no longer needs anything added.
