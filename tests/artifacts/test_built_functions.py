@@ -19,6 +19,9 @@ import pytest
 from moto.server import ThreadedMotoServer
 
 from autopilot_local.template import Stack
+from peering_autopilot.aws.dynamodb import RecordStore
+from peering_autopilot.record import MADE, OwnedRoute, OwnedRule, route_item, rule_item
+from peering_autopilot.security_groups import Rule, rule_description
 
 PROJECT = Path(__file__).resolve().parents[2]
 BUILD = PROJECT / ".aws-sam" / "build"
@@ -209,19 +212,30 @@ def _vpc(endpoint: str, where: tuple[str, str, str], opted_in: bool = True) -> s
 def _configure_by_hand(
     endpoint: str, where: tuple[str, str, str], vpc_id: str, peer_cidr: str, peering_id: str
 ) -> None:
-    """What the configure step leaves behind: a route in each table, ICMP in from the peer."""
-    ec2 = _ec2(endpoint, where[0], where[1])
+    """What the configure step leaves behind: a route in each table, ICMP in from the peer with its
+    marker, and both in the autopilot's record (what is not there is a person's, and stays)."""
+    account, region, _ = where
+    ec2 = _ec2(endpoint, account, region)
+    owned: list[dict[str, Any]] = []
     for table in ec2.describe_route_tables(Filters=[{"Name": "vpc-id", "Values": [vpc_id]}])["RouteTables"]:
         ec2.create_route(
             RouteTableId=table["RouteTableId"], DestinationCidrBlock=peer_cidr, VpcPeeringConnectionId=peering_id
         )
+        route = OwnedRoute(account, region, table["RouteTableId"], peer_cidr)
+        owned.append(route_item(peering_id, route, MADE, "2026-12-07T09:00:00.000Z", "created"))
     groups = ec2.describe_security_groups(
         Filters=[{"Name": "vpc-id", "Values": [vpc_id]}, {"Name": "group-name", "Values": ["app"]}]
     )
+    group_id = groups["SecurityGroups"][0]["GroupId"]
+    ranges = [{"CidrIp": peer_cidr, "Description": rule_description(peering_id)}]
     ec2.authorize_security_group_ingress(
-        GroupId=groups["SecurityGroups"][0]["GroupId"],
-        IpPermissions=[{"IpProtocol": "icmp", "FromPort": -1, "ToPort": -1, "IpRanges": [{"CidrIp": peer_cidr}]}],
+        GroupId=group_id, IpPermissions=[{"IpProtocol": "icmp", "FromPort": -1, "ToPort": -1, "IpRanges": ranges}]
     )
+    rule = OwnedRule(account, region, group_id, Rule("icmp", -1, -1, peer_cidr))
+    owned.append(rule_item(peering_id, rule, MADE, "2026-12-07T09:00:00.000Z", "created"))
+    table_name = json.loads((EVENTS / "env.json").read_text())["Parameters"]["RECORD_TABLE"]
+    dynamodb = _session(endpoint, "123456789012").client("dynamodb", endpoint_url=endpoint)
+    RecordStore(dynamodb, table_name).write(puts=owned)
 
 
 def _routes_via(endpoint: str, where: tuple[str, str, str], vpc_id: str, peering_id: str) -> list[str]:
