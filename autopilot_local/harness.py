@@ -57,6 +57,10 @@ from autopilot_local.template import SCHEDULE, FunctionSpec, Rule, Stack
 from peering_autopilot import runtime as domain_runtime
 
 aws_semantics.apply()
+# The world's instances launch from one fixed image id, and nothing lists images: moto's catalogue
+# of default AMIs (tens of thousands, loaded for every account and region it meets) only costs time,
+# about half of an integration test's. A user may still ask for it.
+os.environ.setdefault("MOTO_EC2_LOAD_DEFAULT_AMIS", "false")
 
 PROJECT = Path(__file__).resolve().parent.parent
 HUB_TEMPLATE = PROJECT / "template.yaml"
