@@ -91,6 +91,10 @@ calls: $(STAMP) ## EC2 calls to configure one cross-account peering
 	$(BIN)/python benchmarks/configure_calls.py
 
 # The AWS calls of one cross-account peering from request to verdict, per function.
+domain-import: $(STAMP) ## the domain's own import time per handler, against AGAINST=<git ref>
+	@test -n "$(AGAINST)" || { echo "error: name the ref to compare with: make domain-import AGAINST=<tag or commit>" >&2; exit 2; }
+	$(BIN)/python benchmarks/domain_import.py --against $(AGAINST)
+
 group-calls: $(STAMP) ## EC2 calls of a peering group of 5 VPCs to converge and to re-sweep
 	$(BIN)/python benchmarks/group_calls.py
 
