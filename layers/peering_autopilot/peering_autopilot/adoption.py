@@ -11,14 +11,14 @@ the place's one read (places.PlaceRead), and nothing else:
 
 - a **route** only if it is exactly what configure creates: in a table it manages (the main table
   or a subnet's, not excluded by `peering-autopilot:routes`), through an active peering of an
-  opted-in VPC of the place, to exactly one of the peer's blocks the judge routes
-  (`routes.peer_destinations` with AllowedPeerCidrs and the overlap rule). The peer's blocks come
+  opted-in VPC of the place, to exactly one of the peer's blocks the judge routes (what
+  `side_plan.plan_side` finds present: AllowedPeerCidrs, the overlap rule, the tables it manages). The peer's blocks come
   from the peering's own description: EC2 writes it from the peer VPC and no person can; a route to
   one of them is what configure would make from the same description, and taking it away later
   still needs the judge's proof from the peer's own account;
 - a **rule** only if it carries the autopilot's description for that peering
-  (`security_groups.rule_description`) and is one the group's allow tag asks for, from a peer block
-  the judge wants (what configure authorizes);
+  (`security_groups.rule_description`) and is one the judge finds present: asked for by the group's
+  allow tag, from a peer block it wants (what configure authorizes);
 - a **group peering** only if tagged `created-for-group` and CloudTrail's event history in the
   requester's account and region shows it was created by the connector role (the connect function's
   role in the hub, `<MemberRoleName>-connector` elsewhere), whose policy lets it create only
@@ -32,19 +32,18 @@ what was adopted and on what evidence.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from typing import Any, NamedTuple
 
-from peering_autopilot.allow import parse_allow
 from peering_autopilot.aws.cloudtrail import TrailEvent
 from peering_autopilot.context import Context
 from peering_autopilot.errors import AutopilotError, RecordConflictError, RecordUnavailableError
-from peering_autopilot.model import ACTIVE, ALLOW_TAG, CREATED_FOR_TAG, LIVE_STATES, Peering, RouteTable, SecurityGroup
+from peering_autopilot.model import ACTIVE, CREATED_FOR_TAG, LIVE_STATES, Peering
 from peering_autopilot.places import PlaceRead
 from peering_autopilot.record import META, OwnedPeering, OwnedRoute, OwnedRule, PeeringRecord
-from peering_autopilot.routes import excluded_by_owner, peer_destinations
-from peering_autopilot.security_groups import Rule, own_rules
+from peering_autopilot.security_groups import own_rules
 from peering_autopilot.settings import PeerCidrPolicy, Settings
+from peering_autopilot.side_plan import SideFacts, plan_side
 
 ADOPTED = "adopted"  # the `how` of an adopted ownership item, and the history entry's kind
 MARKER = "adopted#"
@@ -68,45 +67,22 @@ def marker_item(account_id: str, region: str, at: str, counts: Mapping[str, int]
 
 
 # ------------------------------------------------------------------------------- the rules (pure)
-def managed_table(table: RouteTable) -> bool:
-    """A table configure routes in: not excluded by its owner, the main table or a subnet's."""
-    if excluded_by_owner(table.tags):
-        return False
-    return any(a.main or a.subnet_id for a in table.associations if a.live)
-
-
-def wanted_blocks(peering: Peering, role: str, vpc_cidrs: Any, policy: PeerCidrPolicy) -> list[Any]:
-    """The peer blocks the judge routes on this side, from the peering's description of the peer."""
-    own, peer = (peering.requester, peering.accepter) if role == "requester" else (peering.accepter, peering.requester)
-    own_cidrs = own.cidrs.union(vpc_cidrs)
-    wanted, _ = peer_destinations(own_cidrs, peer.cidrs, policy, bool(own_cidrs.ipv6 and peer.cidrs.ipv6))
-    return wanted
-
-
-def adoptable_routes(
-    tables: Sequence[RouteTable], wanted: Sequence[Any], peering_id: str, account_id: str, region: str
-) -> list[OwnedRoute]:
-    blocks = set(wanted)
-    return [
-        OwnedRoute(account_id, region, table.route_table_id, str(route.destination))
-        for table in sorted(tables, key=lambda t: t.route_table_id)
-        if managed_table(table)
-        for route in table.routes
-        if route.peering_id == peering_id and route.destination in blocks
-    ]
-
-
-def adoptable_rules(
-    groups: Sequence[SecurityGroup], wanted: Sequence[Any], peering_id: str, account_id: str, region: str
-) -> list[OwnedRule]:
-    found = []
-    for group in sorted(groups, key=lambda g: g.group_id):
-        traffic, _ = parse_allow(group.tags.get(ALLOW_TAG, ""))
-        asked = {Rule.of(kind, block) for kind in traffic for block in wanted}
-        found += [
-            OwnedRule(account_id, region, group.group_id, r) for r in sorted(own_rules(group, peering_id) & asked)
-        ]
-    return found
+def adoptable(read: PlaceRead, peering: Peering, role: str, vpc_id: str, policy: PeerCidrPolicy) -> Found:
+    """What one side of an active peering holds that configure would have made, asked of the judge
+    configure executes (side_plan.plan_side, the peering's own description of the peer standing in
+    for the peer's VPC): the routes it finds present, and the present rules that carry the marker."""
+    tables, groups = read.tables.get(vpc_id, ()), read.groups.get(vpc_id, ())
+    # `now` only decides whether a held addition may be retried: nothing here is added.
+    plan = plan_side(SideFacts(role, peering, read.vpcs[vpc_id], tables, groups), policy, now=0.0)
+    account_id, region, pid = read.account_id, read.region, peering.peering_id
+    routes = tuple(OwnedRoute(account_id, region, r.route_table_id, r.destination) for r in plan.routes.present)
+    by_id = {g.group_id: g for g in groups}
+    rules = tuple(
+        OwnedRule(account_id, region, g.group_id, rule)
+        for g in sorted(plan.groups, key=lambda g: g.group_id)
+        for rule in sorted(set(g.present) & own_rules(by_id[g.group_id], pid))
+    )
+    return Found(pid, routes, rules)
 
 
 def group_candidate(peering: Peering, account_id: str, region: str) -> OwnedPeering | None:
@@ -138,10 +114,9 @@ def candidates(read: PlaceRead, policy: PeerCidrPolicy) -> list[Found]:
             for role, side in peering.sides():
                 if (side.account_id, side.region) != read.place or side.vpc_id not in read.vpcs:
                     continue
-                wanted = wanted_blocks(peering, role, read.vpcs[side.vpc_id].cidrs, policy)
-                tables, groups = read.tables.get(side.vpc_id, ()), read.groups.get(side.vpc_id, ())
-                routes += adoptable_routes(tables, wanted, pid, read.account_id, read.region)
-                rules += adoptable_rules(groups, wanted, pid, read.account_id, read.region)
+                side_found = adoptable(read, peering, role, side.vpc_id, policy)
+                routes += side_found.routes
+                rules += side_found.rules
         group = group_candidate(peering, read.account_id, read.region)
         if routes or rules or group:
             found.append(Found(pid, tuple(dict.fromkeys(routes)), tuple(dict.fromkeys(rules)), group))
