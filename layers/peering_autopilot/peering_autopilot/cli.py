@@ -33,13 +33,20 @@ from peering_autopilot.events import PEERING_ID
 from peering_autopilot.mesh import withdraw_only_recorded
 from peering_autopilot.record import HISTORY, HistoryEntry, PeeringRecord, unreadable_record, verify_chain
 from peering_autopilot.recorder import Recorder, RecordReads
-from peering_autopilot.settings import ACCOUNT_ID, DEFAULT_PEER_CIDRS, REGION, ROLE_NAME, PeerCidrPolicy, Settings
+from peering_autopilot.settings import (
+    ACCOUNT_ID,
+    DEFAULT_PEER_CIDRS,
+    REGION,
+    ROLE_ARN,
+    ROLE_NAME,
+    TABLE_NAME,
+    PeerCidrPolicy,
+    Settings,
+)
 from peering_autopilot.triggers import PeeringHint
 from peering_autopilot.verify import diagnose, report_text
 
 DEFAULT_RECORD_TABLE = "peering-autopilot-record"  # the default stack's RecordTable
-TABLE_NAME = re.compile(r"[A-Za-z0-9_.-]{3,255}", re.ASCII)
-ROLE_ARN = re.compile(r"arn:aws[a-z-]*:iam::[0-9]{12}:role/[\w+=,.@/-]{1,512}", re.ASCII)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -133,23 +133,32 @@ class AwsAccess:
             return cached
         role_arn = self._settings.member_role_arn(account_id, self.partition(self._settings.hub_region))
         sts = self._client(self._settings.hub_account_id, "sts", self._settings.hub_region)
-        with translated("sts", f"account {account_id}"):
-            try:
-                creds = sts.assume_role(RoleArn=role_arn, RoleSessionName=MEMBER_SESSION_NAME)["Credentials"]
-            except ClientError as e:
-                raise RoleAssumptionError(
-                    account_id=account_id,
-                    role_arn=role_arn,
-                    reason=f"{error_code(e)}: {error_message(e)}",
-                    code=error_code(e),
-                ) from e
-        session = boto3.Session(
-            aws_access_key_id=creds["AccessKeyId"],
-            aws_secret_access_key=creds["SecretAccessKey"],
-            aws_session_token=creds["SessionToken"],
-        )
-        self._members[account_id] = _Account(session, creds["Expiration"].timestamp())
+        session, expires_at = _assume(sts, role_arn, MEMBER_SESSION_NAME, account_id, f"account {account_id}")
+        self._members[account_id] = _Account(session, expires_at)
         return self._members[account_id]
+
+
+def _assume(
+    sts: Any, role_arn: str, session_name: str, account_id: str, where: str = "", region: str | None = None
+) -> tuple[boto3.Session, float]:
+    """A session on `role_arn` and when its credentials expire; RoleAssumptionError if refused."""
+    with translated("sts", where):
+        try:
+            creds = sts.assume_role(RoleArn=role_arn, RoleSessionName=session_name)["Credentials"]
+        except ClientError as e:
+            raise RoleAssumptionError(
+                account_id=account_id,
+                role_arn=role_arn,
+                reason=f"{error_code(e)}: {error_message(e)}",
+                code=error_code(e),
+            ) from e
+    session = boto3.Session(
+        aws_access_key_id=creds["AccessKeyId"],
+        aws_secret_access_key=creds["SecretAccessKey"],
+        aws_session_token=creds["SessionToken"],
+        region_name=region,
+    )
+    return session, creds["Expiration"].timestamp()
 
 
 @functools.cache
@@ -176,22 +185,7 @@ def assumed_session(
     line), in the same region."""
     sts = session.client("sts", config=BOTO_CONFIG)
     account_id = role_arn.split(":")[4] if role_arn.count(":") >= 5 else ""
-    with translated("sts"):
-        try:
-            creds = sts.assume_role(RoleArn=role_arn, RoleSessionName=session_name)["Credentials"]
-        except ClientError as e:
-            raise RoleAssumptionError(
-                account_id=account_id,
-                role_arn=role_arn,
-                reason=f"{error_code(e)}: {error_message(e)}",
-                code=error_code(e),
-            ) from e
-    return boto3.Session(
-        aws_access_key_id=creds["AccessKeyId"],
-        aws_secret_access_key=creds["SecretAccessKey"],
-        aws_session_token=creds["SessionToken"],
-        region_name=session.region_name,
-    )
+    return _assume(sts, role_arn, session_name, account_id, region=session.region_name)[0]
 
 
 def record_reader(session: boto3.Session, table: str) -> RecordStore:
