@@ -201,11 +201,16 @@ def test_a_conflicting_route_is_left_alone_and_reported(cloud: LocalCloud, autop
     ]
     [event] = configured_events(autopilot)
     requester = next(s for s in event["detail"]["sides"] if s["role"] == "requester")
-    assert requester["routes"]["conflicts"] == [
-        {"routeTableId": clashing, "destination": "10.1.0.0/16", "existingTarget": igw}
-    ]
+    held = {"routeTableId": clashing, "destination": "10.1.0.0/16", "existingTarget": igw}
+    assert requester["routes"]["conflicts"] == [{**held, "existingDestination": "10.1.0.0/16"}]
     assert event["detail"]["outcome"] == "partially-configured"
     assert peering_routes(cloud, b, peering_id) == expected_routes(b, {"10.0.0.0/16"})
+    # ... and the block is held for a person: the status tag and "Peering Held" say where and why
+    assert tags_of(cloud, a.side, peering_id)["peering-autopilot:status"] == "held:routed-elsewhere"
+    [notice] = [e for e in autopilot.published if e["detail-type"] == "Peering Held"]
+    assert notice["detail"]["code"] == "routed-elsewhere"
+    place = {"accountId": HUB, "region": REGION, "vpcId": a.side.vpc_id}
+    assert notice["detail"]["held"] == [{**place, **held, "existingDestination": "10.1.0.0/16"}]
 
 
 def test_malformed_allow_entries_are_reported_and_the_valid_ones_apply(

@@ -210,27 +210,42 @@ def test_a_requester_whose_vpc_cannot_be_read_is_not_accepted(
     assert decision["reasonCode"] == "requester-vpc-not-read"
 
 
-def test_a_route_more_specific_than_an_on_premises_route_is_reported_as_shadowing(
-    cloud: LocalCloud, autopilot_factory: Any
-) -> None:
-    # GIVEN the requester's app table sends 10.0.0.0/8 on-premises through a virtual private gateway
+def test_a_block_inside_an_on_premises_range_is_held_not_routed(cloud: LocalCloud, autopilot_factory: Any) -> None:
+    # GIVEN the requester's app table sends 10.50.0.0/16 on-premises through a virtual private
+    # gateway, and an approved member brings 10.50.0.0/20: a slice of it
     a = build_net(cloud, HUB, REGION, "10.100.0.0/16")
-    b = build_net(cloud, MEMBER, REGION, "10.1.0.0/16")
+    b = build_net(cloud, MEMBER, REGION, "10.50.0.0/20")
     ec2 = cloud.ec2(HUB, REGION)
     vgw = ec2.create_vpn_gateway(Type="ipsec.1")["VpnGateway"]["VpnGatewayId"]
     ec2.attach_vpn_gateway(VpcId=a.side.vpc_id, VpnGatewayId=vgw)
     app = a.subnet_tables[0]
-    ec2.create_route(RouteTableId=app, DestinationCidrBlock="10.0.0.0/8", GatewayId=vgw)
+    ec2.create_route(RouteTableId=app, DestinationCidrBlock="10.50.0.0/16", GatewayId=vgw)
 
     autopilot = autopilot_factory()
     peering_id = converged(cloud, autopilot, a, b)
 
-    # THEN the route is made (longest prefix wins) and the event warns which gateway loses the slice
-    assert peering_routes(cloud, a, peering_id)[app] == {"10.1.0.0/16"}
-    shadowing = side_of(configured(autopilot)[0], "requester")["routes"]["shadowing"]
-    assert shadowing == [
-        {"routeTableId": app, "destination": "10.1.0.0/16", "coveringDestination": "10.0.0.0/8", "gateway": vgw}
-    ]
+    # THEN the on-premises range keeps its traffic: nothing is written for the block in that table,
+    # the other tables route it, and the hold names the table, the block, the route and its target
+    routes = peering_routes(cloud, a, peering_id)
+    assert routes[app] == set()
+    assert all(routes[t] == {"10.50.0.0/20"} for t in a.managed_tables if t != app)
+    held = {
+        "accountId": HUB,
+        "region": REGION,
+        "vpcId": a.side.vpc_id,
+        "routeTableId": app,
+        "destination": "10.50.0.0/20",
+        "existingTarget": vgw,
+        "existingDestination": "10.50.0.0/16",
+    }
+    [notice] = [e for e in autopilot.published if e["detail-type"] == "Peering Held"]
+    assert notice["detail"]["held"] == [held]
+    # ... and the verdict is the hold, on both sides, never `verified`
+    verdicts = [e for e in autopilot.published if e["detail-type"].startswith("Peering Verif")]
+    assert verdicts[-1]["detail"]["outcome"] == "held:routed-elsewhere"
+    assert f"{app}: 10.50.0.0/16 already goes to {vgw}" in verdicts[-1]["detail"]["held"][0]
+    assert tags_of(cloud, a.side, peering_id)["peering-autopilot:status"] == "held:routed-elsewhere"
+    assert tags_of(cloud, b.side, peering_id)["peering-autopilot:status"] == "held:routed-elsewhere"
 
 
 # ------------------------------------------------------------------------------- point 6: both ways
@@ -422,7 +437,7 @@ def test_a_table_that_does_not_route_the_peer_keeps_the_peering_from_reading_ver
     cloud: LocalCloud, autopilot_factory: Any, conflict_in: int
 ) -> None:
     # GIVEN one of the requester's two subnet tables already sends the peer's block to a
-    # person's NAT gateway: the configure step leaves it alone, so that subnet has no path
+    # person's NAT gateway: the block is held there, so that subnet has no path
     a = build_net(cloud, HUB, REGION, "10.0.0.0/16")
     b = build_net(cloud, MEMBER, REGION, "10.1.0.0/16")
     ec2 = cloud.ec2(HUB, REGION)
@@ -434,12 +449,13 @@ def test_a_table_that_does_not_route_the_peer_keeps_the_peering_from_reading_ver
     autopilot = autopilot_factory()
     peering_id = converged(cloud, autopilot, a, b)
 
-    # THEN whichever subnet the probe picked, the verdict is not `verified` and names the table
+    # THEN whichever subnet the probe picked, the verdict is the hold, not `verified`, and names the table
     found = verdicts(autopilot)[-1]
-    assert found["outcome"] != "verified"
-    assert found["outcome"].startswith("blocked:")
-    assert found["missingRoutes"] == [f"{table} -> 10.1.0.0/16: routed to {nat}"]
-    assert f"{table} -> 10.1.0.0/16: routed to {nat}" in found["report"]
+    assert found["outcome"] == "held:routed-elsewhere"
+    assert found["missingRoutes"] == []
+    held = f"{a.side.vpc_id}: 10.1.0.0/16 in {table}: 10.1.0.0/16 already goes to {nat}"
+    assert found["held"] == [held]
+    assert held in found["report"]
     status = tags_of(cloud, b.side, peering_id).get("peering-autopilot:status")
     assert status == found["outcome"]
 

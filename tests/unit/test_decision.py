@@ -439,6 +439,7 @@ def test_reason_codes_are_the_stable_strings_used_in_tags_and_events() -> None:
         "ipv4-overlap",
         "ipv6-overlap",
         "peer-cidr-not-allowed",
+        "routed-elsewhere",
     ]
 
 

@@ -331,7 +331,8 @@ def test_a_destination_routed_elsewhere_and_a_refused_peer_block_are_missing_too
 
     [row] = survey([hub], 50, POLICY, NOW)
 
-    assert row.requester.missing == "1 destination routed elsewhere; 1 peer block refused"
+    held = "held (routed-elsewhere): 10.1.0.0/16 in rtb-a: 10.1.0.0/16 already goes to vgw-1"
+    assert row.requester.missing == f"{held}; 1 peer block refused"
 
 
 def test_differing_verdicts_of_the_two_sides_are_both_shown() -> None:

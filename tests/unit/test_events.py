@@ -194,6 +194,7 @@ def test_a_verdict_is_the_documented_detail() -> None:
         "unreadableSides": [],
         "missingRoutes": ["rtb-… -> 10.1.0.0/16: routed to igw-…"],
         "refusedBlocks": [],
+        "held": [],
         "directions": [{"direction": "requester -> accepter", "passed": False}],
         "report": "the checklist",
     }

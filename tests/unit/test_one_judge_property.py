@@ -84,6 +84,10 @@ class FakeEc2:
     def vpc_security_groups(self, vpc_ids: Any) -> list[SecurityGroup]:
         return [SecurityGroup.from_api(g) for g in self.world.groups if g["VpcId"] in set(vpc_ids)]
 
+    def gone_targets(self, targets: Any) -> frozenset[str]:
+        # The NAT gateway was deleted: gone for good. A stopped instance is never asked about.
+        return frozenset(target_id for _, target_id in targets if target_id in DELETED)
+
     # changes, with EC2's refusals
     def create_route(self, table_id: str, destination: str, peering_id: str) -> None:
         table = self._table(table_id)
@@ -261,7 +265,17 @@ class _Publisher:
 ROUTES_TAG_SPELLINGS = [None, "true", "TRUE", "True", "false", "False", "no", "yes", ""]
 # "ours": through the peering and in the record; "persons-through": through the peering, not in the
 # record (a person's, whatever its destination)
-ROUTE_KINDS = ["none", "ours", "ours-blackhole", "persons-through", "other-peering", "gateway", "dead-nat"]
+ROUTE_KINDS = [
+    "none",
+    "ours",
+    "ours-blackhole",
+    "persons-through",
+    "other-peering",
+    "gateway",
+    "dead-nat",
+    "stopped-instance",
+]
+DELETED = {"nat-0123"}
 ALLOW_TAGS = [None, "icmp", "tcp:443", "icmp,tcp:443", "icmp,bogus"]
 # "ours": marked and in the record; "persons-marked": a person wrote the marker, not in the record
 RULE_KINDS = ["none", "ours", "persons", "persons-marked"]
@@ -280,6 +294,8 @@ def _route(destination: str, kind: str) -> dict[str, Any] | None:
         return {**route, "GatewayId": "vgw-0123"}
     if kind == "dead-nat":
         return {**route, "NatGatewayId": "nat-0123", "State": "blackhole"}
+    if kind == "stopped-instance":  # may come back: its route keeps its range
+        return {**route, "InstanceId": "i-0123", "State": "blackhole"}
     return None
 
 

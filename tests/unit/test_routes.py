@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from peering_autopilot.model import ROUTES_TAG, Cidrs, RouteTable
+from peering_autopilot.model import ROUTES_TAG, Cidrs, RouteTable, TableRoute
 from peering_autopilot.routes import (
     Network,
     PersonsRoute,
@@ -17,8 +17,8 @@ from peering_autopilot.routes import (
     RouteLeftAlone,
     RoutePlan,
     RouteReplacement,
-    ShadowWarning,
     SkippedTable,
+    blackholes_to_judge,
     peer_destinations,
     peerings_routed,
     plan_routes,
@@ -262,7 +262,7 @@ def test_tables_are_processed_in_id_order_whatever_the_input_order() -> None:
     assert plan == RoutePlan(
         add=[Route("rtb-0aaa000000000001", "10.1.0.0/16")],
         present=[Route("rtb-0ccc000000000003", "10.1.0.0/16")],
-        conflicts=[RouteConflict("rtb-0ddd000000000004", "10.1.0.0/16", "nat-0123456789abcdef0")],
+        conflicts=[RouteConflict("rtb-0ddd000000000004", "10.1.0.0/16", "nat-0123456789abcdef0", "10.1.0.0/16")],
         skipped=[
             SkippedTable("rtb-0bbb000000000002", NOT_ASSOCIATED),
             SkippedTable("rtb-0eee000000000005", OPTED_OUT),
@@ -320,25 +320,54 @@ def test_a_route_to_another_target_is_a_conflict_naming_the_target(target: dict[
     table = subnet_table("rtb-0aaa000000000001", routes=[route])
 
     assert plan_routes([table], [PEER_V4], PEERING_ID) == RoutePlan(
-        conflicts=[RouteConflict("rtb-0aaa000000000001", "10.1.0.0/16", reported)]
+        conflicts=[RouteConflict("rtb-0aaa000000000001", "10.1.0.0/16", reported, "10.1.0.0/16")]
     )
 
 
 @pytest.mark.parametrize(
     ("target", "reported"),
     [
-        pytest.param({"VpcPeeringConnectionId": OTHER_PEERING}, OTHER_PEERING, id="deleted-other-peering"),
+        pytest.param({"VpcPeeringConnectionId": OTHER_PEERING}, OTHER_PEERING, id="ended-other-peering"),
         pytest.param({"NatGatewayId": "nat-0123456789abcdef0"}, "nat-0123456789abcdef0", id="deleted-nat"),
-        pytest.param({"NetworkInterfaceId": "eni-0123456789abcdef0"}, "eni-0123456789abcdef0", id="detached-eni"),
+        pytest.param({"TransitGatewayId": "tgw-0123456789abcdef0"}, "tgw-0123456789abcdef0", id="deleted-tgw"),
+        pytest.param({"NetworkInterfaceId": "eni-0123456789abcdef0"}, "eni-0123456789abcdef0", id="deleted-eni"),
     ],
 )
-def test_a_blackholed_route_elsewhere_is_replaced_naming_the_dead_target(target: dict[str, str], reported: str) -> None:
-    # Its target is gone: the route carries nothing, so the peering's route takes its place (point 7)
+def test_a_blackholed_route_elsewhere_is_replaced_only_once_its_target_is_read_as_gone_for_good(
+    target: dict[str, str], reported: str
+) -> None:
     route = {"DestinationCidrBlock": "10.1.0.0/16", "Origin": "CreateRoute", "State": "blackhole", **target}
     table = main_table("rtb-0aaa000000000001", routes=[route])
 
-    assert plan_routes([table], [PEER_V4], PEERING_ID) == RoutePlan(
+    # GIVEN its target read as gone for good: the route carries nothing, the peering's takes its place
+    assert plan_routes([table], [PEER_V4], PEERING_ID, gone={reported}) == RoutePlan(
         replace=[RouteReplacement("rtb-0aaa000000000001", "10.1.0.0/16", reported)]
+    )
+    # GIVEN nothing read about it: it may come back with its traffic, so the block is held
+    assert plan_routes([table], [PEER_V4], PEERING_ID) == RoutePlan(
+        conflicts=[RouteConflict("rtb-0aaa000000000001", "10.1.0.0/16", f"{reported} (blackhole)", "10.1.0.0/16")]
+    )
+    assert blackholes_to_judge([table]) == {(TableRoute.from_api(route).target_kind, reported)}
+
+
+@pytest.mark.parametrize(
+    "target",
+    [
+        pytest.param({"InstanceId": "i-0123456789abcdef0"}, id="stopped-instance"),
+        pytest.param({"GatewayId": "igw-0123456789abcdef0"}, id="detached-internet-gateway"),
+        pytest.param({"GatewayId": "vgw-0123456789abcdef0"}, id="detached-virtual-private-gateway"),
+    ],
+)
+def test_a_blackhole_whose_target_may_come_back_keeps_its_route_and_holds_the_block(target: dict[str, str]) -> None:
+    # GIVEN an inspection firewall in maintenance (stopped) or a gateway detached for a change
+    route = {"DestinationCidrBlock": "10.1.0.0/16", "Origin": "CreateRoute", "State": "blackhole", **target}
+    table = main_table("rtb-0aaa000000000001", routes=[route])
+    (target_id,) = target.values()
+
+    # THEN no read is asked to prove it gone: the block is held while the route waits for its target
+    assert blackholes_to_judge([table]) == set()
+    assert plan_routes([table], [PEER_V4], PEERING_ID) == RoutePlan(
+        conflicts=[RouteConflict("rtb-0aaa000000000001", "10.1.0.0/16", f"{target_id} (blackhole)", "10.1.0.0/16")]
     )
 
 
@@ -362,8 +391,8 @@ def test_the_peering_id_names_the_target_before_any_other_key() -> None:
     # THEN the first target key in the module's order names each conflict; empty values are passed over
     assert plan == RoutePlan(
         conflicts=[
-            RouteConflict("rtb-0aaa000000000001", "10.1.0.0/16", "eni-0123456789abcdef0"),
-            RouteConflict("rtb-0aaa000000000001", "100.64.0.0/20", OTHER_PEERING),
+            RouteConflict("rtb-0aaa000000000001", "10.1.0.0/16", "eni-0123456789abcdef0", "10.1.0.0/16"),
+            RouteConflict("rtb-0aaa000000000001", "100.64.0.0/20", OTHER_PEERING, "100.64.0.0/20"),
         ]
     )
 
@@ -372,59 +401,80 @@ def test_the_peering_id_names_the_target_before_any_other_key() -> None:
     "other_destination",
     [
         pytest.param("10.1.2.0/24", id="more-specific"),
-        pytest.param("0.0.0.0/0", id="default-route"),
         pytest.param("10.1.0.0/17", id="half-of-it"),
+        pytest.param("10.0.0.0/8", id="less-specific"),
+        pytest.param("10.1.0.0/16", id="the-block-itself"),
     ],
 )
-def test_a_less_or_more_specific_route_elsewhere_is_not_a_conflict(other_destination: str) -> None:
-    # GIVEN 10.0.0.0/8 (or a block inside the peer's) already sent to a transit gateway
-    route = {"DestinationCidrBlock": other_destination, "TransitGatewayId": "tgw-0123456789abcdef0", "State": "active"}
-    table = main_table("rtb-0aaa000000000001", routes=[route])
-
-    # WHEN the peer's exact block is routed: the longest prefix wins, so the new route is still added
-    plan = plan_routes([table], [PEER_V4], PEERING_ID)
-    assert plan.add == [Route("rtb-0aaa000000000001", "10.1.0.0/16")] and plan.conflicts == []
-    # ... and a slice of the peer's block sent elsewhere is a person's route that changes the path
-    inside = other_destination != "0.0.0.0/0"
-    why = f"sends {other_destination}, inside the peer's 10.1.0.0/16, to tgw-0123456789abcdef0 instead of this peering"
-    assert plan.persons == (
-        [PersonsRoute("rtb-0aaa000000000001", other_destination, "tgw-0123456789abcdef0", why, True)] if inside else []
-    )
-
-
 @pytest.mark.parametrize(
-    ("covering", "target"),
+    "target",
     [
-        pytest.param("10.0.0.0/8", {"TransitGatewayId": "tgw-0123456789abcdef0"}, id="tgw"),
-        pytest.param("10.0.0.0/12", {"GatewayId": "vgw-0123456789abcdef0"}, id="vgw"),
-        pytest.param("10.0.0.0/15", {"NatGatewayId": "nat-0123456789abcdef0"}, id="nat"),
-        pytest.param("10.0.0.0/9", {"GatewayId": "igw-0123456789abcdef0"}, id="igw"),
+        pytest.param({"TransitGatewayId": "tgw-0123456789abcdef0"}, id="tgw"),
+        pytest.param({"GatewayId": "vgw-0123456789abcdef0"}, id="vgw"),
+        pytest.param({"NatGatewayId": "nat-0123456789abcdef0"}, id="nat"),
+        pytest.param({"InstanceId": "i-0123456789abcdef0"}, id="instance"),
+        pytest.param({"VpcPeeringConnectionId": OTHER_PEERING}, id="another-peering"),
     ],
 )
-def test_a_route_more_specific_than_a_live_gateway_route_is_added_with_a_shadowing_warning(
-    covering: str, target: dict[str, str]
+def test_a_block_any_live_route_already_sends_elsewhere_is_held_at_any_prefix_length(
+    other_destination: str, target: dict[str, str]
 ) -> None:
-    # GIVEN 10.0.0.0/8 sent on-premises (or to a TGW, a NAT, an IGW): the peering route takes a slice of it
-    route = {"DestinationCidrBlock": covering, "State": "active", **target}
+    # GIVEN part, all or a superset of the peer's block already sent somewhere else
+    route = {"DestinationCidrBlock": other_destination, "State": "active", **target}
     table = main_table("rtb-0aaa000000000001", routes=[route])
 
     plan = plan_routes([table], [PEER_V4], PEERING_ID)
 
-    (gateway,) = target.values()
+    # THEN nothing is written for it: the older claim keeps its traffic, and the route is named
+    (target_id,) = target.values()
     assert plan == RoutePlan(
-        add=[Route("rtb-0aaa000000000001", "10.1.0.0/16")],
-        shadowed=[ShadowWarning("rtb-0aaa000000000001", "10.1.0.0/16", covering, gateway)],
+        conflicts=[RouteConflict("rtb-0aaa000000000001", "10.1.0.0/16", target_id, other_destination)]
     )
 
 
-def test_a_blackhole_or_default_gateway_route_casts_no_shadow() -> None:
+def test_the_default_route_and_routes_that_do_not_overlap_claim_nothing() -> None:
     routes = [
         {"DestinationCidrBlock": "0.0.0.0/0", "GatewayId": "igw-0123456789abcdef0", "State": "active"},
-        {"DestinationCidrBlock": "10.0.0.0/8", "TransitGatewayId": "tgw-0123456789abcdef0", "State": "blackhole"},
+        {
+            "DestinationIpv6CidrBlock": "::/0",
+            "EgressOnlyInternetGatewayId": "eigw-0123456789abcdef0",
+            "State": "active",
+        },
+        {"DestinationCidrBlock": "10.2.0.0/16", "TransitGatewayId": "tgw-0123456789abcdef0", "State": "active"},
+        {"DestinationCidrBlock": "10.0.0.0/16", "GatewayId": "local", "State": "active"},
     ]
     table = main_table("rtb-0aaa000000000001", routes=routes)
 
     assert plan_routes([table], [PEER_V4], PEERING_ID) == RoutePlan(add=[Route("rtb-0aaa000000000001", "10.1.0.0/16")])
+
+
+def test_the_claim_named_is_the_exact_one_else_the_most_specific() -> None:
+    routes = [
+        {"DestinationCidrBlock": "10.0.0.0/8", "TransitGatewayId": "tgw-0123456789abcdef0", "State": "active"},
+        {"DestinationCidrBlock": "10.1.7.0/24", "InstanceId": "i-0123456789abcdef0", "State": "active"},
+    ]
+    table = main_table("rtb-0aaa000000000001", routes=routes)
+
+    held = plan_routes([table], [PEER_V4], PEERING_ID).conflicts
+
+    assert held == [RouteConflict("rtb-0aaa000000000001", "10.1.0.0/16", "i-0123456789abcdef0", "10.1.7.0/24")]
+
+
+def test_a_newer_route_taking_a_slice_of_a_routed_block_is_a_persons_route_that_changes_the_path() -> None:
+    # GIVEN the peering's route made first, then a person's more specific route elsewhere
+    routes = [
+        peering_route("10.1.0.0/16"),
+        {"DestinationCidrBlock": "10.1.2.0/24", "TransitGatewayId": "tgw-0123456789abcdef0", "State": "active"},
+    ]
+    table = main_table("rtb-0aaa000000000001", routes=routes)
+
+    plan = plan_routes([table], [PEER_V4], PEERING_ID)
+
+    why = "sends 10.1.2.0/24, inside the peer's 10.1.0.0/16, to tgw-0123456789abcdef0 instead of this peering"
+    assert plan == RoutePlan(
+        present=[Route("rtb-0aaa000000000001", "10.1.0.0/16")],
+        persons=[PersonsRoute("rtb-0aaa000000000001", "10.1.2.0/24", "tgw-0123456789abcdef0", why, True)],
+    )
 
 
 def test_a_route_through_this_peering_to_a_block_the_peer_lost_is_removed_only_with_proof() -> None:
@@ -522,7 +572,7 @@ def test_one_destination_present_one_conflicting_one_missing_in_one_table() -> N
     assert plan == RoutePlan(
         add=[Route("rtb-0aaa000000000001", "2600:1f18:abcd:1200::/56")],
         present=[Route("rtb-0aaa000000000001", "10.1.0.0/16")],
-        conflicts=[RouteConflict("rtb-0aaa000000000001", "100.64.0.0/20", "tgw-0123456789abcdef0")],
+        conflicts=[RouteConflict("rtb-0aaa000000000001", "100.64.0.0/20", "tgw-0123456789abcdef0", "100.64.0.0/20")],
     )
 
 
@@ -555,7 +605,11 @@ def test_ipv6_routes_are_matched_on_the_ipv6_destination() -> None:
             Route("rtb-0ccc000000000003", "2600:1f18:abcd:1200::/56"),
         ],
         present=[Route("rtb-0aaa000000000001", "2600:1f18:abcd:1200::/56")],
-        conflicts=[RouteConflict("rtb-0bbb000000000002", "2600:1f18:abcd:1200::/56", "eigw-0123456789abcdef0")],
+        conflicts=[
+            RouteConflict(
+                "rtb-0bbb000000000002", "2600:1f18:abcd:1200::/56", "eigw-0123456789abcdef0", "2600:1f18:abcd:1200::/56"
+            )
+        ],
     )
 
 
@@ -598,10 +652,11 @@ def test_describe_shapes() -> None:
         "routeTableId": "rtb-0aaa000000000001",
         "destination": "10.1.0.0/16",
     }
-    assert RouteConflict("rtb-0aaa000000000001", "10.1.0.0/16", "tgw-0123456789abcdef0").describe() == {
+    assert RouteConflict("rtb-0aaa000000000001", "10.1.0.0/16", "tgw-0123456789abcdef0", "10.1.0.0/16").describe() == {
         "routeTableId": "rtb-0aaa000000000001",
         "destination": "10.1.0.0/16",
         "existingTarget": "tgw-0123456789abcdef0",
+        "existingDestination": "10.1.0.0/16",
     }
     assert SkippedTable("rtb-0aaa000000000001", OPTED_OUT).describe() == {
         "routeTableId": "rtb-0aaa000000000001",

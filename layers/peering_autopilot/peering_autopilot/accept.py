@@ -16,11 +16,12 @@ from peering_autopilot.context import Context
 from peering_autopilot.decision import Decision, decide
 from peering_autopilot.events import PeeringAccepted, PeeringDecision, PeeringDeclined, PeeringRejected
 from peering_autopilot.lookup import read_peering
-from peering_autopilot.model import ENABLED_TAG, REQUESTER, STATUS_TAG, Cidrs, Peering, Vpc
+from peering_autopilot.model import ACCEPTER, ENABLED_TAG, REQUESTER, STATUS_TAG, Cidrs, Peering, Vpc
 from peering_autopilot.permissions import actions_of
 from peering_autopilot.results import StepResult
 from peering_autopilot.settings import Settings, UnapprovedAction
-from peering_autopilot.sides import open_side
+from peering_autopilot.side_plan import SideFacts, plan_side
+from peering_autopilot.sides import Side, open_side
 from peering_autopilot.triggers import PeeringRequestHint
 
 logger = logging.getLogger(__name__)
@@ -30,6 +31,8 @@ IAM_ACTIONS = actions_of(
     AwsAccess.session_for,
     Ec2Gateway.find_peering,
     Ec2Gateway.get_vpc,
+    Ec2Gateway.route_tables,
+    Ec2Gateway.gone_targets,
     Ec2Gateway.accept_peering,
     Ec2Gateway.reject_peering,
     Ec2Gateway.tag,
@@ -106,8 +109,18 @@ def handle_peering_request(hint: PeeringRequestHint, ctx: Context) -> AcceptResu
         )
 
     accepter_vpc = ec2.get_vpc(peering.accepter.vpc_id)
-    requester_cidrs = _requester_cidrs(peering, settings, aws, ec2)
+    requester = _requester_side(peering, settings, aws, ec2)
+    requester_cidrs = _requester_cidrs(peering, requester)
     decision = decide(peering, accepter_vpc, requester_cidrs, settings)
+    if decision.accept:
+        # Only a request that passes everything else costs the route-table reads.
+        accepter = Side(ACCEPTER, peering.accepter, ec2, accepter_vpc)
+        requester_vpc = requester.vpc if requester is not None else None
+        held = {
+            REQUESTER: _held_everywhere(requester, accepter_vpc, peering, settings, ctx.now()),
+            ACCEPTER: _held_everywhere(accepter, requester_vpc, peering, settings, ctx.now()),
+        }
+        decision = decide(peering, accepter_vpc, requester_cidrs, settings, held)
 
     if decision.accept:
         outcome = Outcome.ACCEPTED
@@ -138,18 +151,36 @@ def handle_peering_request(hint: PeeringRequestHint, ctx: Context) -> AcceptResu
     return AcceptResult(peering.peering_id, outcome, decision.explanation, settings.dry_run, detail, decision.code)
 
 
-def _requester_cidrs(peering: Peering, settings: Settings, aws: AwsAccess, known: Ec2Gateway) -> Cidrs | None:
+def _requester_side(peering: Peering, settings: Settings, aws: AwsAccess, known: Ec2Gateway) -> Side | None:
+    """The requester's side, opened in its own account; None for an account the hub does not manage."""
+    if not settings.is_managed_account(peering.requester.account_id):
+        return None
+    return open_side(REQUESTER, peering.requester, settings, aws, known)
+
+
+def _requester_cidrs(peering: Peering, side: Side | None) -> Cidrs | None:
     """The requester's blocks as its VPC holds them, read in its own account (secondary and IPv6
     blocks matter for overlap and AWS only checks primaries); None when it cannot be read. For a
     requester the hub does not manage, the peering's list: it is declined anyway, the overlap
     shown is for the person who decides."""
-    if not settings.is_managed_account(peering.requester.account_id):
+    if side is None:
         return peering.requester.cidrs
-    side = open_side(REQUESTER, peering.requester, settings, aws, known)
     if side.vpc is None:
         logger.warning("requester VPC %s not read: %s", side.info.vpc_id, side.not_managed)
         return None
     return side.cidrs
+
+
+def _held_everywhere(
+    side: Side | None, peer_vpc: Vpc | None, peering: Peering, settings: Settings, now: float
+) -> list[str]:
+    """The held blocks in words, where every peer block would be held on this side (its tables
+    read once, judged by the judge configure executes); none for a side the hub may not route."""
+    if side is None or not side.managed or side.ec2 is None or side.vpc is None:
+        return []
+    facts = SideFacts(side.role, peering, side.vpc, side.ec2.route_tables([side.vpc.vpc_id]), (), peer_vpc)
+    plan = plan_side(facts, settings.allowed_peer_cidrs, now, read_gone=side.ec2.gone_targets)
+    return plan.held_routes() if plan.carries_nothing else []
 
 
 def _record(

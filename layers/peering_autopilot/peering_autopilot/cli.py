@@ -255,6 +255,7 @@ def run_status(args: argparse.Namespace) -> int:
             time.time(),
             places.PeerVpcs(reads, places.vpc_reader(aws, settings)),
             read_record,
+            lambda place, judged: aws.ec2(*place).gone_targets(judged),
         ),
         unread,
         groups,

@@ -32,7 +32,7 @@ from peering_autopilot.errors import (
     QuotaReachedError,
     ThrottledError,
 )
-from peering_autopilot.events import PeeringConfigured
+from peering_autopilot.events import PeeringConfigured, PeeringHeld
 from peering_autopilot.holds import Hold, new_hold, sizes_of
 from peering_autopilot.lookup import read_peering
 from peering_autopilot.model import PENDING, PROVISIONING, Peering
@@ -44,9 +44,9 @@ from peering_autopilot.routes import RefusedBlock, Route, RoutePlan
 from peering_autopilot.security_groups import GroupPlan, Rule, ip_permissions, rule_description
 from peering_autopilot.settings import Settings
 from peering_autopilot.side_options import MARK, DnsPlan, dns_mark
-from peering_autopilot.side_plan import Settled, SideFacts, SidePlan, plan_side, settle_intents
+from peering_autopilot.side_plan import ROUTED_ELSEWHERE, Settled, SideFacts, SidePlan, plan_side, settle_intents
 from peering_autopilot.sides import Side, managed_place, open_sides
-from peering_autopilot.status import CONFIGURED, PARTIALLY_CONFIGURED, is_verdict, peering_seen_by, write_status
+from peering_autopilot.status import CONFIGURED, HELD, PARTIALLY_CONFIGURED, is_verdict, peering_seen_by, write_status
 from peering_autopilot.triggers import PeeringHint
 
 IAM_ACTIONS = actions_of(
@@ -63,6 +63,7 @@ IAM_ACTIONS = actions_of(
     Ec2Gateway.tag,
     Ec2Gateway.untag,
     Ec2Gateway.set_remote_dns,
+    Ec2Gateway.gone_targets,
     EventPublisher.publish,
     RecordStore.items,
     RecordStore.last,
@@ -149,7 +150,6 @@ class SideReport:
                 "conflicts": [c.describe() for c in self.routes.conflicts],
                 "leftAlone": [r.describe() for r in self.routes.left_alone],
                 "persons": [p.describe() for p in self.routes.persons],
-                "shadowing": [w.describe() for w in self.routes.shadowed],
                 "skippedTables": [s.describe() for s in self.routes.skipped],
                 "refused": [r for r in refused if r["resourceId"].startswith("rtb-")],
                 "held": [h for h in held if h["resourceId"].startswith("rtb-")],
@@ -187,6 +187,15 @@ class SideReport:
             "nameGiven": self.name,
             "record": self.record(),
         }
+
+    def held_described(self) -> list[dict[str, str]]:
+        """Each peer block held on this side, for the "Peering Held" event."""
+        where = {
+            "accountId": self.side.info.account_id,
+            "region": self.side.info.region,
+            "vpcId": self.side.info.vpc_id,
+        }
+        return [{**where, **c.describe()} for c in self.routes.conflicts]
 
     def record(self) -> dict[str, Any] | None:
         """What the autopilot's record said of this side: unreadable (nothing removed), and the
@@ -243,6 +252,8 @@ def configure_peering(hint: PeeringHint, ctx: Context) -> ConfigureResult:
             _side_options(report, settings.dry_run, named)
 
     outcome = Outcome.CONFIGURED if all(r.complete for r in reports) else Outcome.PARTIALLY_CONFIGURED
+    held_code = next((r.plan.held_code for r in reports if r.plan is not None and r.plan.held_code), None)
+    status_value = f"{HELD}{held_code}" if held_code else outcome.value
     if not settings.dry_run:
         # A run that changed nothing leaves a later verdict (verified, blocked:…) in place: the
         # configuration it judged is the one still there.
@@ -254,14 +265,18 @@ def configure_peering(hint: PeeringHint, ctx: Context) -> ConfigureResult:
                     report.side.ec2,
                     view,
                     (report.side.ec2.account_id, report.side.ec2.region),
-                    outcome.value,
+                    status_value,
                     keep=lambda current: (
                         not changed and (current in (CONFIGURED, PARTIALLY_CONFIGURED) or is_verdict(current))
                     ),
                 )
         _record(ctx, peering, reports)
+    resources = [peering.arn(ctx.aws.partition(peering.accepter.region))]
+    if held_code:
+        held = tuple(h for r in reports for h in r.held_described())
+        PeeringHeld(peering.peering_id, held_code, held, settings.dry_run).publish(ctx.publisher, resources=resources)
     event = PeeringConfigured.of(peering, outcome, settings.dry_run, (r.describe() for r in reports))
-    event.publish(ctx.publisher, resources=[peering.arn(ctx.aws.partition(peering.accepter.region))])
+    event.publish(ctx.publisher, resources=resources)
     detail = event.as_detail()
     summary = _summary(reports)
     if ctx.recorder.problems:
@@ -300,7 +315,7 @@ def _configure_side(
     owned = report.settled.owned(record.side(*place))
     # The peer's VPC counts only as read in its own account (peer.vpc): the proof of what it holds.
     facts = SideFacts(side.role, view, side.vpc, tables, groups, peer.vpc, owned)
-    plan = plan_side(facts, settings.allowed_peer_cidrs, now)
+    plan = plan_side(facts, settings.allowed_peer_cidrs, now, read_gone=ec2.gone_targets)
     report.plan = plan
     if settings.dry_run:
         report.added_routes = plan.route_additions
@@ -471,7 +486,7 @@ def _summary(reports: list[SideReport]) -> str:
         if r.refused_blocks:
             words += ", peer blocks not routed: " + "; ".join(f"{b.cidr} ({b.reason})" for b in r.refused_blocks)
         if r.routes.conflicts:
-            words += f", {len(r.routes.conflicts)} conflicting route(s) left alone"
+            words += f", held ({ROUTED_ELSEWHERE}): " + "; ".join(r.plan.held_routes() if r.plan else ())
         persons = len(r.routes.persons) + sum(len(g.persons) for g in r.groups)
         if persons:
             words += f", {persons} route(s) or rule(s) of a person's kept (not in the autopilot's record)"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
 from ipaddress import IPv4Network, IPv6Network
@@ -24,12 +24,18 @@ class Reason(Enum):
     IPV4_OVERLAP = "ipv4-overlap"
     IPV6_OVERLAP = "ipv6-overlap"
     PEER_CIDR_NOT_ALLOWED = "peer-cidr-not-allowed"
+    ROUTED_ELSEWHERE = "routed-elsewhere"  # every peer block held on a side: live routes send them elsewhere
 
     @property
     def final(self) -> bool:
         """A reason that says no to the request itself (what UnapprovedRequestAction=reject may
         act on), not that the autopilot could not look."""
-        return self not in (Reason.NOT_PENDING, Reason.REQUESTER_NOT_READ, Reason.ACCEPTER_NOT_OPTED_IN)
+        return self not in (
+            Reason.NOT_PENDING,
+            Reason.REQUESTER_NOT_READ,
+            Reason.ACCEPTER_NOT_OPTED_IN,
+            Reason.ROUTED_ELSEWHERE,  # the estate's routes, not the request: a person may move them
+        )
 
 
 @dataclass(frozen=True)
@@ -58,11 +64,15 @@ def decide(
     accepter_vpc: Vpc,
     requester_cidrs: Cidrs | None,
     settings: Settings,
+    held: Mapping[str, Sequence[str]] | None = None,
 ) -> Decision:
     """Accept only a pending request from an approved account into an opted-in VPC whose address
     space is disjoint from the requester's, both VPCs' blocks inside AllowedPeerCidrs. Every failing
     condition is reported, not just the first. `requester_cidrs` is None when the requester's VPC
-    could not be read in its own account: overlap cannot be ruled out, so it is never accepted."""
+    could not be read in its own account: overlap cannot be ruled out, so it is never accepted.
+    `held`: for a side (requester, accepter) on which every peer block would be held (a live route
+    there already sends it elsewhere: `side_plan.SidePlan.carries_nothing`), the held blocks in
+    words: a peering that could carry nothing there is not accepted."""
     if peering.status != PENDING:
         return Decision(
             accept=False,
@@ -109,6 +119,16 @@ def decide(
     if outside:
         reasons.append(Reason.PEER_CIDR_NOT_ALLOWED)
         words.append(f"{', '.join(outside)} outside AllowedPeerCidrs ({policy.describe()})")
+
+    held_sides = {role: words_ for role, words_ in (held or {}).items() if words_}
+    if held_sides:
+        reasons.append(Reason.ROUTED_ELSEWHERE)
+        words.append(
+            "; ".join(
+                f"every peer block would be held on the {role} side, already routed elsewhere: " + "; ".join(found)
+                for role, found in sorted(held_sides.items())
+            )
+        )
 
     if reasons:
         return Decision(

@@ -74,6 +74,10 @@ class SideRow(Described):
     quota_headroom: int | None  # the quota less the VPC's pending and active peerings; None: not readable
 
 
+# Reads, in one account and region, which of the blackhole routes' targets (kind, id) are gone for good.
+GoneReader = Callable[[Place, set[tuple[str, str]]], frozenset[str]]
+
+
 @dataclass(frozen=True)
 class PeeringRow(Described):
     peering_id: str
@@ -90,12 +94,15 @@ def survey(
     now: float,
     peer_vpcs: PeerVpcs | None = None,
     read_record: RecordReader | None = None,
+    read_gone: GoneReader | None = None,
 ) -> list[PeeringRow]:
     """One row per peering any read place lists, in peering id order; each side judged from its
     own place's reads, and the peer's VPC as its own account reads it (`peer_vpcs`: by default
     only from the places read), as the sweep judges it. `read_record` reads what the autopilot's
     record holds of a peering, where a side has something to remove (without it, nothing is the
-    autopilot's: removals show as left alone)."""
+    autopilot's: removals show as left alone). `read_gone` reads, in a place, which blackhole
+    targets are gone for good, where a held block may depend on it (without it, every blackhole may
+    come back)."""
     peer_vpcs = peer_vpcs or PeerVpcs(reads)
     places = {r.place: r for r in reads}
     views: defaultdict[str, dict[Place, Peering]] = defaultdict(dict)
@@ -113,7 +120,7 @@ def survey(
         seen = views[pid]
         shown = next(iter(seen.values()))  # any place's view names both sides alike
         requester, accepter = (
-            _side_row(role, info, seen, places, in_use, quota, policy, now, peer_vpcs, read_record)
+            _side_row(role, info, seen, places, in_use, quota, policy, now, peer_vpcs, read_record, read_gone)
             for role, info in shown.sides()
         )
         state = seen.get((shown.requester.account_id, shown.requester.region), shown).status
@@ -133,6 +140,7 @@ def _side_row(
     now: float,
     peer_vpcs: PeerVpcs,
     read_record: RecordReader | None = None,
+    read_gone: GoneReader | None = None,
 ) -> SideRow:
     """The side as its own account and region show it (the peering's tags there, its VPC if opted
     in, its tables and groups), or as the peering describes it when that place was not read."""
@@ -150,7 +158,7 @@ def _side_row(
         True,
         view.tags.get(STATUS_TAG),
         group_names(vpc.tags.get(GROUP_TAG, "")) if vpc else None,
-        _missing(view, role, vpc, read, policy, now, peer_vpcs, read_record),
+        _missing(view, role, vpc, read, policy, now, peer_vpcs, read_record, read_gone),
         quota - len(in_use.get((own.account_id, own.region, own.vpc_id), ())),
     )
 
@@ -171,6 +179,7 @@ def _missing(
     now: float,
     peer_vpcs: PeerVpcs,
     read_record: RecordReader | None = None,
+    read_gone: GoneReader | None = None,
 ) -> str:
     """What the autopilot has still to do on this side: the sweep's judgement, in words."""
     if vpc is None:
@@ -190,7 +199,8 @@ def _missing(
     if view.configurable:
         peer = view.accepter if role != ACCEPTER else view.requester
         facts = SideFacts(role, view, vpc, tables, groups, peer_vpcs.known(peer))
-        return plan_side(facts, policy, now, lambda: peer_vpcs.read(peer), owned_reader).summary()
+        gone_reader = (lambda judged: read_gone(read.place, judged)) if read_gone is not None else None
+        return plan_side(facts, policy, now, lambda: peer_vpcs.read(peer), owned_reader, gone_reader).summary()
     if view.ended:
         return leftovers(tables, groups, view.peering_id, read_owned=owned_reader).summary(vpc.vpc_id)
     return NOTHING

@@ -231,6 +231,22 @@ def _side_place(side: Mapping[str, Any], role: str) -> tuple[str, str]:
     )
 
 
+@dataclass(frozen=True)
+class PeeringHeld(Event):
+    """Something of a peering is held for a person (`held:<code>` in the status tag): for each
+    held peer block, the account, region and VPC, the table, and the route that already claims it."""
+
+    DETAIL_TYPE: ClassVar[str] = "Peering Held"
+
+    peering_id: str
+    code: str  # routed-elsewhere, ...
+    held: tuple[Mapping[str, Any], ...]
+    dry_run: bool
+
+    def as_detail(self) -> dict[str, Any]:
+        return {"peeringId": self.peering_id, "code": self.code, "held": list(self.held), "dryRun": self.dry_run}
+
+
 # ---------------------------------------------------------------------------------------- verify
 @dataclass(frozen=True)
 class PeeringVerdict(Event):
@@ -247,6 +263,7 @@ class PeeringVerdict(Event):
     refused_blocks: tuple[str, ...]
     directions: tuple[Mapping[str, Any], ...]
     report: str
+    held: tuple[str, ...] = ()  # peer blocks held for a person: a live route already sends them elsewhere
 
     def as_detail(self) -> dict[str, Any]:
         return {
@@ -259,6 +276,7 @@ class PeeringVerdict(Event):
             "unreadableSides": list(self.unreadable_sides),
             "missingRoutes": list(self.missing_routes),
             "refusedBlocks": list(self.refused_blocks),
+            "held": list(self.held),
             "directions": list(self.directions),
             "report": self.report,
         }

@@ -22,6 +22,9 @@ ALLOW_TAG = "peering-autopilot:allow"  # security group: what to open to peers
 ROUTES_TAG = "peering-autopilot:routes"  # route table: left out of peering routes
 PROBE_TAG = "peering-autopilot:probe"  # instance or interface: where the probe starts
 STATUS_TAG = "peering-autopilot:status"  # peering: where the automation stands
+# Status values the judge of a side reads: the probe's verdict, and a hold for a person (held:<code>).
+VERIFIED = "verified"
+HELD = "held:"
 GROUP_TAG = "peering-autopilot:group"  # VPC: the peering groups it belongs to (comma-separated names)
 DNS_TAG = "peering-autopilot:dns"  # VPC: its owner lets peers resolve its DNS hostnames privately
 # Peering: the autopilot requested it for this group (set at creation). Only such a peering is

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Container, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
-from peering_autopilot.model import ROUTES_TAG, Cidrs, Described, Network, RouteTable, TableRoute
+from peering_autopilot.model import PEERING_TARGET, ROUTES_TAG, Cidrs, Described, Network, RouteTable, TableRoute
 from peering_autopilot.settings import PeerCidrPolicy
 
 
@@ -20,9 +20,11 @@ class Route(Described):
 
 @dataclass(frozen=True)
 class RouteConflict(Route):
-    """The table already sends this destination elsewhere: left alone, reported."""
+    """Held: a live route of the table already sends (part of) this block elsewhere. Nothing is
+    written for the block there; the older claim keeps its traffic, a person decides."""
 
     existing_target: str
+    existing_destination: str  # the claiming route's destination (the block itself, or one overlapping it)
 
 
 @dataclass(frozen=True)
@@ -58,15 +60,6 @@ class PersonsRoute(Route):
 
 
 @dataclass(frozen=True)
-class ShadowWarning(Route):
-    """A route the autopilot makes is more specific than a live route to a gateway: traffic to
-    that slice leaves through the peering instead (on-premises or a TGW may have served it)."""
-
-    covering_destination: str
-    gateway: str
-
-
-@dataclass(frozen=True)
 class RefusedBlock(Described):
     """A peer block the autopilot does not route or allow, and why."""
 
@@ -83,7 +76,6 @@ class RoutePlan:
     replace: list[RouteReplacement] = field(default_factory=list)
     remove: list[Route] = field(default_factory=list)
     left_alone: list[RouteLeftAlone] = field(default_factory=list)
-    shadowed: list[ShadowWarning] = field(default_factory=list)
     persons: list[PersonsRoute] = field(default_factory=list)  # not in the record: a person's, kept
 
     @property
@@ -117,16 +109,20 @@ def plan_routes(
     peer_blocks: Cidrs | None = None,
     owns: Callable[[str, str], bool] | None = None,
     unreadable: str = RECORD_NOT_READ,
+    gone: Container[str] = frozenset(),
 ) -> RoutePlan:
     """Every managed table (main or subnet-associated, not excluded by its owner) needs a route to
-    each destination through the peering. A route already there counts as done; a blackhole route
-    (its target is gone) is replaced; a live route to another target is a conflict, never
-    overwritten. A route through this peering that is no longer wanted is removed only when the
+    each destination through the peering, unless the table already sends any of that range
+    elsewhere (`claim_elsewhere`): then the block is held there (`conflicts`), never written. A
+    route already through the peering counts as done; a blackhole route to exactly the block is
+    replaced only when its target is gone for good (`gone`: target ids read as ended or deleted).
+    A route through this peering that is no longer wanted is removed only when the
     autopilot's record holds it (`owns(table, destination)`) and `peer_blocks` (the peer VPC as
     read from its own account) proves the peer gave the block up; one the record does not hold is
     a person's (kept, in `persons`); with no record to ask (`owns` None: `unreadable` says why) or
-    no proof, it is left alone, reported. A route the record does not hold to a slice of a wanted
-    block is a person's too; where it goes elsewhere, it changes the path (reported)."""
+    no proof, it is left alone, reported. A route the record does not hold to a slice of a block
+    routed through the peering is a person's too; where it goes elsewhere, it changes the path
+    (reported, and the verdict is not `verified`)."""
     plan = RoutePlan()
     wanted = set(destinations)
     for table in sorted(route_tables, key=lambda t: t.route_table_id):
@@ -143,26 +139,26 @@ def plan_routes(
         for destination in destinations:
             route = Route(table_id, str(destination))
             found = existing.get(destination)
-            if found is None:
-                plan.add.append(route)
-            elif found.peering_id == peering_id:
+            if found is not None and found.peering_id == peering_id:
                 plan.present.append(route)  # blackhole too while the peering provisions: it is ours
-            elif found.blackhole:
-                plan.replace.append(RouteReplacement(table_id, str(destination), route_target(found)))
-            else:
-                plan.conflicts.append(RouteConflict(table_id, str(destination), _target(found)))
                 continue
-            plan.shadowed += _shadows(table_id, destination, existing)
+            claim = claim_elsewhere(table, destination, peering_id, gone)
+            if claim is not None:
+                plan.conflicts.append(RouteConflict(table_id, str(destination), _target(claim), str(claim.destination)))
+            elif found is None:
+                plan.add.append(route)
+            else:  # to exactly this block, through a target gone for good
+                plan.replace.append(RouteReplacement(table_id, str(destination), route_target(found)))
         for network, found in existing.items():
             if network in wanted:
                 continue
             if found.peering_id != peering_id:
                 # The record holds routes through the peering only: any other route is a person's.
-                # One to a slice of a peer block this table routes through the peering changes
-                # where that slice goes.
+                # One to a slice of a peer block this table routes through the peering (made
+                # before it) changes where that slice goes.
                 covering = _covering(network, destinations)
                 routed = existing.get(covering) if covering is not None else None
-                if covering is not None and (routed is None or routed.peering_id == peering_id or routed.blackhole):
+                if routed is not None and routed.peering_id == peering_id and _live(found, gone):
                     why = f"sends {network}, inside the peer's {covering}, to {_target(found)} instead of this peering"
                     plan.persons.append(PersonsRoute(table_id, str(network), _target(found), why, True))
                 continue
@@ -183,31 +179,59 @@ def plan_routes(
     return plan
 
 
+# ---------------------------------------------------------------------- who already claims a range
+# Targets whose blackhole is final, and which a read can prove gone: a peering that ended, a NAT
+# gateway or transit gateway deleted, a network interface deleted. Any other blackhole (a stopped
+# instance, a detached internet or virtual private gateway) may come back with its traffic.
+GONE_FOR_GOOD_KINDS = frozenset({PEERING_TARGET, "nat-gateway", "transit-gateway", "network-interface"})
+
+
+def _live(route: TableRoute, gone: Container[str]) -> bool:
+    """Whether a route still claims its range: active, or a blackhole whose target may come back."""
+    return not route.blackhole or route.target_id not in gone
+
+
+def claim_elsewhere(
+    table: RouteTable, block: Network, peering_id: str, gone: Container[str] = frozenset()
+) -> TableRoute | None:
+    """The route of `table` that already sends some of `block` somewhere other than `peering_id`:
+    live (or a blackhole whose target may come back), not a default route (0.0.0.0/0, ::/0: the
+    catch-all every peering route is meant to be more specific than), overlapping the block at any
+    prefix length. (The VPC's own `local` routes claim its own blocks, which `peer_destinations`
+    refuses before any table is asked.) The exact destination first, then the most
+    specific. None when the range is nobody's: then, and only then, the peering may take it. The
+    one rule for configure, the sweep, verify, the status command, the accept step and groups."""
+    claims = [
+        route
+        for route in table.routes
+        if route.destination is not None
+        and route.destination.version == block.version
+        and route.destination.prefixlen > 0
+        and route.peering_id != peering_id
+        and route.destination.overlaps(block)
+        and _live(route, gone)
+    ]
+    if not claims:
+        return None
+    return min(claims, key=lambda r: (r.destination != block, -r.destination.prefixlen, str(r.destination)))  # type: ignore[union-attr]
+
+
+def blackholes_to_judge(tables: Iterable[RouteTable]) -> set[tuple[str, str]]:
+    """(kind, target id) of every blackhole route whose target a read may prove gone for good."""
+    return {
+        (route.target_kind, route.target_id)
+        for table in tables
+        for route in table.routes
+        if route.blackhole and route.target_kind in GONE_FOR_GOOD_KINDS and route.target_id
+    }
+
+
 def _covering(network: Network, destinations: Sequence[Network]) -> Network | None:
     """The wanted block `network` is a strict slice of, if any."""
     return next(
         (d for d in destinations if d.version == network.version and d != network and network.subnet_of(d)),  # type: ignore[arg-type]
         None,
     )
-
-
-# Targets whose routes carry traffic somewhere other than a peering: a more specific peering route
-# takes that slice away from them.
-_GATEWAY_KINDS = ("gateway", "transit-gateway", "nat-gateway")
-
-
-def _shadows(table_id: str, destination: Network, existing: Mapping[Network, TableRoute]) -> list[ShadowWarning]:
-    """Live gateway routes (VGW, TGW, NAT, IGW) that cover `destination` with a shorter prefix.
-    Default routes are left out: every peering route is more specific than 0.0.0.0/0, by design."""
-    found = []
-    for network, route in existing.items():
-        if network.version != destination.version or network.prefixlen == 0 or network == destination:
-            continue
-        if route.blackhole or not destination.subnet_of(network):  # type: ignore[arg-type]
-            continue
-        if route.target_kind in _GATEWAY_KINDS and route.target_id != "local":
-            found.append(ShadowWarning(table_id, str(destination), str(network), route.target_id))
-    return found
 
 
 def _routes_by_destination(table: RouteTable) -> dict[Network, TableRoute]:

@@ -30,6 +30,7 @@ from peering_autopilot.model import (
     ACTIVE,
     REQUESTER,
     STATUS_TAG,
+    VERIFIED,
     Peering,
     PeeringSide,
     RouteTable,
@@ -41,7 +42,9 @@ from peering_autopilot.routes import (
     PEER_UNPROVEN,
     RefusedBlock,
     Route,
+    RouteConflict,
     RoutePlan,
+    blackholes_to_judge,
     excluded_by_owner,
     peer_destinations,
     plan_routes,
@@ -64,6 +67,9 @@ class SideFacts(NamedTuple):
     groups: Sequence[SecurityGroup]  # the VPC's security groups (all of them: an untagged one may hold our rules)
     peer_vpc: Vpc | None = None  # the peer's VPC read in its own account; None when it was not read
     owned: Owned = NOT_READ  # what the autopilot's record says it made on this side
+    # Blackhole targets read as gone for good (ended, deleted): their routes claim nothing. None
+    # when not read: every blackhole may come back, and its route still claims its range.
+    gone: frozenset[str] | None = None
 
     @property
     def own(self) -> PeeringSide:
@@ -141,12 +147,42 @@ class SidePlan(NamedTuple):
     # ------------------------------------------------------------------ what verify asks
     def missing_routes(self) -> dict[tuple[str, str], str]:
         """(table, block) -> why, for each managed table that does not route a wanted peer block
-        through the peering: none there (held back or not), a blackhole, or another live target."""
+        through the peering though it may: none there (held back after a refusal or not), or a
+        blackhole whose target is gone for good."""
         return {
             **{(r.route_table_id, r.destination): "no route" for r in self.routes.add},
             **{(r.route_table_id, r.destination): "blackhole" for r in self.routes.replace},
-            **{(c.route_table_id, c.destination): f"routed to {c.existing_target}" for c in self.routes.conflicts},
         }
+
+    def held_routes(self) -> list[str]:
+        """Each peer block held in a table because a live route there already sends (part of) it
+        elsewhere, in words naming the table, the block, the route and its target."""
+        return [held_words(c) for c in self.routes.conflicts]
+
+    @property
+    def held_code(self) -> str | None:
+        """What the status tag says while something of this side is held for a person: `held:<code>`."""
+        return ROUTED_ELSEWHERE if self.routes.conflicts else None
+
+    @property
+    def carries_nothing(self) -> bool:
+        """Every peer block is held in every managed table of this side: the peering could carry
+        nothing here (the accept step declines such a request)."""
+        routes = self.routes
+        return bool(routes.conflicts) and not (routes.add or routes.present or routes.replace)
+
+    @property
+    def traffic_elsewhere(self) -> bool:
+        """Whether some of the peer's traffic does not go through the peering: a block held, or a
+        person's newer route sending a slice of a routed block elsewhere. A `verified` verdict no
+        longer stands: the sweep has the peering verified again."""
+        return bool(self.routes.conflicts or self.routes.path_changes)
+
+    @property
+    def reverify_due(self) -> bool:
+        """A side tagged `verified` whose traffic now partly goes elsewhere (a block held, a
+        person's newer route): verified again, never left `verified`."""
+        return self.traffic_elsewhere and self.facts.view.tags.get(STATUS_TAG) == VERIFIED
 
     # ------------------------------------------------------------------ in words
     def summary(self) -> str:
@@ -157,7 +193,7 @@ class SidePlan(NamedTuple):
         if self.held_changes:
             parts.append(f"{plural(self.held_changes, 'change')} held back after a quota refusal")
         if self.routes.conflicts:
-            parts.append(f"{plural(len(self.routes.conflicts), 'destination')} routed elsewhere")
+            parts.append(f"held ({ROUTED_ELSEWHERE}): " + "; ".join(self.held_routes()))
         if self.refused_blocks:
             parts.append(f"{plural(len(self.refused_blocks), 'peer block')} refused")
         if self.routes.path_changes:
@@ -176,6 +212,15 @@ class SidePlan(NamedTuple):
 
 
 RECORD_UNREAD = "the record could not be read"
+ROUTED_ELSEWHERE = "routed-elsewhere"
+
+
+def held_words(conflict: RouteConflict) -> str:
+    """One held block in words: the table, the block, and the route that already claims it."""
+    return (
+        f"{conflict.destination} in {conflict.route_table_id}: "
+        f"{conflict.existing_destination} already goes to {conflict.existing_target}"
+    )
 
 
 def plan_side(
@@ -184,16 +229,24 @@ def plan_side(
     now: float,
     read_peer: Callable[[], Vpc | None] | None = None,
     read_owned: Callable[[], Owned] | None = None,
+    read_gone: Callable[[set[tuple[str, str]]], frozenset[str]] | None = None,
 ) -> SidePlan:
     """Everything due on `facts`' side of a configurable peering (or a pending one, in a dry run).
     Where a route through the peering or a marked rule is not wanted and the record was not read,
     `read_owned` may read it (once): only what it holds is removed. Where such a route is the
     autopilot's and the peer's VPC was not read, `read_peer` may read it (once) for the proof;
-    without either, the route is left alone, reported."""
+    without either, the route is left alone, reported. Where a block is held and the table has a
+    blackhole route whose target a read can prove gone, `read_gone` reads those targets (once): a
+    route to a target gone for good claims nothing."""
     plan = _plan(facts, policy, now)
     if facts.owned is NOT_READ and read_owned is not None and plan.removal_candidates:
         facts = facts._replace(owned=read_owned())
         plan = _plan(facts, policy, now)
+    if facts.gone is None and read_gone is not None and plan.routes.conflicts:
+        judged = blackholes_to_judge(facts.tables)
+        if judged:
+            facts = facts._replace(gone=read_gone(judged))
+            plan = _plan(facts, policy, now)
     unproven = any(r.reason == PEER_UNPROVEN for r in plan.routes.left_alone)
     if facts.peer_vpc is None and unproven and read_peer is not None:
         peer_vpc = read_peer()
@@ -218,6 +271,7 @@ def _plan(facts: SideFacts, policy: PeerCidrPolicy, now: float) -> SidePlan:
         facts.peer_vpc.cidrs if facts.peer_vpc else None,
         None if owned.unreadable else owned.holds_route,
         owned.unreadable,
+        facts.gone or frozenset(),
     )
     owns_rule = None if owned.unreadable else owned.holds_rule
     groups = tuple(plan_group(group, wanted, pid, owns_rule, owned.unreadable) for group in facts.groups)

@@ -9,17 +9,18 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from peering_autopilot.aws.ec2 import Ec2Gateway
-from peering_autopilot.model import STATUS_TAG, Peering
+from peering_autopilot.model import HELD, STATUS_TAG, VERIFIED, Peering
+
+__all__ = ["HELD", "VERIFIED"]  # the status values the judge reads live in the model
 
 CONFIGURED = "configured"
 PARTIALLY_CONFIGURED = "partially-configured"
-VERIFIED = "verified"
 NOT_ACTIVE = "unverified:not-active"  # the probe's verdict on a peering not active yet: never tagged
 
 
 def is_verdict(value: str) -> bool:
-    """A value the probe wrote: it judged the configuration that is there."""
-    return value == VERIFIED or value.startswith(("blocked:", "unverified:"))
+    """A value the probe (or a hold) wrote: it judged the configuration that is there."""
+    return value == VERIFIED or value.startswith(("blocked:", "unverified:", HELD))
 
 
 def peering_seen_by(ec2: Ec2Gateway, peering: Peering, read_in: tuple[str, str]) -> Peering | None:

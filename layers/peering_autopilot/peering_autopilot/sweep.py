@@ -63,6 +63,7 @@ IAM_ACTIONS = actions_of(
     Ec2Gateway.all_peerings,
     Ec2Gateway.opted_in_vpcs,
     Ec2Gateway.route_tables,
+    Ec2Gateway.gone_targets,
     Ec2Gateway.vpc_security_groups,
     Ec2Gateway.get_vpc,  # a peer's VPC, where a plan needs it as proof
     EventPublisher.publish_many,
@@ -352,7 +353,7 @@ def find_work(
         for role, side in peering.sides():
             if (side.account_id, side.region) != read.place or side.vpc_id not in read.vpcs:
                 continue
-            item = _judge(peering, role, read, peer_vpcs, reconsider, policy, now, read_record)
+            item = _judge(peering, role, read, peer_vpcs, reconsider, policy, now, read_record, ec2.gone_targets)
             if item:
                 work.append(Work(peering.peering_id, item[0], ec2.account_id, ec2.region, item[1]))
     # Routes through, or rules for, peerings EC2 no longer even lists: leftovers of long-ended ones,
@@ -381,6 +382,7 @@ def _judge(
     policy: PeerCidrPolicy,
     now: float,
     read_record: Callable[[str], PeeringRecord] | None = None,
+    read_gone: Callable[[set[tuple[str, str]]], frozenset[str]] | None = None,
 ) -> tuple[str, str] | None:
     """The work one side of one peering, read here, asks for, and why."""
     side = peering.requester if role != ACCEPTER else peering.accepter
@@ -396,8 +398,12 @@ def _judge(
         return None
     if peering.configurable:
         facts = SideFacts(role, peering, vpc, tables, groups, peer_vpcs.known(peer))
-        plan = plan_side(facts, policy, now, lambda: peer_vpcs.read(peer), read_owned)
-        return ("configure", plan.summary()) if plan.has_work else None
+        plan = plan_side(facts, policy, now, lambda: peer_vpcs.read(peer), read_owned, read_gone)
+        if plan.has_work:
+            return "configure", plan.summary()
+        if plan.reverify_due:
+            return "configure", f"tagged verified, but not all its traffic goes through it: {plan.summary()}"
+        return None
     if peering.ended:
         left = leftovers(tables, groups, peering.peering_id, read_owned=read_owned)
         if left:

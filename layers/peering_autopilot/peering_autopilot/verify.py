@@ -43,7 +43,7 @@ from peering_autopilot.results import StepResult
 from peering_autopilot.settings import PeerCidrPolicy
 from peering_autopilot.side_plan import SideFacts, kept_out_subnets, plan_side
 from peering_autopilot.sides import Side, managed_place, open_sides
-from peering_autopilot.status import NOT_ACTIVE, VERIFIED, retag, status_seen_by
+from peering_autopilot.status import HELD, NOT_ACTIVE, VERIFIED, retag, status_seen_by
 from peering_autopilot.triggers import PeeringHint
 
 IAM_ACTIONS = actions_of(
@@ -54,6 +54,7 @@ IAM_ACTIONS = actions_of(
     Ec2Gateway.probe_interfaces,
     Ec2Gateway.subnets,
     Ec2Gateway.route_tables,
+    Ec2Gateway.gone_targets,
     Ec2Gateway.network_acls,
     Ec2Gateway.security_groups,
     Ec2Gateway.tag,
@@ -128,6 +129,10 @@ class Diagnosis:
     # A person's more specific route sending a slice of a peer block elsewhere: theirs, and it
     # stays; a note, not a failure (the probe says whether the path it checks is broken).
     path_changes: list[str] = field(default_factory=list)
+    # Peer blocks held for a person (a live route there already sends them elsewhere), and the
+    # status code of the hold (`side_plan.SidePlan.held_code`).
+    held: list[str] = field(default_factory=list)
+    held_code: str | None = None
 
     @property
     def active(self) -> bool:
@@ -139,11 +144,15 @@ class Diagnosis:
             return NOT_ACTIVE
         if self.unreadable:
             return "unverified:side-not-readable"
+        if self.held_code:
+            return f"{HELD}{self.held_code}"
         if any(d.path.source.endpoint is None or d.path.destination.endpoint is None for d in self.directions):
             return "unverified:no-endpoint"  # a VPC without any subnet: nothing to probe from or to
         blocked = [d.blocked_at for d in self.directions if d.blocked_at]
         if blocked:
             return f"blocked:{blocked[0]}"
+        if self.path_changes:
+            return "blocked:routed-elsewhere"  # a newer route takes a slice of the peer's traffic
         if self.missing_routes:
             return "blocked:routes-missing"
         if self.refused_blocks:
@@ -215,7 +224,9 @@ def _check_route_coverage(
         if not side.managed or side.vpc is None:
             continue  # its owner did not opt in: its tables are not the autopilot's job
         facts = SideFacts(side.role, peering, side.vpc, snap.route_tables, (), peer.vpc)
-        plan = plan_side(facts, policy, now)
+        plan = plan_side(facts, policy, now, read_gone=side.ec2.gone_targets if side.ec2 else None)
+        diagnosis.held.extend(f"{snap.vpc_id}: {line}" for line in plan.held_routes())
+        diagnosis.held_code = diagnosis.held_code or plan.held_code
         diagnosis.refused_blocks.extend(f"{snap.vpc_id} -> {r.cidr}: {r.reason}" for r in plan.refused_blocks)
         diagnosis.missing_routes.extend(
             f"{table_id} -> {destination}: {reason}"
@@ -320,6 +331,7 @@ def verify_peering(hint: PeeringHint, ctx: Context) -> VerifyResult:
         unreadable_sides=tuple(diagnosis.unreadable),
         missing_routes=tuple(diagnosis.missing_routes),
         refused_blocks=tuple(diagnosis.refused_blocks),
+        held=tuple(diagnosis.held),
         directions=tuple(d.describe() for d in diagnosis.directions),
         report=text,
     )
@@ -344,6 +356,8 @@ def _record(ctx: Context, diagnosis: Diagnosis, previous: Mapping[str, str | Non
         ],
         "missingRoutes": diagnosis.missing_routes,
         "refusedBlocks": diagnosis.refused_blocks,
+        "held": diagnosis.held,
+        "pathChanges": diagnosis.path_changes,
         "unreadable": diagnosis.unreadable,
     }
     ctx.recorder.log(diagnosis.peering.peering_id, kind, f"verdict {verdict}", evidence)
@@ -385,9 +399,15 @@ def report_text(diagnosis: Diagnosis) -> str:
         lines.append("Route tables not routing the peer's blocks:" if diagnosis.missing_routes else "Peer blocks:")
         lines.extend(f"  {line}" for line in diagnosis.missing_routes)
         lines.extend(f"  refused {line}" for line in diagnosis.refused_blocks)
+    if diagnosis.held:
+        lines.append("")
+        lines.append(
+            "Held for a person: a live route already sends these peer blocks elsewhere (the older claim keeps its traffic):"
+        )
+        lines.extend(f"  {line}" for line in diagnosis.held)
     if diagnosis.path_changes:
         lines.append("")
-        lines.append("Note: a person's route changes the path (theirs: it stays):")
+        lines.append("A person's route changes the path (theirs: it stays; the peering is not verified while it does):")
         lines.extend(f"  {line}" for line in diagnosis.path_changes)
     lines.append("")
     lines.append(f"Verdict: {diagnosis.status_value}")

@@ -210,6 +210,41 @@ class Ec2Gateway:
     def network_acls(self, vpc_id: str) -> list[NetworkAcl]:
         return [NetworkAcl.from_api(a) for a in self._read_by_vpc("describe_network_acls", "NetworkAcls", [vpc_id])]
 
+    # ------------------------------------------------------------------ blackhole targets
+    @needs(
+        "ec2:DescribeVpcPeeringConnections",
+        "ec2:DescribeNatGateways",
+        "ec2:DescribeTransitGateways",
+        "ec2:DescribeNetworkInterfaces",
+    )
+    def gone_targets(self, targets: Iterable[tuple[str, str]]) -> frozenset[str]:
+        """Of the blackhole routes' targets (kind, id), those read as gone for good: a peering
+        ended or no longer listed, a NAT gateway deleted, failed or no longer listed, a transit
+        gateway deleted, a network interface no longer listed. A transit gateway not listed may be
+        another account's, unshared: not proven gone. One filtered read per kind asked about."""
+        by_kind: dict[str, set[str]] = {}
+        for kind, target_id in targets:
+            by_kind.setdefault(kind, set()).add(target_id)
+        gone: set[str] = set()
+        for kind, ids in by_kind.items():
+            reader = _GONE_READERS.get(kind)
+            if reader is None:
+                continue
+            operation, key, id_field, filter_name, dead, missing_is_gone = reader
+            with translated("ec2", self.where):
+                pages = self.client.get_paginator(operation).paginate(  # type: ignore[call-overload]
+                    Filters=[{"Name": filter_name, "Values": sorted(ids)}]
+                )
+                found = {str(item[id_field]): item for page in pages for item in page[key] if item.get(id_field) in ids}
+            for target_id in ids:
+                item = found.get(target_id)
+                if item is None:
+                    if missing_is_gone:
+                        gone.add(target_id)
+                elif _state_of(item) in dead:
+                    gone.add(target_id)
+        return frozenset(gone)
+
     # ------------------------------------------------------------------ what a probe can start from
     @needs("ec2:DescribeInstances")
     def running_instances(self, vpc_id: str) -> list[Resource]:
@@ -324,6 +359,50 @@ class Ec2Gateway:
                 )
                 found += [dict(r) for page in pages for r in page[key] if r.get("VpcId") in chunk]
         return found
+
+
+# kind -> (operation, list key, id field, filter, states that are final, not listed means gone)
+_GONE_READERS: dict[str, tuple[str, str, str, str, frozenset[str], bool]] = {
+    "vpc-peering-connection": (
+        "describe_vpc_peering_connections",
+        "VpcPeeringConnections",
+        "VpcPeeringConnectionId",
+        "vpc-peering-connection-id",
+        frozenset({"deleted", "deleting", "rejected", "expired", "failed"}),
+        True,
+    ),
+    "nat-gateway": (
+        "describe_nat_gateways",
+        "NatGateways",
+        "NatGatewayId",
+        "nat-gateway-id",
+        frozenset({"deleting", "deleted", "failed"}),
+        True,
+    ),
+    "transit-gateway": (
+        "describe_transit_gateways",
+        "TransitGateways",
+        "TransitGatewayId",
+        "transit-gateway-id",
+        frozenset({"deleting", "deleted"}),
+        False,
+    ),
+    "network-interface": (
+        "describe_network_interfaces",
+        "NetworkInterfaces",
+        "NetworkInterfaceId",
+        "network-interface-id",
+        frozenset(),
+        True,
+    ),
+}
+
+
+def _state_of(item: Mapping[str, Any]) -> str:
+    status = item.get("Status")
+    if isinstance(status, Mapping):  # a peering: Status.Code
+        return str(status.get("Code", ""))
+    return str(item.get("State", ""))
 
 
 def _destination_key(destination: str) -> str:
