@@ -11,7 +11,7 @@ import pytest
 from peering_autopilot.model import Cidrs, Peering, PeeringSide, RouteTable, Vpc
 from peering_autopilot.record import NOT_READ, Owned
 from peering_autopilot.settings import PeerCidrPolicy
-from peering_autopilot.side_plan import SideFacts, kept_out_subnets, plan_side
+from peering_autopilot.side_plan import SideFacts, kept_out_subnets, leftovers, plan_side
 
 POLICY = PeerCidrPolicy.parse("10.0.0.0/8")
 NOW = 1_800_000_000.0
@@ -183,3 +183,20 @@ def test_the_summary_names_only_what_is_there() -> None:
     assert [(t.route_table_id, t.reason) for t in excluded.routes.skipped] == [
         ("rtb-main", "tagged peering-autopilot:routes='False' (not 'true')")
     ]
+
+
+@pytest.mark.parametrize("spelling", ["false", "No", "", "ture"])
+def test_leftovers_never_touch_a_table_its_owner_kept_out_whatever_the_record_holds(spelling: str) -> None:
+    # GIVEN the peering ended; the record holds its routes in both tables (the autopilot made them),
+    # then one table's owner kept it out
+    kept = table("rtb-kept", {"10.1.0.0/16": PID}, {"peering-autopilot:routes": spelling}, SubnetId="subnet-1")
+    other = table("rtb-main", {"10.1.0.0/16": PID})
+    owned = Owned(frozenset({("rtb-kept", "10.1.0.0/16"), ("rtb-main", "10.1.0.0/16")}))
+
+    left = leftovers([kept, other], [], PID, owned)
+
+    assert [r.route_table_id for r in left.routes] == ["rtb-main"]
+    assert [r.route_table_id for r in left.kept_out] == ["rtb-kept"]
+    assert left.summary("vpc-a") == "1 route to clean up in vpc-a; 1 route left in tables their owner kept out"
+    # ... and with only the kept-out table left, there is no clean-up work at all
+    assert not leftovers([kept], [], PID, owned)

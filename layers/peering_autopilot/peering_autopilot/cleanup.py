@@ -17,7 +17,7 @@ from peering_autopilot.aws.eventbridge import EventPublisher
 from peering_autopilot.aws.sessions import AwsAccess
 from peering_autopilot.context import Context
 from peering_autopilot.events import PeeringCleanedUp
-from peering_autopilot.model import RouteTable, SecurityGroup
+from peering_autopilot.model import ROUTES_TAG, RouteTable, SecurityGroup
 from peering_autopilot.permissions import actions_of
 from peering_autopilot.record import OwnedRoute, OwnedRule, PeeringRecord
 from peering_autopilot.recorder import Recorder
@@ -190,25 +190,34 @@ def _forget(recorder: Recorder, peering_id: str, place: tuple[str, str], settled
 
 def _kept(left: Leftovers) -> dict[str, Any]:
     """What stays of an ended peering's leftovers, and why."""
-    if not (left.persons_routes or left.persons_rules):
+    if not (left.persons_routes or left.persons_rules or left.kept_out):
         return {}
     why = (
         f"the record could not be read: {left.unreadable}"
         if left.unreadable
         else "not in the autopilot's record: a person's"
     )
-    return {
+    kept: dict[str, Any] = {
         "reason": why,
         "routes": [r.describe() for r in left.persons_routes],
         "rules": [{"groupId": g, "rules": [str(r) for r in rules]} for g, rules in left.persons_rules],
     }
+    if left.kept_out:
+        kept["keptOut"] = {"reason": KEPT_OUT, "routes": [r.describe() for r in left.kept_out]}
+    return kept
+
+
+KEPT_OUT = f"in a table its owner kept out ({ROUTES_TAG} not 'true'): never touched"
 
 
 def _kept_words(kept: dict[str, Any]) -> str:
     if not kept:
         return ""
     count = len(kept["routes"]) + sum(len(g["rules"]) for g in kept["rules"])
-    return f", {count} kept ({kept['reason']})"
+    words = f", {count} kept ({kept['reason']})" if count else ""
+    if "keptOut" in kept:
+        words += f", {len(kept['keptOut']['routes'])} route(s) kept {KEPT_OUT}"
+    return words
 
 
 def _problems(recorder: Recorder) -> str:

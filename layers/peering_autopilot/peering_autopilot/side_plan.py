@@ -301,13 +301,16 @@ def acceptance_due(view: Peering, role: str, reconsider: bool = False) -> bool:
 # ---------------------------------------------------------------------- an ended peering
 class Leftovers(NamedTuple):
     """What an ended peering left on one side: the routes through it and the marked rules for it
-    that the record holds (clean-up removes these), and those it does not (a person's: kept)."""
+    that the record holds (clean-up removes these), and those it does not (a person's: kept).
+    Routes in a table its owner kept out (`peering-autopilot:routes` not `true`) are never touched,
+    whoever made them: the owner's word covers clean-up too (`kept_out`)."""
 
     routes: tuple[Route, ...]
     rules: tuple[tuple[str, tuple[Rule, ...]], ...]  # (group id, rules to revoke)
     persons_routes: tuple[Route, ...] = ()
     persons_rules: tuple[tuple[str, tuple[Rule, ...]], ...] = ()
     unreadable: str = ""  # the record could not be read: nothing is removed
+    kept_out: tuple[Route, ...] = ()  # in tables the owner excluded: left, whatever the record says
 
     @property
     def rule_count(self) -> int:
@@ -327,6 +330,8 @@ class Leftovers(NamedTuple):
             parts.append(f"{plural(self.kept_count, 'leftover')} left alone: {RECORD_UNREAD} ({self.unreadable})")
         elif self.kept_count:
             parts.append(f"{plural(self.kept_count, 'route or rule')} of a person's kept")
+        if self.kept_out:
+            parts.append(f"{plural(len(self.kept_out), 'route')} left in tables their owner kept out")
         return "; ".join(parts) or NOTHING
 
 
@@ -338,20 +343,25 @@ def leftovers(
     read_owned: Callable[[], Owned] | None = None,
 ) -> Leftovers:
     """The clean-up due on one side once `peering_id` ended: what the record holds of the routes
-    through it and the rules marked for it. `read_owned` reads the record (once) only when there is
-    something to ask it about; unread or unreadable, nothing is the autopilot's."""
-    through = routes_through(tables, peering_id)
+    through it and the rules marked for it, never a route in a table its owner kept out
+    (`routes.excluded_by_owner`, the rule configure obeys). `read_owned` reads the record (once)
+    only when there is something to ask it about; unread or unreadable, nothing is the autopilot's."""
+    kept_out_tables = {t.route_table_id for t in tables if excluded_by_owner(t.tags)}
+    every = routes_through(tables, peering_id)
+    kept_out = tuple(r for r in every if r.route_table_id in kept_out_tables)
+    through = [r for r in every if r.route_table_id not in kept_out_tables]
     marked = [(g.group_id, sorted(own_rules(g, peering_id))) for g in groups]
     marked = [(group_id, rules) for group_id, rules in marked if rules]
     if (through or marked) and owned is NOT_READ and read_owned is not None:
         owned = read_owned()
     if owned.unreadable:
-        return Leftovers((), (), tuple(through), tuple((g, tuple(r)) for g, r in marked), owned.unreadable)
+        rules_kept = tuple((g, tuple(r)) for g, r in marked)
+        return Leftovers((), (), tuple(through), rules_kept, owned.unreadable, kept_out)
     routes = tuple(r for r in through if owned.holds_route(r.route_table_id, r.destination))
     persons = tuple(r for r in through if not owned.holds_route(r.route_table_id, r.destination))
     rules = tuple((g, tuple(r for r in rs if owned.holds_rule(g, r))) for g, rs in marked)
     kept = tuple((g, tuple(r for r in rs if not owned.holds_rule(g, r))) for g, rs in marked)
-    return Leftovers(routes, tuple(x for x in rules if x[1]), persons, tuple(x for x in kept if x[1]))
+    return Leftovers(routes, tuple(x for x in rules if x[1]), persons, tuple(x for x in kept if x[1]), "", kept_out)
 
 
 # ---------------------------------------------------------------------- an intent a crash left
