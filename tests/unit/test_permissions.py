@@ -154,6 +154,10 @@ GUARDED = {
     "AcceptIntoOptedInVpcs": {"StringEquals": {"aws:ResourceTag/peering-autopilot:enabled": "true"}},
     # Only the autopilot's own notes on a peering; configure also notes (and clears) held refusals.
     "TagPeeringStatusOnly": {"ForAllValues:StringEquals": {"aws:TagKeys": ["peering-autopilot:status"]}},
+    # accept: also the attempts at a decision a reason that may pass held back (issue 21, rule 6)
+    "TagPeeringStatusAndRetry": {
+        "ForAllValues:StringEquals": {"aws:TagKeys": ["peering-autopilot:status", "peering-autopilot:retry"]}
+    },
     "TagPeeringStatusAndHolds": {
         "ForAllValues:StringLike": {
             "aws:TagKeys": ["peering-autopilot:status", "peering-autopilot:held:*", "peering-autopilot:remote-dns:*"]

@@ -13,7 +13,7 @@ from peering_autopilot.aws.ec2 import Ec2Gateway
 from peering_autopilot.aws.eventbridge import EventPublisher
 from peering_autopilot.aws.sessions import AwsAccess
 from peering_autopilot.context import Context
-from peering_autopilot.decision import Decision, decide
+from peering_autopilot.decision import RETRY_TAG, Decision, decide, next_retry
 from peering_autopilot.events import PeeringAccepted, PeeringDecision, PeeringDeclined, PeeringRejected
 from peering_autopilot.lookup import read_peering
 from peering_autopilot.model import ACCEPTER, ENABLED_TAG, REQUESTER, STATUS_TAG, Cidrs, Peering, Vpc
@@ -36,6 +36,7 @@ IAM_ACTIONS = actions_of(
     Ec2Gateway.accept_peering,
     Ec2Gateway.reject_peering,
     Ec2Gateway.tag,
+    Ec2Gateway.untag,
     EventPublisher.publish,
     RecordStore.last,
     RecordStore.put_new,
@@ -142,8 +143,15 @@ def handle_peering_request(hint: PeeringRequestHint, ctx: Context) -> AcceptResu
             status_after = ec2.accept_peering(peering.peering_id)
         elif outcome is Outcome.REJECTED:
             ec2.reject_peering(peering.peering_id)
-        if peering.tags.get(STATUS_TAG) != status_value:  # a sweep re-deciding writes nothing new
-            ec2.tag(peering.peering_id, {STATUS_TAG: status_value})
+        # A decline for a reason that may pass notes its attempt, for the sweep's back-off.
+        retry = next_retry(peering.tags, status_value, ctx.now())
+        changed = peering.tags.get(STATUS_TAG) != status_value  # a sweep re-deciding writes nothing new
+        tags = ({STATUS_TAG: status_value} if changed else {}) | ({RETRY_TAG: retry.tag_value} if retry else {})
+        if tags:
+            ec2.tag(peering.peering_id, tags)
+        if retry is None and RETRY_TAG in peering.tags:
+            ec2.untag(peering.peering_id, [RETRY_TAG])  # decided for good: nothing left to retry
+        if changed:  # the history, like the status tag, only when the decision changed
             _record(ctx, peering, accepter_vpc, requester_cidrs, decision, outcome)
     event = _event(peering, decision, outcome, settings.dry_run, status_after)
     event.publish(ctx.publisher, resources=[peering.arn(ctx.aws.partition(peering.accepter.region))])

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from enum import Enum
 from ipaddress import IPv4Network, IPv6Network
+from typing import NamedTuple
 
-from peering_autopilot.model import ENABLED_TAG, Cidrs, Peering, Vpc
+from peering_autopilot.model import ENABLED_TAG, STATUS_TAG, Cidrs, Peering, Vpc
 from peering_autopilot.settings import Settings
 
 PENDING = "pending-acceptance"
@@ -36,6 +39,16 @@ class Reason(Enum):
             Reason.ACCEPTER_NOT_OPTED_IN,
             Reason.ROUTED_ELSEWHERE,  # the estate's routes, not the request: a person may move them
         )
+
+    @property
+    def may_pass(self) -> bool:
+        """A reason that can go away with nobody deciding anything about the request: the
+        autopilot could not look (the requester's member role could not be assumed, or its VPC not
+        read), or every peer block was held because other routes claim its range (they may be
+        moved). A request declined for it is decided again, with back-off (`retry_state`). Not
+        `accepter-not-opted-in`: opting in is a person's act, and sweeps the VPC at once
+        (`reconsider`)."""
+        return self in (Reason.REQUESTER_NOT_READ, Reason.ROUTED_ELSEWHERE)
 
 
 @dataclass(frozen=True)
@@ -146,3 +159,100 @@ def decide(
             "AllowedPeerCidrs"
         ),
     )
+
+
+# ---------------------------------------------------------------------- a decline that can pass
+# A request declined for a reason that may pass is decided again, with back-off: attempts and the
+# time of the last one are noted on the peering, in the accepter's account, as
+# `peering-autopilot:retry` = `<attempts> <ISO-8601 UTC time>`. The wait doubles from 15 minutes
+# after each decline, up to 6 hours. Pure: the accept step writes the tag, the sweep and the status
+# command read it, all through the functions below.
+RETRY_TAG = "peering-autopilot:retry"
+DECLINED = "declined"
+FIRST_RETRY_SECONDS = 15 * 60.0
+MAX_RETRY_SECONDS = 6 * 3600.0
+
+
+class Retry(NamedTuple):
+    """The declines noted so far for a reason that may pass, and when the last one was."""
+
+    attempts: int  # decisions that declined so far, at least 1
+    at: float  # the last one, seconds since the epoch
+
+    @property
+    def wait(self) -> float:
+        """Seconds from the last decline until the next decision: 15 minutes doubled per decline
+        after the first, at most 6 hours."""
+        doublings = min(max(self.attempts - 1, 0), 16)  # past the cap long before: no huge powers
+        return min(FIRST_RETRY_SECONDS * (1 << doublings), MAX_RETRY_SECONDS)
+
+    @property
+    def due_at(self) -> float:
+        return self.at + self.wait
+
+    @property
+    def tag_value(self) -> str:
+        return f"{self.attempts} {datetime.fromtimestamp(self.at, UTC).replace(microsecond=0).isoformat()}"
+
+
+def parse_retry(value: str | None) -> Retry | None:
+    """The retry tag's value; None when there is none or it does not parse (any spelling: a
+    person's edit, a truncated value), which allows a decision at once, counted from 1."""
+    if value is None:
+        return None
+    parts = value.split()
+    if len(parts) != 2 or not parts[0].isascii() or not parts[0].isdigit() or int(parts[0]) < 1:
+        return None
+    try:
+        at = datetime.fromisoformat(parts[1])
+        if at.tzinfo is None:
+            return None  # a time without its zone is not UTC for certain
+        return Retry(int(parts[0]), at.timestamp())
+    except (ValueError, OverflowError):
+        return None
+
+
+def declined_may_pass(status: str | None) -> bool:
+    """Whether a status tag value says: declined for a reason that may pass."""
+    kind, _, code = (status or "").partition(":")
+    return kind == DECLINED and any(r.value == code and r.may_pass for r in Reason)
+
+
+class RetryState(NamedTuple):
+    """Where a request declined for a reason that may pass stands."""
+
+    attempt: int  # the decision due next, as the retry tag will count it: 1 + the declines noted
+    wait: float  # seconds until it is due; 0 when due now
+
+    @property
+    def due(self) -> bool:
+        return self.wait <= 0
+
+    def describe(self) -> str:
+        """The status command's words."""
+        if self.due:
+            return f"retry due (attempt {self.attempt})"
+        return f"retrying in {math.ceil(self.wait / 60)} min (attempt {self.attempt})"
+
+
+def retry_state(tags: Mapping[str, str], now: float) -> RetryState | None:
+    """For a peering view's tags: None unless its status tag says declined for a reason that may
+    pass; then when the next decision is due: a missing or unparseable retry tag, now (counted
+    afresh); a last decline noted in the future (a clock or a person's edit), no later than one
+    full wait from now."""
+    if not declined_may_pass(tags.get(STATUS_TAG)):
+        return None
+    retry = parse_retry(tags.get(RETRY_TAG))
+    if retry is None:
+        return RetryState(1, 0.0)
+    return RetryState(retry.attempts + 1, max(0.0, min(retry.due_at - now, retry.wait)))
+
+
+def next_retry(tags: Mapping[str, str], status: str, now: float) -> Retry | None:
+    """The retry tag a decision with status tag value `status` leaves, given the peering's tags
+    before it: None unless it declines for a reason that may pass; one more attempt when the same
+    decline is repeated (an unparseable tag counts as none), else the first."""
+    if not declined_may_pass(status):
+        return None
+    before = parse_retry(tags.get(RETRY_TAG)) if tags.get(STATUS_TAG) == status else None
+    return Retry(before.attempts + 1 if before else 1, now)

@@ -36,7 +36,7 @@ from peering_autopilot.settings import PeerCidrPolicy
 from peering_autopilot.side_plan import (
     NOTHING,
     SideFacts,
-    acceptance_due,
+    acceptance_summary,
     leftovers,
     plan_side,
     plural,
@@ -193,9 +193,9 @@ def _missing(
 
     owned_reader = read_owned if read_record is not None else None
     if view.pending:
-        # The sweep sends an undecided request (no status tag yet) to accept; a decided one waits
-        # for a person.
-        return "acceptance due" if acceptance_due(view, role) else "awaiting acceptance"
+        # The sweep sends an undecided request (no status tag yet) to accept, and one declined for a
+        # reason that may pass once its back-off is over; any other decided one waits for a person.
+        return acceptance_summary(view, role, now)
     if view.configurable:
         peer = view.accepter if role != ACCEPTER else view.requester
         facts = SideFacts(role, view, vpc, tables, groups, peer_vpcs.known(peer))

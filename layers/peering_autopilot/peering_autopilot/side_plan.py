@@ -24,6 +24,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from typing import NamedTuple
 
+from peering_autopilot.decision import retry_state
 from peering_autopilot.holds import Hold, holding, holds_in, sizes_of
 from peering_autopilot.model import (
     ACCEPTER,
@@ -291,11 +292,23 @@ def _tags(vpc: Vpc | None) -> Mapping[str, str] | None:
 
 
 # ---------------------------------------------------------------------- a pending request
-def acceptance_due(view: Peering, role: str, reconsider: bool = False) -> bool:
+def acceptance_due(view: Peering, role: str, now: float, reconsider: bool = False) -> bool:
     """A pending request is the accept step's to decide on the accepter's side while it carries no
-    status tag there (undecided); a decided one waits for a person, unless `reconsider` (its VPC
-    just opted in) asks for a new decision."""
-    return role == ACCEPTER and (reconsider or STATUS_TAG not in view.tags)
+    status tag there (undecided), or once the back-off after a decline for a reason that may pass
+    is over (`decision.retry_state`); any other decided one waits for a person, unless
+    `reconsider` (its VPC just opted in) asks for a new decision."""
+    if role != ACCEPTER:
+        return False
+    retry = retry_state(view.tags, now)
+    return reconsider or STATUS_TAG not in view.tags or (retry is not None and retry.due)
+
+
+def acceptance_summary(view: Peering, role: str, now: float) -> str:
+    """A pending request in the status command's words, by the rule the sweep asks."""
+    retry = retry_state(view.tags, now) if role == ACCEPTER else None
+    if retry is not None:
+        return retry.describe()
+    return "acceptance due" if acceptance_due(view, role, now) else "awaiting acceptance"
 
 
 # ---------------------------------------------------------------------- an ended peering

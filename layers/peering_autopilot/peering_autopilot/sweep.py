@@ -36,6 +36,7 @@ from peering_autopilot.aws.ec2 import Ec2Gateway
 from peering_autopilot.aws.eventbridge import EventPublisher
 from peering_autopilot.aws.sessions import AwsAccess
 from peering_autopilot.context import Context
+from peering_autopilot.decision import retry_state
 from peering_autopilot.events import Event, GroupRequestFound, PeeringGroupPlan, VpcPlace, WorkFound, publish_all
 from peering_autopilot.mesh import RECORD_UNREADABLE, GroupPlan, withdraw_only_recorded
 from peering_autopilot.model import ACCEPTER, GROUP_TAG, Peering
@@ -393,8 +394,14 @@ def _judge(
         (lambda: _owned(read_record(peering.peering_id), read, tables, groups)) if read_record is not None else None
     )
     if peering.pending:
-        if acceptance_due(peering, role, reconsider):
-            return "accept", "a pending request to decide on"
+        if acceptance_due(peering, role, now, reconsider):
+            retry = None if reconsider else retry_state(peering.tags, now)
+            why = (
+                f"declined for a reason that may pass: {retry.describe()}"
+                if retry
+                else "a pending request to decide on"
+            )
+            return "accept", why
         return None
     if peering.configurable:
         facts = SideFacts(role, peering, vpc, tables, groups, peer_vpcs.known(peer))
