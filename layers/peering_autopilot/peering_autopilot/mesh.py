@@ -5,8 +5,14 @@ A VPC joins groups with the tag `peering-autopilot:group` = comma-separated name
 opted-in VPCs of the managed accounts and regions that share a name get one peering; its
 requester is the VPC whose `account/region/vpc-id` sorts first. Never a second peering for a pair
 that has one (in any live state, whoever requested it); a pair whose blocks overlap, fall outside
-AllowedPeerCidrs, or where one side already routes the other's block through another peering is
-skipped, and so is one that would pass a VPC's active-peering quota. A peering tagged
+AllowedPeerCidrs, where one side already has a live peering to a VPC overlapping the other (the
+older claim keeps its traffic, whatever the routes say), or where a live route of one side already
+sends some of the other's range elsewhere (`routes.claim_elsewhere`, the one rule; a blackhole
+counts here: the planner is pure and has no proof its target is gone) is skipped, and so is one
+that would pass a VPC's active-peering quota. One plan sees itself: two requests of the same plan
+from one VPC to peers that overlap each other are both skipped (`conflict-in-plan`, never a guess
+at which one is meant), so the same tags give the same peerings whatever order their events
+arrived in, or the places were read in. A peering tagged
 `peering-autopilot:created-for-group` is a candidate for withdrawal once its two VPCs, both read,
 opted in and with readable group tags, share no group any more; the tag is anyone's to write, so
 the sweep withdraws only the candidates the autopilot's record holds as its own, and keeps the
