@@ -201,6 +201,19 @@ def test_a_conflict_leaves_the_other_requests_of_the_plan_alone() -> None:
     }
 
 
+def test_peers_overlapping_only_in_ipv6_conflict_too_and_each_vpcs_view_says_so() -> None:
+    x = Vpc(X.vpc_id, X.account_id, X.region, Cidrs.of(["10.0.0.0/16", "2600:1f18:1::/56"]), X.tags)
+    y = Vpc(Y.vpc_id, Y.account_id, Y.region, Cidrs.of(["10.1.0.0/16", "2600:1f18:2::/56"]), Y.tags)
+    z = Vpc(Z.vpc_id, Z.account_id, Z.region, Cidrs.of(["10.2.0.0/16", "2600:1f18:2:80::/57"]), Z.tags)
+    result = plan([x, y, z])
+    assert outcome(result)[0] == []
+    for one in (x, y, z):
+        codes = {s.code for s in result.involving(one.vpc_id).skipped}
+        assert codes == ({"conflict-in-plan"} if one is x else {"conflict-in-plan", "overlap"})
+    [xy] = [s for s in result.skipped if s.pair.accepter == vpc_key(y)]
+    assert f"whose 2600:1f18:2:80::/57 overlaps 2600:1f18:2::/56 of {y.vpc_id}" in xy.reason
+
+
 @pytest.mark.parametrize("status", ["pending-acceptance", "active"])
 def test_a_peer_overlapping_an_older_live_peering_of_the_common_vpc_is_skipped_whatever_the_routes(
     status: str,
