@@ -29,6 +29,7 @@ from tests.support.world import (
 
 THIRD = OUTSIDER  # approved here: a third managed account
 THREE_ACCOUNTS = {"ApprovedAccountIds": f"{MEMBER},{THIRD}"}
+LIVE = ("initiating-request", "pending-acceptance", "provisioning", "active")
 
 
 def tag(cloud: LocalCloud, side: Side, value: str | None) -> None:
@@ -349,3 +350,84 @@ def test_a_group_peering_is_not_withdrawn_while_the_place_of_one_of_its_vpcs_can
     ]
     assert {gone_a, gone_c} == {a.side.vpc_id, c.side.vpc_id}
     assert len(peerings(cloud, b.side, ("active",))) == 2
+
+
+@pytest.mark.parametrize("order", [("x", "y", "z", "w"), ("w", "z", "y", "x")], ids=["x-first", "x-last"])
+def test_overlapping_vpcs_joining_a_group_at_once_are_not_peered_to_their_common_vpc_in_any_order(
+    cloud: LocalCloud, autopilot_factory: Any, order: tuple[str, ...]
+) -> None:
+    # GIVEN x, and y and z whose blocks overlap, all tagging themselves into `shared` at the same
+    # moment, and w joining x in `ops`
+    nets = {
+        "x": build_net(cloud, HUB, REGION, "10.0.0.0/16"),
+        "y": build_net(cloud, MEMBER, REGION, "10.1.0.0/16"),
+        "z": build_net(cloud, THIRD, OTHER_REGION, "10.1.0.0/17"),
+        "w": build_net(cloud, HUB, REGION, "10.3.0.0/16"),
+    }
+    groups = {"x": "shared,ops", "y": "shared", "z": "shared", "w": "ops"}
+    autopilot = autopilot_factory(**THREE_ACCOUNTS)
+    for name in order:
+        tag(cloud, nets[name].side, groups[name])
+    autopilot.run_until_idle()
+    autopilot.tick()  # and the sweep after agrees
+    autopilot.run_until_idle()
+
+    # THEN x has no peering to y nor to z (nor y to z); x-w, which conflicts with nothing, is active
+    names = {net.side.vpc_id: name for name, net in nets.items()}
+    found = {p["VpcPeeringConnectionId"]: p for net in nets.values() for p in peerings(cloud, net.side, LIVE)}
+    made = {
+        frozenset((names[p["RequesterVpcInfo"]["VpcId"]], names[p["AccepterVpcInfo"]["VpcId"]])): p["Status"]["Code"]
+        for p in found.values()
+    }
+    assert made == {frozenset(("x", "w")): "active"}
+
+    # AND the Group Plan names the conflict: each request skipped names the other VPC and the blocks
+    skipped = {
+        frozenset((s["requester"], s["accepter"])): s
+        for plan in published(autopilot, "Peering Group Plan")
+        for s in plan["skipped"]
+    }
+    x, y, z = (key(nets[n].side) for n in "xyz")
+    assert skipped[frozenset((x, y))]["code"] == skipped[frozenset((x, z))]["code"] == "conflict-in-plan"
+    assert (
+        f"with {z}, whose 10.1.0.0/17 overlaps 10.1.0.0/16 of {nets['y'].side.vpc_id}"
+        in skipped[frozenset((x, y))]["reason"]
+    )
+    assert (
+        f"with {y}, whose 10.1.0.0/16 overlaps 10.1.0.0/17 of {nets['z'].side.vpc_id}"
+        in skipped[frozenset((x, z))]["reason"]
+    )
+    assert skipped[frozenset((y, z))]["code"] == "overlap"
+    assert published(autopilot, "Peering Requested") and all(
+        {r["requester"]["vpcId"], r["accepter"]["vpcId"]} == {nets["x"].side.vpc_id, nets["w"].side.vpc_id}
+        for r in published(autopilot, "Peering Requested")
+    )
+
+
+def test_a_vpc_joining_later_is_not_peered_where_its_blocks_overlap_an_older_peering_of_the_common_vpc(
+    cloud: LocalCloud, autopilot_factory: Any
+) -> None:
+    x = build_net(cloud, HUB, REGION, "10.0.0.0/16")
+    y = build_net(cloud, MEMBER, REGION, "10.1.0.0/16")
+    autopilot = autopilot_factory()
+    for net in (x, y):
+        tag(cloud, net.side, "shared")
+    autopilot.run_until_idle()
+    [older] = peerings(cloud, x.side)
+
+    # WHEN z, overlapping y, joins later
+    z = build_net(cloud, HUB, REGION, "10.1.0.0/17")
+    tag(cloud, z.side, "shared")
+    autopilot.run_until_idle()
+
+    # THEN the older claim keeps its traffic: x-y stays, x-z is never requested, and the plan says why
+    assert [p["VpcPeeringConnectionId"] for p in peerings(cloud, x.side)] == [older["VpcPeeringConnectionId"]]
+    assert peerings(cloud, z.side) == []
+    skipped = {
+        frozenset((s["requester"], s["accepter"])): s
+        for plan in published(autopilot, "Peering Group Plan")
+        for s in plan["skipped"]
+    }
+    xz = skipped[frozenset((key(x.side), key(z.side)))]
+    assert xz["code"] == "routed-elsewhere"
+    assert f"already has {older['VpcPeeringConnectionId']} (active) with {y.side.vpc_id}" in xz["reason"]

@@ -5,8 +5,14 @@ A VPC joins groups with the tag `peering-autopilot:group` = comma-separated name
 opted-in VPCs of the managed accounts and regions that share a name get one peering; its
 requester is the VPC whose `account/region/vpc-id` sorts first. Never a second peering for a pair
 that has one (in any live state, whoever requested it); a pair whose blocks overlap, fall outside
-AllowedPeerCidrs, or where one side already routes the other's block through another peering is
-skipped, and so is one that would pass a VPC's active-peering quota. A peering tagged
+AllowedPeerCidrs, where one side already has a live peering to a VPC overlapping the other (the
+older claim keeps its traffic, whatever the routes say), or where a live route of one side already
+sends some of the other's range elsewhere (`routes.claim_elsewhere`, the one rule; a blackhole
+counts here: the planner is pure and has no proof its target is gone) is skipped, and so is one
+that would pass a VPC's active-peering quota. One plan sees itself: two requests of the same plan
+from one VPC to peers that overlap each other are both skipped (`conflict-in-plan`, never a guess
+at which one is meant), so the same tags give the same peerings whatever order their events
+arrived in, or the places were read in. A peering tagged
 `peering-autopilot:created-for-group` is a candidate for withdrawal once its two VPCs, both read,
 opted in and with readable group tags, share no group any more; the tag is anyone's to write, so
 the sweep withdraws only the candidates the autopilot's record holds as its own, and keeps the
@@ -34,9 +40,11 @@ from peering_autopilot.model import (
     Network,
     Peering,
     RouteTable,
+    TableRoute,
     Vpc,
 )
 from peering_autopilot.record import PeeringRecord
+from peering_autopilot.routes import claim_elsewhere, route_target
 from peering_autopilot.settings import PeerCidrPolicy
 
 # Why a candidate withdrawal stays: the tag says a peering was made for a group, the record who made it.
@@ -46,6 +54,8 @@ RECORD_UNREADABLE, NOT_RECORDED = "record-unreadable", "not-recorded"
 QUOTA_WARNING_SHARE = 0.8
 # States that say no to a pair until someone acts: a rejection (a person's word) or a failure.
 REFUSED_STATES = frozenset({"rejected", "failed"})
+# The peering a group request would make has no id yet: every route through any peering is another's.
+NOT_REQUESTED_YET = "(a peering not requested yet)"
 
 
 def vpc_key(vpc: Vpc) -> str:
@@ -125,7 +135,7 @@ class Kept:
 class Skipped:
     group: str
     pair: Pair
-    code: str  # overlap, outside-policy, routed-elsewhere, quota, refused, unclear-tag
+    code: str  # overlap, outside-policy, routed-elsewhere, conflict-in-plan, quota, refused
     reason: str
 
     def describe(self) -> dict[str, Any]:
@@ -218,13 +228,16 @@ def plan_groups(
     in_use = _live_per_vpc(views)
     refused = _refused_pairs(views)
 
-    # Join: every pair sharing a group, in a stable order (so quota goes to the same pairs each run).
+    # Join: every pair sharing a group, in a stable order (so quota goes to the same pairs each run),
+    # each judged on its own first: the two VPCs, the routes and older peerings of each.
+    older = _older_peers(views, by_vpc_id)
     planned: dict[str, int] = defaultdict(int)
     by_group: dict[str, list[Member]] = defaultdict(list)
     for member in members.values():
         for name in member.groups:
             by_group[name].append(member)
     seen_pairs: set[Pair] = set()
+    candidates: list[tuple[str, Member, Member]] = []
     for name in sorted(by_group):
         for first, second in itertools.combinations(sorted(by_group[name], key=lambda m: m.key), 2):
             pair = Pair(first.key, second.key)
@@ -232,18 +245,29 @@ def plan_groups(
                 seen_pairs.add(pair)
                 continue
             seen_pairs.add(pair)
-            problem = _pair_problem(first.vpc, second.vpc, routes_by_vpc, policy, refused)
-            if problem is None:
-                full = [m for m in (first, second) if in_use[m.vpc.vpc_id] + planned[m.vpc.vpc_id] >= quota]
-                if full:
-                    used = in_use[full[0].vpc.vpc_id] + planned[full[0].vpc.vpc_id]
-                    problem = ("quota", f"{full[0].key} has {used} of its {quota} peerings in use")
+            problem = _pair_problem(first.vpc, second.vpc, routes_by_vpc, policy, refused, older)
             if problem:
                 plan.skipped.append(Skipped(name, pair, *problem))
                 continue
-            planned[first.vpc.vpc_id] += 1
-            planned[second.vpc.vpc_id] += 1
-            plan.requests.append(Request(first.vpc, second.vpc, name))
+            candidates.append((name, first, second))
+
+    # One plan sees itself: two requests of this plan from one VPC to peers that overlap each other
+    # are never both made, and neither is (never act on a guess about which one is meant).
+    conflicts = conflicts_in_plan([(first.vpc, second.vpc) for _, first, second in candidates])
+    for name, first, second in candidates:
+        pair = Pair(first.key, second.key)
+        problem = conflicts.get(pair)
+        if problem is None:
+            full = [m for m in (first, second) if in_use[m.vpc.vpc_id] + planned[m.vpc.vpc_id] >= quota]
+            if full:
+                used = in_use[full[0].vpc.vpc_id] + planned[full[0].vpc.vpc_id]
+                problem = ("quota", f"{full[0].key} has {used} of its {quota} peerings in use")
+        if problem:
+            plan.skipped.append(Skipped(name, pair, *problem))
+            continue
+        planned[first.vpc.vpc_id] += 1
+        planned[second.vpc.vpc_id] += 1
+        plan.requests.append(Request(first.vpc, second.vpc, name))
 
     # Leave: the autopilot's own group peerings whose VPCs share no group any more.
     for peering in views:
@@ -288,17 +312,34 @@ def _pair_problem(
     routes_by_vpc: Mapping[str, Sequence[RouteTable]],
     policy: PeerCidrPolicy,
     refused: Mapping[frozenset[str], Peering],
+    older: Mapping[str, Sequence[OlderPeer]],
 ) -> tuple[str, str] | None:
+    """What rules a pair out on its own: the two VPCs (`pair_problem`), then, on each side, an older
+    live peering to a VPC overlapping the other (whatever the routes say), then a live route already
+    sending some of the other's range elsewhere, then a refused request between them."""
     found = pair_problem(first, second, policy)
     if found:
         return found
     for vpc, peer in ((first, second), (second, first)):
-        elsewhere = _routed_elsewhere(routes_by_vpc.get(vpc.vpc_id, ()), peer.cidrs)
-        if elsewhere:
-            table, destination, pcx = elsewhere
+        for old_peer in older.get(vpc.vpc_id, ()):
+            if old_peer.vpc_id == peer.vpc_id:
+                continue
+            overlaps = _overlaps(peer.cidrs, old_peer.cidrs)
+            if overlaps:
+                theirs, its = overlaps[0]
+                return "routed-elsewhere", (
+                    f"{vpc.vpc_id} already has {old_peer.peering_id} ({old_peer.status}) with "
+                    f"{old_peer.vpc_id}, whose {its} overlaps {peer.vpc_id}'s {theirs}: the older peering "
+                    "keeps that range, a new one could carry nothing back"
+                )
+    for vpc, peer in ((first, second), (second, first)):
+        claim = routed_elsewhere(routes_by_vpc.get(vpc.vpc_id, ()), peer.cidrs)
+        if claim:
+            table, route = claim
+            blackhole = " (blackhole)" if route.blackhole else ""
             return "routed-elsewhere", (
-                f"{vpc.vpc_id} already routes {destination} ({peer.vpc_id}'s) to {pcx} in {table}: "
-                "a new peering could carry nothing back"
+                f"{vpc.vpc_id} already routes {route.destination} ({peer.vpc_id}'s) to "
+                f"{route_target(route)}{blackhole} in {table}: a new peering could carry nothing back"
             )
     old = refused.get(frozenset((first.vpc_id, second.vpc_id)))
     if old is not None:
@@ -306,17 +347,92 @@ def _pair_problem(
     return None
 
 
-def _routed_elsewhere(tables: Iterable[RouteTable], peer: Cidrs) -> tuple[str, str, str] | None:
-    """A route of these tables to (part of) the peer's blocks through some peering: the first."""
-    for table in tables:
-        for route in table.routes:
-            pcx, network = route.peering_id, route.destination
-            if not pcx or network is None:
-                continue
-            blocks: tuple[Network, ...] = (*peer.ipv4, *peer.ipv6)
-            if any(network.version == b.version and network.overlaps(b) for b in blocks):
-                return table.route_table_id, str(network), pcx
+def routed_elsewhere(tables: Iterable[RouteTable], peer: Cidrs) -> tuple[str, TableRoute] | None:
+    """The first live route of these tables (by table id, then the peer's blocks in order) that
+    already sends some of the peer's range elsewhere, by the one rule (`routes.claim_elsewhere`):
+    any target (Transit Gateway, virtual private gateway, NAT, instance, interface, peering), at any
+    prefix length, default routes excepted. The planner is pure and has no proof that a blackhole's
+    target is gone for good: here a blackhole is a claim too (fail safe; configure may later
+    replace it where its target is read as gone)."""
+    blocks: tuple[Network, ...] = (*peer.ipv4, *peer.ipv6)
+    for table in sorted(tables, key=lambda t: t.route_table_id):
+        for block in blocks:
+            claim = claim_elsewhere(table, block, NOT_REQUESTED_YET)
+            if claim is not None:
+                return table.route_table_id, claim
     return None
+
+
+@dataclass(frozen=True)
+class OlderPeer:
+    """A live peering a VPC already has, and the blocks of the VPC at its other end (as the
+    peering's views and, where read, that VPC itself say: every block either names)."""
+
+    peering_id: str
+    status: str
+    vpc_id: str
+    cidrs: Cidrs
+
+
+def _older_peers(views: Iterable[Peering], by_vpc_id: Mapping[str, Vpc]) -> dict[str, list[OlderPeer]]:
+    """Every VPC's live peerings, each once (both accounts' views of one peering are joined), by
+    peering id: the same answer whatever order the views were read in."""
+    by_id: dict[str, list[Peering]] = defaultdict(list)
+    for view in views:
+        if view.status in LIVE_STATES:
+            by_id[view.peering_id].append(view)
+    older: dict[str, list[OlderPeer]] = defaultdict(list)
+    for peering_id in sorted(by_id):
+        seen = by_id[peering_id]
+        status = min(v.status for v in seen)
+        first = seen[0]
+        for mine, other in ((first.requester, first.accepter), (first.accepter, first.requester)):
+            blocks = Cidrs()
+            for view in seen:
+                side = view.accepter if view.accepter.vpc_id == other.vpc_id else view.requester
+                blocks = blocks.union(side.cidrs)
+            read = by_vpc_id.get(other.vpc_id)
+            if read is not None:
+                blocks = blocks.union(read.cidrs)
+            older[mine.vpc_id].append(OlderPeer(peering_id, status, other.vpc_id, _sorted_cidrs(blocks)))
+    return older
+
+
+def conflicts_in_plan(candidates: Sequence[tuple[Vpc, Vpc]]) -> dict[Pair, tuple[str, str]]:
+    """The requests of one plan that must not be made together: two requests sharing a VPC whose
+    other ends overlap each other (then the common VPC's tables would send one's range to the
+    other, whichever came first). Neither is made: each is skipped `conflict-in-plan`, its reason
+    naming the other VPC and the overlapping blocks, so a person can untag one. The same answer
+    for every order of `candidates`: it depends on the set alone."""
+    peers: dict[str, list[Vpc]] = defaultdict(list)
+    common: dict[str, Vpc] = {}
+    for first, second in candidates:
+        for vpc, peer in ((first, second), (second, first)):
+            common[vpc_key(vpc)] = vpc
+            peers[vpc_key(vpc)].append(peer)
+    why: dict[Pair, list[str]] = defaultdict(list)
+    for key in sorted(peers):
+        vpc = common[key]
+        for one, other in itertools.combinations(sorted(peers[key], key=vpc_key), 2):
+            if not _overlaps(one.cidrs, other.cidrs):
+                continue
+            for peer, rival in ((one, other), (other, one)):
+                blocks = ", ".join(f"{r} overlaps {p}" for r, p in _overlaps(rival.cidrs, peer.cidrs))
+                why[Pair(*sorted((key, vpc_key(peer))))].append(
+                    f"{vpc.vpc_id} would also be peered in this plan with {vpc_key(rival)}, whose {blocks} of "
+                    f"{peer.vpc_id}: {vpc.vpc_id}'s tables would send one's range to the other, so neither "
+                    "request is made; untag one of them"
+                )
+    return {pair: ("conflict-in-plan", "; ".join(reasons)) for pair, reasons in why.items()}
+
+
+def _overlaps(ours: Cidrs, theirs: Cidrs) -> list[tuple[str, str]]:
+    """Every pair of blocks, one from each side, IPv4 and IPv6, that share an address."""
+    return find_overlaps(ours.ipv4, theirs.ipv4) + find_overlaps(ours.ipv6, theirs.ipv6)
+
+
+def _sorted_cidrs(cidrs: Cidrs) -> Cidrs:
+    return Cidrs(tuple(sorted(cidrs.ipv4)), tuple(sorted(cidrs.ipv6)))
 
 
 def _live_by_pair(peerings: Iterable[Peering]) -> set[frozenset[str]]:
@@ -324,7 +440,9 @@ def _live_by_pair(peerings: Iterable[Peering]) -> set[frozenset[str]]:
 
 
 def _refused_pairs(peerings: Iterable[Peering]) -> dict[frozenset[str], Peering]:
-    return {frozenset((p.requester.vpc_id, p.accepter.vpc_id)): p for p in peerings if p.status in REFUSED_STATES}
+    """The refused request of each pair: the first by peering id, whatever order they were read in."""
+    refused = sorted((p for p in peerings if p.status in REFUSED_STATES), key=lambda p: p.peering_id, reverse=True)
+    return {frozenset((p.requester.vpc_id, p.accepter.vpc_id)): p for p in refused}
 
 
 def _live_per_vpc(peerings: Iterable[Peering]) -> defaultdict[str, int]:
