@@ -44,8 +44,9 @@ class Step:
 
 # The burst of new peerings: request -> accept -> configure -> verify.
 BURST = {
-    # AcceptVpcPeeringConnection and the status tag, both in the accepter's account
-    "AcceptPeeringFunction": Step(reads=3, writes=2, writes_in_one_account=2),
+    # AcceptVpcPeeringConnection and the status tag, both in the accepter's account; the reads:
+    # the peering, both VPCs, and each side's route tables (is any peer block not routed elsewhere?)
+    "AcceptPeeringFunction": Step(reads=5, writes=2, writes_in_one_account=2),
     # per side: a route in each of 2 tables, one Authorize for the tagged group, the status tag,
     # and (once, on a new peering) its Name
     "ConfigurePeeringFunction": Step(reads=8, writes=10, writes_in_one_account=5),

@@ -39,6 +39,7 @@ from tests.support.world import (
     ingress,
     peering_routes,
     request_peering,
+    tags_of,
 )
 
 MARK = "peering-autopilot {}"
@@ -129,31 +130,40 @@ def converged_pair(cloud: LocalCloud, autopilot: LocalAutopilot, **b: Any) -> tu
 # ---------------------------------------------------------------------- 1. a person's routes
 
 
-def test_a_persons_more_specific_route_through_the_peering_stays_and_three_sweeps_stay_quiet(
+def test_a_persons_more_specific_route_stays_and_a_verified_peering_it_shadows_is_verified_again_once(
     cloud: LocalCloud, autopilot_factory: Any, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """GIVEN a peering the autopilot converged (the record holds its routes), then a person routes
-    10.1.5.0/24 (inside the peer's 10.1.0.0/16) through the same peering, and 10.1.6.0/24 to a
-    network interface, from the hub VPC's main table
+    """GIVEN a peering the autopilot converged and verified (the record holds its routes), then a
+    person routes 10.1.5.0/24 (inside the peer's 10.1.0.0/16) through the same peering, and
+    10.1.6.0/24 to a network interface, from the hub VPC's main table
     WHEN the sweep runs three times
-    THEN both routes are still there, no sweep publishes work for the peering or changes anything;
-    the status command says a person's route changes the path, and so does the doctor's report
-    (a note: the verdict is still what the probe finds)."""
+    THEN both routes are still there and nothing of theirs is changed; the first sweep has the
+    peering verified again (a newer route takes a slice of its traffic: never left `verified`), the
+    verdict becomes `blocked:routed-elsewhere`, and the next sweeps are quiet; the status command
+    and the doctor's report say a person's route changes the path."""
     autopilot: LocalAutopilot = autopilot_factory()
     a, b, peering_id = converged_pair(cloud, autopilot)
     record = Record(cloud, autopilot)
     assert made_routes(record, peering_id) == routes_through(cloud, [a, b], peering_id)
+    assert tags_of(cloud, a.side, peering_id)["peering-autopilot:status"] == "verified"
     ec2 = cloud.ec2(HUB, REGION)
     ec2.create_route(RouteTableId=a.main_table, DestinationCidrBlock="10.1.5.0/24", VpcPeeringConnectionId=peering_id)
     subnet = ec2.describe_subnets(Filters=[{"Name": "vpc-id", "Values": [a.side.vpc_id]}])["Subnets"][0]["SubnetId"]
     eni = ec2.create_network_interface(SubnetId=subnet)["NetworkInterface"]["NetworkInterfaceId"]
     ec2.create_route(RouteTableId=a.main_table, DestinationCidrBlock="10.1.6.0/24", NetworkInterfaceId=eni)
 
-    for number in range(1, 4):
+    since = len(autopilot.published)
+    deliveries = autopilot.tick()
+    [work] = work_for(autopilot, peering_id, since)
+    assert work["work"] == "configure" and "tagged verified, but not all its traffic" in work["why"], work
+    assert [d.function for d in deliveries][-1] == "VerifyPeeringFunction"
+    assert all(op == "CreateTags" for d in deliveries for op in d.calls.mutating()), invoked(deliveries)
+    assert tags_of(cloud, a.side, peering_id)["peering-autopilot:status"] == "blocked:routed-elsewhere"
+    for number in (2, 3):
         since = len(autopilot.published)
         deliveries = autopilot.tick()
         assert (invoked(deliveries), work_for(autopilot, peering_id, since)) == (QUIET, []), (
-            f"sweep {number} after a person's more specific routes finds work: {invoked(deliveries)}"
+            f"sweep {number} after the re-verification finds work: {invoked(deliveries)}"
         )
         assert deliveries[0].calls.mutating() == [], f"sweep {number} changed something"
 
@@ -174,14 +184,14 @@ def test_a_persons_more_specific_route_through_the_peering_stays_and_three_sweep
     report = json.loads(capsys.readouterr().out)
     [row] = [r for r in report["peerings"] if r["peeringId"] == peering_id]
     assert "a person's route changes the path (10.1.6.0/24 not through the peering)" in row["requester"]["missing"]
-    # ... and the doctor's report (verify's words) notes it, without failing for it
+    # ... and the doctor's report (verify's words) names the route, with the verdict it leads to
     code = cli.main(["doctor", peering_id, "--region", REGION])
     text = capsys.readouterr().out
-    assert "Note: a person's route changes the path (theirs: it stays):" in text, text
+    assert "A person's route changes the path (theirs: it stays; the peering is not verified while it does):" in text
     assert f"{a.main_table}: sends 10.1.6.0/24, inside the peer's 10.1.0.0/16, to {eni} instead of this peering" in (
         text
     )
-    assert "Verdict: verified" in text and code == 0, text
+    assert "Verdict: blocked:routed-elsewhere" in text and code != 0, text
 
 
 # ---------------------------------------------------------------------- 2. a person's marked rule
