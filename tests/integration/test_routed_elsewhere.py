@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from autopilot_local.harness import LocalAutopilot, LocalCloud
 from tests.support.world import (
     HUB,
@@ -221,12 +223,14 @@ def test_a_persons_more_specific_route_in_a_verified_peerings_table_gets_it_veri
     peering_id = converged(cloud, autopilot, hub, member)
     assert tags_of(cloud, hub.side, peering_id)[STATUS] == "verified"
 
-    # WHEN a person sends 10.1.2.0/24, a slice of the peer's block, to a transit gateway in one of
-    # the hub's tables, and the sweep runs (no event for it)
+    # WHEN a person sends 10.1.200.0/24, a slice of the peer's block, to a transit gateway in one
+    # of the hub's tables, and the sweep runs (no event for it). (A slice holding one of the peer's
+    # subnets, 10.1.2.0/24, may lie on the probe's path, picked by subnet id: the verdict is then
+    # the probe's `blocked:routes`, just as not `verified`; this one keeps the test deterministic.)
     ec2 = cloud.ec2(HUB, REGION)
     tgw = ec2.create_transit_gateway(Description="inspection")["TransitGateway"]["TransitGatewayId"]
     app = hub.subnet_tables[0]
-    ec2.create_route(RouteTableId=app, DestinationCidrBlock="10.1.2.0/24", TransitGatewayId=tgw)
+    ec2.create_route(RouteTableId=app, DestinationCidrBlock="10.1.200.0/24", TransitGatewayId=tgw)
     deliveries = autopilot.tick()
 
     # THEN the sweep publishes work for it, verify runs, and the verdict is no longer `verified`:
@@ -239,7 +243,7 @@ def test_a_persons_more_specific_route_in_a_verified_peerings_table_gets_it_veri
     assert tags_of(cloud, hub.side, peering_id)[STATUS] == "blocked:routed-elsewhere"
     # ... and the person's route stays, the peering's route beside it
     routes = routes_of(cloud, hub, app)
-    assert routes["10.1.2.0/24"] == (tgw, "active")
+    assert routes["10.1.200.0/24"] == (tgw, "active")
     assert routes["10.1.0.0/16"] == (peering_id, "active")
 
 
@@ -280,3 +284,38 @@ def test_a_request_every_block_of_which_would_be_held_is_declined_and_left_pendi
     assert tags_of(cloud, hub.side, peering_id)[STATUS] == "declined:routed-elsewhere"
     assert [d.function for d in deliveries] == ["AcceptPeeringFunction"]
     assert all(routes == set() for routes in peering_routes(cloud, hub, peering_id).values())
+
+
+# ------------------------------------------------------------------------------- found while testing
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="a held status outlives the hold when nothing is left to write: the sweep re-verifies only "
+    "sides tagged `verified` (SidePlan.reverify_due), so `held:routed-elsewhere` stands",
+)
+def test_a_hold_that_clears_without_a_route_to_write_does_not_leave_the_peering_reading_held(
+    cloud: LocalCloud, autopilot_factory: Any
+) -> None:
+    # GIVEN a peering held in the hub's app table, which sends the peer's block on-premises
+    hub = build_net(cloud, HUB, REGION, "10.0.0.0/16")
+    member = build_net(cloud, MEMBER, REGION, "10.1.0.0/16")
+    ec2 = cloud.ec2(HUB, REGION)
+    vgw = ec2.create_vpn_gateway(Type="ipsec.1")["VpnGateway"]["VpnGatewayId"]
+    ec2.attach_vpn_gateway(VpcId=hub.side.vpc_id, VpnGatewayId=vgw)
+    app = hub.subnet_tables[0]
+    ec2.create_route(RouteTableId=app, DestinationCidrBlock="10.1.0.0/16", GatewayId=vgw)
+    autopilot = autopilot_factory()
+    peering_id = converged(cloud, autopilot, hub, member)
+    assert tags_of(cloud, hub.side, peering_id)[STATUS] == HELD
+
+    # WHEN the table's owner takes it out of the autopilot's hands: nothing is held any more, and
+    # nothing is left to write (the same when the held table loses its subnet, or the peer gives up
+    # a held block no rule was opened for)
+    ec2.create_tags(Resources=[app], Tags=[{"Key": "peering-autopilot:routes", "Value": "false"}])
+    autopilot.tick()
+    autopilot.tick()
+
+    # THEN the peering no longer reads held
+    assert tags_of(cloud, hub.side, peering_id)[STATUS] != HELD
+    assert tags_of(cloud, member.side, peering_id)[STATUS] != HELD
