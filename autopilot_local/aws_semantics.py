@@ -4,6 +4,9 @@ AWS does. Applied once, by importing the harness; each patch says what AWS does 
 - A route whose target is gone (a deleted NAT gateway, a stopped or terminated instance, a
   peering that ended, a deleted transit gateway) stays in its table with State `blackhole`;
   moto reports every route `active`.
+- A route to an instance names the instance's primary network interface too (`NetworkInterfaceId`
+  beside `InstanceId`), as long as the instance has one: the interface outlives a stop, and goes
+  when a terminated instance deletes it. moto names only the `InstanceId`.
 - A peering describes each side's IPv4 and IPv6 blocks (`CidrBlockSet`, `Ipv6CidrBlockSet`, as the
   VPC holds them now); moto gives only the primary `CidrBlock`.
 - A peering's tags are each account's own: the requester's and the accepter's account each see
@@ -46,6 +49,17 @@ def _route_state(route: Any) -> str:
     if tgw is not None and str(getattr(tgw, "state", "available")) in ("deleting", "deleted"):
         return "blackhole"
     return "active"
+
+
+def _instance_interface(original: property) -> property:
+    def interface_id(self: Any) -> str | None:
+        own = original.fget(self)  # type: ignore[misc]
+        if own is None and self.instance is not None:
+            primary = getattr(self.instance, "nics", {}).get(0)
+            return str(primary.id) if primary is not None else None
+        return own  # type: ignore[no-any-return]
+
+    return property(interface_id)
 
 
 def _vpc_info(original: property, side: str) -> property:
@@ -116,6 +130,7 @@ def apply() -> None:
     if _applied:
         return
     Route.state = property(_route_state)  # type: ignore[assignment,method-assign]
+    Route.network_interface_id = _instance_interface(Route.network_interface_id)  # type: ignore[assignment,method-assign,arg-type]
     VPCPeeringConnection.requester_vpc_info = _vpc_info(VPCPeeringConnection.requester_vpc_info, "vpc")  # type: ignore[assignment,method-assign,arg-type]
     VPCPeeringConnection.accepter_vpc_info = _vpc_info(VPCPeeringConnection.accepter_vpc_info, "peer_vpc")  # type: ignore[assignment,method-assign,arg-type]
     BaseResponse.call_action = _remember_caller(BaseResponse.call_action)  # type: ignore[method-assign]
