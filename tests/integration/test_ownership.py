@@ -155,7 +155,7 @@ def test_a_persons_more_specific_route_stays_and_a_verified_peering_it_shadows_i
     since = len(autopilot.published)
     deliveries = autopilot.tick()
     [work] = work_for(autopilot, peering_id, since)
-    assert work["work"] == "configure" and "tagged verified, but not all its traffic" in work["why"], work
+    assert work["work"] == "configure" and "tagged verified, which its tables no longer say" in work["why"], work
     assert [d.function for d in deliveries][-1] == "VerifyPeeringFunction"
     assert all(op == "CreateTags" for d in deliveries for op in d.calls.mutating()), invoked(deliveries)
     assert tags_of(cloud, a.side, peering_id)["peering-autopilot:status"] == "blocked:routed-elsewhere"

@@ -253,7 +253,6 @@ def configure_peering(hint: PeeringHint, ctx: Context) -> ConfigureResult:
 
     outcome = Outcome.CONFIGURED if all(r.complete for r in reports) else Outcome.PARTIALLY_CONFIGURED
     held_code = next((r.plan.held_code for r in reports if r.plan is not None and r.plan.held_code), None)
-    status_value = f"{HELD}{held_code}" if held_code else outcome.value
     if not settings.dry_run:
         # A run that changed nothing leaves a later verdict (verified, blocked:…) in place: the
         # configuration it judged is the one still there.
@@ -265,7 +264,7 @@ def configure_peering(hint: PeeringHint, ctx: Context) -> ConfigureResult:
                     report.side.ec2,
                     view,
                     (report.side.ec2.account_id, report.side.ec2.region),
-                    status_value,
+                    f"{HELD}{report.plan.held_code}" if report.plan and report.plan.held_code else outcome.value,
                     keep=lambda current: (
                         not changed and (current in (CONFIGURED, PARTIALLY_CONFIGURED) or is_verdict(current))
                     ),

@@ -29,6 +29,7 @@ from peering_autopilot.holds import Hold, holding, holds_in, sizes_of
 from peering_autopilot.model import (
     ACCEPTER,
     ACTIVE,
+    HELD,
     REQUESTER,
     STATUS_TAG,
     VERIFIED,
@@ -174,16 +175,31 @@ class SidePlan(NamedTuple):
 
     @property
     def traffic_elsewhere(self) -> bool:
-        """Whether some of the peer's traffic does not go through the peering: a block held, or a
-        person's newer route sending a slice of a routed block elsewhere. A `verified` verdict no
-        longer stands: the sweep has the peering verified again."""
+        """Whether some of the peer's traffic does not go through the peering on this side: a
+        block held, or a person's newer route sending a slice of a routed block elsewhere."""
         return bool(self.routes.conflicts or self.routes.path_changes)
 
     @property
+    def side_finding(self) -> str | None:
+        """What this side's own tables say, ahead of the probe's verdict, in the status tag's words:
+        `held:<code>` while a block is held here, `blocked:routed-elsewhere` while a person's newer
+        route takes a slice of a routed block; None when neither. Each side's tag carries its own
+        (verify writes it per side), so each side can tell alone when it no longer stands."""
+        if self.held_code:
+            return f"{HELD}{self.held_code}"
+        return BLOCKED_ROUTED_ELSEWHERE if self.routes.path_changes else None
+
+    @property
     def reverify_due(self) -> bool:
-        """A side tagged `verified` whose traffic now partly goes elsewhere (a block held, a
-        person's newer route): verified again, never left `verified`."""
-        return self.traffic_elsewhere and self.facts.view.tags.get(STATUS_TAG) == VERIFIED
+        """The side's status tag no longer says what its tables say: tagged `verified` while its
+        traffic partly goes elsewhere, or tagged with a hold or a path change that is gone (or
+        another): verified again, never left standing."""
+        tag = self.facts.view.tags.get(STATUS_TAG, "")
+        if tag == VERIFIED:
+            return self.side_finding is not None
+        if tag.startswith(HELD) or tag == BLOCKED_ROUTED_ELSEWHERE:
+            return tag != self.side_finding
+        return False
 
     # ------------------------------------------------------------------ in words
     def summary(self) -> str:
@@ -214,6 +230,7 @@ class SidePlan(NamedTuple):
 
 RECORD_UNREAD = "the record could not be read"
 ROUTED_ELSEWHERE = "routed-elsewhere"
+BLOCKED_ROUTED_ELSEWHERE = f"blocked:{ROUTED_ELSEWHERE}"  # a person's newer route takes a slice
 
 
 def held_words(conflict: RouteConflict) -> str:

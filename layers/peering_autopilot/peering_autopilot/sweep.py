@@ -39,7 +39,7 @@ from peering_autopilot.context import Context
 from peering_autopilot.decision import retry_state
 from peering_autopilot.events import Event, GroupRequestFound, PeeringGroupPlan, VpcPlace, WorkFound, publish_all
 from peering_autopilot.mesh import RECORD_UNREADABLE, GroupPlan, withdraw_only_recorded
-from peering_autopilot.model import ACCEPTER, GROUP_TAG, Peering
+from peering_autopilot.model import ACCEPTER, GROUP_TAG, STATUS_TAG, Peering
 from peering_autopilot.permissions import actions_of
 from peering_autopilot.places import (
     PeerVpcs,
@@ -409,7 +409,8 @@ def _judge(
         if plan.has_work:
             return "configure", plan.summary()
         if plan.reverify_due:
-            return "configure", f"tagged verified, but not all its traffic goes through it: {plan.summary()}"
+            tag = peering.tags.get(STATUS_TAG, "")
+            return "configure", f"tagged {tag}, which its tables no longer say: {plan.summary()}"
         return None
     if peering.ended:
         left = leftovers(tables, groups, peering.peering_id, read_owned=read_owned)

@@ -41,7 +41,7 @@ from peering_autopilot.probe import Direction, Endpoint, SideSnapshot, describe_
 from peering_autopilot.reachability import AnalyzerResult
 from peering_autopilot.results import StepResult
 from peering_autopilot.settings import PeerCidrPolicy
-from peering_autopilot.side_plan import SideFacts, kept_out_subnets, plan_side
+from peering_autopilot.side_plan import ROUTED_ELSEWHERE, SideFacts, kept_out_subnets, plan_side
 from peering_autopilot.sides import Side, managed_place, open_sides
 from peering_autopilot.status import HELD, NOT_ACTIVE, VERIFIED, retag, status_seen_by
 from peering_autopilot.triggers import PeeringHint
@@ -132,7 +132,9 @@ class Diagnosis:
     # Peer blocks held for a person (a live route there already sends them elsewhere), and the
     # status code of the hold (`side_plan.SidePlan.held_code`).
     held: list[str] = field(default_factory=list)
-    held_code: str | None = None
+    # Per side (role), what its own tables say ahead of the probe (`SidePlan.side_finding`):
+    # held:<code>, or blocked:routed-elsewhere; each side's status tag carries its own.
+    side_findings: dict[str, str] = field(default_factory=dict)
 
     @property
     def active(self) -> bool:
@@ -140,23 +142,37 @@ class Diagnosis:
 
     @property
     def status_value(self) -> str:
+        """The peering's verdict: what its events say (a hold on either side first)."""
+        return self.status_for(None)
+
+    def status_for(self, role: str | None) -> str:
+        """The verdict as the status tag of one side (`role`) says it: that side's own hold or
+        path change, then what the probe found both ways; None: the peering's, any side's."""
         if not self.active:
             return NOT_ACTIVE
         if self.unreadable:
             return "unverified:side-not-readable"
-        if self.held_code:
-            return f"{HELD}{self.held_code}"
+        findings = [self.side_findings[role]] if role in self.side_findings else []
+        if role is None:
+            findings = sorted(self.side_findings.values(), key=lambda f: not f.startswith(HELD))
+        finding = findings[0] if findings else None
+        if finding and finding.startswith(HELD):
+            return finding
         if any(d.path.source.endpoint is None or d.path.destination.endpoint is None for d in self.directions):
             return "unverified:no-endpoint"  # a VPC without any subnet: nothing to probe from or to
         blocked = [d.blocked_at for d in self.directions if d.blocked_at]
         if blocked:
             return f"blocked:{blocked[0]}"
-        if self.path_changes:
-            return "blocked:routed-elsewhere"  # a newer route takes a slice of the peer's traffic
+        if finding:
+            return finding  # blocked:routed-elsewhere: a newer route takes a slice of the peer's traffic
         if self.missing_routes:
             return "blocked:routes-missing"
         if self.refused_blocks:
             return "blocked:peer-block-refused"
+        elsewhere = [f for r, f in sorted(self.side_findings.items()) if r != role]
+        if role is not None and elsewhere:
+            # The other side's own finding stands on its tag; this side's never claims `verified`.
+            return f"unverified:peer-side-{'held' if elsewhere[0].startswith(HELD) else ROUTED_ELSEWHERE}"
         return VERIFIED
 
     @property
@@ -226,7 +242,8 @@ def _check_route_coverage(
         facts = SideFacts(side.role, peering, side.vpc, snap.route_tables, (), peer.vpc)
         plan = plan_side(facts, policy, now, read_gone=side.ec2.gone_targets if side.ec2 else None)
         diagnosis.held.extend(f"{snap.vpc_id}: {line}" for line in plan.held_routes())
-        diagnosis.held_code = diagnosis.held_code or plan.held_code
+        if plan.side_finding:
+            diagnosis.side_findings[side.role] = plan.side_finding
         diagnosis.refused_blocks.extend(f"{snap.vpc_id} -> {r.cidr}: {r.reason}" for r in plan.refused_blocks)
         diagnosis.missing_routes.extend(
             f"{table_id} -> {destination}: {reason}"
@@ -319,7 +336,7 @@ def verify_peering(hint: PeeringHint, ctx: Context) -> VerifyResult:
         aws.notifier(settings.notification_topic_arn).notify(f"Peering {peering.peering_id}: {verdict}", text)
     for side in tagged:
         if side.ec2 is not None:
-            retag(side.ec2, peering.peering_id, previous.get(side.role), verdict)
+            retag(side.ec2, peering.peering_id, previous.get(side.role), diagnosis.status_for(side.role))
     _record(ctx, diagnosis, previous)
     event = EVENTS[outcome](
         peering_id=peering.peering_id,
