@@ -23,9 +23,11 @@ from peering_autopilot.aws.dynamodb import BacklogQueue, RecordStore
 from peering_autopilot.aws.ec2 import Ec2Gateway
 from peering_autopilot.aws.eventbridge import EventPublisher
 from peering_autopilot.aws.network_insights import NetworkInsightsGateway
+from peering_autopilot.aws.service_quotas import QuotaReaders, ServiceQuotasGateway
 from peering_autopilot.aws.sessions import AwsAccess
 from peering_autopilot.aws.sns import Notifier
 from peering_autopilot.aws.ssm import SsmGateway
+from peering_autopilot.budgets import QUOTA
 from peering_autopilot.context import Context
 from peering_autopilot.events import (
     PeeringVerdict,
@@ -35,12 +37,12 @@ from peering_autopilot.events import (
 )
 from peering_autopilot.live_ping import PingResult
 from peering_autopilot.lookup import read_peering
-from peering_autopilot.model import ACTIVE, PROVISIONING, Peering
+from peering_autopilot.model import ACTIVE, PROVISIONING, STATUS_TAG, Peering
 from peering_autopilot.permissions import actions_of
 from peering_autopilot.probe import Direction, Endpoint, SideSnapshot, describe_traffic, evaluate
 from peering_autopilot.reachability import AnalyzerResult
 from peering_autopilot.results import StepResult
-from peering_autopilot.settings import PeerCidrPolicy
+from peering_autopilot.settings import DEFAULT_BUDGETS, BudgetLimits, PeerCidrPolicy
 from peering_autopilot.side_plan import SideFacts, kept_out_subnets, plan_side
 from peering_autopilot.sides import Side, managed_place, open_sides
 from peering_autopilot.status import HELD, NOT_ACTIVE, VERIFIED, retag, status_seen_by
@@ -57,7 +59,9 @@ IAM_ACTIONS = actions_of(
     Ec2Gateway.gone_targets,
     Ec2Gateway.network_acls,
     Ec2Gateway.security_groups,
+    Ec2Gateway.vpc_security_groups,  # every group of a VPC, where configure found a budget hold
     Ec2Gateway.tag,
+    ServiceQuotasGateway.applied,
     NetworkInsightsGateway.create_path,
     NetworkInsightsGateway.start_analysis,
     NetworkInsightsGateway.analysis,
@@ -188,7 +192,9 @@ def diagnose(hint: PeeringHint, ctx: Context) -> tuple[Diagnosis, list[Side]]:
         return diagnosis, sides
 
     a, b = (snapshot(side) for side in sides)
-    _check_route_coverage(diagnosis, sides, (a, b), settings.allowed_peer_cidrs, ctx.now())
+    _check_route_coverage(
+        diagnosis, sides, (a, b), settings.allowed_peer_cidrs, ctx.now(), settings.budgets, ctx.quotas
+    )
     for source, destination in ((a, b), (b, a)):
         traffic = destination.traffic_in()
         result = DirectionResult(evaluate(peering.peering_id, peering.status, source, destination, traffic))
@@ -215,17 +221,34 @@ def _check_route_coverage(
     snapshots: Sequence[SideSnapshot],
     policy: PeerCidrPolicy,
     now: float,
+    limits: BudgetLimits = DEFAULT_BUDGETS,
+    quotas: QuotaReaders | None = None,
 ) -> None:
     """Every managed table of every managed side must route every peer block through the
     peering: the judge configure executes (side_plan) says which, from the tables the probe
-    already read."""
+    already read, and what it holds (a block routed elsewhere; a budget, in those tables and in
+    the probe endpoint's groups, which the probe read too, or in every group of the VPC where the
+    status tag says configure found a budget hold)."""
     peering = diagnosis.peering
     for side, snap, peer in zip(sides, snapshots, reversed(sides), strict=True):
         if not side.managed or side.vpc is None:
             continue  # its owner did not opt in: its tables are not the autopilot's job
-        facts = SideFacts(side.role, peering, side.vpc, snap.route_tables, (), peer.vpc)
-        plan = plan_side(facts, policy, now, read_gone=side.ec2.gone_targets if side.ec2 else None)
+        groups = tuple(snap.security_groups.values())
+        if peering.tags.get(STATUS_TAG) == f"{HELD}{QUOTA}" and side.ec2 is not None:
+            # Configure found a budget hold: every group of the VPC (one more read, only then),
+            # for a hold may be on a group the probe's endpoint is not in.
+            groups = tuple(side.ec2.vpc_security_groups([snap.vpc_id]))
+        facts = SideFacts(side.role, peering, side.vpc, snap.route_tables, groups, peer.vpc)
+        plan = plan_side(
+            facts,
+            policy,
+            now,
+            read_gone=side.ec2.gone_targets if side.ec2 else None,
+            limits=limits,
+            read_quota=quotas.reader(snap.account_id, snap.region) if quotas is not None else None,
+        )
         diagnosis.held.extend(f"{snap.vpc_id}: {line}" for line in plan.held_routes())
+        diagnosis.held.extend(f"{snap.vpc_id}: held ({QUOTA}): {line}" for line in plan.held_budgets())
         diagnosis.held_code = diagnosis.held_code or plan.held_code
         diagnosis.refused_blocks.extend(f"{snap.vpc_id} -> {r.cidr}: {r.reason}" for r in plan.refused_blocks)
         diagnosis.missing_routes.extend(
