@@ -4,9 +4,13 @@ after the handlers ran: what was written, what was held and where it shows (stat
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
+import pytest
+
 from autopilot_local.harness import LocalAutopilot, LocalCloud
+from peering_autopilot import cli
 from tests.support.world import (
     HUB,
     MEMBER,
@@ -174,3 +178,32 @@ def test_a_group_over_the_rules_cap_is_held_and_the_rest_configured(cloud: Local
     )
     assert (held["inUse"] + held["toAdd"], held["limit"]) == (3, 2)
     assert tags_of(cloud, b.side, peering_id)[STATUS] == "held:quota"
+
+
+def test_the_status_command_shows_the_hold_with_the_numbers(
+    cloud: LocalCloud, autopilot_factory: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # GIVEN a peering held on a full table
+    a = build_net(cloud, HUB, REGION, "10.0.0.0/16")
+    b = build_net(cloud, MEMBER, REGION, "10.1.0.0/16")
+    app = a.subnet_tables[0]
+    fill(cloud, a, app, 45)
+    peering_id = converged(cloud, autopilot_factory(), a, b)
+
+    # WHEN the operator asks for the status of both accounts
+    capsys.readouterr()
+    code = cli.main(["status", "--accounts", f"{HUB},{MEMBER}", "--regions", REGION, "--json"])
+    report = json.loads(capsys.readouterr().out)
+
+    # THEN the row reads held:quota, and the requester's side says what waits, where and why
+    assert code == 0
+    [row] = [r for r in report["peerings"] if r["peeringId"] == peering_id]
+    assert row["verdict"] == "held:quota"
+    missing = row["requester"]["missing"]
+    assert missing.startswith(f"1 change held (quota): {app}: 45 IPv4 routes in use + 1 to add would pass 45")
+    assert row["accepter"]["missing"] == "nothing"
+
+    # AND the budget options (the hub's parameters, to judge as it does) are checked as the hub checks them
+    code = cli.main(["status", "--accounts", HUB, "--regions", REGION, "--max-peer-blocks", "0", "--json"])
+    assert code == 2
+    assert "MAX_PEER_BLOCKS (parameter MaxPeerBlocks) must be a whole number from 1 to 50" in capsys.readouterr().err

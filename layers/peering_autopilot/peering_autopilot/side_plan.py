@@ -221,8 +221,10 @@ class SidePlan(NamedTuple):
     @property
     def reverify_due(self) -> bool:
         """A side tagged `verified` whose traffic now partly goes elsewhere (a block held, a
-        person's newer route): verified again, never left `verified`."""
-        return self.traffic_elsewhere and self.facts.view.tags.get(STATUS_TAG) == VERIFIED
+        person's newer route) or that a budget now holds (a block added to a peer, a table that
+        filled up): verified again, never left `verified`."""
+        held = self.traffic_elsewhere or bool(self.budget.holds)
+        return held and self.facts.view.tags.get(STATUS_TAG) == VERIFIED
 
     # ------------------------------------------------------------------ in words
     def summary(self) -> str:
