@@ -109,6 +109,31 @@ def test_a_table_near_its_quota_is_held_and_the_other_tables_are_routed(
     assert peering_routes(cloud, a, peering_id)[app] == set()
 
 
+def test_a_members_full_table_is_held_there_its_quota_read_through_the_member_roles(
+    cloud: LocalCloud, autopilot_factory: Any
+) -> None:
+    # GIVEN the member's main table holds 45 routes; the member's routes quota was never raised
+    a = build_net(cloud, HUB, REGION, "10.0.0.0/16")
+    b = build_net(cloud, MEMBER, REGION, "10.1.0.0/16")
+    fill(cloud, b, b.main_table, 45)
+    autopilot = autopilot_factory()
+
+    peering_id = converged(cloud, autopilot, a, b)
+
+    # THEN the member's main table is held (configure and verify read its quota as the member's
+    # configurer and verifier), its other tables and the hub's are routed
+    assert peering_routes(cloud, b, peering_id)[b.main_table] == set()
+    assert all(peering_routes(cloud, b, peering_id)[t] == {"10.0.0.0/16"} for t in b.subnet_tables)
+    assert all(peering_routes(cloud, a, peering_id)[t] == {"10.1.0.0/16"} for t in a.managed_tables)
+    [notice] = held_events(autopilot)
+    [held] = notice["held"]
+    assert (held["accountId"], held["resourceId"], held["inUse"], held["limit"]) == (MEMBER, b.main_table, 45, 45)
+    assert verdicts(autopilot)[-1]["outcome"] == "held:quota"
+    # AND the sweep (the member's reader) counts it alike: no work
+    autopilot.tick()
+    assert work_found(autopilot, peering_id) == []
+
+
 def test_a_granted_quota_above_the_default_lets_the_route_through(cloud: LocalCloud, autopilot_factory: Any) -> None:
     # GIVEN the same full table, in an account whose routes quota was raised to 100
     a = build_net(cloud, HUB, REGION, "10.0.0.0/16")
