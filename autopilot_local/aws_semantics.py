@@ -17,6 +17,12 @@ AWS does. Applied once, by importing the harness; each patch says what AWS does 
 - AuthorizeSecurityGroupIngress answers with a SecurityGroupRule (and its id) for every range it
   authorized; moto answers with those of the last IpPermissions entry only. The configure step
   records the rule ids from this answer.
+- Service Quotas' GetServiceQuota answers with the quota's *applied* value in the account and
+  region: a raised quota where one was granted; for a quota never changed the default, or
+  NoSuchResourceException where no applied value exists (the autopilot counts the default then).
+  moto answers every account and region with the default values only, and has no way to grant an
+  increase: `grant_quota` applies one, as an approved quota increase request would, and
+  GetServiceQuota answers it there (and only there).
 """
 
 from __future__ import annotations
@@ -30,6 +36,7 @@ from moto.ec2.models.route_tables import Route
 from moto.ec2.models.vpc_peering_connections import VPCPeeringConnection, VPCPeeringConnectionBackend
 from moto.ec2.responses._base_response import EC2BaseResponse
 from moto.ec2.responses.security_groups import SecurityGroups
+from moto.servicequotas.models import ServiceQuotasBackend
 
 _DEAD_PEERING = {"deleted", "deleting", "rejected", "expired", "failed"}
 _LIVE_BLOCK = {"associated", "associating"}
@@ -122,6 +129,34 @@ def _every_rule_authorized(self: Any) -> ActionResult:
     return ActionResult({"Return": True, "SecurityGroupRules": rules})
 
 
+# (account, region, service code, quota code) -> the value an approved increase applied.
+_granted: dict[tuple[str, str, str, str], float] = {}
+
+
+def grant_quota(account_id: str, region: str, service_code: str, quota_code: str, value: float) -> None:
+    """Apply a quota increase, as Service Quotas does once a request is approved."""
+    _granted[(account_id, region, service_code, quota_code)] = value
+
+
+def clear_granted_quotas() -> None:
+    _granted.clear()
+
+
+def _applied_quota(original: Any) -> Any:
+    def get_service_quota(self: Any, service_code: str, quota_code: str) -> dict[str, Any]:
+        quota = dict(original(self, service_code, quota_code))
+        value = _granted.get((self.account_id, self.region_name, service_code, quota_code))
+        if value is not None:
+            quota["Value"] = value
+        partition = "aws"
+        quota["QuotaArn"] = (
+            f"arn:{partition}:servicequotas:{self.region_name}:{self.account_id}:{service_code}/{quota_code}"
+        )
+        return quota
+
+    return get_service_quota
+
+
 _applied = False
 
 
@@ -139,4 +174,5 @@ def apply() -> None:
         VPCPeeringConnectionBackend.modify_vpc_peering_connection_options
     )
     SecurityGroups.authorize_security_group_ingress = _every_rule_authorized  # type: ignore[method-assign]
+    ServiceQuotasBackend.get_service_quota = _applied_quota(ServiceQuotasBackend.get_service_quota)  # type: ignore[method-assign]
     _applied = True

@@ -21,6 +21,8 @@ Where moto differs from AWS, the harness does what AWS does (and says so here):
 - IAM's Deny on the record's history keys (`dynamodb:LeadingKeys` `history#*`: no UpdateItem,
   DeleteItem or BatchWriteItem there): moto checks no IAM; the harness refuses such a call as
   AWS would (autopilot_local/access.py), and records what each history write carried.
+- Service Quotas answers an applied (granted) quota where one was granted (`grant_quota`); moto
+  knows only the defaults: see `aws_semantics`.
 - CloudTrail's event history (`LookupEvents`), which moto does not implement, answers from the
   events the harness recorded (`LocalCloud.history`), as AWS does: see `lookup_events`.
 """
@@ -93,6 +95,12 @@ class LocalCloud:
         self.assumed: dict[str, Identity] = {}  # access key id -> who assumed it (for the echo)
         self.history: list[dict[str, Any]] = []  # every CloudTrail event recorded, delivered or not
         LocalCloud.current = self  # CloudTrail's event history answers from this cloud's (lookup_events)
+        aws_semantics.clear_granted_quotas()  # a new cloud: no quota increase granted yet
+
+    def grant_quota(self, account_id: str, region: str, quota_code: str, value: float) -> None:
+        """An approved VPC quota increase (Service Quotas' applied value), as AWS grants one:
+        GetServiceQuota answers it in that account and region (see aws_semantics)."""
+        aws_semantics.grant_quota(account_id, region, "vpc", quota_code, value)
 
     def record(self, event: dict[str, Any]) -> None:
         """CloudTrail records an event: it waits on the trail for the forwarding rules."""

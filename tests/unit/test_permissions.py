@@ -91,7 +91,7 @@ def test_the_member_template_has_one_role_for_each_function_and_no_other_the_hub
 @pytest.mark.parametrize("function", sorted(FUNCTIONS))
 def test_each_member_role_grants_what_its_function_calls_in_member_accounts_and_nothing_more(function: str) -> None:
     role, _ = MEMBER_ROLES[function]
-    in_members = {a for a in FUNCTIONS[function] if a.startswith(("ec2:", "ssm:", "cloudtrail:"))}
+    in_members = {a for a in FUNCTIONS[function] if a.startswith(("ec2:", "ssm:", "cloudtrail:", "servicequotas:"))}
     assert _actions(_member_statements(role)) == in_members
 
 

@@ -26,6 +26,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from peering_autopilot import estate, places
+from peering_autopilot.aws.service_quotas import QuotaReaders
 from peering_autopilot.aws.sessions import AwsAccess, assumed_session, caller_account, operator_session, record_reader
 from peering_autopilot.context import Context
 from peering_autopilot.errors import AutopilotError, AwsCallError, RecordUnavailableError, SettingsError
@@ -35,6 +36,7 @@ from peering_autopilot.record import HISTORY, HistoryEntry, PeeringRecord, unrea
 from peering_autopilot.recorder import Recorder, RecordReads
 from peering_autopilot.settings import (
     ACCOUNT_ID,
+    BUDGET_VARIABLES,
     DEFAULT_PEER_CIDRS,
     REGION,
     ROLE_ARN,
@@ -42,6 +44,7 @@ from peering_autopilot.settings import (
     TABLE_NAME,
     PeerCidrPolicy,
     Settings,
+    budget_limits,
 )
 from peering_autopilot.triggers import PeeringHint
 from peering_autopilot.verify import diagnose, report_text
@@ -82,6 +85,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         default=DEFAULT_PEER_CIDRS,
         help="the hub's AllowedPeerCidrs, to judge what is due as it does (default: %(default)s)",
     )
+    for variable, parameter, default, _, _ in BUDGET_VARIABLES:
+        status.add_argument(
+            f"--{_kebab(parameter)}",
+            dest=variable.lower(),
+            default=str(default),
+            help=f"the hub's {parameter}, to judge what the budgets hold as it does (default: %(default)s)",
+        )
     status.add_argument(
         "--mesh-threshold",
         default="10",
@@ -198,6 +208,7 @@ def run_status(args: argparse.Namespace) -> int:
         quota = _quota(args.peering_quota)
         threshold = _threshold(args.mesh_threshold)
         policy = PeerCidrPolicy.parse(args.allowed_peer_cidrs, name="--allowed-peer-cidrs")
+        limits = budget_limits({v: getattr(args, v.lower()) for v, *_ in BUDGET_VARIABLES})
     except SettingsError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
@@ -229,9 +240,11 @@ def run_status(args: argparse.Namespace) -> int:
         managed_regions=tuple(regions),
         event_bus_name="unused",
         allowed_peer_cidrs=policy,
+        budgets=limits,
     )
     where = [(a, r) for a in accounts for r in regions]
     aws = AwsAccess(settings, session)
+    quotas = QuotaReaders(aws.service_quotas)  # read only where a budget's default would be passed
     reads, unread = places.read_estate(aws, where)
     # The record, when asked for: read with the operator's credentials or the reader role's.
     recorder, record_problem = None, None
@@ -256,6 +269,8 @@ def run_status(args: argparse.Namespace) -> int:
             places.PeerVpcs(reads, places.vpc_reader(aws, settings)),
             read_record,
             lambda place, judged: aws.ec2(*place).gone_targets(judged),
+            limits,
+            lambda place, code: quotas.reader(*place)(code),
         ),
         unread,
         groups,
@@ -402,6 +417,11 @@ def _listed(option: str, text: str | None, pattern: re.Pattern[str], what: str) 
     if bad:
         raise SettingsError(f"{option}: {bad[0]!r} is not {what}")
     return list(dict.fromkeys(items))
+
+
+def _kebab(parameter: str) -> str:
+    """A template parameter's name as an option: QuotaHeadroomPercent -> quota-headroom-percent."""
+    return re.sub(r"(?<!^)(?=[A-Z])", "-", parameter).lower()
 
 
 def _quota(text: str) -> int:

@@ -23,7 +23,9 @@ from peering_autopilot.allow import PROTOCOL_NAMES
 from peering_autopilot.aws.dynamodb import BacklogQueue, RecordStore
 from peering_autopilot.aws.ec2 import Ec2Gateway
 from peering_autopilot.aws.eventbridge import EventPublisher
+from peering_autopilot.aws.service_quotas import QuotaReaders, ServiceQuotasGateway
 from peering_autopilot.aws.sessions import AwsAccess
+from peering_autopilot.budgets import QUOTA
 from peering_autopilot.context import Context
 from peering_autopilot.errors import (
     AlreadyPresentError,
@@ -64,6 +66,7 @@ IAM_ACTIONS = actions_of(
     Ec2Gateway.untag,
     Ec2Gateway.set_remote_dns,
     Ec2Gateway.gone_targets,
+    ServiceQuotasGateway.applied,
     EventPublisher.publish,
     RecordStore.items,
     RecordStore.last,
@@ -121,6 +124,7 @@ class SideReport:
             and not self.routes.conflicts
             and not self.refused
             and not self.held
+            and not (self.plan is not None and self.plan.budget.holds)
             and not self.refused_blocks
             and not any(g.bad_entries for g in self.groups)
             and not self.option_errors
@@ -184,18 +188,45 @@ class SideReport:
                 "held": [h for h in held if h["resourceId"].startswith("sg-")],
             },
             "remoteDns": {**self.dns.describe(), "errors": self.option_errors} if self.dns else None,
+            "heldByBudgets": [h.describe() for h in self.plan.budget.holds] if self.plan else [],
             "nameGiven": self.name,
             "record": self.record(),
         }
 
-    def held_described(self) -> list[dict[str, str]]:
-        """Each peer block held on this side, for the "Peering Held" event."""
+    def held_described(self) -> list[dict[str, Any]]:
+        """What is held on this side, for the "Peering Held" event: each peer block routed
+        elsewhere, each budget hold (the resource, in use, to add, the quota and the limit with
+        headroom, or the cap), and each resource held after a quota refusal."""
         where = {
             "accountId": self.side.info.account_id,
             "region": self.side.info.region,
             "vpcId": self.side.info.vpc_id,
         }
-        return [{**where, **c.describe()} for c in self.routes.conflicts]
+        held: list[dict[str, Any]] = [{**where, **c.describe()} for c in self.routes.conflicts]
+        if self.plan is not None:
+            held += [{**where, "code": QUOTA, **h.describe()} for h in self.plan.budget.holds]
+        refused = {e.resource_id: e for e in self.refused if isinstance(e, QuotaReachedError)}
+        held += [
+            {**where, "code": QUOTA, "resourceId": h.resource_id, "reason": f"refused at its quota ({h.code})"}
+            for h in self.held
+        ]
+        held += [
+            {**where, "code": QUOTA, "resourceId": rid, "reason": f"refused at its quota ({e.code}): {e.message}"}
+            for rid, e in sorted(refused.items())
+        ]
+        return held
+
+    @property
+    def quota_refused(self) -> bool:
+        """A change refused in this run because its table or group is at its quota."""
+        return any(isinstance(e, QuotaReachedError) for e in self.refused)
+
+    @property
+    def held_code(self) -> str | None:
+        """This side's hold, as its status tag says it: the judge's, or a quota refusal in this
+        run (held by `holds` from now on)."""
+        judged = self.plan.held_code if self.plan is not None else None
+        return judged or (QUOTA if self.quota_refused else None)
 
     def record(self) -> dict[str, Any] | None:
         """What the autopilot's record said of this side: unreadable (nothing removed), and the
@@ -243,7 +274,7 @@ def configure_peering(hint: PeeringHint, ctx: Context) -> ConfigureResult:
     # What the autopilot made for this peering, read once for both sides (only when one is managed).
     record = ctx.recorder.peering(peering.peering_id) if any(s.managed for s in sides) else None
     reports = [
-        _configure_side(side, peer, settings, views.get(id(side)), peering, ctx.now(), record, ctx.recorder)
+        _configure_side(side, peer, settings, views.get(id(side)), peering, ctx.now(), record, ctx.recorder, ctx.quotas)
         for side, peer in ((requester, accepter), (accepter, requester))
     ]
     named: set[tuple[str, str]] = set()  # views given a Name in this run (one view when both sides share a place)
@@ -252,7 +283,7 @@ def configure_peering(hint: PeeringHint, ctx: Context) -> ConfigureResult:
             _side_options(report, settings.dry_run, named)
 
     outcome = Outcome.CONFIGURED if all(r.complete for r in reports) else Outcome.PARTIALLY_CONFIGURED
-    held_code = next((r.plan.held_code for r in reports if r.plan is not None and r.plan.held_code), None)
+    held_code = next((r.held_code for r in reports if r.held_code), None)
     if not settings.dry_run:
         # A run that changed nothing leaves a later verdict (verified, blocked:…) in place: the
         # configuration it judged is the one still there.
@@ -264,7 +295,7 @@ def configure_peering(hint: PeeringHint, ctx: Context) -> ConfigureResult:
                     report.side.ec2,
                     view,
                     (report.side.ec2.account_id, report.side.ec2.region),
-                    f"{HELD}{report.plan.held_code}" if report.plan and report.plan.held_code else outcome.value,
+                    f"{HELD}{report.held_code}" if report.held_code else outcome.value,
                     keep=lambda current: (
                         not changed and (current in (CONFIGURED, PARTIALLY_CONFIGURED) or is_verdict(current))
                     ),
@@ -295,6 +326,7 @@ def _configure_side(
     now: float,
     record: PeeringRecord | None = None,
     recorder: Recorder | None = None,
+    quotas: QuotaReaders | None = None,
 ) -> SideReport:
     """Read the side's tables and groups, ask the judge (side_plan) what is due, and do it.
     `own_view`: the peering as the side's account sees it (its holds and marks); None in a dry
@@ -314,7 +346,14 @@ def _configure_side(
     owned = report.settled.owned(record.side(*place))
     # The peer's VPC counts only as read in its own account (peer.vpc): the proof of what it holds.
     facts = SideFacts(side.role, view, side.vpc, tables, groups, peer.vpc, owned)
-    plan = plan_side(facts, settings.allowed_peer_cidrs, now, read_gone=ec2.gone_targets)
+    plan = plan_side(
+        facts,
+        settings.allowed_peer_cidrs,
+        now,
+        read_gone=ec2.gone_targets,
+        limits=settings.budgets,
+        read_quota=quotas.reader(*place) if quotas is not None else None,
+    )
     report.plan = plan
     if settings.dry_run:
         report.added_routes = plan.route_additions
@@ -375,7 +414,10 @@ def _configure_side(
         ):
             report.replaced_routes.append(route)
             made_routes.append(owned_route(route))  # a blackhole taken over: the autopilot's now
+    withheld = plan.withheld
     for route in plan.routes.add:
+        if route.route_table_id in withheld:
+            continue  # held: after a refusal at the quota, or by the budgets
         if attempt(
             route.route_table_id,
             lambda r=route: ec2.create_route(r.route_table_id, r.destination, peering_id),
@@ -393,12 +435,16 @@ def _configure_side(
             report.removed_rules[group.group_id] = group.remove
             sizes[group.group_id] -= len(group.remove)
         rule_ids: dict[tuple[str, int, int, str], str] = {}
-        if group.add and attempt(
-            group.group_id,
-            lambda g=group, ids=rule_ids: ids.update(
-                ec2.authorize_ingress(g.group_id, ip_permissions(g.add, description))
-            ),
-            grows=True,
+        if (
+            group.add
+            and group.group_id not in withheld
+            and attempt(
+                group.group_id,
+                lambda g=group, ids=rule_ids: ids.update(
+                    ec2.authorize_ingress(g.group_id, ip_permissions(g.add, description))
+                ),
+                grows=True,
+            )
         ):
             report.added_rules[group.group_id] = group.add
             ids = {(PROTOCOL_NAMES.get(p, p), low, high, cidr): i for (p, low, high, cidr), i in rule_ids.items()}
@@ -486,6 +532,8 @@ def _summary(reports: list[SideReport]) -> str:
             words += ", peer blocks not routed: " + "; ".join(f"{b.cidr} ({b.reason})" for b in r.refused_blocks)
         if r.routes.conflicts:
             words += f", held ({ROUTED_ELSEWHERE}): " + "; ".join(r.plan.held_routes() if r.plan else ())
+        if r.plan is not None and r.plan.budget.holds:
+            words += f", held ({QUOTA}): " + "; ".join(r.plan.held_budgets())
         persons = len(r.routes.persons) + sum(len(g.persons) for g in r.groups)
         if persons:
             words += f", {persons} route(s) or rule(s) of a person's kept (not in the autopilot's record)"

@@ -6,12 +6,16 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property
+from typing import TYPE_CHECKING
 
 from peering_autopilot.aws.eventbridge import EventPublisher
 from peering_autopilot.aws.sessions import AwsAccess
 from peering_autopilot.record import Origin
 from peering_autopilot.recorder import NO_ORIGIN, Recorder
 from peering_autopilot.settings import Settings
+
+if TYPE_CHECKING:
+    from peering_autopilot.aws.service_quotas import QuotaReaders
 
 
 @dataclass(frozen=True)
@@ -57,6 +61,14 @@ class Context:
             settings.history_retention_days,
             settings.dry_run,
         )
+
+    @cached_property
+    def quotas(self) -> QuotaReaders:
+        """Service Quotas' applied values, read at most once per account, region and quota in this
+        invocation (one per context, as the recorder)."""
+        from peering_autopilot.aws.service_quotas import QuotaReaders
+
+        return QuotaReaders(lambda account_id, region: self.aws.service_quotas(account_id, region))
 
     def budget(self, seconds: float) -> Budget:
         return Budget(self.clock() + seconds, self.sleep, self.clock)

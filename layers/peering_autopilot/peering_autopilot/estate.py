@@ -28,11 +28,12 @@ from peering_autopilot.model import (
     Described,
     Peering,
     PeeringSide,
+    QuotaRead,
     Vpc,
 )
 from peering_autopilot.places import PeerVpcs, Place, PlaceRead, UnreadPlace
 from peering_autopilot.record import HistoryEntry, Owned, PeeringRecord
-from peering_autopilot.settings import PeerCidrPolicy
+from peering_autopilot.settings import DEFAULT_BUDGETS, BudgetLimits, PeerCidrPolicy
 from peering_autopilot.side_plan import (
     NOTHING,
     SideFacts,
@@ -76,6 +77,8 @@ class SideRow(Described):
 
 # Reads, in one account and region, which of the blackhole routes' targets (kind, id) are gone for good.
 GoneReader = Callable[[Place, set[tuple[str, str]]], frozenset[str]]
+# Reads, in one account and region, the applied value of a quota (Service Quotas), by its code.
+QuotaReader = Callable[[Place, str], QuotaRead]
 
 
 @dataclass(frozen=True)
@@ -95,6 +98,8 @@ def survey(
     peer_vpcs: PeerVpcs | None = None,
     read_record: RecordReader | None = None,
     read_gone: GoneReader | None = None,
+    limits: BudgetLimits = DEFAULT_BUDGETS,
+    read_quota: QuotaReader | None = None,
 ) -> list[PeeringRow]:
     """One row per peering any read place lists, in peering id order; each side judged from its
     own place's reads, and the peer's VPC as its own account reads it (`peer_vpcs`: by default
@@ -102,7 +107,8 @@ def survey(
     record holds of a peering, where a side has something to remove (without it, nothing is the
     autopilot's: removals show as left alone). `read_gone` reads, in a place, which blackhole
     targets are gone for good, where a held block may depend on it (without it, every blackhole may
-    come back)."""
+    come back). `limits` are the budgets, as configure counts them; `read_quota` reads, in a
+    place, a quota's applied value, only where its AWS default would be passed."""
     peer_vpcs = peer_vpcs or PeerVpcs(reads)
     places = {r.place: r for r in reads}
     views: defaultdict[str, dict[Place, Peering]] = defaultdict(dict)
@@ -120,7 +126,21 @@ def survey(
         seen = views[pid]
         shown = next(iter(seen.values()))  # any place's view names both sides alike
         requester, accepter = (
-            _side_row(role, info, seen, places, in_use, quota, policy, now, peer_vpcs, read_record, read_gone)
+            _side_row(
+                role,
+                info,
+                seen,
+                places,
+                in_use,
+                quota,
+                policy,
+                now,
+                peer_vpcs,
+                read_record,
+                read_gone,
+                limits,
+                read_quota,
+            )
             for role, info in shown.sides()
         )
         state = seen.get((shown.requester.account_id, shown.requester.region), shown).status
@@ -141,6 +161,8 @@ def _side_row(
     peer_vpcs: PeerVpcs,
     read_record: RecordReader | None = None,
     read_gone: GoneReader | None = None,
+    limits: BudgetLimits = DEFAULT_BUDGETS,
+    read_quota: QuotaReader | None = None,
 ) -> SideRow:
     """The side as its own account and region show it (the peering's tags there, its VPC if opted
     in, its tables and groups), or as the peering describes it when that place was not read."""
@@ -158,7 +180,7 @@ def _side_row(
         True,
         view.tags.get(STATUS_TAG),
         group_names(vpc.tags.get(GROUP_TAG, "")) if vpc else None,
-        _missing(view, role, vpc, read, policy, now, peer_vpcs, read_record, read_gone),
+        _missing(view, role, vpc, read, policy, now, peer_vpcs, read_record, read_gone, limits, read_quota),
         quota - len(in_use.get((own.account_id, own.region, own.vpc_id), ())),
     )
 
@@ -180,6 +202,8 @@ def _missing(
     peer_vpcs: PeerVpcs,
     read_record: RecordReader | None = None,
     read_gone: GoneReader | None = None,
+    limits: BudgetLimits = DEFAULT_BUDGETS,
+    read_quota: QuotaReader | None = None,
 ) -> str:
     """What the autopilot has still to do on this side: the sweep's judgement, in words."""
     if vpc is None:
@@ -200,7 +224,11 @@ def _missing(
         peer = view.accepter if role != ACCEPTER else view.requester
         facts = SideFacts(role, view, vpc, tables, groups, peer_vpcs.known(peer))
         gone_reader = (lambda judged: read_gone(read.place, judged)) if read_gone is not None else None
-        return plan_side(facts, policy, now, lambda: peer_vpcs.read(peer), owned_reader, gone_reader).summary()
+        quota_reader = (lambda code: read_quota(read.place, code)) if read_quota is not None else None
+        plan = plan_side(
+            facts, policy, now, lambda: peer_vpcs.read(peer), owned_reader, gone_reader, limits, quota_reader
+        )
+        return plan.summary()
     if view.ended:
         return leftovers(tables, groups, view.peering_id, read_owned=owned_reader).summary(vpc.vpc_id)
     return NOTHING

@@ -237,10 +237,17 @@ class TableRoute(NamedTuple):
     target_id: str
     state: str  # active or blackhole
     prefix_list_id: str = ""
+    # How the route came to be: CreateRouteTable (the local route), CreateRoute, or
+    # EnableVgwRoutePropagation (propagated: it does not count against the routes quota).
+    origin: str = "CreateRoute"
 
     @property
     def blackhole(self) -> bool:
         return self.state == "blackhole"
+
+    @property
+    def propagated(self) -> bool:
+        return self.origin == "EnableVgwRoutePropagation"
 
     @property
     def peering_id(self) -> str:
@@ -257,7 +264,16 @@ class TableRoute(NamedTuple):
             target_id=target,
             state=str(item.get("State", "active")),
             prefix_list_id=str(item.get("DestinationPrefixListId") or ""),
+            origin=str(item.get("Origin") or "CreateRoute"),
         )
+
+
+class QuotaRead(NamedTuple):
+    """An applied quota as Service Quotas gave it (`value`), or None where it was not read, and
+    why (`note`: in the plan's words)."""
+
+    value: int | None
+    note: str
 
 
 class TableAssociation(NamedTuple):
@@ -315,6 +331,7 @@ class Permission(NamedTuple):
     ipv4_ranges: tuple[IpRange, ...] = ()
     ipv6_ranges: tuple[IpRange, ...] = ()
     group_ids: tuple[str, ...] = ()  # referenced security groups
+    prefix_list_ids: tuple[str, ...] = ()  # referenced prefix lists
 
     @property
     def ranges(self) -> tuple[IpRange, ...]:
@@ -333,6 +350,9 @@ class Permission(NamedTuple):
                 IpRange(str(r["CidrIpv6"]), str(r.get("Description", ""))) for r in item.get("Ipv6Ranges", [])
             ),
             group_ids=tuple(str(p["GroupId"]) for p in item.get("UserIdGroupPairs", []) if p.get("GroupId")),
+            prefix_list_ids=tuple(
+                str(p["PrefixListId"]) for p in item.get("PrefixListIds", []) if p.get("PrefixListId")
+            ),
         )
 
 

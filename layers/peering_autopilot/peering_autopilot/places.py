@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Self
 
 from peering_autopilot.aws.ec2 import Ec2Gateway
+from peering_autopilot.aws.service_quotas import ServiceQuotasGateway
 from peering_autopilot.aws.sessions import AwsAccess
 from peering_autopilot.errors import AutopilotError, AwsCallError, RoleAssumptionError, VpcNotFoundError
 from peering_autopilot.mesh import GroupPlan, plan_groups
@@ -41,6 +42,7 @@ IAM_ACTIONS = actions_of(
     Ec2Gateway.route_tables,
     Ec2Gateway.vpc_security_groups,
     Ec2Gateway.get_vpc,
+    ServiceQuotasGateway.applied,  # the status command's budgets, where a default would be passed
 )
 
 # Every state EC2 reports, the transient `deleting` too: what the status command lists. The sweep

@@ -7,6 +7,7 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import Enum
+from typing import NamedTuple
 
 from peering_autopilot.errors import SettingsError
 
@@ -74,6 +75,19 @@ class PeerCidrPolicy:
         return cls(tuple(v4), tuple(v6) if v6 else None)
 
 
+class BudgetLimits(NamedTuple):
+    """Parameters QuotaHeadroomPercent, MaxPeerBlocks and MaxRulesPerPeeringPerGroup: the room kept
+    free in every table and group, and the caps on one peering (`budgets`). Defaults: README,
+    "Routes and security groups"."""
+
+    headroom_percent: int = 10
+    max_peer_blocks: int = 5  # per address family
+    max_rules_per_group: int = 12  # per address family
+
+
+DEFAULT_BUDGETS = BudgetLimits()
+
+
 class MemberRole(Enum):
     """Which of the member roles (member/template.yaml, one per hub function) a function assumes in
     the other managed accounts: `<MemberRoleName>-<value>`. Each grants only what its function does."""
@@ -120,6 +134,7 @@ class Settings:
     record_table: str = ""
     record_backlog_url: str = ""
     history_retention_days: int = 400
+    budgets: BudgetLimits = DEFAULT_BUDGETS
 
     def is_managed_account(self, account_id: str) -> bool:
         """The hub and the approved accounts: requests from them may be accepted, and the hub
@@ -201,6 +216,7 @@ class Settings:
         if backlog and not QUEUE_URL.fullmatch(backlog):
             raise SettingsError(f"RECORD_BACKLOG_URL is not an SQS queue URL: {backlog!r}")
         retention = _int(env, "HISTORY_RETENTION_DAYS", 400, 1, 3650)
+        budgets = budget_limits(env)
 
         return cls(
             hub_account_id=hub_account,
@@ -222,7 +238,24 @@ class Settings:
             record_table=table,
             record_backlog_url=backlog,
             history_retention_days=retention,
+            budgets=budgets,
         )
+
+
+# The budgets' variables, the template parameter each comes from, and its bounds (template.yaml
+# says the same with MinValue and MaxValue).
+BUDGET_VARIABLES = (
+    ("QUOTA_HEADROOM_PERCENT", "QuotaHeadroomPercent", 10, 0, 50),
+    ("MAX_PEER_BLOCKS", "MaxPeerBlocks", 5, 1, 50),
+    ("MAX_RULES_PER_PEERING_PER_GROUP", "MaxRulesPerPeeringPerGroup", 12, 1, 1000),
+)
+
+
+def budget_limits(env: Mapping[str, str]) -> BudgetLimits:
+    """The budgets from the environment (or the command line's options, keyed alike); every fault
+    names the variable and its parameter."""
+    headroom, blocks, rules = (_int(env, name, d, low, high, param) for name, param, d, low, high in BUDGET_VARIABLES)
+    return BudgetLimits(headroom, blocks, rules)
 
 
 def _required(env: Mapping[str, str], name: str, pattern: re.Pattern[str], problem: str) -> str:
@@ -248,9 +281,11 @@ def _all_matching(env: Mapping[str, str], name: str, pattern: re.Pattern[str], w
     return values
 
 
-def _int(env: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:
+def _int(env: Mapping[str, str], name: str, default: int, low: int, high: int, parameter: str = "") -> int:
+    """A whole number within bounds; the error names the variable (and the template's parameter)."""
     text = env.get(name, str(default)).strip()
     if not text.isascii() or not text.isdigit() or not low <= int(text) <= high:
+        name = f"{name} (parameter {parameter})" if parameter else name
         raise SettingsError(f"{name} must be a whole number from {low} to {high}, got {env.get(name)!r}")
     return int(text)
 

@@ -13,6 +13,8 @@ fact has one rule, here or in the planner it calls:
 - the remote-DNS option that is the autopilot's to turn off: only one it turned on itself
   (`side_options.plan_dns`, by the mark written before it turned it on);
 - what a quota refusal holds back (`holds`): not work until the hold ends;
+- what the budgets hold back (`budgets`: a table or a group that would pass its quota less the
+  headroom, a peering over a cap): not work, `held:quota`, until room is made or a cap raised;
 - what is the autopilot's to remove: only what its own record holds (`SideFacts.owned`, read
   from the record table; `settle_intents` resolves an intent a crash left). A route through the
   peering or a marked rule the record does not hold is a person's, and stays; when the record
@@ -24,6 +26,8 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from typing import NamedTuple
 
+from peering_autopilot import budgets
+from peering_autopilot.budgets import NOT_HELD, QUOTA, Budget
 from peering_autopilot.decision import retry_state
 from peering_autopilot.holds import Hold, holding, holds_in, sizes_of
 from peering_autopilot.model import (
@@ -35,6 +39,7 @@ from peering_autopilot.model import (
     VERIFIED,
     Peering,
     PeeringSide,
+    QuotaRead,
     RouteTable,
     SecurityGroup,
     Vpc,
@@ -53,7 +58,7 @@ from peering_autopilot.routes import (
     routes_through,
 )
 from peering_autopilot.security_groups import GroupPlan, Rule, own_rules, plan_group
-from peering_autopilot.settings import PeerCidrPolicy
+from peering_autopilot.settings import BudgetLimits, PeerCidrPolicy
 from peering_autopilot.side_options import DnsPlan, name_needed, peering_name, plan_dns, vpc_label
 
 NOTHING = "nothing"
@@ -72,6 +77,9 @@ class SideFacts(NamedTuple):
     # Blackhole targets read as gone for good (ended, deleted): their routes claim nothing. None
     # when not read: every blackhole may come back, and its route still claims its range.
     gone: frozenset[str] | None = None
+    # Service Quotas' applied values of this side's account and region, by quota code, as read;
+    # None when not read: every quota counts its AWS default (`budgets`).
+    quotas: Mapping[str, QuotaRead] | None = None
 
     @property
     def own(self) -> PeeringSide:
@@ -94,15 +102,26 @@ class SidePlan(NamedTuple):
     held: frozenset[str]  # resources whose additions wait for their hold to end
     dns: DnsPlan | None  # active peerings only
     name: str | None  # the Name this side's view of the peering lacks; None when it has one
+    budget: Budget = NOT_HELD  # what the budgets hold back (`held:quota`)
 
     # ------------------------------------------------------------------ what is due
     @property
+    def withheld(self) -> frozenset[str]:
+        """The tables and groups nothing is added to: held after a quota refusal (`held`) or by
+        the budgets (every one of them while the peer brings more blocks than MaxPeerBlocks)."""
+        if self.budget.everything:
+            return frozenset({r.route_table_id for r in self.routes.add} | {g.group_id for g in self.groups})
+        return self.held | self.budget.held
+
+    @property
     def route_additions(self) -> list[Route]:
-        return [r for r in self.routes.add if r.route_table_id not in self.held]
+        withheld = self.withheld
+        return [r for r in self.routes.add if r.route_table_id not in withheld]
 
     @property
     def rule_additions(self) -> dict[str, list[Rule]]:
-        return {g.group_id: g.add for g in self.groups if g.add and g.group_id not in self.held}
+        withheld = self.withheld
+        return {g.group_id: g.add for g in self.groups if g.add and g.group_id not in withheld}
 
     @property
     def rule_removals(self) -> dict[str, list[Rule]]:
@@ -122,8 +141,16 @@ class SidePlan(NamedTuple):
 
     @property
     def held_changes(self) -> int:
+        """Additions held back after a quota refusal (`holds`)."""
         held_routes = sum(1 for r in self.routes.add if r.route_table_id in self.held)
         return held_routes + sum(len(g.add) for g in self.groups if g.group_id in self.held)
+
+    @property
+    def budget_held_changes(self) -> int:
+        """Additions the budgets hold back (beyond those held after a refusal)."""
+        held, withheld = self.held, self.withheld
+        routes = sum(1 for r in self.routes.add if r.route_table_id in withheld and r.route_table_id not in held)
+        return routes + sum(len(g.add) for g in self.groups if g.group_id in withheld and g.group_id not in held)
 
     @property
     def removal_candidates(self) -> bool:
@@ -149,10 +176,14 @@ class SidePlan(NamedTuple):
     # ------------------------------------------------------------------ what verify asks
     def missing_routes(self) -> dict[tuple[str, str], str]:
         """(table, block) -> why, for each managed table that does not route a wanted peer block
-        through the peering though it may: none there (held back after a refusal or not), or a
-        blackhole whose target is gone for good."""
+        through the peering though it may: none there (held back after a refusal or not; held by a
+        budget, said so), or a blackhole whose target is gone for good."""
+        by_budget = self.withheld - self.held
         return {
-            **{(r.route_table_id, r.destination): "no route" for r in self.routes.add},
+            **{
+                (r.route_table_id, r.destination): f"held ({QUOTA})" if r.route_table_id in by_budget else "no route"
+                for r in self.routes.add
+            },
             **{(r.route_table_id, r.destination): "blackhole" for r in self.routes.replace},
         }
 
@@ -164,7 +195,16 @@ class SidePlan(NamedTuple):
     @property
     def held_code(self) -> str | None:
         """What the status tag says while something of this side is held for a person: `held:<code>`."""
-        return ROUTED_ELSEWHERE if self.routes.conflicts else None
+        if self.routes.conflicts:
+            return ROUTED_ELSEWHERE
+        if self.budget.holds or self.held_changes:
+            return QUOTA  # the budgets, or a refusal at the quota held (`holds`)
+        return None
+
+    def held_budgets(self) -> list[str]:
+        """Each budget hold in words: the resource, the numbers (in use, to add, the limit and the
+        quota, and where its value came from), or the cap passed."""
+        return self.budget.words()
 
     @property
     def carries_nothing(self) -> bool:
@@ -211,6 +251,9 @@ class SidePlan(NamedTuple):
             parts.append(f"{plural(self.held_changes, 'change')} held back after a quota refusal")
         if self.routes.conflicts:
             parts.append(f"held ({ROUTED_ELSEWHERE}): " + "; ".join(self.held_routes()))
+        if self.budget.holds:
+            held = plural(self.budget_held_changes, "change")
+            parts.append(f"{held} held ({QUOTA}): " + "; ".join(self.held_budgets()))
         if self.refused_blocks:
             parts.append(f"{plural(len(self.refused_blocks), 'peer block')} refused")
         if self.routes.path_changes:
@@ -248,6 +291,8 @@ def plan_side(
     read_peer: Callable[[], Vpc | None] | None = None,
     read_owned: Callable[[], Owned] | None = None,
     read_gone: Callable[[set[tuple[str, str]]], frozenset[str]] | None = None,
+    limits: BudgetLimits = budgets.DEFAULT_LIMITS,
+    read_quota: Callable[[str], QuotaRead] | None = None,
 ) -> SidePlan:
     """Everything due on `facts`' side of a configurable peering (or a pending one, in a dry run).
     Where a route through the peering or a marked rule is not wanted and the record was not read,
@@ -255,25 +300,33 @@ def plan_side(
     autopilot's and the peer's VPC was not read, `read_peer` may read it (once) for the proof;
     without either, the route is left alone, reported. Where a block is held and the table has a
     blackhole route whose target a read can prove gone, `read_gone` reads those targets (once): a
-    route to a target gone for good claims nothing."""
-    plan = _plan(facts, policy, now)
+    route to a target gone for good claims nothing. Where an addition would pass a quota's AWS
+    default less the headroom (`limits`), `read_quota` reads the applied value of that quota (once
+    per code) in this side's account and region; without it, the default stands."""
+    plan = _plan(facts, policy, now, limits)
     if facts.owned is NOT_READ and read_owned is not None and plan.removal_candidates:
         facts = facts._replace(owned=read_owned())
-        plan = _plan(facts, policy, now)
+        plan = _plan(facts, policy, now, limits)
     if facts.gone is None and read_gone is not None and plan.routes.conflicts:
         judged = blackholes_to_judge(facts.tables)
         if judged:
             facts = facts._replace(gone=read_gone(judged))
-            plan = _plan(facts, policy, now)
+            plan = _plan(facts, policy, now, limits)
     unproven = any(r.reason == PEER_UNPROVEN for r in plan.routes.left_alone)
     if facts.peer_vpc is None and unproven and read_peer is not None:
         peer_vpc = read_peer()
         if peer_vpc is not None:
-            return _plan(facts._replace(peer_vpc=peer_vpc), policy, now)
+            facts = facts._replace(peer_vpc=peer_vpc)
+            plan = _plan(facts, policy, now, limits)
+    if facts.quotas is None and read_quota is not None and plan.budget.to_read:
+        facts = facts._replace(quotas={code: read_quota(code) for code in sorted(plan.budget.to_read)})
+        plan = _plan(facts, policy, now, limits)
     return plan
 
 
-def _plan(facts: SideFacts, policy: PeerCidrPolicy, now: float) -> SidePlan:
+def _plan(
+    facts: SideFacts, policy: PeerCidrPolicy, now: float, limits: BudgetLimits = budgets.DEFAULT_LIMITS
+) -> SidePlan:
     own, peer, view = facts.own, facts.peer, facts.view
     own_cidrs = own.cidrs.union(facts.vpc.cidrs)
     peer_cidrs = peer.cidrs.union(facts.peer_vpc.cidrs) if facts.peer_vpc else peer.cidrs
@@ -301,7 +354,22 @@ def _plan(facts: SideFacts, policy: PeerCidrPolicy, now: float) -> SidePlan:
         if name_needed(view.tags)
         else None
     )
-    return SidePlan(facts, routes, groups, tuple(refused), holds, frozenset(held), dns, name)
+    budget = budgets.judge(
+        facts.tables,
+        [(r.route_table_id, _version(r.destination)) for r in routes.add if r.route_table_id not in held],
+        facts.groups,
+        {g.group_id: [_version(r.cidr) for r in g.add] for g in groups if g.add and g.group_id not in held},
+        {g.group_id: [_version(r.cidr) for r in (*g.present, *g.add)] for g in groups if g.add},
+        wanted,
+        peer.vpc_id,
+        limits,
+        facts.quotas,
+    )
+    return SidePlan(facts, routes, groups, tuple(refused), holds, frozenset(held), dns, name, budget)
+
+
+def _version(cidr: str) -> int:
+    return 6 if ":" in cidr else 4
 
 
 def _tags(vpc: Vpc | None) -> Mapping[str, str] | None:

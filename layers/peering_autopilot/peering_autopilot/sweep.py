@@ -34,12 +34,13 @@ from peering_autopilot.aws.cloudtrail import TrailGateway
 from peering_autopilot.aws.dynamodb import BacklogQueue, RecordStore
 from peering_autopilot.aws.ec2 import Ec2Gateway
 from peering_autopilot.aws.eventbridge import EventPublisher
+from peering_autopilot.aws.service_quotas import QuotaReaders, ServiceQuotasGateway
 from peering_autopilot.aws.sessions import AwsAccess
 from peering_autopilot.context import Context
 from peering_autopilot.decision import retry_state
 from peering_autopilot.events import Event, GroupRequestFound, PeeringGroupPlan, VpcPlace, WorkFound, publish_all
 from peering_autopilot.mesh import RECORD_UNREADABLE, GroupPlan, withdraw_only_recorded
-from peering_autopilot.model import ACCEPTER, GROUP_TAG, STATUS_TAG, Peering
+from peering_autopilot.model import ACCEPTER, GROUP_TAG, STATUS_TAG, Peering, QuotaRead
 from peering_autopilot.permissions import actions_of
 from peering_autopilot.places import (
     PeerVpcs,
@@ -55,7 +56,7 @@ from peering_autopilot.record import Owned, PeeringRecord
 from peering_autopilot.recorder import RecordReads
 from peering_autopilot.routes import peerings_routed
 from peering_autopilot.security_groups import peerings_opened
-from peering_autopilot.settings import PeerCidrPolicy
+from peering_autopilot.settings import DEFAULT_BUDGETS, BudgetLimits, PeerCidrPolicy
 from peering_autopilot.side_plan import SideFacts, acceptance_due, leftovers, plan_side, settle_intents
 from peering_autopilot.triggers import ScheduledSweep, VpcHint
 
@@ -67,6 +68,7 @@ IAM_ACTIONS = actions_of(
     Ec2Gateway.gone_targets,
     Ec2Gateway.vpc_security_groups,
     Ec2Gateway.get_vpc,  # a peer's VPC, where a plan needs it as proof
+    ServiceQuotasGateway.applied,  # the budgets' applied quotas, where a default would be passed
     EventPublisher.publish_many,
     RecordStore.items,
     RecordStore.last,
@@ -210,6 +212,8 @@ def sweep(ctx: Context, outcome: Outcome = Outcome.SWEPT, subject: str = "sweep"
             read_vpc=read_vpc,
             adopt=adoption.place,
             read_record=records,
+            limits=settings.budgets,
+            quotas=ctx.quotas,
         ),
         outcome.value,
     )
@@ -281,6 +285,8 @@ def sweep_vpc(hint: VpcHint, ctx: Context) -> SweepReport:
             reconsider=True,
             read_vpc=vpc_reader(ctx.aws, settings),
             read_record=records,
+            limits=settings.budgets,
+            quotas=ctx.quotas,
         ),
         "opt-in",
     )
@@ -335,13 +341,17 @@ def find_work(
     read_vpc: VpcReader | None = None,
     adopt: Callable[[PlaceRead], None] | None = None,
     read_record: Callable[[str], PeeringRecord] | None = None,
+    limits: BudgetLimits = DEFAULT_BUDGETS,
+    quotas: QuotaReaders | None = None,
 ) -> list[Work]:
     """What the autopilot would do here, found from one read of the place (places.read_place) and
     judged by the judge configure executes (side_plan). `policy` (AllowedPeerCidrs) and `now` (for
     held refusals) are configure's; `read_vpc` reads a peer's VPC in its own account, as configure
     does, only where a side's plan needs it as proof; `read_record` reads what the autopilot's
     record holds of a peering, only where a plan would remove something (without it, nothing is
-    the autopilot's to remove); the reads go to `seen` too, for the group plan."""
+    the autopilot's to remove); `limits` and `quotas` (Service Quotas, read only where a budget's
+    AWS default would be passed) are configure's budgets; the reads go to `seen` too, for the
+    group plan."""
     read = read_place(ec2, only_vpc=only_vpc)
     if adopt is not None:
         adopt(read)  # before its plans: what adoption takes is then the autopilot's own
@@ -354,7 +364,19 @@ def find_work(
         for role, side in peering.sides():
             if (side.account_id, side.region) != read.place or side.vpc_id not in read.vpcs:
                 continue
-            item = _judge(peering, role, read, peer_vpcs, reconsider, policy, now, read_record, ec2.gone_targets)
+            item = _judge(
+                peering,
+                role,
+                read,
+                peer_vpcs,
+                reconsider,
+                policy,
+                now,
+                read_record,
+                ec2.gone_targets,
+                limits,
+                quotas.reader(*read.place) if quotas is not None else None,
+            )
             if item:
                 work.append(Work(peering.peering_id, item[0], ec2.account_id, ec2.region, item[1]))
     # Routes through, or rules for, peerings EC2 no longer even lists: leftovers of long-ended ones,
@@ -384,6 +406,8 @@ def _judge(
     now: float,
     read_record: Callable[[str], PeeringRecord] | None = None,
     read_gone: Callable[[set[tuple[str, str]]], frozenset[str]] | None = None,
+    limits: BudgetLimits = DEFAULT_BUDGETS,
+    read_quota: Callable[[str], QuotaRead] | None = None,
 ) -> tuple[str, str] | None:
     """The work one side of one peering, read here, asks for, and why."""
     side = peering.requester if role != ACCEPTER else peering.accepter
@@ -405,7 +429,7 @@ def _judge(
         return None
     if peering.configurable:
         facts = SideFacts(role, peering, vpc, tables, groups, peer_vpcs.known(peer))
-        plan = plan_side(facts, policy, now, lambda: peer_vpcs.read(peer), read_owned, read_gone)
+        plan = plan_side(facts, policy, now, lambda: peer_vpcs.read(peer), read_owned, read_gone, limits, read_quota)
         if plan.has_work:
             return "configure", plan.summary()
         if plan.reverify_due:

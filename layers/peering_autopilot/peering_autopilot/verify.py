@@ -23,9 +23,11 @@ from peering_autopilot.aws.dynamodb import BacklogQueue, RecordStore
 from peering_autopilot.aws.ec2 import Ec2Gateway
 from peering_autopilot.aws.eventbridge import EventPublisher
 from peering_autopilot.aws.network_insights import NetworkInsightsGateway
+from peering_autopilot.aws.service_quotas import QuotaReaders, ServiceQuotasGateway
 from peering_autopilot.aws.sessions import AwsAccess
 from peering_autopilot.aws.sns import Notifier
 from peering_autopilot.aws.ssm import SsmGateway
+from peering_autopilot.budgets import QUOTA
 from peering_autopilot.context import Context
 from peering_autopilot.events import (
     PeeringVerdict,
@@ -35,15 +37,15 @@ from peering_autopilot.events import (
 )
 from peering_autopilot.live_ping import PingResult
 from peering_autopilot.lookup import read_peering
-from peering_autopilot.model import ACTIVE, PROVISIONING, Peering
+from peering_autopilot.model import ACTIVE, PROVISIONING, STATUS_TAG, Peering
 from peering_autopilot.permissions import actions_of
 from peering_autopilot.probe import Direction, Endpoint, SideSnapshot, describe_traffic, evaluate
 from peering_autopilot.reachability import AnalyzerResult
 from peering_autopilot.results import StepResult
-from peering_autopilot.settings import PeerCidrPolicy
+from peering_autopilot.settings import DEFAULT_BUDGETS, BudgetLimits, PeerCidrPolicy
 from peering_autopilot.side_plan import ROUTED_ELSEWHERE, SideFacts, kept_out_subnets, plan_side
 from peering_autopilot.sides import Side, managed_place, open_sides
-from peering_autopilot.status import HELD, NOT_ACTIVE, VERIFIED, retag, status_seen_by
+from peering_autopilot.status import HELD, NOT_ACTIVE, VERIFIED, peering_seen_by, retag
 from peering_autopilot.triggers import PeeringHint
 
 IAM_ACTIONS = actions_of(
@@ -56,8 +58,9 @@ IAM_ACTIONS = actions_of(
     Ec2Gateway.route_tables,
     Ec2Gateway.gone_targets,
     Ec2Gateway.network_acls,
-    Ec2Gateway.security_groups,
+    Ec2Gateway.vpc_security_groups,  # every group of a VPC: the endpoint's, and the judge's
     Ec2Gateway.tag,
+    ServiceQuotasGateway.applied,
     NetworkInsightsGateway.create_path,
     NetworkInsightsGateway.start_analysis,
     NetworkInsightsGateway.analysis,
@@ -126,6 +129,8 @@ class Diagnosis:
     # endpoint per side, so without this a conflict in another table would still read `verified`.
     missing_routes: list[str] = field(default_factory=list)
     refused_blocks: list[str] = field(default_factory=list)
+    # Each managed side's own view of the peering (its status and holds are its account's), by role.
+    views: dict[str, Peering | None] = field(default_factory=dict)
     # A person's more specific route sending a slice of a peer block elsewhere: theirs, and it
     # stays; a note, not a failure (the probe says whether the path it checks is broken).
     path_changes: list[str] = field(default_factory=list)
@@ -202,9 +207,13 @@ def diagnose(hint: PeeringHint, ctx: Context) -> tuple[Diagnosis, list[Side]]:
             diagnosis.unreadable.append(f"{side.label} ({side.info.account_id}): {side.not_managed}")
     if diagnosis.unreadable:
         return diagnosis, sides
+    read_in = (ec2.account_id, ec2.region)
+    diagnosis.views = {s.role: peering_seen_by(s.ec2, peering, read_in) for s in sides if s.managed and s.ec2}
 
     a, b = (snapshot(side) for side in sides)
-    _check_route_coverage(diagnosis, sides, (a, b), settings.allowed_peer_cidrs, ctx.now())
+    _check_route_coverage(
+        diagnosis, sides, (a, b), settings.allowed_peer_cidrs, ctx.now(), settings.budgets, ctx.quotas
+    )
     for source, destination in ((a, b), (b, a)):
         traffic = destination.traffic_in()
         result = DirectionResult(evaluate(peering.peering_id, peering.status, source, destination, traffic))
@@ -231,17 +240,32 @@ def _check_route_coverage(
     snapshots: Sequence[SideSnapshot],
     policy: PeerCidrPolicy,
     now: float,
+    limits: BudgetLimits = DEFAULT_BUDGETS,
+    quotas: QuotaReaders | None = None,
 ) -> None:
     """Every managed table of every managed side must route every peer block through the
     peering: the judge configure executes (side_plan) says which, from the tables the probe
-    already read."""
+    already read, and what it holds (a block routed elsewhere; a budget, in those tables and in
+    the VPC's groups, which the probe read too), each side judged with its own view of the
+    peering, as the sweep judges it."""
     peering = diagnosis.peering
     for side, snap, peer in zip(sides, snapshots, reversed(sides), strict=True):
         if not side.managed or side.vpc is None:
             continue  # its owner did not opt in: its tables are not the autopilot's job
-        facts = SideFacts(side.role, peering, side.vpc, snap.route_tables, (), peer.vpc)
-        plan = plan_side(facts, policy, now, read_gone=side.ec2.gone_targets if side.ec2 else None)
+        groups = tuple(snap.security_groups.values())
+        # The peering as this side's account sees it: its tags (holds after a refusal) are its own.
+        view = diagnosis.views.get(side.role) or peering
+        facts = SideFacts(side.role, view, side.vpc, snap.route_tables, groups, peer.vpc)
+        plan = plan_side(
+            facts,
+            policy,
+            now,
+            read_gone=side.ec2.gone_targets if side.ec2 else None,
+            limits=limits,
+            read_quota=quotas.reader(snap.account_id, snap.region) if quotas is not None else None,
+        )
         diagnosis.held.extend(f"{snap.vpc_id}: {line}" for line in plan.held_routes())
+        diagnosis.held.extend(f"{snap.vpc_id}: held ({QUOTA}): {line}" for line in plan.held_budgets())
         if plan.side_finding:
             diagnosis.side_findings[side.role] = plan.side_finding
         diagnosis.refused_blocks.extend(f"{snap.vpc_id} -> {r.cidr}: {r.reason}" for r in plan.refused_blocks)
@@ -268,7 +292,9 @@ def snapshot(side: Side) -> SideSnapshot:
         endpoint=endpoint,
         route_tables=route_tables,
         network_acls=ec2.network_acls(vpc_id),
-        security_groups=ec2.security_groups(endpoint.group_ids if endpoint else ()),
+        # Every group of the VPC, in the one read the endpoint's groups took before (an interface's
+        # groups are always its VPC's): the judge counts rules against the budgets in all of them.
+        security_groups={g.group_id: g for g in ec2.vpc_security_groups([vpc_id])},
     )
 
 
@@ -319,12 +345,11 @@ def verify_peering(hint: PeeringHint, ctx: Context) -> VerifyResult:
 
     verdict, outcome = diagnosis.status_value, diagnosis.outcome
     text = report_text(diagnosis)
-    read_in = (hint.account_id, hint.region)
     # The sides the verdict is written on, and what each holds now: the previous finding. A peering
     # not active yet has no sides read, and keeps its tag (a pending request's decision, which the
     # sweep reads).
     tagged = [s for s in sides if s.managed and s.ec2 is not None]
-    previous = {} if settings.dry_run else {s.role: status_seen_by(s.ec2, peering, read_in) for s in tagged if s.ec2}
+    previous = {} if settings.dry_run else {s.role: _status_of(diagnosis.views.get(s.role)) for s in tagged}
     notify = (
         outcome is Outcome.FAILED
         and bool(settings.notification_topic_arn)
@@ -355,6 +380,11 @@ def verify_peering(hint: PeeringHint, ctx: Context) -> VerifyResult:
     event.publish(ctx.publisher, resources=[peering.arn(ctx.aws.partition(peering.accepter.region))])
     detail = event.as_detail()
     return VerifyResult(peering.peering_id, outcome, text, settings.dry_run, detail, verdict)
+
+
+def _status_of(view: Peering | None) -> str | None:
+    """The status tag a side's view holds ("" for none); None where that account does not see it."""
+    return None if view is None else view.tags.get(STATUS_TAG, "")
 
 
 def _record(ctx: Context, diagnosis: Diagnosis, previous: Mapping[str, str | None]) -> None:

@@ -35,6 +35,7 @@ from peering_autopilot.settings import Settings
 
 if TYPE_CHECKING:
     from peering_autopilot.aws.cloudtrail import TrailGateway
+    from peering_autopilot.aws.service_quotas import ServiceQuotasGateway
 
 MEMBER_SESSION_NAME = "peering-autopilot"  # how the hub shows in the members' CloudTrail
 _CREDENTIAL_MARGIN_SECONDS = 300
@@ -87,6 +88,13 @@ class AwsAccess:
 
         """CloudTrail's event history of an account and region (the member role elsewhere)."""
         return TrailGateway(self._client(account_id, "cloudtrail", region), account_id, region)
+
+    def service_quotas(self, account_id: str, region: str) -> ServiceQuotasGateway:
+        """Service Quotas of an account and region (the member role elsewhere): read only when a
+        budget's AWS default would be passed, so not imported at cold start."""
+        from peering_autopilot.aws.service_quotas import ServiceQuotasGateway
+
+        return ServiceQuotasGateway(self._client(account_id, "service-quotas", region), account_id, region)
 
     def publisher(self) -> EventPublisher:
         client = self._client(self._settings.hub_account_id, "events", self._settings.hub_region)
