@@ -302,6 +302,13 @@ def test_a_hold_that_clears_without_a_route_to_write_does_not_leave_the_peering_
     autopilot = autopilot_factory()
     peering_id = converged(cloud, autopilot, hub, member)
     assert tags_of(cloud, hub.side, peering_id)[STATUS] == HELD
+    assert tags_of(cloud, member.side, peering_id)[STATUS] in ("unverified:peer-side-held", "blocked:routes")
+    # ... and while it is held, sweeps find no work for it on either side (no verify every sweep)
+    for _ in range(2):
+        since = len(autopilot.published)
+        autopilot.tick()
+        found = [e for e in autopilot.published[since:] if e["detail-type"] == "Peering Work Found"]
+        assert found == [], found
 
     # WHEN the table's owner takes it out of the autopilot's hands: nothing is held any more, and
     # nothing is left to write (the same when the held table loses its subnet, or the peer gives up
@@ -310,6 +317,6 @@ def test_a_hold_that_clears_without_a_route_to_write_does_not_leave_the_peering_
     autopilot.tick()
     autopilot.tick()
 
-    # THEN the peering no longer reads held
-    assert tags_of(cloud, hub.side, peering_id)[STATUS] != HELD
-    assert tags_of(cloud, member.side, peering_id)[STATUS] != HELD
+    # THEN the peering no longer reads held: verified again, on both sides, once
+    assert tags_of(cloud, hub.side, peering_id)[STATUS] == "verified"
+    assert tags_of(cloud, member.side, peering_id)[STATUS] == "verified"

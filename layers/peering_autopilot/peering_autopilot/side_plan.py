@@ -176,13 +176,15 @@ class SidePlan(NamedTuple):
     # ------------------------------------------------------------------ what verify asks
     def missing_routes(self) -> dict[tuple[str, str], str]:
         """(table, block) -> why, for each managed table that does not route a wanted peer block
-        through the peering though it may: none there (held back after a refusal or not; held by a
-        budget, said so), or a blackhole whose target is gone for good."""
+        through the peering though it may: none there (held back after a refusal, or not), or a
+        blackhole whose target is gone for good. What a hold keeps back (routed elsewhere, a
+        budget) is not missing: `held_routes()`, `held_budgets()` say it."""
         by_budget = self.withheld - self.held
         return {
             **{
-                (r.route_table_id, r.destination): f"held ({QUOTA})" if r.route_table_id in by_budget else "no route"
+                (r.route_table_id, r.destination): "no route"
                 for r in self.routes.add
+                if r.route_table_id not in by_budget
             },
             **{(r.route_table_id, r.destination): "blackhole" for r in self.routes.replace},
         }

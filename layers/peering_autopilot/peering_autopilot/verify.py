@@ -205,10 +205,11 @@ def diagnose(hint: PeeringHint, ctx: Context) -> tuple[Diagnosis, list[Side]]:
     for side in sides:
         if not side.readable:
             diagnosis.unreadable.append(f"{side.label} ({side.info.account_id}): {side.not_managed}")
-    if diagnosis.unreadable:
-        return diagnosis, sides
+    # Each managed side's own view: what its tag holds now, and its holds (one read for the other side).
     read_in = (ec2.account_id, ec2.region)
     diagnosis.views = {s.role: peering_seen_by(s.ec2, peering, read_in) for s in sides if s.managed and s.ec2}
+    if diagnosis.unreadable:
+        return diagnosis, sides
 
     a, b = (snapshot(side) for side in sides)
     _check_route_coverage(
