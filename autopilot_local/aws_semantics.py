@@ -4,6 +4,8 @@ AWS does. Applied once, by importing the harness; each patch says what AWS does 
 - A route whose target is gone (a deleted NAT gateway, a stopped or terminated instance, a
   peering that ended, a deleted transit gateway) stays in its table with State `blackhole`;
   moto reports every route `active`.
+- A deleted transit gateway stays listed for a while, in state `deleted` (its routes read
+  `blackhole`); moto drops it from DescribeTransitGateways at once, and its routes stay `active`.
 - A route to an instance names the instance's primary network interface too (`NetworkInterfaceId`
   beside `InstanceId`), as long as the instance has one: the interface outlives a stop, and goes
   when a terminated instance deletes it. moto names only the `InstanceId`.
@@ -33,6 +35,7 @@ from typing import Any
 from moto.core.responses import ActionResult, BaseResponse
 from moto.ec2.exceptions import OperationNotPermitted
 from moto.ec2.models.route_tables import Route
+from moto.ec2.models.transit_gateway import TransitGatewayBackend
 from moto.ec2.models.vpc_peering_connections import VPCPeeringConnection, VPCPeeringConnectionBackend
 from moto.ec2.responses._base_response import EC2BaseResponse
 from moto.ec2.responses.security_groups import SecurityGroups
@@ -157,6 +160,12 @@ def _applied_quota(original: Any) -> Any:
     return get_service_quota
 
 
+def _deleted_transit_gateway_stays_listed(self: Any, transit_gateway_id: str) -> Any:
+    transit_gateway = self.transit_gateways[transit_gateway_id]
+    transit_gateway.state = "deleted"
+    return transit_gateway
+
+
 _applied = False
 
 
@@ -175,4 +184,5 @@ def apply() -> None:
     )
     SecurityGroups.authorize_security_group_ingress = _every_rule_authorized  # type: ignore[method-assign]
     ServiceQuotasBackend.get_service_quota = _applied_quota(ServiceQuotasBackend.get_service_quota)  # type: ignore[method-assign]
+    TransitGatewayBackend.delete_transit_gateway = _deleted_transit_gateway_stays_listed  # type: ignore[method-assign]
     _applied = True
