@@ -13,14 +13,16 @@ STATUS = "peering-autopilot:status"
 
 
 def dead_ends(cloud: LocalCloud, net: Net, peer_block: str) -> tuple[str, str, str]:
-    """In the net's first subnet table: the peer's block sent to an instance (a live claim: that
-    block is held there), and two other ranges left blackholed by a NAT gateway and a transit
-    gateway that were deleted. Returns the NAT gateway, the transit gateway and the table."""
+    """In the net's first subnet table: the peer's block sent to an instance that is stopped (its
+    route reads blackhole, but its interface is still there: it may come back, so the block is
+    held there), and two other ranges left blackholed by a NAT gateway and a transit gateway that
+    were deleted. Returns the NAT gateway, the transit gateway and the table."""
     ec2 = cloud.ec2(net.side.account, net.side.region)
     table = net.subnet_tables[0]
     subnet = ec2.describe_subnets(Filters=[{"Name": "vpc-id", "Values": [net.side.vpc_id]}])["Subnets"][0]["SubnetId"]
     instance = ec2.run_instances(ImageId="ami-12c6146b", MinCount=1, MaxCount=1, SubnetId=subnet)["Instances"][0]
     ec2.create_route(RouteTableId=table, DestinationCidrBlock=peer_block, InstanceId=instance["InstanceId"])
+    ec2.stop_instances(InstanceIds=[instance["InstanceId"]])
     nat = ec2.create_nat_gateway(SubnetId=subnet, ConnectivityType="private")["NatGateway"]["NatGatewayId"]
     ec2.create_route(RouteTableId=table, DestinationCidrBlock="192.168.10.0/24", NatGatewayId=nat)
     tgw = ec2.create_transit_gateway()["TransitGateway"]["TransitGatewayId"]
@@ -33,8 +35,8 @@ def dead_ends(cloud: LocalCloud, net: Net, peer_block: str) -> tuple[str, str, s
 def test_every_step_reads_which_blackhole_targets_are_gone_and_a_held_block_stays_held(
     cloud: LocalCloud, autopilot_factory: Any
 ) -> None:
-    # GIVEN on both sides a table holding the peer's block for an instance, beside blackholes of a
-    # deleted NAT gateway and a deleted transit gateway
+    # GIVEN on both sides a table holding the peer's block for a stopped instance, beside blackholes
+    # of a deleted NAT gateway and a deleted transit gateway
     hub = build_net(cloud, HUB, REGION, "10.0.0.0/16")
     member = build_net(cloud, MEMBER, REGION, "10.1.0.0/16")
     _, _, hub_table = dead_ends(cloud, hub, "10.1.0.0/16")
@@ -51,8 +53,9 @@ def test_every_step_reads_which_blackhole_targets_are_gone_and_a_held_block_stay
         [delivery] = [d for d in deliveries if d.function == function][-1:]
         asked = delivery.calls.by_action()
         assert (asked["DescribeNatGateways"], asked["DescribeTransitGateways"]) == (2, 2), (function, asked)
+        assert asked["DescribeNetworkInterfaces"] >= 2, (function, asked)  # the stopped instance's interface
 
-    # ... each side routes the peer's block everywhere but in the table an instance claims it in
+    # ... each side routes the peer's block everywhere but in the table the stopped instance claims it in
     hub_routes, member_routes = peering_routes(cloud, hub, peering_id), peering_routes(cloud, member, peering_id)
     assert hub_routes[hub_table] == set() and member_routes[member_table] == set()
     assert all(hub_routes[t] == {"10.1.0.0/16"} for t in hub.managed_tables if t != hub_table)
