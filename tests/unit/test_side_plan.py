@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from peering_autopilot.model import Cidrs, Peering, PeeringSide, RouteTable, Vpc
+from peering_autopilot.model import Cidrs, Peering, PeeringSide, RouteTable, SecurityGroup, Vpc
 from peering_autopilot.record import NOT_READ, Owned
 from peering_autopilot.settings import PeerCidrPolicy
 from peering_autopilot.side_plan import SideFacts, kept_out_subnets, leftovers, plan_side
@@ -200,3 +200,28 @@ def test_leftovers_never_touch_a_table_its_owner_kept_out_whatever_the_record_ho
     assert left.summary("vpc-a") == "1 route to clean up in vpc-a; 1 route left in tables their owner kept out"
     # ... and with only the kept-out table left, there is no clean-up work at all
     assert not leftovers([kept], [], PID, owned)
+
+
+def test_no_group_is_opened_for_a_block_held_in_every_table_of_the_side() -> None:
+    # GIVEN the only managed table already sends the peer's 10.1.0.0/16 to a transit gateway, and
+    # a group tagged to allow icmp
+    held = RouteTable.from_api(
+        {
+            "RouteTableId": "rtb-main",
+            "VpcId": "vpc-a",
+            "Associations": [{"Main": True}],
+            "Routes": [{"DestinationCidrBlock": "10.0.0.0/8", "TransitGatewayId": "tgw-1", "State": "active"}],
+        }
+    )
+    group = SecurityGroup.from_api(
+        {"GroupId": "sg-1", "VpcId": "vpc-a", "Tags": [{"Key": "peering-autopilot:allow", "Value": "icmp"}]}
+    )
+    plan = plan_side(facts([held])._replace(groups=(group,)), POLICY, NOW)
+
+    # THEN the block is held, and the group gets no rule for it
+    assert plan.held_code == "routed-elsewhere" and plan.carries_nothing
+    assert plan.rule_additions == {} and not plan.has_work
+    # ... while a table that may route it opens the group as before
+    free = table("rtb-free", {}, SubnetId="subnet-1")
+    opened = plan_side(facts([held, free])._replace(groups=(group,)), POLICY, NOW)
+    assert [str(rule) for rule in opened.rule_additions["sg-1"]] == ["icmp from 10.1.0.0/16"]

@@ -347,7 +347,12 @@ def _plan(
         facts.gone or frozenset(),
     )
     owns_rule = None if owned.unreadable else owned.holds_rule
-    groups = tuple(plan_group(group, wanted, pid, owns_rule, owned.unreadable) for group in facts.groups)
+    # A block held in every managed table of this side is not routed here at all: no group is
+    # opened for it either (its range's traffic belongs to the route that claims it).
+    routed = {r.destination for r in (*routes.add, *routes.present, *routes.replace)}
+    held_everywhere = {c.destination for c in routes.conflicts} - routed
+    allowed = [block for block in wanted if str(block) not in held_everywhere]
+    groups = tuple(plan_group(group, allowed, pid, owns_rule, owned.unreadable) for group in facts.groups)
     holds = holds_in(view.tags)
     held = holding(holds, sizes_of(facts.tables, facts.groups), now)
     dns = plan_dns(facts.vpc.tags, own.remote_dns, view.tags, facts.role) if view.status == ACTIVE else None
