@@ -131,6 +131,7 @@ def run(host: str, port: int, log: Any, log_path: Path) -> int:
         expect_status="pending-acceptance",
         expect_tag="declined:accepter-not-opted-in",
     )
+    ok &= held_case(autopilot, cloud, world.vpc_a)
     ok &= peering_group(autopilot, cloud)
 
     heading("Done")
@@ -311,6 +312,43 @@ def blocked_case(cloud: LocalCloud, vpc_a: Network, vpc_b: Network, host: str, p
     found = completed.returncode == 1 and f"{acl} rule 90 denies icmp" in completed.stdout
     say(f"  {'OK' if found else '!!'} the doctor names {acl} rule 90 (exit status {completed.returncode})")
     return found
+
+
+def held_case(autopilot: LocalAutopilot, cloud: LocalCloud, hub_net: Network) -> bool:
+    """What a member says its blocks are never decides where others' traffic goes: a range a hub
+    table already sends elsewhere is held for a person, not taken."""
+    heading("A member brings a range the hub already sends on-premises: held, never taken")
+    ec2 = cloud.ec2(hub_net.account, hub_net.region)
+    vgw = ec2.create_vpn_gateway(Type="ipsec.1")["VpnGateway"]["VpnGatewayId"]
+    ec2.attach_vpn_gateway(VpcId=hub_net.vpc_id, VpnGatewayId=vgw)
+    app = hub_net.route_table_id
+    ec2.create_route(RouteTableId=app, DestinationCidrBlock="10.50.0.0/16", GatewayId=vgw)
+    say(f"  {hub_net.name}'s app table {app} sends 10.50.0.0/16 on-premises, through {vgw}")
+    member = build_network(cloud, Network("VPC-H", MEMBER_ACCOUNT, REGION, "10.50.0.0/16", tags=dict(ENABLED)))
+    user = cloud.ec2(member.account, member.region, record=True)
+    peering_id = user.create_vpc_peering_connection(
+        VpcId=member.vpc_id, PeerVpcId=hub_net.vpc_id, PeerOwnerId=hub_net.account, PeerRegion=hub_net.region
+    )["VpcPeeringConnection"]["VpcPeeringConnectionId"]
+    say(
+        f"  An approved member's VPC-H ({member.cidr}) in {member.account} asks to peer with {hub_net.name}: {peering_id}"
+    )
+    published_before = len(autopilot.published)
+    tally(autopilot.run_until_idle())
+    for event in autopilot.published[published_before:]:
+        if event["detail-type"] == "Peering Held" and event["detail"]["peeringId"] == peering_id:
+            for held in event["detail"]["held"]:
+                say(
+                    f"  -> 'Peering Held': {held['destination']} in {held['routeTableId']}: "
+                    f"{held['existingDestination']} already goes to {held['existingTarget']}"
+                )
+    [table] = ec2.describe_route_tables(RouteTableIds=[app])["RouteTables"]
+    onprem = [r for r in table["Routes"] if r.get("DestinationCidrBlock") == "10.50.0.0/16"]
+    kept = [r.get("GatewayId") for r in onprem] == [vgw]
+    say(f"  {'OK' if kept else '!!'} {app}: 10.50.0.0/16 still goes to {vgw}: the older claim keeps its traffic")
+    tag = status_tag(ec2, peering_id)
+    held_tag = tag == "held:routed-elsewhere"
+    say(f"  {'OK' if held_tag else '!!'} {hub_net.name}'s side of {peering_id}: peering-autopilot:status = {tag}")
+    return kept and held_tag
 
 
 def peering_group(autopilot: LocalAutopilot, cloud: LocalCloud) -> bool:

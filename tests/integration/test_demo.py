@@ -66,6 +66,14 @@ def test_demo_accepts_the_cross_account_request_and_explains_the_declined_ones(t
     assert "is pending-acceptance; tag peering-autopilot:status = declined:accepter-not-opted-in" in out
     assert "!!" not in out
     # the peering group: no person requests anything, and leaving it takes its peerings along
+    # a member's range the hub already sends on-premises is held, and the hold is named
+    assert re.search(
+        r"-> 'Peering Held': 10.50.0.0/16 in rtb-[0-9a-f]+: 10.50.0.0/16 already goes to vgw-[0-9a-f]+", out
+    )
+    assert re.search(
+        r"OK rtb-[0-9a-f]+: 10.50.0.0/16 still goes to vgw-[0-9a-f]+: the older claim keeps its traffic", out
+    )
+    assert re.search(r"OK VPC-A's side of pcx-[0-9a-f]+: peering-autopilot:status = held:routed-elsewhere", out)
     assert "OK 3 peerings, all active, for 3 VPCs: n(n-1)/2 = 3; no request by a person" in out
     assert "OK 2 peerings of VPC-G withdrawn; 1 left (VPC-E <-> VPC-F)" in out
     assert "OK no route through the withdrawn peerings on either side" in out
@@ -87,6 +95,9 @@ def test_demo_accepts_the_cross_account_request_and_explains_the_declined_ones(t
         "cleaned-up",
         "declined",
         "declined",
+        "accepted",  # the member's on-premises range: accepted, held in one table
+        "partially-configured",
+        "failed",  # verify's outcome; its verdict, held:routed-elsewhere, is checked above
     ]
     # ... then the peering group: its decisions come after those (3 VPCs: 3 peerings, then 2 withdrawn)
     assert [d["outcome"] for d in group].count("requested") == 3
