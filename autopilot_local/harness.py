@@ -91,6 +91,7 @@ class LocalCloud:
     def __init__(self, hub_account_id: str = DEFAULT_HUB_ACCOUNT) -> None:
         self.hub_account_id = hub_account_id
         self._sessions: dict[str, boto3.Session] = {}
+        self._ec2_clients: dict[tuple[str, str, bool], Any] = {}
         self.trail: deque[dict[str, Any]] = deque()
         self.assumed: dict[str, Identity] = {}  # access key id -> who assumed it (for the echo)
         self.history: list[dict[str, Any]] = []  # every CloudTrail event recorded, delivered or not
@@ -108,8 +109,12 @@ class LocalCloud:
         self.history.append(event)
 
     def session(self, account_id: str) -> boto3.Session:
+        # One session per account for the whole test: a botocore session loads its handlers and
+        # service models anew, which had been a third of a short integration test's time.
         if account_id == self.hub_account_id:
-            return boto3.Session()
+            if account_id not in self._sessions:
+                self._sessions[account_id] = boto3.Session()
+            return self._sessions[account_id]
         if account_id not in self._sessions:
             sts = boto3.client("sts", region_name="us-east-1")
             creds = sts.assume_role(
@@ -160,9 +165,13 @@ class LocalCloud:
     def ec2(self, account_id: str, region: str, *, record: bool = False) -> Any:
         """An EC2 client acting in `account_id`; with `record`, its peering calls go to the trail
         as CloudTrail events, as a person's calls in the console or CLI would."""
-        client = self.session(account_id).client("ec2", region_name=region)
-        if record:
-            record_calls(client, account_id, self.record)
+        key = (account_id, region, record)
+        client = self._ec2_clients.get(key)
+        if client is None:  # one client per account, region and kind, as a person keeps one CLI profile
+            client = self.session(account_id).client("ec2", region_name=region)
+            if record:
+                record_calls(client, account_id, self.record)
+            self._ec2_clients[key] = client
         return client
 
 
