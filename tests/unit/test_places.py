@@ -72,3 +72,20 @@ def test_a_peer_vpc_is_taken_from_the_places_read_else_read_once() -> None:
     assert vpcs.read(PEER) == PEER_VPC and vpcs.read(PEER) == PEER_VPC
     assert access.calls == [(MEMBER, REGION, "vpc-b")]
     assert PeerVpcs([PlaceRead(MEMBER, REGION, {"vpc-b": PEER_VPC}, ())]).known(PEER) == PEER_VPC
+
+
+def test_a_places_blackhole_targets_are_read_once_however_many_plans_ask() -> None:
+    from peering_autopilot.places import gone_once
+
+    asked: list[set[tuple[str, str]]] = []
+
+    def read(targets: set[tuple[str, str]]) -> frozenset[str]:
+        asked.append(set(targets))
+        return frozenset({"nat-1"}) & {t for _, t in targets}
+
+    read_gone = gone_once(read)
+    nat, eni = ("nat-gateway", "nat-1"), ("network-interface", "eni-1")
+    assert read_gone({nat, eni}) == {"nat-1"}
+    assert read_gone({nat, eni}) == {"nat-1"}  # a second peering of the VPC: nothing read again
+    assert read_gone({eni, ("transit-gateway", "tgw-1")}) == frozenset()
+    assert asked == [{nat, eni}, {("transit-gateway", "tgw-1")}]

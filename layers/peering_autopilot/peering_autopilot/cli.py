@@ -52,6 +52,11 @@ from peering_autopilot.verify import diagnose, report_text
 DEFAULT_RECORD_TABLE = "peering-autopilot-record"  # the default stack's RecordTable
 
 
+RECORD_ROLE_HELP = (
+    "assume this role to read the record (the hub's RecordReaderArn output; default: your own credentials)"
+)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="peering-autopilot", description="Peering Autopilot tools")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -105,7 +110,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     status.add_argument(
         "--record-role-arn",
         default=None,
-        help="assume this role to read the record (the hub's RecordReaderArn output; default: your own credentials)",
+        help=RECORD_ROLE_HELP,
     )
     status.add_argument("--endpoint-url", default=None, help="talk to this endpoint (an emulator) instead of AWS")
     status.add_argument("--json", action="store_true", help="print the table as JSON")
@@ -119,7 +124,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     history.add_argument(
         "--role-arn",
         default=None,
-        help="assume this role to read the record (the hub's RecordReaderArn output; default: your own credentials)",
+        help=RECORD_ROLE_HELP,
     )
     history.add_argument("--region", default=None, help="the hub's region (default: your session's)")
     history.add_argument("--endpoint-url", default=None, help="talk to this endpoint (an emulator) instead of AWS")
@@ -259,6 +264,7 @@ def run_status(args: argparse.Namespace) -> int:
     groups = places.group_plan(reads, quota, policy, threshold)
     if groups is not None:
         withdraw_only_recorded(groups, read_record or _record_not_read)
+    gone: dict[places.Place, places.GoneRead] = {}  # each place's blackhole targets read once
     report = estate.EstateReport(
         [r.place for r in reads],
         estate.survey(
@@ -268,7 +274,7 @@ def run_status(args: argparse.Namespace) -> int:
             time.time(),
             places.PeerVpcs(reads, places.vpc_reader(aws, settings)),
             read_record,
-            lambda place, judged: aws.ec2(*place).gone_targets(judged),
+            lambda place, judged: gone.setdefault(place, places.gone_once(aws.ec2(*place).gone_targets))(judged),
             limits,
             lambda place, code: quotas.reader(*place)(code),
         ),

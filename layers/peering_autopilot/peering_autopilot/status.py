@@ -32,7 +32,12 @@ def peering_seen_by(ec2: Ec2Gateway, peering: Peering, read_in: tuple[str, str])
 
 def status_seen_by(ec2: Ec2Gateway, peering: Peering, read_in: tuple[str, str]) -> str | None:
     """The status tag as `ec2`'s account sees the peering; None when it does not see it."""
-    view = peering_seen_by(ec2, peering, read_in)
+    return status_of(peering_seen_by(ec2, peering, read_in))
+
+
+def status_of(view: Peering | None) -> str | None:
+    """The status tag a side's view of the peering holds ("" for none); None where that account
+    does not see the peering."""
     return None if view is None else view.tags.get(STATUS_TAG, "")
 
 

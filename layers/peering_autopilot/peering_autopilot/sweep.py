@@ -48,6 +48,7 @@ from peering_autopilot.places import (
     UnreadPlace,
     VpcReader,
     for_each_place,
+    gone_once,
     group_plan,
     read_place,
     vpc_reader,
@@ -359,6 +360,7 @@ def find_work(
     if seen is not None:
         seen.append(read)
     work: list[Work] = []
+    read_gone = gone_once(ec2.gone_targets)  # once per place, however many peerings ask
     visible = {p.peering_id for p in read.peerings}
     for peering in read.peerings:
         for role, side in peering.sides():
@@ -373,7 +375,7 @@ def find_work(
                 policy,
                 now,
                 read_record,
-                ec2.gone_targets,
+                read_gone,
                 limits,
                 quotas.reader(*read.place) if quotas is not None else None,
             )

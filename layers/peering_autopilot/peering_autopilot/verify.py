@@ -37,7 +37,7 @@ from peering_autopilot.events import (
 )
 from peering_autopilot.live_ping import PingResult
 from peering_autopilot.lookup import read_peering
-from peering_autopilot.model import ACTIVE, PROVISIONING, STATUS_TAG, Peering
+from peering_autopilot.model import ACTIVE, PROVISIONING, Peering
 from peering_autopilot.permissions import actions_of
 from peering_autopilot.probe import Direction, Endpoint, SideSnapshot, describe_traffic, evaluate
 from peering_autopilot.reachability import AnalyzerResult
@@ -45,7 +45,7 @@ from peering_autopilot.results import StepResult
 from peering_autopilot.settings import DEFAULT_BUDGETS, BudgetLimits, PeerCidrPolicy
 from peering_autopilot.side_plan import ROUTED_ELSEWHERE, SideFacts, kept_out_subnets, plan_side
 from peering_autopilot.sides import Side, managed_place, open_sides
-from peering_autopilot.status import HELD, NOT_ACTIVE, VERIFIED, peering_seen_by, retag
+from peering_autopilot.status import HELD, NOT_ACTIVE, VERIFIED, peering_seen_by, retag, status_of
 from peering_autopilot.triggers import PeeringHint
 
 IAM_ACTIONS = actions_of(
@@ -350,7 +350,7 @@ def verify_peering(hint: PeeringHint, ctx: Context) -> VerifyResult:
     # not active yet has no sides read, and keeps its tag (a pending request's decision, which the
     # sweep reads).
     tagged = [s for s in sides if s.managed and s.ec2 is not None]
-    previous = {} if settings.dry_run else {s.role: _status_of(diagnosis.views.get(s.role)) for s in tagged}
+    previous = {} if settings.dry_run else {s.role: status_of(diagnosis.views.get(s.role)) for s in tagged}
     notify = (
         outcome is Outcome.FAILED
         and bool(settings.notification_topic_arn)
@@ -381,11 +381,6 @@ def verify_peering(hint: PeeringHint, ctx: Context) -> VerifyResult:
     event.publish(ctx.publisher, resources=[peering.arn(ctx.aws.partition(peering.accepter.region))])
     detail = event.as_detail()
     return VerifyResult(peering.peering_id, outcome, text, settings.dry_run, detail, verdict)
-
-
-def _status_of(view: Peering | None) -> str | None:
-    """The status tag a side's view holds ("" for none); None where that account does not see it."""
-    return None if view is None else view.tags.get(STATUS_TAG, "")
 
 
 def _record(ctx: Context, diagnosis: Diagnosis, previous: Mapping[str, str | None]) -> None:
