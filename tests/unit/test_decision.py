@@ -440,6 +440,8 @@ def test_reason_codes_are_the_stable_strings_used_in_tags_and_events() -> None:
         "ipv6-overlap",
         "peer-cidr-not-allowed",
         "routed-elsewhere",
+        "policy-rejected",
+        "approval-required",
     ]
 
 

@@ -112,16 +112,17 @@ def handle_peering_request(hint: PeeringRequestHint, ctx: Context) -> AcceptResu
     accepter_vpc = ec2.get_vpc(peering.accepter.vpc_id)
     requester = _requester_side(peering, settings, aws, ec2)
     requester_cidrs = _requester_cidrs(peering, requester)
-    decision = decide(peering, accepter_vpc, requester_cidrs, settings)
+    requester_vpc = requester.vpc if requester is not None else None
+    now = ctx.now()
+    decision = decide(peering, accepter_vpc, requester_cidrs, settings, None, now, requester_vpc)
     if decision.accept:
         # Only a request that passes everything else costs the route-table reads.
         accepter = Side(ACCEPTER, peering.accepter, ec2, accepter_vpc)
-        requester_vpc = requester.vpc if requester is not None else None
         held = {
-            REQUESTER: _held_everywhere(requester, accepter_vpc, peering, settings, ctx.now()),
-            ACCEPTER: _held_everywhere(accepter, requester_vpc, peering, settings, ctx.now()),
+            REQUESTER: _held_everywhere(requester, accepter_vpc, peering, settings, now),
+            ACCEPTER: _held_everywhere(accepter, requester_vpc, peering, settings, now),
         }
-        decision = decide(peering, accepter_vpc, requester_cidrs, settings, held)
+        decision = decide(peering, accepter_vpc, requester_cidrs, settings, held, now, requester_vpc)
 
     if decision.accept:
         outcome = Outcome.ACCEPTED
@@ -187,7 +188,7 @@ def _held_everywhere(
     if side is None or not side.managed or side.ec2 is None or side.vpc is None:
         return []
     facts = SideFacts(side.role, peering, side.vpc, side.ec2.route_tables([side.vpc.vpc_id]), (), peer_vpc)
-    plan = plan_side(facts, settings.allowed_peer_cidrs, now, read_gone=side.ec2.gone_targets)
+    plan = plan_side(facts, settings.peer_ranges, now, read_gone=side.ec2.gone_targets)
     return plan.held_routes() if plan.carries_nothing else []
 
 

@@ -42,7 +42,7 @@ from peering_autopilot.model import ACTIVE, CREATED_FOR_TAG, LIVE_STATES, Peerin
 from peering_autopilot.places import PlaceRead
 from peering_autopilot.record import META, OwnedPeering, OwnedRoute, OwnedRule, PeeringRecord
 from peering_autopilot.security_groups import own_rules
-from peering_autopilot.settings import PeerCidrPolicy, Settings
+from peering_autopilot.settings import Ranges, Settings
 from peering_autopilot.side_plan import SideFacts, plan_side
 
 ADOPTED = "adopted"  # the `how` of an adopted ownership item, and the history entry's kind
@@ -67,7 +67,7 @@ def marker_item(account_id: str, region: str, at: str, counts: Mapping[str, int]
 
 
 # ------------------------------------------------------------------------------- the rules (pure)
-def adoptable(read: PlaceRead, peering: Peering, role: str, vpc_id: str, policy: PeerCidrPolicy) -> Found:
+def adoptable(read: PlaceRead, peering: Peering, role: str, vpc_id: str, policy: Ranges) -> Found:
     """What one side of an active peering holds that configure would have made, asked of the judge
     configure executes (side_plan.plan_side, the peering's own description of the peer standing in
     for the peer's VPC): the routes it finds present, and the present rules that carry the marker."""
@@ -103,7 +103,7 @@ def group_candidate(peering: Peering, account_id: str, region: str) -> OwnedPeer
     )
 
 
-def candidates(read: PlaceRead, policy: PeerCidrPolicy) -> list[Found]:
+def candidates(read: PlaceRead, policy: Ranges) -> list[Found]:
     """Everything of the place the autopilot would have made, by peering (nothing proven yet)."""
     found = []
     for peering in read.peerings:
@@ -187,7 +187,7 @@ class Adoption:
         recorder = self.recorder
         adopted: list[tuple[Found, TrailEvent | None]] = []
         unproven: list[str] = []
-        for found in candidates(read, ctx.settings.allowed_peer_cidrs):
+        for found in candidates(read, ctx.settings.peer_ranges):
             record = recorder.peering(found.peering_id)
             if record.unreadable:
                 self._problem(f"adoption in {where} waits: the record cannot be read ({record.unreadable})")
@@ -227,14 +227,14 @@ class Adoption:
             self.places += 1
             self.unproven += unproven
             for found, proof in adopted:
-                self._note(found, proof, read, ctx.settings.allowed_peer_cidrs)
+                self._note(found, proof, read, ctx.settings.peer_ranges)
                 if found.peering_id in unproven:
                     self._adopted[found.peering_id]["peeringNotAdopted"] = (
                         f"tagged {CREATED_FOR_TAG}, but CloudTrail's history in {where} shows no creation by the "
                         "connector role: a person's"
                     )
 
-    def _note(self, found: Found, proof: TrailEvent | None, read: PlaceRead, policy: PeerCidrPolicy) -> None:
+    def _note(self, found: Found, proof: TrailEvent | None, read: PlaceRead, policy: Ranges) -> None:
         entry = self._adopted.setdefault(found.peering_id, {"routes": [], "rules": [], "places": []})
         entry["places"].append(f"{read.account_id}/{read.region}")
         entry["routes"] += [
@@ -244,7 +244,7 @@ class Adoption:
         entry["rules"] += [
             {"account": r.account_id, "region": r.region, "group": r.group_id, "rule": str(r.rule)} for r in found.rules
         ]
-        entry["allowedPeerCidrs"] = policy.describe()
+        entry["allowedPeerCidrs"] = policy.of(read.account_id).describe()
         if found.group is not None and proof is not None:
             entry["peering"] = {
                 "group": found.group.group,

@@ -348,7 +348,7 @@ def _configure_side(
     facts = SideFacts(side.role, view, side.vpc, tables, groups, peer.vpc, owned)
     plan = plan_side(
         facts,
-        settings.allowed_peer_cidrs,
+        settings.peer_ranges,
         now,
         read_gone=ec2.gone_targets,
         limits=settings.budgets,

@@ -169,7 +169,7 @@ def _request(
             return skipped(f"{vpc.vpc_id} is no longer in group {hint.group!r}: {state}")
     if vpc_key(requester) > vpc_key(accepter):
         return skipped(f"{requester.vpc_id} does not sort first of the pair: the other VPC requests")
-    problem = pair_problem(requester, accepter, settings.allowed_peer_cidrs)
+    problem = pair_problem(requester, accepter, settings.peer_ranges)
     if problem:
         return skipped(f"{problem[0]}: {problem[1]}")
 

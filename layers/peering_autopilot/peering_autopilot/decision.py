@@ -11,6 +11,7 @@ from ipaddress import IPv4Network, IPv6Network
 from typing import NamedTuple
 
 from peering_autopilot.model import ENABLED_TAG, STATUS_TAG, Cidrs, Peering, Vpc
+from peering_autopilot.policy import ASK, PARAMETERS_RULE, REJECT, Party, Verdict
 from peering_autopilot.settings import Settings
 
 PENDING = "pending-acceptance"
@@ -28,6 +29,8 @@ class Reason(Enum):
     IPV6_OVERLAP = "ipv6-overlap"
     PEER_CIDR_NOT_ALLOWED = "peer-cidr-not-allowed"
     ROUTED_ELSEWHERE = "routed-elsewhere"  # every peer block held on a side: live routes send them elsewhere
+    POLICY_REJECTED = "policy-rejected"  # the network team's policy says reject (its rule is named)
+    APPROVAL_REQUIRED = "approval-required"  # the policy says ask: a person decides
 
     @property
     def final(self) -> bool:
@@ -38,6 +41,7 @@ class Reason(Enum):
             Reason.REQUESTER_NOT_READ,
             Reason.ACCEPTER_NOT_OPTED_IN,
             Reason.ROUTED_ELSEWHERE,  # the estate's routes, not the request: a person may move them
+            Reason.APPROVAL_REQUIRED,  # a person decides
         )
 
     @property
@@ -57,6 +61,14 @@ class Decision:
     reasons: tuple[Reason, ...]
     explanation: str
     overlaps: tuple[tuple[str, str], ...] = field(default=())
+    # What the network team's policy said of the pair (None: not asked, the requester is not managed
+    # or the request not pending).
+    verdict: Verdict | None = field(default=None, compare=False)
+
+    @property
+    def asks(self) -> bool:
+        """Declined only because the policy asks a person: the approval flow's case."""
+        return self.reasons == (Reason.APPROVAL_REQUIRED,)
 
     @property
     def code(self) -> str:
@@ -78,6 +90,8 @@ def decide(
     requester_cidrs: Cidrs | None,
     settings: Settings,
     held: Mapping[str, Sequence[str]] | None = None,
+    now: float = 0.0,
+    requester_vpc: Vpc | None = None,
 ) -> Decision:
     """Accept only a pending request from an approved account into an opted-in VPC whose address
     space is disjoint from the requester's, both VPCs' blocks inside AllowedPeerCidrs. Every failing
@@ -85,7 +99,10 @@ def decide(
     could not be read in its own account: overlap cannot be ruled out, so it is never accepted.
     `held`: for a side (requester, accepter) on which every peer block would be held (a live route
     there already sends it elsewhere: `side_plan.SidePlan.carries_nothing`), the held blocks in
-    words: a peering that could carry nothing there is not accepted."""
+    words: a peering that could carry nothing there is not accepted. The network team's policy
+    (`Settings.current_policy`) is asked of a managed requester, with both VPCs' tags as their own
+    accounts read them (`requester_vpc`; none when it could not be read) at `now`: its reject and ask
+    are reasons like the others; every block must be inside its owner's ranges (`Settings.ranges_of`)."""
     if peering.status != PENDING:
         return Decision(
             accept=False,
@@ -123,15 +140,32 @@ def decide(
         reasons.append(Reason.IPV6_OVERLAP)
         words.append("IPv6 blocks overlap: " + ", ".join(f"{a} with {b}" for a, b in overlaps_v6))
 
-    policy = settings.allowed_peer_cidrs
-    outside = [
-        f"{role} block {block}"
-        for role, cidrs in (("requester", requester_cidrs), ("accepter", accepter_cidrs))
-        for block in policy.outside((*cidrs.ipv4, *cidrs.ipv6))
-    ]
+    # Each side's blocks against its own owner's ranges, worded per set of ranges.
+    outside: dict[tuple[str, str], list[str]] = {}
+    for role, account, cidrs in (
+        ("requester", requester_account, requester_cidrs),
+        ("accepter", peering.accepter.account_id, accepter_cidrs),
+    ):
+        ranges = settings.ranges_of(account)
+        for block in ranges.outside((*cidrs.ipv4, *cidrs.ipv6)):
+            outside.setdefault((ranges.label, ranges.describe()), []).append(f"{role} block {block}")
     if outside:
         reasons.append(Reason.PEER_CIDR_NOT_ALLOWED)
-        words.append(f"{', '.join(outside)} outside AllowedPeerCidrs ({policy.describe()})")
+        words += [f"{', '.join(found)} outside {label} ({ranges_})" for (label, ranges_), found in outside.items()]
+
+    verdict = None
+    if settings.is_managed_account(requester_account):
+        verdict = settings.current_policy().verdict(
+            _party(peering.requester.account_id, peering.requester.vpc_id, requester_vpc, settings),
+            _party(peering.accepter.account_id, peering.accepter.vpc_id, accepter_vpc, settings),
+            now,
+        )
+        if verdict.outcome == REJECT:
+            reasons.append(Reason.POLICY_REJECTED)
+            words.append(f"the policy rejects it: {verdict.why}")
+        elif verdict.outcome == ASK:
+            reasons.append(Reason.APPROVAL_REQUIRED)
+            words.append(f"the policy asks a person: {verdict.why}")
 
     held_sides = {role: words_ for role, words_ in (held or {}).items() if words_}
     if held_sides:
@@ -149,6 +183,7 @@ def decide(
             reasons=tuple(reasons),
             explanation="; ".join(words),
             overlaps=tuple(overlaps_v4 + overlaps_v6),
+            verdict=verdict,
         )
     return Decision(
         accept=True,
@@ -156,9 +191,20 @@ def decide(
         explanation=(
             f"requester account {requester_account} is approved, accepter VPC "
             f"{accepter_vpc.vpc_id} is opted in, no address blocks overlap, and every block is inside "
-            "AllowedPeerCidrs"
+            + (
+                "AllowedPeerCidrs"
+                if verdict is None or verdict.rule == PARAMETERS_RULE
+                else f"its owner's ranges; {verdict.why}"
+            )
         ),
+        verdict=verdict,
     )
+
+
+def _party(account_id: str, vpc_id: str, vpc: Vpc | None, settings: Settings) -> Party:
+    """A side as the policy sees it: its account, OU path and VPC tags (as its own account read
+    them; none when the VPC could not be read, so no tag-matching rule matches it)."""
+    return Party(account_id, settings.ou_path(account_id), vpc_id, vpc.tags if vpc is not None else {})
 
 
 # ---------------------------------------------------------------------- a decline that can pass

@@ -33,7 +33,7 @@ from peering_autopilot.model import (
 )
 from peering_autopilot.places import PeerVpcs, Place, PlaceRead, UnreadPlace
 from peering_autopilot.record import HistoryEntry, Owned, PeeringRecord
-from peering_autopilot.settings import DEFAULT_BUDGETS, BudgetLimits, PeerCidrPolicy
+from peering_autopilot.settings import DEFAULT_BUDGETS, BudgetLimits, Ranges
 from peering_autopilot.side_plan import (
     NOTHING,
     SideFacts,
@@ -93,7 +93,7 @@ class PeeringRow(Described):
 def survey(
     reads: Sequence[PlaceRead],
     quota: int,
-    policy: PeerCidrPolicy,
+    policy: Ranges,
     now: float,
     peer_vpcs: PeerVpcs | None = None,
     read_record: RecordReader | None = None,
@@ -156,7 +156,7 @@ def _side_row(
     places: Mapping[Place, PlaceRead],
     in_use: Mapping[tuple[str, str, str], set[str]],
     quota: int,
-    policy: PeerCidrPolicy,
+    policy: Ranges,
     now: float,
     peer_vpcs: PeerVpcs,
     read_record: RecordReader | None = None,
@@ -197,7 +197,7 @@ def _missing(
     role: str,
     vpc: Vpc | None,
     read: PlaceRead,
-    policy: PeerCidrPolicy,
+    policy: Ranges,
     now: float,
     peer_vpcs: PeerVpcs,
     read_record: RecordReader | None = None,

@@ -45,7 +45,7 @@ from peering_autopilot.model import (
 )
 from peering_autopilot.record import PeeringRecord
 from peering_autopilot.routes import claim_elsewhere, route_target
-from peering_autopilot.settings import PeerCidrPolicy
+from peering_autopilot.settings import Ranges
 
 # Why a candidate withdrawal stays: the tag says a peering was made for a group, the record who made it.
 NOT_IN_RECORD = "tagged created-for-group but not in the autopilot's record: a person's"
@@ -207,7 +207,7 @@ def plan_groups(
     vpcs: Iterable[Vpc],
     peerings: Iterable[Peering],
     routes_by_vpc: Mapping[str, Sequence[RouteTable]],
-    policy: PeerCidrPolicy,
+    policy: Ranges,
     quota: int,
     mesh_threshold: int,
 ) -> GroupPlan:
@@ -290,7 +290,7 @@ def plan_groups(
     return plan
 
 
-def pair_problem(requester: Vpc, accepter: Vpc, policy: PeerCidrPolicy) -> tuple[str, str] | None:
+def pair_problem(requester: Vpc, accepter: Vpc, policy: Ranges) -> tuple[str, str] | None:
     """What rules a pair out from the two VPCs alone: overlapping blocks, or a block outside policy."""
     overlaps = find_overlaps(requester.cidrs.ipv4, accepter.cidrs.ipv4) or find_overlaps(
         requester.cidrs.ipv6, accepter.cidrs.ipv6
@@ -299,10 +299,11 @@ def pair_problem(requester: Vpc, accepter: Vpc, policy: PeerCidrPolicy) -> tuple
         ours, theirs = overlaps[0]
         return "overlap", f"{requester.vpc_id} {ours} overlaps {accepter.vpc_id} {theirs}"
     for vpc in (requester, accepter):
-        outside = policy.outside([*vpc.cidrs.ipv4, *vpc.cidrs.ipv6])
+        ranges = policy.of(vpc.account_id)
+        outside = ranges.outside([*vpc.cidrs.ipv4, *vpc.cidrs.ipv6])
         if outside:
             blocks = ", ".join(map(str, outside))
-            return "outside-policy", f"{vpc.vpc_id} has {blocks} outside AllowedPeerCidrs ({policy.describe()})"
+            return "outside-policy", f"{vpc.vpc_id} has {blocks} outside {ranges.label} ({ranges.describe()})"
     return None
 
 
@@ -310,7 +311,7 @@ def _pair_problem(
     first: Vpc,
     second: Vpc,
     routes_by_vpc: Mapping[str, Sequence[RouteTable]],
-    policy: PeerCidrPolicy,
+    policy: Ranges,
     refused: Mapping[frozenset[str], Peering],
     older: Mapping[str, Sequence[OlderPeer]],
 ) -> tuple[str, str] | None:

@@ -33,7 +33,7 @@ from peering_autopilot.model import (
     Vpc,
 )
 from peering_autopilot.permissions import actions_of
-from peering_autopilot.settings import PeerCidrPolicy, Settings
+from peering_autopilot.settings import Ranges, Settings
 
 IAM_ACTIONS = actions_of(
     AwsAccess.session_for,
@@ -202,7 +202,7 @@ def read_estate(aws: AwsAccess, places: Sequence[Place]) -> tuple[list[PlaceRead
     return for_each_place(aws, places, lambda ec2: read_place(ec2, LISTED_STATES, always_peerings=True), "status")
 
 
-def group_plan(reads: Sequence[PlaceRead], quota: int, policy: PeerCidrPolicy, threshold: int) -> GroupPlan | None:
+def group_plan(reads: Sequence[PlaceRead], quota: int, policy: Ranges, threshold: int) -> GroupPlan | None:
     """The peering groups planned from what the places hold (the sweep acts on it, the status
     command shows it); None when no VPC is in a group and no group peering is left to withdraw."""
     vpcs = [v for r in reads for v in r.vpcs.values()]

@@ -262,7 +262,7 @@ def peer_destinations(
     for block in blocks:
         clash = next((str(o) for o in own_blocks if o.version == block.version and o.overlaps(block)), None)
         if not policy.allows(block):
-            refused.append(RefusedBlock(str(block), f"outside AllowedPeerCidrs ({policy.describe()})"))
+            refused.append(RefusedBlock(str(block), f"outside {policy.label} ({policy.describe()})"))
         elif clash:
             refused.append(RefusedBlock(str(block), f"overlaps this VPC's own block {clash}"))
         else:

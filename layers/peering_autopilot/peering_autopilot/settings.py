@@ -7,9 +7,13 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple, Protocol
 
 from peering_autopilot.errors import SettingsError
+
+if TYPE_CHECKING:
+    from peering_autopilot.organization import Membership
+    from peering_autopilot.policy import Policy
 
 # Used with fullmatch and ASCII only: no trailing newline, no non-ASCII digits slip through.
 ACCOUNT_ID = re.compile(r"[0-9]{12}", re.ASCII)
@@ -23,6 +27,7 @@ ROLE_ARN = re.compile(
 HUB_ROLE_PATH = "/peering-autopilot/"  # template.yaml Globals RolePath: the hub functions' roles
 TABLE_NAME = re.compile(r"[A-Za-z0-9_.-]{3,255}", re.ASCII)
 QUEUE_URL = re.compile(r"https?://[\w.-]+(:[0-9]+)?/[0-9]{12}/[\w-]{1,80}", re.ASCII)
+SSM_PARAMETER_NAME = re.compile(r"/?[\w.-]+(/[\w.-]+)*", re.ASCII)
 BUS_NAME = re.compile(r"[\w./-]{1,256}|arn:aws[\w-]*:events:[\w-]+:[0-9]{12}:event-bus/[\w./-]{1,256}", re.ASCII)
 
 
@@ -38,6 +43,11 @@ class PeerCidrPolicy:
 
     ipv4: tuple[ipaddress.IPv4Network, ...]
     ipv6: tuple[ipaddress.IPv6Network, ...] | None = None
+    label: str = field(default="AllowedPeerCidrs", compare=False)  # where the ranges come from, in words
+
+    def of(self, account_id: str) -> PeerCidrPolicy:
+        """The ranges `account_id` may bring: these, whoever it is (`Ranges`)."""
+        return self
 
     def allows(self, block: ipaddress.IPv4Network | ipaddress.IPv6Network) -> bool:
         if isinstance(block, ipaddress.IPv4Network):
@@ -73,6 +83,13 @@ class PeerCidrPolicy:
         if bad:
             raise SettingsError(f"{name} holds values that are not CIDR blocks (network/prefix): {bad}")
         return cls(tuple(v4), tuple(v6) if v6 else None)
+
+
+class Ranges(Protocol):
+    """The address ranges each account's VPCs may bring (`Settings.peer_ranges`): AllowedPeerCidrs
+    for everyone, or the policy's by account and OU."""
+
+    def of(self, account_id: str) -> PeerCidrPolicy: ...
 
 
 class BudgetLimits(NamedTuple):
@@ -135,11 +152,56 @@ class Settings:
     record_backlog_url: str = ""
     history_retention_days: int = 400
     budgets: BudgetLimits = DEFAULT_BUDGETS
+    # Parameter ManagedOrganizationalUnitIds: OUs (nested included) or the root whose ACTIVE accounts
+    # are managed besides ApprovedAccountIds; read from AWS Organizations (`organization.py`).
+    managed_units: frozenset[str] = frozenset()
+    # Parameter OrganizationsReadRoleArn: the read-only role in the management account the sweep
+    # assumes to walk the Organization; "" when the hub account is a delegated administrator.
+    organizations_role_arn: str = ""
+    # Parameter PolicyParameterName: the SSM parameter holding the network team's policy; "" for none.
+    policy_parameter: str = ""
+    # Known at run time, not from the environment (`authority.py` loads them): the managed accounts
+    # with their OU paths, and the policy. None: only the hub and ApprovedAccountIds are managed;
+    # the parameters' one-rule policy.
+    membership: Membership | None = None
+    policy: Policy | None = None
 
     def is_managed_account(self, account_id: str) -> bool:
-        """The hub and the approved accounts: requests from them may be accepted, and the hub
-        may act in them (through the member role when it is not the hub's own account)."""
-        return account_id == self.hub_account_id or account_id in self.approved_account_ids
+        """The hub, the approved accounts and the accounts under a managed OU: requests from them
+        may be accepted, and the hub may act in them (through the member role when it is not the
+        hub's own account)."""
+        if account_id == self.hub_account_id or account_id in self.approved_account_ids:
+            return True
+        return self.membership is not None and self.membership.is_managed(account_id)
+
+    def managed_accounts(self) -> frozenset[str]:
+        """Every account the hub manages now (the sweep reads each in every managed region)."""
+        walked = self.membership.accounts() if self.membership is not None else frozenset()
+        return frozenset({self.hub_account_id, *self.approved_account_ids, *walked})
+
+    def ou_path(self, account_id: str) -> tuple[str, ...]:
+        """The account's OU path (root first) as the Organization's walk read it; () when unknown."""
+        return self.membership.ou_path(account_id) if self.membership is not None else ()
+
+    def current_policy(self) -> Policy:
+        """The network team's policy; without a document, the parameters' one-rule policy."""
+        if self.policy is not None:
+            return self.policy
+        from peering_autopilot.policy import from_parameters
+
+        return from_parameters(self.allowed_peer_cidrs)
+
+    def ranges_of(self, account_id: str) -> PeerCidrPolicy:
+        """The address ranges the account's VPCs may bring (the policy's, by account and OU): a block
+        outside them is never accepted, routed or allowed anywhere. One answer for every step."""
+        if self.policy is None:
+            return self.allowed_peer_cidrs
+        return self.policy.ranges_of(account_id, self.ou_path(account_id))
+
+    @property
+    def peer_ranges(self) -> Ranges:
+        """`ranges_of` as the judges take it (`Ranges.of`)."""
+        return self.allowed_peer_cidrs if self.policy is None else _SettingsRanges(self)
 
     def is_managed_region(self, region: str) -> bool:
         return region in self.managed_regions
@@ -217,6 +279,15 @@ class Settings:
             raise SettingsError(f"RECORD_BACKLOG_URL is not an SQS queue URL: {backlog!r}")
         retention = _int(env, "HISTORY_RETENTION_DAYS", 400, 1, 3650)
         budgets = budget_limits(env)
+        from peering_autopilot.organization import parse_units
+
+        units = parse_units(env.get("MANAGED_OU_IDS", ""))
+        org_role = env.get("ORGANIZATIONS_ROLE_ARN", "").strip()
+        if org_role and not ROLE_ARN.fullmatch(org_role):
+            raise SettingsError(f"ORGANIZATIONS_ROLE_ARN is not an IAM role ARN: {org_role!r}")
+        policy_parameter = env.get("POLICY_PARAMETER_NAME", "").strip()
+        if policy_parameter and not SSM_PARAMETER_NAME.fullmatch(policy_parameter):
+            raise SettingsError(f"POLICY_PARAMETER_NAME is not an SSM parameter name: {policy_parameter!r}")
 
         return cls(
             hub_account_id=hub_account,
@@ -239,7 +310,17 @@ class Settings:
             record_backlog_url=backlog,
             history_retention_days=retention,
             budgets=budgets,
+            managed_units=units,
+            organizations_role_arn=org_role,
+            policy_parameter=policy_parameter,
         )
+
+
+class _SettingsRanges(NamedTuple):
+    settings: Settings
+
+    def of(self, account_id: str) -> PeerCidrPolicy:
+        return self.settings.ranges_of(account_id)
 
 
 # The budgets' variables, the template parameter each comes from, and its bounds (template.yaml

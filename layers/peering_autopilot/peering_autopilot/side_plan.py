@@ -58,7 +58,7 @@ from peering_autopilot.routes import (
     routes_through,
 )
 from peering_autopilot.security_groups import GroupPlan, Rule, own_rules, plan_group
-from peering_autopilot.settings import BudgetLimits, PeerCidrPolicy
+from peering_autopilot.settings import BudgetLimits, Ranges
 from peering_autopilot.side_options import DnsPlan, name_needed, peering_name, plan_dns, vpc_label
 
 NOTHING = "nothing"
@@ -288,7 +288,7 @@ def held_words(conflict: RouteConflict) -> str:
 
 def plan_side(
     facts: SideFacts,
-    policy: PeerCidrPolicy,
+    policy: Ranges,
     now: float,
     read_peer: Callable[[], Vpc | None] | None = None,
     read_owned: Callable[[], Owned] | None = None,
@@ -326,14 +326,14 @@ def plan_side(
     return plan
 
 
-def _plan(
-    facts: SideFacts, policy: PeerCidrPolicy, now: float, limits: BudgetLimits = budgets.DEFAULT_LIMITS
-) -> SidePlan:
+def _plan(facts: SideFacts, policy: Ranges, now: float, limits: BudgetLimits = budgets.DEFAULT_LIMITS) -> SidePlan:
     own, peer, view = facts.own, facts.peer, facts.view
     own_cidrs = own.cidrs.union(facts.vpc.cidrs)
     peer_cidrs = peer.cidrs.union(facts.peer_vpc.cidrs) if facts.peer_vpc else peer.cidrs
     # IPv6 routes and rules only make sense when both VPCs speak IPv6.
-    wanted, refused = peer_destinations(own_cidrs, peer_cidrs, policy, bool(own_cidrs.ipv6 and peer_cidrs.ipv6))
+    wanted, refused = peer_destinations(
+        own_cidrs, peer_cidrs, policy.of(peer.account_id), bool(own_cidrs.ipv6 and peer_cidrs.ipv6)
+    )
     pid = view.peering_id
     # Taking a route away needs proof the peer gave the block up: its VPC as its own account reads it.
     owned = facts.owned

@@ -57,7 +57,7 @@ from peering_autopilot.record import Owned, PeeringRecord
 from peering_autopilot.recorder import RecordReads
 from peering_autopilot.routes import peerings_routed
 from peering_autopilot.security_groups import peerings_opened
-from peering_autopilot.settings import DEFAULT_BUDGETS, BudgetLimits, PeerCidrPolicy
+from peering_autopilot.settings import DEFAULT_BUDGETS, BudgetLimits, Ranges
 from peering_autopilot.side_plan import SideFacts, acceptance_due, leftovers, plan_side, settle_intents
 from peering_autopilot.triggers import ScheduledSweep, VpcHint
 
@@ -207,7 +207,7 @@ def sweep(ctx: Context, outcome: Outcome = Outcome.SWEPT, subject: str = "sweep"
         places,
         lambda ec2: find_work(
             ec2,
-            settings.allowed_peer_cidrs,
+            settings.peer_ranges,
             ctx.now(),
             seen=seen,
             read_vpc=read_vpc,
@@ -220,7 +220,7 @@ def sweep(ctx: Context, outcome: Outcome = Outcome.SWEPT, subject: str = "sweep"
     )
     report.adopted = adoption.finish()
     report.record_problems += records.unreadable()
-    report.groups = group_plan(seen, settings.peering_quota, settings.allowed_peer_cidrs, settings.mesh_threshold)
+    report.groups = group_plan(seen, settings.peering_quota, settings.peer_ranges, settings.mesh_threshold)
     if report.groups is not None and outcome is Outcome.GROUP_CHANGE:
         # A tag change plans what concerns its VPC: each end of a pair plans it once, not each tag.
         report.groups = report.groups.involving(subject)
@@ -280,7 +280,7 @@ def sweep_vpc(hint: VpcHint, ctx: Context) -> SweepReport:
         [(hint.account_id, hint.region)],
         lambda ec2: find_work(
             ec2,
-            settings.allowed_peer_cidrs,
+            settings.peer_ranges,
             ctx.now(),
             only_vpc=hint.vpc_id,
             reconsider=True,
@@ -334,7 +334,7 @@ def _once(item: Work) -> tuple[str, ...]:
 
 def find_work(
     ec2: Ec2Gateway,
-    policy: PeerCidrPolicy,
+    policy: Ranges,
     now: float,
     only_vpc: str | None = None,
     reconsider: bool = False,
@@ -404,7 +404,7 @@ def _judge(
     read: PlaceRead,
     peer_vpcs: PeerVpcs,
     reconsider: bool,
-    policy: PeerCidrPolicy,
+    policy: Ranges,
     now: float,
     read_record: Callable[[str], PeeringRecord] | None = None,
     read_gone: Callable[[set[tuple[str, str]]], frozenset[str]] | None = None,

@@ -42,7 +42,7 @@ from peering_autopilot.permissions import actions_of
 from peering_autopilot.probe import Direction, Endpoint, SideSnapshot, describe_traffic, evaluate
 from peering_autopilot.reachability import AnalyzerResult
 from peering_autopilot.results import StepResult
-from peering_autopilot.settings import DEFAULT_BUDGETS, BudgetLimits, PeerCidrPolicy
+from peering_autopilot.settings import DEFAULT_BUDGETS, BudgetLimits, Ranges
 from peering_autopilot.side_plan import ROUTED_ELSEWHERE, SideFacts, kept_out_subnets, plan_side
 from peering_autopilot.sides import Side, managed_place, open_sides
 from peering_autopilot.status import HELD, NOT_ACTIVE, VERIFIED, peering_seen_by, retag, status_of
@@ -212,9 +212,7 @@ def diagnose(hint: PeeringHint, ctx: Context) -> tuple[Diagnosis, list[Side]]:
         return diagnosis, sides
 
     a, b = (snapshot(side) for side in sides)
-    _check_route_coverage(
-        diagnosis, sides, (a, b), settings.allowed_peer_cidrs, ctx.now(), settings.budgets, ctx.quotas
-    )
+    _check_route_coverage(diagnosis, sides, (a, b), settings.peer_ranges, ctx.now(), settings.budgets, ctx.quotas)
     for source, destination in ((a, b), (b, a)):
         traffic = destination.traffic_in()
         result = DirectionResult(evaluate(peering.peering_id, peering.status, source, destination, traffic))
@@ -239,7 +237,7 @@ def _check_route_coverage(
     diagnosis: Diagnosis,
     sides: Sequence[Side],
     snapshots: Sequence[SideSnapshot],
-    policy: PeerCidrPolicy,
+    policy: Ranges,
     now: float,
     limits: BudgetLimits = DEFAULT_BUDGETS,
     quotas: QuotaReaders | None = None,

@@ -1,0 +1,89 @@
+"""Which accounts the hub manages, and where each sits in the Organization. Pure: the gateway
+(`aws/organizations.py`) reads AWS Organizations; this module answers questions about what it read.
+
+The hub's parameters name the scope: explicit accounts (`ApprovedAccountIds`), and OUs or the
+Organization's root (`ManagedOrganizationalUnitIds`: `ou-…`, nested OUs included, or `r-…` for the
+whole Organization). An account is managed when it is the hub's, named explicitly, or ACTIVE in the
+Organization under one of the named OUs (at any depth). Its OU path (root first, its parent last) is
+what the policy's rules and ranges match OUs against.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+
+from peering_autopilot.errors import SettingsError
+
+OU_ID = re.compile(r"ou-[0-9a-z]{4,32}-[0-9a-z]{8,32}", re.ASCII)
+ROOT_ID = re.compile(r"r-[0-9a-z]{4,32}", re.ASCII)
+ACCOUNT_ID = re.compile(r"[0-9]{12}", re.ASCII)
+
+
+def parse_units(text: str, name: str = "MANAGED_OU_IDS") -> frozenset[str]:
+    """A comma list of OU ids (`ou-…`) or root ids (`r-…`); anything else names the variable."""
+    items = [item.strip() for item in text.split(",") if item.strip()]
+    bad = [item for item in items if not (OU_ID.fullmatch(item) or ROOT_ID.fullmatch(item))]
+    if bad:
+        raise SettingsError(f"{name} holds values that are not OU ids (ou-…) or a root id (r-…): {bad}")
+    return frozenset(items)
+
+
+@dataclass(frozen=True)
+class OrgSnapshot:
+    """What one walk of the Organization read: each ACTIVE account under the walked units with its
+    OU path (the root first, the account's parent last), and when. `complete` is False when a part
+    of the walk failed: then nothing may be dropped on its word (an account it missed is not gone)."""
+
+    paths: Mapping[str, tuple[str, ...]] = field(default_factory=lambda: MappingProxyType({}))
+    read_at: float = 0.0
+    complete: bool = True
+    units: frozenset[str] = frozenset()  # the units walked (the scope's)
+
+    def accounts(self) -> frozenset[str]:
+        return frozenset(self.paths)
+
+
+@dataclass(frozen=True)
+class Membership:
+    """The managed accounts and their OU paths, as the hub knows them now: the explicit list (its
+    accounts have no known path unless the walk read one) and the Organization's snapshot."""
+
+    hub_account_id: str
+    explicit: frozenset[str] = frozenset()
+    units: frozenset[str] = frozenset()
+    paths: Mapping[str, tuple[str, ...]] = field(default_factory=lambda: MappingProxyType({}))
+
+    def is_managed(self, account_id: str) -> bool:
+        if account_id == self.hub_account_id or account_id in self.explicit:
+            return True
+        path = self.paths.get(account_id)
+        return path is not None and any(unit in self.units for unit in path)
+
+    def ou_path(self, account_id: str) -> tuple[str, ...]:
+        """The account's OU path, root first; () when the Organization was not read for it."""
+        return self.paths.get(account_id, ())
+
+    def accounts(self) -> frozenset[str]:
+        """Every managed account: the hub's, the explicit ones, and the walk's under a managed unit."""
+        walked = {a for a, path in self.paths.items() if any(u in self.units for u in path)}
+        return frozenset({self.hub_account_id, *self.explicit, *walked})
+
+    @classmethod
+    def of(
+        cls, hub_account_id: str, explicit: Iterable[str], units: Iterable[str], snapshot: OrgSnapshot | None
+    ) -> Membership:
+        paths = MappingProxyType(dict(snapshot.paths)) if snapshot is not None else MappingProxyType({})
+        return cls(hub_account_id, frozenset(explicit), frozenset(units), paths)
+
+
+def membership_changes(
+    before: Mapping[str, tuple[str, ...]], after: OrgSnapshot
+) -> tuple[dict[str, tuple[str, ...]], list[str]]:
+    """What a new walk changes in the cached paths: accounts to write (new or moved) and accounts
+    to drop (gone from the walk). An incomplete walk drops nothing."""
+    written = {a: p for a, p in after.paths.items() if before.get(a) != p}
+    dropped = [] if not after.complete else sorted(set(before) - set(after.paths))
+    return written, dropped
