@@ -29,6 +29,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from peering_autopilot import triggers
+from peering_autopilot.authority import with_authority
 from peering_autopilot.context import Context
 from peering_autopilot.errors import InvalidEventError, PeeringNotFoundError, RoleAssumptionError, VpcNotFoundError
 from peering_autopilot.runtime import runtime
@@ -111,6 +112,7 @@ class LambdaFunction[H: Hint, R: Result]:
             return {"status": "ignored", "reason": reason}
         function = os.environ.get("AWS_LAMBDA_FUNCTION_NAME", "")
         context = dataclasses.replace(context, origin=triggers.origin(event, function))
+        context = with_authority(context)  # who is managed, what the policy says: now
         try:
             result = self.step(hint, context)
         except FINAL_FAULTS as e:
