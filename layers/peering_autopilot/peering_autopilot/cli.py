@@ -261,7 +261,7 @@ def run_status(args: argparse.Namespace) -> int:
     # What the record holds of each peering (one Query each, only where something would be removed
     # or withdrawn); without the record nothing counts as the autopilot's, as in the functions.
     read_record = RecordReads(recorder) if recorder is not None else None
-    groups = places.group_plan(reads, quota, policy, threshold)
+    groups = places.group_plan(reads, quota, settings.peer_ranges, threshold, settings.group_refusal)
     if groups is not None:
         withdraw_only_recorded(groups, read_record or _record_not_read)
     gone: dict[places.Place, places.GoneRead] = {}  # each place's blackhole targets read once

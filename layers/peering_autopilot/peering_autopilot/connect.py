@@ -167,6 +167,10 @@ def _request(
             tag = vpc.tags.get(GROUP_TAG)
             state = "not opted in" if not vpc.opted_in else f"its {GROUP_TAG} is {tag!r}"
             return skipped(f"{vpc.vpc_id} is no longer in group {hint.group!r}: {state}")
+    for vpc in (requester, accepter):
+        refusal = settings.group_refusal(hint.group, vpc.account_id)
+        if refusal:
+            return skipped(f"{vpc.vpc_id} may not join group {hint.group!r}: {refusal}")
     if vpc_key(requester) > vpc_key(accepter):
         return skipped(f"{requester.vpc_id} does not sort first of the pair: the other VPC requests")
     problem = pair_problem(requester, accepter, settings.peer_ranges)

@@ -18,6 +18,11 @@ opted in and with readable group tags, share no group any more; the tag is anyon
 the sweep withdraws only the candidates the autopilot's record holds as its own, and keeps the
 others back with the reason (`GroupPlan.keep`). Nothing else is ever withdrawn.
 
+Who may join a group is the network team's word, not the tag's: with a policy document, a VPC whose
+account the policy's `groups` does not admit to a group gains nothing from naming it (`admission`,
+`Settings.group_refusal`), and the plan says why (`GroupPlan.not_admitted`); a group peering the
+autopilot made between VPCs that no longer share an admitted group is withdrawn like any other.
+
 Tags are typed by people: a group tag with an entry that is not a valid name makes that VPC's
 membership unknown. It then gains no peering and loses none (never act on a guess).
 """
@@ -161,6 +166,7 @@ class GroupPlan:
     advice: list[Advice] = field(default_factory=list)
     unclear: list[str] = field(default_factory=list)  # VPCs whose group tag could not be read as names
     kept: list[Kept] = field(default_factory=list)  # candidate withdrawals left alone, and why
+    not_admitted: list[str] = field(default_factory=list)  # VPCs tagged into a group the policy keeps them out of
 
     def involving(self, vpc_id: str) -> GroupPlan:
         """The requests, withdrawals and skipped pairs of one VPC (the advice stays whole)."""
@@ -171,6 +177,7 @@ class GroupPlan:
             self.advice,
             [u for u in self.unclear if vpc_id in u],
             [k for k in self.kept if vpc_id in (k.peering.requester.vpc_id, k.peering.accepter.vpc_id)],
+            [n for n in self.not_admitted if vpc_id in n],
         )
 
     def keep(self, peering_id: str, code: str, reason: str) -> None:
@@ -189,6 +196,7 @@ class GroupPlan:
             "advice": [a.describe() for a in self.advice],
             "unclearTags": self.unclear,
             "kept": [k.describe() for k in self.kept],
+            "notAdmitted": self.not_admitted,
         }
 
 
@@ -203,6 +211,21 @@ def members_of(vpcs: Iterable[Vpc]) -> dict[str, Member]:
     return members
 
 
+def _admitted(
+    members: dict[str, Member], admission: Callable[[str, str], str] | None, plan: GroupPlan
+) -> dict[str, Member]:
+    """Each member with only the groups the policy admits its account to; the others noted in the plan."""
+    if admission is None:
+        return members
+    admitted = {}
+    for key, member in members.items():
+        refused = {name: admission(name, member.vpc.account_id) for name in sorted(member.groups)}
+        refused = {name: why for name, why in refused.items() if why}
+        plan.not_admitted += [f"{key} names group {name!r} and gains nothing: {why}" for name, why in refused.items()]
+        admitted[key] = Member(member.vpc, member.groups - refused.keys(), member.unclear)
+    return admitted
+
+
 def plan_groups(
     vpcs: Iterable[Vpc],
     peerings: Iterable[Peering],
@@ -210,13 +233,15 @@ def plan_groups(
     policy: Ranges,
     quota: int,
     mesh_threshold: int,
+    admission: Callable[[str, str], str] | None = None,
 ) -> GroupPlan:
     """The group work over everything read: `vpcs` the opted-in VPCs of the places read,
     `peerings` every peering seen there (each account's view, tags included), `routes_by_vpc`
-    their route tables by VPC id."""
+    their route tables by VPC id. `admission(group, account_id)`: why the account may not join the
+    group ("" when it may; None: any account may join any group)."""
     plan = GroupPlan()
     vpcs = list(vpcs)
-    members = members_of(vpcs)
+    members = _admitted(members_of(vpcs), admission, plan)
     plan.unclear = sorted(
         f"{m.key}: {GROUP_TAG} holds {', '.join(map(repr, m.unclear))}, not group names"
         for m in members.values()

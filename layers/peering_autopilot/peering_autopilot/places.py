@@ -202,7 +202,13 @@ def read_estate(aws: AwsAccess, places: Sequence[Place]) -> tuple[list[PlaceRead
     return for_each_place(aws, places, lambda ec2: read_place(ec2, LISTED_STATES, always_peerings=True), "status")
 
 
-def group_plan(reads: Sequence[PlaceRead], quota: int, policy: Ranges, threshold: int) -> GroupPlan | None:
+def group_plan(
+    reads: Sequence[PlaceRead],
+    quota: int,
+    policy: Ranges,
+    threshold: int,
+    admission: Callable[[str, str], str] | None = None,
+) -> GroupPlan | None:
     """The peering groups planned from what the places hold (the sweep acts on it, the status
     command shows it); None when no VPC is in a group and no group peering is left to withdraw."""
     vpcs = [v for r in reads for v in r.vpcs.values()]
@@ -210,7 +216,7 @@ def group_plan(reads: Sequence[PlaceRead], quota: int, policy: Ranges, threshold
     if not any(GROUP_TAG in v.tags for v in vpcs) and not any(CREATED_FOR_TAG in p.tags for p in peerings):
         return None
     tables = {vpc_id: list(t) for r in reads for vpc_id, t in r.tables.items()}
-    return plan_groups(vpcs, peerings, tables, policy, quota, threshold)
+    return plan_groups(vpcs, peerings, tables, policy, quota, threshold, admission)
 
 
 def by_vpc[T: (RouteTable, SecurityGroup)](resources: Iterable[T]) -> defaultdict[str, list[T]]:

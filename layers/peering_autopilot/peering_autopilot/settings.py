@@ -198,6 +198,13 @@ class Settings:
             return self.allowed_peer_cidrs
         return self.policy.ranges_of(account_id, self.ou_path(account_id))
 
+    def group_refusal(self, group: str, account_id: str) -> str:
+        """Why the account's VPCs may not join the group ("" when they may): the policy's `groups`;
+        without a document, any managed account may join any group."""
+        if self.policy is None:
+            return ""
+        return self.policy.group_member(group, account_id, self.ou_path(account_id))
+
     @property
     def peer_ranges(self) -> Ranges:
         """`ranges_of` as the judges take it (`Ranges.of`)."""

@@ -220,7 +220,9 @@ def sweep(ctx: Context, outcome: Outcome = Outcome.SWEPT, subject: str = "sweep"
     )
     report.adopted = adoption.finish()
     report.record_problems += records.unreadable()
-    report.groups = group_plan(seen, settings.peering_quota, settings.peer_ranges, settings.mesh_threshold)
+    report.groups = group_plan(
+        seen, settings.peering_quota, settings.peer_ranges, settings.mesh_threshold, settings.group_refusal
+    )
     if report.groups is not None and outcome is Outcome.GROUP_CHANGE:
         # A tag change plans what concerns its VPC: each end of a pair plans it once, not each tag.
         report.groups = report.groups.involving(subject)
