@@ -33,7 +33,15 @@ BOTH_ACCOUNTS = f"{HUB},{MEMBER}"
 SCP_DENY = "You are not authorized to perform this operation (explicit deny in a service control policy)"
 
 # VPC-A is tagged into groups no other VPC is in: nothing to request, nothing skipped, no advice.
-ALONE_IN_ITS_GROUPS = {"requests": [], "withdrawals": [], "skipped": [], "advice": [], "unclearTags": [], "kept": []}
+ALONE_IN_ITS_GROUPS = {
+    "requests": [],
+    "withdrawals": [],
+    "skipped": [],
+    "advice": [],
+    "unclearTags": [],
+    "kept": [],
+    "notAdmitted": [],
+}
 
 
 def status(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, dict[str, Any]]:
