@@ -28,7 +28,7 @@ from peering_autopilot.aws.ec2 import Ec2Gateway
 from peering_autopilot.aws.eventbridge import EventPublisher
 from peering_autopilot.aws.network_insights import NetworkInsightsGateway
 from peering_autopilot.aws.sns import Notifier
-from peering_autopilot.aws.ssm import SsmGateway
+from peering_autopilot.aws.ssm import ParameterStore, SsmGateway
 from peering_autopilot.errors import RoleAssumptionError
 from peering_autopilot.permissions import needs
 from peering_autopilot.settings import Settings
@@ -95,6 +95,12 @@ class AwsAccess:
         from peering_autopilot.aws.service_quotas import ServiceQuotasGateway
 
         return ServiceQuotasGateway(self._client(account_id, "service-quotas", region), account_id, region)
+
+    def parameters(self) -> ParameterStore:
+        """Parameter Store in the hub's account and region (the policy document)."""
+        region = self._settings.hub_region
+        client = self._client(self._settings.hub_account_id, "ssm", region)
+        return ParameterStore(client, f"account {self._settings.hub_account_id} region {region}")
 
     def publisher(self) -> EventPublisher:
         client = self._client(self._settings.hub_account_id, "events", self._settings.hub_region)
