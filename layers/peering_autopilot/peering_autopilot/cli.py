@@ -11,6 +11,7 @@ options or no identity.
 the hub), read with the operator's credentials or the hub's record reader role (`--role-arn`);
 `--verify` checks the hash chain. Exit status: 0 read (and intact), 1 the chain is broken, 2 the
 record could not be read or bad options.
+`peering-autopilot policy check|test|explain|deploy`: the network team's policy (`policy_tools`).
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from collections.abc import Sequence
 from typing import Any
 from urllib.parse import urlsplit
 
-from peering_autopilot import estate, places
+from peering_autopilot import estate, places, policy_tools
 from peering_autopilot.aws.service_quotas import QuotaReaders
 from peering_autopilot.aws.sessions import AwsAccess, assumed_session, caller_account, operator_session, record_reader
 from peering_autopilot.context import Context
@@ -114,6 +115,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     status.add_argument("--endpoint-url", default=None, help="talk to this endpoint (an emulator) instead of AWS")
     status.add_argument("--json", action="store_true", help="print the table as JSON")
+    status.add_argument(
+        "--with-vpcs",
+        action="store_true",
+        help="with --json, also list the opted-in VPCs with their blocks and tags (for `policy explain --status-json`)",
+    )
     history = commands.add_parser("history", help="a peering's timeline, from the autopilot's record")
     history.add_argument("peering_id", help="the peering, pcx-…")
     history.add_argument(
@@ -132,8 +138,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     history.add_argument(
         "--verify", action="store_true", help="check the hash chain: exit 0 intact, 1 broken (says where)"
     )
+    policy_tools.add_commands(commands)
     args = parser.parse_args(argv)
-    runs = {"doctor": run_doctor, "status": run_status, "history": run_history}
+    runs = {"doctor": run_doctor, "status": run_status, "history": run_history, "policy": policy_tools.run_policy}
     return runs[args.command](args)
 
 
@@ -281,6 +288,7 @@ def run_status(args: argparse.Namespace) -> int:
         unread,
         groups,
         record_read=read_record is not None,
+        vpcs=[v for r in reads for v in r.vpcs.values()] if args.with_vpcs else None,
     )
     if args.record_table:
         report.decisions, report.record_not_read = _last_decisions(recorder, report.peerings, record_problem)
