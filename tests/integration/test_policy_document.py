@@ -14,6 +14,7 @@ import pytest
 
 from autopilot_local.harness import LocalAutopilot, LocalCloud
 from autopilot_local.template import SCHEDULE
+from peering_autopilot import cli
 from tests.support.world import (
     HUB,
     MEMBER,
@@ -185,7 +186,7 @@ def test_the_freeze_window_rejects_inside_it_and_the_next_rule_applies_outside(
 
 
 def test_a_block_outside_its_owners_ranges_is_never_accepted_nor_routed(
-    cloud: LocalCloud, autopilot_factory: Any
+    cloud: LocalCloud, autopilot_factory: Any, capsys: pytest.CaptureFixture[str]
 ) -> None:
     # GIVEN the member may bring only 10.64.0.0/16, and its VPC is 10.1.0.0/16
     deploy_policy(
@@ -225,6 +226,13 @@ def test_a_block_outside_its_owners_ranges_is_never_accepted_nor_routed(
         in deliveries[1].result["report"]
     )
     assert all(routes == set() for routes in peering_routes(cloud, hub, declined).values())
+
+    # and the status command, judging with the deployed policy as the hub does, says so too
+    capsys.readouterr()
+    argv = ["status", "--accounts", f"{HUB},{MEMBER}", "--regions", REGION, "--json"]
+    assert cli.main([*argv, "--policy-parameter-name", PARAMETER]) == 0
+    [row] = json.loads(capsys.readouterr().out)["peerings"]
+    assert (row["peeringId"], row["accepter"]["missing"]) == (declined, "1 peer block refused")
 
 
 def test_every_function_reads_the_deployed_policy(cloud: LocalCloud, autopilot_factory: Any) -> None:

@@ -299,3 +299,15 @@ def test_a_large_document_goes_to_the_advanced_tier(
 def test_deploy_refuses_a_name_the_template_would_not_grant(name: str, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["policy", "deploy", str(EXAMPLE), "--parameter-name", name]) == 2
     assert f"--parameter-name {name!r} is not the hub's PolicyParameterName" in capsys.readouterr().err
+
+
+def test_status_refuses_a_policy_it_cannot_use_naming_the_fault(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], mocked_aws: None
+) -> None:
+    path = write(tmp_path, "policy.yaml", "version: 1\nrules: [{name: a}]\n")
+    assert main(["status", "--regions", "us-east-1", "--policy", path]) == 2
+    assert capsys.readouterr().err == (
+        f"error: {path}: rules[0] 'a': field 'outcome': required (accept, ask or reject)\n"
+    )
+    assert main(["status", "--regions", "us-east-1", "--policy-parameter-name", "/nope"]) == 2
+    assert capsys.readouterr().err == "error: no parameter /nope in region us-east-1\n"

@@ -114,6 +114,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         help=RECORD_ROLE_HELP,
     )
     status.add_argument("--endpoint-url", default=None, help="talk to this endpoint (an emulator) instead of AWS")
+    status_policy = status.add_mutually_exclusive_group()
+    status_policy.add_argument(
+        "--policy",
+        default=None,
+        help="the network team's policy, a file: judge each side's blocks by its owner's ranges as the hub does",
+    )
+    status_policy.add_argument(
+        "--policy-parameter-name",
+        default=None,
+        help="the same, from the hub's deployed policy (its PolicyParameterName, in your session's region)",
+    )
     status.add_argument("--json", action="store_true", help="print the table as JSON")
     status.add_argument(
         "--with-vpcs",
@@ -243,6 +254,11 @@ def run_status(args: argparse.Namespace) -> int:
         print(f"error: cannot tell which account your credentials belong to: {e}", file=sys.stderr)
         return 2
     accounts = accounts or [account]
+    try:
+        document = policy_tools.policy_option(args.policy, args.policy_parameter_name, policy, session)
+    except policy_tools.PolicyOptionError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
     # The caller's account acts as the hub: the other listed accounts are read through the member role.
     settings = Settings(
         hub_account_id=account,
@@ -253,7 +269,9 @@ def run_status(args: argparse.Namespace) -> int:
         event_bus_name="unused",
         allowed_peer_cidrs=policy,
         budgets=limits,
+        policy=document,
     )
+    ranges = settings.peer_ranges  # AllowedPeerCidrs, or the document's ranges by account
     where = [(a, r) for a in accounts for r in regions]
     aws = AwsAccess(settings, session)
     quotas = QuotaReaders(aws.service_quotas)  # read only where a budget's default would be passed
@@ -268,7 +286,7 @@ def run_status(args: argparse.Namespace) -> int:
     # What the record holds of each peering (one Query each, only where something would be removed
     # or withdrawn); without the record nothing counts as the autopilot's, as in the functions.
     read_record = RecordReads(recorder) if recorder is not None else None
-    groups = places.group_plan(reads, quota, policy, threshold)
+    groups = places.group_plan(reads, quota, ranges, threshold)
     if groups is not None:
         withdraw_only_recorded(groups, read_record or _record_not_read)
     gone: dict[places.Place, places.GoneRead] = {}  # each place's blackhole targets read once
@@ -277,7 +295,7 @@ def run_status(args: argparse.Namespace) -> int:
         estate.survey(
             reads,
             quota,
-            policy,
+            ranges,
             time.time(),
             places.PeerVpcs(reads, places.vpc_reader(aws, settings)),
             read_record,

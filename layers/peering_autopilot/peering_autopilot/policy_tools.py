@@ -420,12 +420,34 @@ def _explain_policy(args: argparse.Namespace, ranges: PeerCidrPolicy) -> Policy:
     if args.policy:
         return parse(read_document(args.policy), ranges, source=args.policy)
     if args.parameter_name:
-        session = operator_session(args.region, args.profile)
-        stored = parameter_store(session).read(args.parameter_name)
-        if stored is None:
-            raise FileFault(f"no parameter {args.parameter_name} in region {session.region_name}")
-        return from_json(stored.value, ranges, source=f"parameter {stored.name} version {stored.version}")
+        return _deployed(operator_session(args.region, args.profile), args.parameter_name, ranges)
     return from_parameters(ranges)
+
+
+def _deployed(session: Any, name: str, ranges: PeerCidrPolicy) -> Policy:
+    stored = parameter_store(session).read(name)
+    if stored is None:
+        raise FileFault(f"no parameter {name} in region {session.region_name}")
+    return from_json(stored.value, ranges, source=f"parameter {stored.name} version {stored.version}")
+
+
+class PolicyOptionError(Exception):
+    """A policy option (`status --policy`, `--policy-parameter-name`) that cannot be used."""
+
+
+def policy_option(path: str | None, parameter: str | None, ranges: PeerCidrPolicy, session: Any) -> Policy | None:
+    """The document a command's option names (a file, or the deployed parameter read with
+    `session`); None when none is named. Raises PolicyOptionError saying every fault."""
+    try:
+        if path:
+            return parse(read_document(path), ranges, source=path)
+        if parameter:
+            return _deployed(session, parameter, ranges)
+    except PolicyError as e:
+        raise PolicyOptionError(f"{e.source}: " + "; ".join(e.problems)) from None
+    except (FileFault, AutopilotError) as e:
+        raise PolicyOptionError(str(e)) from None
+    return None
 
 
 def _found_in_status(path: str, sides: Sequence[Side]) -> dict[Side, Found]:
