@@ -311,3 +311,37 @@ def test_status_refuses_a_policy_it_cannot_use_naming_the_fault(
     )
     assert main(["status", "--regions", "us-east-1", "--policy-parameter-name", "/nope"]) == 2
     assert capsys.readouterr().err == "error: no parameter /nope in region us-east-1\n"
+
+
+def test_explain_reads_the_live_vpcs_and_the_deployed_policy(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], mocked_aws: None
+) -> None:
+    # GIVEN the deployed document and two VPCs of the operator's own account
+    policy = write(tmp_path, "policy.yaml", GOOD)
+    assert main(["policy", "deploy", policy, "--parameter-name", "/pa/policy", "--region", "us-east-1"]) == 0
+    ec2 = boto3.client("ec2", region_name="us-east-1")
+    ids = []
+    for cidr, env in (("10.1.0.0/16", "prod"), ("10.2.0.0/16", "dev")):
+        vpc = ec2.create_vpc(CidrBlock=cidr)["Vpc"]["VpcId"]
+        ec2.create_tags(Resources=[vpc], Tags=[{"Key": "env", "Value": env}])
+        ids.append(vpc)
+    capsys.readouterr()
+
+    # WHEN explained against the live estate
+    argv = [
+        "policy",
+        "explain",
+        "--from",
+        f"123456789012/us-east-1/{ids[0]}",
+        "--to",
+        f"123456789012/us-east-1/{ids[1]}",
+    ]
+    assert main([*argv, "--parameter-name", "/pa/policy", "--region", "us-east-1", "--at", "2026-11-01T00:00:00Z"]) == 0
+
+    # THEN the tags and blocks are EC2's, the policy the parameter's version
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == "Policy: parameter /pa/policy version 1; at " + lines[0].split("; at ")[1]
+    assert "  tags: env=dev" in lines
+    assert "  blocks: 10.2.0.0/16" in lines
+    assert "  2. prod-with-prod: accepter: VPC " + ids[1] + " has env='dev', not env='prod'" in lines
+    assert lines[-1] == "Outcome: reject (rule 'defaults')"
