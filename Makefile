@@ -13,7 +13,7 @@ TEMPLATES := template.yaml member/template.yaml
 .DEFAULT_GOAL := help
 
 .PHONY: help demo test lint typecheck imports templates build pytest clean coldstart calls peering-calls group-calls scale \
-	emulator invoke member-stackset write-budget checkov parliament
+	emulator invoke member-stackset write-budget checkov parliament policy-check policy-deploy
 
 $(STAMP): requirements-dev.txt constraints.txt pyproject.toml
 	@py=$$(scripts/find-python) && echo "creating $(VENV) with $$py" && "$$py" -m venv $(VENV)
@@ -123,6 +123,20 @@ member-stackset: $(STAMP) ## the StackSet commands for the members, from the hub
 	@test -n "$(OU)" || { echo "usage: make member-stackset OU=ou-abcd-12345678 [HUB_STACK=peering-autopilot] [REGION=us-east-1] [CALL_AS=DELEGATED_ADMIN]" >&2; exit 2; }
 	@$(BIN)/python -m autopilot_local.deploy $(foreach ou,$(OU),--org-unit $(ou)) --hub-stack $(or $(HUB_STACK),peering-autopilot) \
 		$(if $(REGION),--region $(REGION)) --call-as $(or $(CALL_AS),SELF)
+
+# The network team's policy (README "Policy"): checked as the functions check it at load, by this
+# checkout's command.
+POLICY_CLI := PYTHONPATH=$(CURDIR)/layers/peering_autopilot $(BIN)/python -m peering_autopilot.cli policy
+policy-check: $(STAMP) ## validate a policy document: POLICY=<file> [CASES=<file>: also its expected outcomes]
+	@test -n "$(POLICY)" || { echo "usage: make policy-check POLICY=examples/policy.yaml [CASES=examples/policy-cases.yaml]" >&2; exit 2; }
+	$(POLICY_CLI) check $(POLICY)
+	$(if $(CASES),$(POLICY_CLI) test $(POLICY) $(CASES))
+
+# Checked first (nothing written on any fault), then stored with your credentials, a new version.
+policy-deploy: $(STAMP) ## check and store a policy: POLICY=<file> [PARAMETER=/peering-autopilot/policy PROFILE= REGION=]
+	@test -n "$(POLICY)" || { echo "usage: make policy-deploy POLICY=examples/policy.yaml [PARAMETER=/peering-autopilot/policy] [PROFILE=…] [REGION=…]" >&2; exit 2; }
+	$(POLICY_CLI) deploy $(POLICY) --parameter-name $(or $(PARAMETER),/peering-autopilot/policy) \
+		$(if $(PROFILE),--profile $(PROFILE)) $(if $(REGION),--region $(REGION))
 
 clean: ## remove the build and the venv
 	rm -rf .aws-sam $(VENV) $(CHECKOV_VENV) $(PARLIAMENT_VENV)

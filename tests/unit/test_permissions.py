@@ -45,6 +45,10 @@ def _function_statements(logical_id: str) -> list[dict[str, Any]]:
     return [s for policy in policies for s in policy["Statement"]]
 
 
+# Actions the functions take only in the hub's account: the policy document's parameter.
+HUB_ONLY = {"ssm:GetParameter"}
+
+
 # Each hub function's role in the other managed accounts (member/template.yaml), and its name there.
 MEMBER_ROLES = {
     "AcceptPeeringFunction": ("AccepterRole", "accepter"),
@@ -91,7 +95,9 @@ def test_the_member_template_has_one_role_for_each_function_and_no_other_the_hub
 @pytest.mark.parametrize("function", sorted(FUNCTIONS))
 def test_each_member_role_grants_what_its_function_calls_in_member_accounts_and_nothing_more(function: str) -> None:
     role, _ = MEMBER_ROLES[function]
-    in_members = {a for a in FUNCTIONS[function] if a.startswith(("ec2:", "ssm:", "cloudtrail:", "servicequotas:"))}
+    in_members = {
+        a for a in FUNCTIONS[function] if a.startswith(("ec2:", "ssm:", "cloudtrail:", "servicequotas:"))
+    } - HUB_ONLY
     assert _actions(_member_statements(role)) == in_members
 
 
@@ -283,3 +289,27 @@ def test_history_is_append_only_for_every_function(function: str) -> None:
     assert deny["Condition"] == {"ForAnyValue:StringLike": {"dynamodb:LeadingKeys": ["history#*"]}}
     writes = [s for s in statements if s["Effect"] == "Allow" and any(a.startswith("dynamodb:") for a in s["Action"])]
     assert all(s["Resource"] == {"Fn::GetAtt": ["RecordTable", "Arn"]} for s in writes)
+
+
+@pytest.mark.parametrize("function", sorted(FUNCTIONS))
+def test_every_function_reads_the_policy_parameter_and_nothing_else_in_parameter_store(function: str) -> None:
+    granting = [s for s in _function_statements(function) if "ssm:GetParameter" in _actions([s])]
+    assert [s["Sid"] for s in granting] == ["ReadThePolicy"]
+    [statement] = granting
+    assert statement["Action"] == "ssm:GetParameter"
+    named = Stack(
+        PROJECT / "template.yaml", {"PolicyParameterName": "/network/peering-policy"}, "123456789012", "eu-west-1"
+    )
+    none = Stack(PROJECT / "template.yaml", {}, "123456789012", "eu-west-1")
+    assert named.resolve(statement["Resource"]) == "arn:aws:ssm:eu-west-1:123456789012:parameter/network/peering-policy"
+    # no document: a name `policy deploy` never writes (the template's pattern wants a leading /
+    # and the deploy command refuses this one), so nothing is readable
+    assert none.resolve(statement["Resource"]) == (
+        "arn:aws:ssm:eu-west-1:123456789012:parameter/peering-autopilot-no-policy"
+    )
+    variables = HUB["Globals"]["Function"]["Environment"]["Variables"]
+    assert variables["POLICY_PARAMETER_NAME"] == {"Ref": "PolicyParameterName"}
+    pattern = HUB["Parameters"]["PolicyParameterName"]["AllowedPattern"]
+    assert re.fullmatch(pattern, "") and re.fullmatch(pattern, "/network/peering-policy")
+    assert not re.fullmatch(pattern, "network/peering-policy")  # the ARN above needs the leading /
+    assert not re.fullmatch(pattern, "/a/*")

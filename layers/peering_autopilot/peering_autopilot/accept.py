@@ -12,6 +12,7 @@ from peering_autopilot.aws.dynamodb import BacklogQueue, RecordStore
 from peering_autopilot.aws.ec2 import Ec2Gateway
 from peering_autopilot.aws.eventbridge import EventPublisher
 from peering_autopilot.aws.sessions import AwsAccess
+from peering_autopilot.aws.ssm import ParameterStore
 from peering_autopilot.context import Context
 from peering_autopilot.decision import RETRY_TAG, Decision, decide, next_retry
 from peering_autopilot.events import PeeringAccepted, PeeringDecision, PeeringDeclined, PeeringRejected
@@ -29,6 +30,7 @@ logger = logging.getLogger(__name__)
 
 IAM_ACTIONS = actions_of(
     AwsAccess.session_for,
+    ParameterStore.read,  # the policy (authority.load_policy, before the step)
     Ec2Gateway.find_peering,
     Ec2Gateway.get_vpc,
     Ec2Gateway.route_tables,

@@ -15,6 +15,7 @@ from peering_autopilot.aws.dynamodb import BacklogQueue, RecordStore
 from peering_autopilot.aws.ec2 import Ec2Gateway
 from peering_autopilot.aws.eventbridge import EventPublisher
 from peering_autopilot.aws.sessions import AwsAccess
+from peering_autopilot.aws.ssm import ParameterStore
 from peering_autopilot.context import Context
 from peering_autopilot.events import PeeringCleanedUp
 from peering_autopilot.model import ROUTES_TAG, RouteTable, SecurityGroup
@@ -30,6 +31,7 @@ from peering_autopilot.triggers import PeeringHint
 
 IAM_ACTIONS = actions_of(
     AwsAccess.session_for,
+    ParameterStore.read,  # the policy (authority.load_policy, before the step)
     Ec2Gateway.find_peering,
     Ec2Gateway.get_vpc,
     Ec2Gateway.opted_in_vpcs,

@@ -11,6 +11,7 @@ options or no identity.
 the hub), read with the operator's credentials or the hub's record reader role (`--role-arn`);
 `--verify` checks the hash chain. Exit status: 0 read (and intact), 1 the chain is broken, 2 the
 record could not be read or bad options.
+`peering-autopilot policy check|test|explain|deploy`: the network team's policy (`policy_tools`).
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from collections.abc import Sequence
 from typing import Any
 from urllib.parse import urlsplit
 
-from peering_autopilot import estate, places
+from peering_autopilot import estate, places, policy_tools
 from peering_autopilot.aws.service_quotas import QuotaReaders
 from peering_autopilot.aws.sessions import AwsAccess, assumed_session, caller_account, operator_session, record_reader
 from peering_autopilot.context import Context
@@ -113,7 +114,23 @@ def main(argv: Sequence[str] | None = None) -> int:
         help=RECORD_ROLE_HELP,
     )
     status.add_argument("--endpoint-url", default=None, help="talk to this endpoint (an emulator) instead of AWS")
+    status_policy = status.add_mutually_exclusive_group()
+    status_policy.add_argument(
+        "--policy",
+        default=None,
+        help="the network team's policy, a file: judge each side's blocks by its owner's ranges as the hub does",
+    )
+    status_policy.add_argument(
+        "--policy-parameter-name",
+        default=None,
+        help="the same, from the hub's deployed policy (its PolicyParameterName, in your session's region)",
+    )
     status.add_argument("--json", action="store_true", help="print the table as JSON")
+    status.add_argument(
+        "--with-vpcs",
+        action="store_true",
+        help="with --json, also list the opted-in VPCs with their blocks and tags (for `policy explain --status-json`)",
+    )
     history = commands.add_parser("history", help="a peering's timeline, from the autopilot's record")
     history.add_argument("peering_id", help="the peering, pcx-…")
     history.add_argument(
@@ -132,8 +149,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     history.add_argument(
         "--verify", action="store_true", help="check the hash chain: exit 0 intact, 1 broken (says where)"
     )
+    policy_tools.add_commands(commands)
     args = parser.parse_args(argv)
-    runs = {"doctor": run_doctor, "status": run_status, "history": run_history}
+    runs = {"doctor": run_doctor, "status": run_status, "history": run_history, "policy": policy_tools.run_policy}
     return runs[args.command](args)
 
 
@@ -236,6 +254,11 @@ def run_status(args: argparse.Namespace) -> int:
         print(f"error: cannot tell which account your credentials belong to: {e}", file=sys.stderr)
         return 2
     accounts = accounts or [account]
+    try:
+        document = policy_tools.policy_option(args.policy, args.policy_parameter_name, policy, session)
+    except policy_tools.PolicyOptionError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
     # The caller's account acts as the hub: the other listed accounts are read through the member role.
     settings = Settings(
         hub_account_id=account,
@@ -246,7 +269,9 @@ def run_status(args: argparse.Namespace) -> int:
         event_bus_name="unused",
         allowed_peer_cidrs=policy,
         budgets=limits,
+        policy=document,
     )
+    ranges = settings.peer_ranges  # AllowedPeerCidrs, or the document's ranges by account
     where = [(a, r) for a in accounts for r in regions]
     aws = AwsAccess(settings, session)
     quotas = QuotaReaders(aws.service_quotas)  # read only where a budget's default would be passed
@@ -261,7 +286,7 @@ def run_status(args: argparse.Namespace) -> int:
     # What the record holds of each peering (one Query each, only where something would be removed
     # or withdrawn); without the record nothing counts as the autopilot's, as in the functions.
     read_record = RecordReads(recorder) if recorder is not None else None
-    groups = places.group_plan(reads, quota, settings.peer_ranges, threshold, settings.group_refusal)
+    groups = places.group_plan(reads, quota, ranges, threshold, settings.group_refusal)
     if groups is not None:
         withdraw_only_recorded(groups, read_record or _record_not_read)
     gone: dict[places.Place, places.GoneRead] = {}  # each place's blackhole targets read once
@@ -270,7 +295,7 @@ def run_status(args: argparse.Namespace) -> int:
         estate.survey(
             reads,
             quota,
-            policy,
+            ranges,
             time.time(),
             places.PeerVpcs(reads, places.vpc_reader(aws, settings)),
             read_record,
@@ -281,6 +306,7 @@ def run_status(args: argparse.Namespace) -> int:
         unread,
         groups,
         record_read=read_record is not None,
+        vpcs=[v for r in reads for v in r.vpcs.values()] if args.with_vpcs else None,
     )
     if args.record_table:
         report.decisions, report.record_not_read = _last_decisions(recorder, report.peerings, record_problem)

@@ -25,6 +25,7 @@ from peering_autopilot.aws.ec2 import Ec2Gateway
 from peering_autopilot.aws.eventbridge import EventPublisher
 from peering_autopilot.aws.service_quotas import QuotaReaders, ServiceQuotasGateway
 from peering_autopilot.aws.sessions import AwsAccess
+from peering_autopilot.aws.ssm import ParameterStore
 from peering_autopilot.budgets import QUOTA
 from peering_autopilot.context import Context
 from peering_autopilot.errors import (
@@ -53,6 +54,7 @@ from peering_autopilot.triggers import PeeringHint
 
 IAM_ACTIONS = actions_of(
     AwsAccess.session_for,
+    ParameterStore.read,  # the policy (authority.load_policy, before the step)
     Ec2Gateway.find_peering,
     Ec2Gateway.get_vpc,
     Ec2Gateway.route_tables,

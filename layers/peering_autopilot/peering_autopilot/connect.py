@@ -33,6 +33,7 @@ from peering_autopilot.aws.dynamodb import BacklogQueue, RecordStore
 from peering_autopilot.aws.ec2 import Ec2Gateway
 from peering_autopilot.aws.eventbridge import EventPublisher
 from peering_autopilot.aws.sessions import AwsAccess
+from peering_autopilot.aws.ssm import ParameterStore
 from peering_autopilot.context import Context
 from peering_autopilot.events import PeeringRequested, PeeringWithdrawn, VpcPlace, WorkFound
 from peering_autopilot.mesh import RECORD_UNREADABLE, members_of, not_ours_to_withdraw, pair_problem, vpc_key, vpc_place
@@ -44,6 +45,7 @@ from peering_autopilot.triggers import GroupRequestHint, PeeringHint
 
 IAM_ACTIONS = actions_of(
     AwsAccess.session_for,
+    ParameterStore.read,  # the policy (authority.load_policy, before the step)
     Ec2Gateway.get_vpc,
     Ec2Gateway.find_peering,
     Ec2Gateway.peerings_between,

@@ -108,3 +108,11 @@ class RecordConflictError(AutopilotError):
     """A conditional write found the item other than expected: another writer got there first."""
 
     template = "{operation} on {table}: the item is not as expected (another writer)"
+
+
+class PolicyUnavailableError(AutopilotError):
+    """The network team's policy (parameter PolicyParameterName) cannot be read or does not
+    validate. Final for the event: nothing is accepted, configured or joined on a guess, and
+    nothing is changed; the step acts again once the document is fixed (the sweep comes back)."""
+
+    template = "the policy {source} cannot be used, so nothing was done: {reason}"

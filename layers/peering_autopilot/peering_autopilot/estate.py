@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from peering_autopilot.mesh import GroupPlan, parse_groups
@@ -246,6 +246,11 @@ class EstateReport:
     decisions: Mapping[str, HistoryEntry | None] | None = None
     record_not_read: str | None = None
     record_read: bool = False  # whether the rows were judged with the autopilot's record
+    # The opted-in VPCs read, with their blocks and tags (and each account's OU path when the
+    # Organization was read), when asked (`status --json --with-vpcs`): what `policy explain
+    # --status-json` judges a pair by. None: not listed.
+    vpcs: Sequence[Vpc] | None = None
+    ou_paths: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
     def describe(self) -> dict[str, Any]:
         peerings = [row.describe() for row in self.peerings]
@@ -270,6 +275,18 @@ class EstateReport:
             "groups": self.groups.describe() if self.groups else None,
             "record": "read" if self.record_read else RECORD_NOT_READ,
         }
+        if self.vpcs is not None:
+            described["vpcs"] = [
+                {
+                    "accountId": v.account_id,
+                    "region": v.region,
+                    "vpcId": v.vpc_id,
+                    "cidrs": [str(b) for b in (*v.cidrs.ipv4, *v.cidrs.ipv6)],
+                    "tags": dict(sorted(v.tags.items())),
+                    "ouPath": list(self.ou_paths.get(v.account_id, ())),
+                }
+                for v in sorted(self.vpcs, key=lambda v: (v.account_id, v.region, v.vpc_id))
+            ]
         if self.decisions is not None:
             described["recordNotRead"] = self.record_not_read
         return described

@@ -31,12 +31,19 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from peering_autopilot import triggers
 from peering_autopilot.authority import with_authority
 from peering_autopilot.context import Context
-from peering_autopilot.errors import InvalidEventError, PeeringNotFoundError, RoleAssumptionError, VpcNotFoundError
+from peering_autopilot.errors import (
+    InvalidEventError,
+    PeeringNotFoundError,
+    PolicyUnavailableError,
+    RoleAssumptionError,
+    VpcNotFoundError,
+)
 from peering_autopilot.runtime import runtime
 from peering_autopilot.triggers import EventNotActionableError
 
-# Final for this event: the same delivery would fail alike. The sweep comes back to it later.
-FINAL_FAULTS = (RoleAssumptionError, PeeringNotFoundError, VpcNotFoundError)
+# Final for this event: the same delivery would fail alike. The sweep comes back to it later. A
+# policy that cannot be read or used stops the step before it acts: nothing is done on a guess.
+FINAL_FAULTS = (RoleAssumptionError, PeeringNotFoundError, VpcNotFoundError, PolicyUnavailableError)
 
 
 class Hint(Protocol):
@@ -112,8 +119,8 @@ class LambdaFunction[H: Hint, R: Result]:
             return {"status": "ignored", "reason": reason}
         function = os.environ.get("AWS_LAMBDA_FUNCTION_NAME", "")
         context = dataclasses.replace(context, origin=triggers.origin(event, function))
-        context = with_authority(context)  # who is managed, what the policy says: now
         try:
+            context = with_authority(context)  # who is managed, what the policy says: now
             result = self.step(hint, context)
         except FINAL_FAULTS as e:
             logger.error("cannot act", extra={"error": str(e), "error_type": type(e).__name__})

@@ -32,6 +32,7 @@ may join any group: what the autopilot did before policies.
 from __future__ import annotations
 
 import ipaddress
+import json
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -246,6 +247,15 @@ def check_units(policy: Policy, known: Iterable[str]) -> None:
 
 
 # ---------------------------------------------------------------------------- the document
+def from_json(text: str, default_ranges: PeerCidrPolicy, source: str = "policy") -> Policy:
+    """The document as stored (JSON: the Lambda layer has no YAML reader), parsed and validated."""
+    try:
+        document = json.loads(text)
+    except json.JSONDecodeError as e:
+        raise PolicyError([f"not JSON: {e.msg} at line {e.lineno} column {e.colno}"], source) from None
+    return parse(document, default_ranges, source)
+
+
 TOP_FIELDS = {"version", "defaults", "rules", "ranges", "groups"}
 DEFAULTS_FIELDS = {"outcome", "ranges", "approvers"}
 RULE_FIELDS = {"name", "description", "requester", "accepter", "same_vpc_tags", "window", "outcome", "approvers"}

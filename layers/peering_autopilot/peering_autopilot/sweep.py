@@ -36,6 +36,7 @@ from peering_autopilot.aws.ec2 import Ec2Gateway
 from peering_autopilot.aws.eventbridge import EventPublisher
 from peering_autopilot.aws.service_quotas import QuotaReaders, ServiceQuotasGateway
 from peering_autopilot.aws.sessions import AwsAccess
+from peering_autopilot.aws.ssm import ParameterStore
 from peering_autopilot.context import Context
 from peering_autopilot.decision import retry_state
 from peering_autopilot.events import Event, GroupRequestFound, PeeringGroupPlan, VpcPlace, WorkFound, publish_all
@@ -63,6 +64,7 @@ from peering_autopilot.triggers import ScheduledSweep, VpcHint
 
 IAM_ACTIONS = actions_of(
     AwsAccess.session_for,
+    ParameterStore.read,  # the policy (authority.load_policy, before the step)
     Ec2Gateway.all_peerings,
     Ec2Gateway.opted_in_vpcs,
     Ec2Gateway.route_tables,

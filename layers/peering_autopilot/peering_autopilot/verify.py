@@ -26,7 +26,7 @@ from peering_autopilot.aws.network_insights import NetworkInsightsGateway
 from peering_autopilot.aws.service_quotas import QuotaReaders, ServiceQuotasGateway
 from peering_autopilot.aws.sessions import AwsAccess
 from peering_autopilot.aws.sns import Notifier
-from peering_autopilot.aws.ssm import SsmGateway
+from peering_autopilot.aws.ssm import ParameterStore, SsmGateway
 from peering_autopilot.budgets import QUOTA
 from peering_autopilot.context import Context
 from peering_autopilot.events import (
@@ -50,6 +50,7 @@ from peering_autopilot.triggers import PeeringHint
 
 IAM_ACTIONS = actions_of(
     AwsAccess.session_for,
+    ParameterStore.read,  # the policy (authority.load_policy, before the step)
     Ec2Gateway.find_peering,
     Ec2Gateway.get_vpc,
     Ec2Gateway.running_instances,

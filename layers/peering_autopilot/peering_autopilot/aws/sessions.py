@@ -28,7 +28,7 @@ from peering_autopilot.aws.ec2 import Ec2Gateway
 from peering_autopilot.aws.eventbridge import EventPublisher
 from peering_autopilot.aws.network_insights import NetworkInsightsGateway
 from peering_autopilot.aws.sns import Notifier
-from peering_autopilot.aws.ssm import SsmGateway
+from peering_autopilot.aws.ssm import ParameterStore, SsmGateway
 from peering_autopilot.errors import RoleAssumptionError
 from peering_autopilot.permissions import needs
 from peering_autopilot.settings import Settings
@@ -95,6 +95,12 @@ class AwsAccess:
         from peering_autopilot.aws.service_quotas import ServiceQuotasGateway
 
         return ServiceQuotasGateway(self._client(account_id, "service-quotas", region), account_id, region)
+
+    def parameters(self) -> ParameterStore:
+        """Parameter Store in the hub's account and region (the policy document)."""
+        region = self._settings.hub_region
+        client = self._client(self._settings.hub_account_id, "ssm", region)
+        return ParameterStore(client, f"account {self._settings.hub_account_id} region {region}")
 
     def publisher(self) -> EventPublisher:
         client = self._client(self._settings.hub_account_id, "events", self._settings.hub_region)
@@ -174,10 +180,11 @@ def _partition_of(region: str) -> str:
     return str(botocore.session.get_session().get_partition_for_region(region))
 
 
-def operator_session(region: str | None = None) -> boto3.Session:
-    """The operator's own credentials (AWS_PROFILE, the environment), for the command line."""
+def operator_session(region: str | None = None, profile: str | None = None) -> boto3.Session:
+    """The operator's own credentials (AWS_PROFILE, the environment, or the named profile), for the
+    command line."""
     with translated("sts"):
-        return boto3.Session(region_name=region)
+        return boto3.Session(region_name=region, profile_name=profile)
 
 
 def caller_account(session: boto3.Session) -> str:
@@ -200,3 +207,10 @@ def record_reader(session: boto3.Session, table: str) -> RecordStore:
     """The record table, read with `session` (the operator's, or the reader role's)."""
     with translated("dynamodb"):
         return RecordStore(session.client("dynamodb", config=BOTO_CONFIG), table)
+
+
+def parameter_store(session: boto3.Session) -> ParameterStore:
+    """Parameter Store in the session's account and region (`policy deploy`, `policy explain`)."""
+    region = session.region_name or ""
+    with translated("ssm"):
+        return ParameterStore(session.client("ssm", config=BOTO_CONFIG), f"region {region}")

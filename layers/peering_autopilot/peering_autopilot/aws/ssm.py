@@ -1,9 +1,10 @@
 """SSM in one account and region, for the live ping: is an instance managed and online, run ping
-on it, read what it printed. What the output means is `live_ping`'s."""
+on it, read what it printed. What the output means is `live_ping`'s. And Parameter Store in the
+hub: the network team's policy document (`ParameterStore`; what it says is `policy`'s)."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NamedTuple
 
 from botocore.exceptions import ClientError
 
@@ -53,3 +54,44 @@ class SsmGateway:
                 if error_code(e) == "InvocationDoesNotExist":
                     return None
                 raise
+
+
+# Parameter Store's tiers: Standard holds up to 4 KB, Advanced up to 8 KB.
+STANDARD_TIER_BYTES = 4096
+ADVANCED_TIER_BYTES = 8192
+
+
+class StoredParameter(NamedTuple):
+    name: str
+    value: str
+    version: int
+
+
+class ParameterStore:
+    """Parameter Store in the hub's account and region: the policy document's one home."""
+
+    def __init__(self, client: Any, where: str) -> None:
+        self.client = client
+        self.where = where
+
+    @needs("ssm:GetParameter")
+    def read(self, name: str) -> StoredParameter | None:
+        """The parameter's value and version; None when there is no such parameter."""
+        with translated("ssm", self.where):
+            try:
+                found = self.client.get_parameter(Name=name)["Parameter"]
+            except ClientError as e:
+                if error_code(e) == "ParameterNotFound":
+                    return None
+                raise
+        return StoredParameter(str(found["Name"]), str(found["Value"]), int(found["Version"]))
+
+    @needs("ssm:PutParameter")
+    def write(self, name: str, value: str, description: str = "") -> int:
+        """Store `value` as a String (Advanced tier when over 4 KB), overwriting: its new version."""
+        size = len(value.encode())
+        tier = "Standard" if size <= STANDARD_TIER_BYTES else "Advanced"
+        with translated("ssm", self.where):
+            extra = {"Description": description} if description else {}
+            put = self.client.put_parameter(Name=name, Value=value, Type="String", Tier=tier, Overwrite=True, **extra)
+        return int(put["Version"])
