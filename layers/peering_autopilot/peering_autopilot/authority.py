@@ -32,7 +32,9 @@ def load_membership(ctx: Context) -> Membership | None:
     units are named."""
     if not ctx.settings.managed_units:
         return ctx.settings.membership
-    return ctx.settings.membership  # the cache in the record: issue 22, part 1
+    from peering_autopilot.membership import cached  # only where OUs are named: not at every cold start
+
+    return cached(ctx)  # the sweep's walk, cached in the record with a bound on staleness
 
 
 def load_policy(ctx: Context, membership: Membership | None) -> Policy | None:

@@ -113,6 +113,10 @@ class LambdaFunction[H: Hint, R: Result]:
         function = os.environ.get("AWS_LAMBDA_FUNCTION_NAME", "")
         context = dataclasses.replace(context, origin=triggers.origin(event, function))
         context = with_authority(context)  # who is managed, what the policy says: now
+        membership = context.settings.membership
+        if membership is not None and membership.unknown:  # fail safe, and said: README "Managed by the Organization"
+            logger.warning("organization membership not known", extra={"reason": membership.unknown})
+            metrics.add_metric(name="MembershipUnknown", unit=MetricUnit.Count, value=1)
         try:
             result = self.step(hint, context)
         except FINAL_FAULTS as e:

@@ -27,6 +27,7 @@ from peering_autopilot.aws.dynamodb import BacklogQueue, RecordStore
 from peering_autopilot.aws.ec2 import Ec2Gateway
 from peering_autopilot.aws.eventbridge import EventPublisher
 from peering_autopilot.aws.network_insights import NetworkInsightsGateway
+from peering_autopilot.aws.organizations import OrganizationsGateway
 from peering_autopilot.aws.sns import Notifier
 from peering_autopilot.aws.ssm import SsmGateway
 from peering_autopilot.errors import RoleAssumptionError
@@ -38,6 +39,7 @@ if TYPE_CHECKING:
     from peering_autopilot.aws.service_quotas import ServiceQuotasGateway
 
 MEMBER_SESSION_NAME = "peering-autopilot"  # how the hub shows in the members' CloudTrail
+ORGANIZATIONS_REGION = "us-east-1"  # Organizations' endpoint (the aws partition's; others: their own)
 _CREDENTIAL_MARGIN_SECONDS = 300
 
 
@@ -95,6 +97,30 @@ class AwsAccess:
         from peering_autopilot.aws.service_quotas import ServiceQuotasGateway
 
         return ServiceQuotasGateway(self._client(account_id, "service-quotas", region), account_id, region)
+
+    @needs("sts:AssumeRole")
+    def organizations(self) -> OrganizationsGateway:
+        """AWS Organizations, read only: with ORGANIZATIONS_ROLE_ARN (the reader role in the
+        management account) assumed, else with the hub's own credentials (the hub account is a
+        delegated administrator for Organizations). RoleAssumptionError if the role refuses."""
+        role_arn = self._settings.organizations_role_arn
+        region = _ORGANIZATIONS_REGIONS.get(self.partition(self._settings.hub_region), self._settings.hub_region)
+        if not role_arn:
+            return OrganizationsGateway(self._client(self._settings.hub_account_id, "organizations", region))
+        account_id = role_arn.split(":")[4]
+        with self._assuming_lock:
+            lock = self._assuming.setdefault(role_arn, threading.Lock())
+        with lock:
+            cached = self._members.get(role_arn)
+            if not cached or cached.expires_at - _CREDENTIAL_MARGIN_SECONDS <= self._clock():
+                sts = self._client(self._settings.hub_account_id, "sts", self._settings.hub_region)
+                session, expires_at = _assume(sts, role_arn, MEMBER_SESSION_NAME, account_id, "Organizations")
+                self._members[role_arn] = cached = _Account(session, expires_at)
+        with cached.lock:
+            key = ("organizations", region)
+            if key not in cached.clients:
+                cached.clients[key] = cached.session.client("organizations", region_name=region, config=BOTO_CONFIG)  # type: ignore[call-overload]
+            return OrganizationsGateway(cached.clients[key])
 
     def publisher(self) -> EventPublisher:
         client = self._client(self._settings.hub_account_id, "events", self._settings.hub_region)
@@ -167,6 +193,10 @@ def _assume(
         region_name=region,
     )
     return session, creds["Expiration"].timestamp()
+
+
+# Organizations answers in one region per partition.
+_ORGANIZATIONS_REGIONS = {"aws": ORGANIZATIONS_REGION, "aws-us-gov": "us-gov-west-1", "aws-cn": "cn-northwest-1"}
 
 
 @functools.cache
