@@ -400,7 +400,9 @@ class LocalAutopilot:
             Stack(
                 ORG_READER_TEMPLATE,
                 {
-                    "SweepFunctionRoleArn": self.stack.resolve(self.stack.body["Outputs"]["SweepFunctionRoleArn"]["Value"]),
+                    "SweepFunctionRoleArn": self.stack.resolve(
+                        self.stack.body["Outputs"]["SweepFunctionRoleArn"]["Value"]
+                    ),
                     "RoleName": org_role.rsplit("/", 1)[-1],
                 },
                 org_role.split(":")[4],

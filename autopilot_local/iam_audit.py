@@ -83,7 +83,9 @@ def main(argv: list[str] | None = None) -> int:
         "member": _DeployedStack(PROJECT / "member" / "template.yaml", MEMBER_VALUES, "222222222222", REGION),
         "org-reader": _DeployedStack(
             PROJECT / "org-reader" / "template.yaml",
-            {"SweepFunctionRoleArn": f"arn:aws:iam::{ACCOUNT}:role/peering-autopilot/peering-autopilot-SweepFunctionRole"},
+            {
+                "SweepFunctionRoleArn": f"arn:aws:iam::{ACCOUNT}:role/peering-autopilot/peering-autopilot-SweepFunctionRole"
+            },
             "999999999999",
             REGION,
         ),

@@ -46,7 +46,9 @@ class LocalOrganization:
 
     def add_account(self, account_id: str, parent: str = "", name: str = "") -> None:
         """The world's account `account_id` joins the Organization (under `parent`, else the root)."""
-        status = self.client.create_account(AccountName=name or f"account-{account_id}", Email=f"{account_id}@example.com")
+        status = self.client.create_account(
+            AccountName=name or f"account-{account_id}", Email=f"{account_id}@example.com"
+        )
         made = status["CreateAccountStatus"]["AccountId"]
         _give_id(self.management_account, made, account_id)
         if parent:

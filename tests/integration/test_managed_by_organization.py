@@ -5,6 +5,7 @@ to the record; the other functions read it. No redeploy when an account moves.""
 from __future__ import annotations
 
 import io
+import json
 from typing import Any
 
 import pytest
@@ -13,7 +14,8 @@ from moto.organizations.models import OrganizationsBackend
 
 from autopilot_local.harness import Delivery, LocalAutopilot, LocalCloud
 from autopilot_local.organizations import LocalOrganization
-from tests.support.world import HUB, MEMBER, REGION, Side, hub_parameters, make_vpc, request_peering, tags_of
+from peering_autopilot import cli
+from tests.support.world import HUB, MEMBER, REGION, hub_parameters, make_vpc, request_peering, tags_of
 
 APP = "555555555555"  # an application account, moved between OUs
 OTHER = "666666666666"  # stays in a managed OU
@@ -146,7 +148,9 @@ def test_the_whole_organization_by_its_root_read_by_a_delegated_administrator_an
     assert swept_accounts(autopilot) == {HUB, OTHER}
 
 
-def test_an_incomplete_walk_drops_nothing(cloud: LocalCloud, org: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:
+def test_an_incomplete_walk_drops_nothing(
+    cloud: LocalCloud, org: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
     # GIVEN OTHER managed through workloads/prod, and the cache written
     organization: LocalOrganization = org["org"]
     autopilot = hub(cloud, organization, org["workloads"])
@@ -223,3 +227,40 @@ def test_a_cache_past_its_bound_manages_only_the_hub_and_the_explicit_accounts(
         for r in warnings
     )
     assert '"MembershipUnknown":[1.0]' in log.getvalue()  # the metric, in CloudWatch's embedded format
+
+
+def test_the_status_command_sees_the_accounts_of_the_named_units(
+    cloud: LocalCloud, org: dict[str, Any], capsys: pytest.CaptureFixture[str]
+) -> None:
+    # GIVEN OTHER in workloads/prod, APP in sandbox, each with a VPC
+    organization: LocalOrganization = org["org"]
+    make_vpc(cloud, OTHER, REGION, "10.1.0.0/16")
+    make_vpc(cloud, APP, REGION, "10.2.0.0/16")
+
+    # WHEN an operator in the hub's account asks for the status of the hub's units, walking them
+    # through the management account's reader role as the sweep does
+    capsys.readouterr()
+    code = cli.main(
+        [
+            "status",
+            "--regions",
+            REGION,
+            "--organizational-units",
+            org["workloads"],
+            "--organizations-role-arn",
+            organization.reader_role_arn,
+            "--json",
+        ]
+    )
+
+    # THEN the places are the operator's account and the walked ones, not the sandbox's
+    assert code == 0
+    places = json.loads(capsys.readouterr().out)["places"]
+    assert places == [{"accountId": HUB, "region": REGION}, {"accountId": OTHER, "region": REGION}]
+
+
+def test_the_status_command_names_bad_units(capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main(["status", "--regions", REGION, "--organizational-units", "ou-bad"]) == 2
+    assert capsys.readouterr().err == (
+        "error: --organizational-units holds values that are not OU ids (ou-…) or a root id (r-…): ['ou-bad']\n"
+    )

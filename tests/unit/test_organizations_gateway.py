@@ -99,7 +99,12 @@ def test_a_failure_part_way_gives_an_incomplete_walk_with_what_it_read(org: dict
     def refuse_web(params: dict[str, Any], model: Any, **_: Any) -> None:
         if model.name == "ListAccountsForParent" and params.get("ParentId") == web:
             raise ClientError(
-                {"Error": {"Code": "TooManyRequestsException", "Message": "AWS Organizations can't complete your request because another request is already in progress."}},
+                {
+                    "Error": {
+                        "Code": "TooManyRequestsException",
+                        "Message": "AWS Organizations can't complete your request because another request is already in progress.",
+                    }
+                },
                 model.name,
             )
 
@@ -110,7 +115,9 @@ def test_a_failure_part_way_gives_an_incomplete_walk_with_what_it_read(org: dict
         client.meta.events.unregister("provide-client-params.organizations.*", refuse_web)
     assert not snapshot.complete
     assert set(snapshot.paths) == {A}  # what it read is kept; web and below were not read
-    assert snapshot.problems == (f"{web}: not read to the end (TooManyRequestsException: AWS Organizations can't complete your request because another request is already in progress.)",)
+    assert snapshot.problems == (
+        f"{web}: not read to the end (TooManyRequestsException: AWS Organizations can't complete your request because another request is already in progress.)",
+    )
 
 
 def test_a_unit_that_is_gone_makes_the_walk_incomplete_not_empty(org: dict[str, Any]) -> None:

@@ -295,7 +295,12 @@ def test_only_the_sweep_writes_who_is_managed(function: str) -> None:
         return
     [deny] = denies
     assert deny["Effect"] == "Deny"
-    assert deny["Action"] == ["dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:BatchWriteItem"]
+    assert deny["Action"] == [
+        "dynamodb:PutItem",
+        "dynamodb:UpdateItem",
+        "dynamodb:DeleteItem",
+        "dynamodb:BatchWriteItem",
+    ]
     assert deny["Resource"] == {"Fn::GetAtt": ["RecordTable", "Arn"]}
     assert deny["Condition"] == {"ForAnyValue:StringLike": {"dynamodb:LeadingKeys": ["membership"]}}
 

@@ -45,9 +45,7 @@ CONTAINER_CACHE_SECONDS = 60.0
 
 # What reading the cache needs (every function), and what the sweep's refresh needs besides.
 READ_ACTIONS = actions_of(RecordStore.items)
-REFRESH_ACTIONS = actions_of(
-    AwsAccess.organizations, OrganizationsGateway.walk, RecordStore.items, RecordStore.write
-)
+REFRESH_ACTIONS = actions_of(AwsAccess.organizations, OrganizationsGateway.walk, RecordStore.items, RecordStore.write)
 
 # Per container (one AwsAccess per Lambda container, `runtime()`): when the cache was read, and
 # what it said.
@@ -183,7 +181,9 @@ def refresh(ctx: Context) -> tuple[Membership, Refresh]:
         cache = read_cache(store)
     except RecordUnavailableError as e:
         report.problems.append(f"membership not cached: {e}")
-        return Membership.of(settings.hub_account_id, settings.approved_account_ids, settings.managed_units, snapshot), report
+        return Membership.of(
+            settings.hub_account_id, settings.approved_account_ids, settings.managed_units, snapshot
+        ), report
     written, dropped = membership_changes(cache.paths, snapshot)
     complete_at = snapshot.read_at if snapshot.complete else cache.complete_at
     kept = {a: p for a, p in cache.paths.items() if a not in dropped}

@@ -63,25 +63,28 @@ from peering_autopilot.settings import DEFAULT_BUDGETS, BudgetLimits, Ranges
 from peering_autopilot.side_plan import SideFacts, acceptance_due, leftovers, plan_side, settle_intents
 from peering_autopilot.triggers import ScheduledSweep, VpcHint
 
-IAM_ACTIONS = actions_of(
-    AwsAccess.session_for,
-    Ec2Gateway.all_peerings,
-    Ec2Gateway.opted_in_vpcs,
-    Ec2Gateway.route_tables,
-    Ec2Gateway.gone_targets,
-    Ec2Gateway.vpc_security_groups,
-    Ec2Gateway.get_vpc,  # a peer's VPC, where a plan needs it as proof
-    ServiceQuotasGateway.applied,  # the budgets' applied quotas, where a default would be passed
-    EventPublisher.publish_many,
-    RecordStore.items,
-    RecordStore.last,
-    RecordStore.put_new,
-    RecordStore.write,
-    BacklogQueue.receive,
-    BacklogQueue.done,
-    BacklogQueue.send,
-    TrailGateway.creations,  # adoption: who created a group-tagged peering
-) | REFRESH_ACTIONS  # the Organization's walk, cached in the record (membership.py)
+IAM_ACTIONS = (
+    actions_of(
+        AwsAccess.session_for,
+        Ec2Gateway.all_peerings,
+        Ec2Gateway.opted_in_vpcs,
+        Ec2Gateway.route_tables,
+        Ec2Gateway.gone_targets,
+        Ec2Gateway.vpc_security_groups,
+        Ec2Gateway.get_vpc,  # a peer's VPC, where a plan needs it as proof
+        ServiceQuotasGateway.applied,  # the budgets' applied quotas, where a default would be passed
+        EventPublisher.publish_many,
+        RecordStore.items,
+        RecordStore.last,
+        RecordStore.put_new,
+        RecordStore.write,
+        BacklogQueue.receive,
+        BacklogQueue.done,
+        BacklogQueue.send,
+        TrailGateway.creations,  # adoption: who created a group-tagged peering
+    )
+    | REFRESH_ACTIONS
+)  # the Organization's walk, cached in the record (membership.py)
 
 
 class Outcome(Enum):
@@ -213,9 +216,7 @@ def sweep(ctx: Context, outcome: Outcome = Outcome.SWEPT, subject: str = "sweep"
     """Every managed account in every managed region, each place on its own; then the groups."""
     settings = ctx.settings
     places = [
-        (account, region)
-        for account in sorted(settings.managed_accounts())
-        for region in settings.managed_regions
+        (account, region) for account in sorted(settings.managed_accounts()) for region in settings.managed_regions
     ]
     seen: list[PlaceRead] = []  # each place's reads, for the group plan once every place is read
     read_vpc = vpc_reader(ctx.aws, settings)

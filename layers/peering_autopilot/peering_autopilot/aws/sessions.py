@@ -119,7 +119,7 @@ class AwsAccess:
         with cached.lock:
             key = ("organizations", region)
             if key not in cached.clients:
-                cached.clients[key] = cached.session.client("organizations", region_name=region, config=BOTO_CONFIG)  # type: ignore[call-overload]
+                cached.clients[key] = cached.session.client("organizations", region_name=region, config=BOTO_CONFIG)
             return OrganizationsGateway(cached.clients[key])
 
     def publisher(self) -> EventPublisher:
@@ -230,3 +230,16 @@ def record_reader(session: boto3.Session, table: str) -> RecordStore:
     """The record table, read with `session` (the operator's, or the reader role's)."""
     with translated("dynamodb"):
         return RecordStore(session.client("dynamodb", config=BOTO_CONFIG), table)
+
+
+def organizations_reader(session: boto3.Session, role_arn: str | None = None) -> OrganizationsGateway:
+    """AWS Organizations read with `session` (the operator's: the management account or a delegated
+    administrator), or with a role it assumes (the hub's OrganizationsReadRoleArn), for the
+    command line."""
+    if role_arn:
+        session = assumed_session(session, role_arn)
+    region = _ORGANIZATIONS_REGIONS.get(
+        _partition_of(session.region_name or ORGANIZATIONS_REGION), ORGANIZATIONS_REGION
+    )
+    with translated("organizations"):
+        return OrganizationsGateway(session.client("organizations", region_name=region, config=BOTO_CONFIG))
