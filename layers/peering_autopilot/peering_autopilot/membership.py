@@ -166,13 +166,24 @@ class Refresh:
 
 def refresh(ctx: Context) -> tuple[Membership, Refresh]:
     """Walk the Organization, write the difference to the record, and give the membership this
-    sweep acts on: the walk's own when it is complete; with an incomplete walk, the cache updated
-    by what the walk read (while the cache is within its bound), else only what the walk read."""
+    sweep acts on (`record`)."""
+    return record(ctx, walk(ctx))
+
+
+def walk(ctx: Context) -> OrgSnapshot:
+    """The Organization under the managed units, as it is now (incomplete where a part failed)."""
     settings = ctx.settings
     try:
-        snapshot = ctx.aws.organizations().walk(settings.managed_units)
+        return ctx.aws.organizations().walk(settings.managed_units)
     except AutopilotError as e:  # the reader role not assumed: nothing read
-        snapshot = OrgSnapshot(read_at=ctx.now(), complete=False, units=settings.managed_units, problems=(str(e),))
+        return OrgSnapshot(read_at=ctx.now(), complete=False, units=settings.managed_units, problems=(str(e),))
+
+
+def record(ctx: Context, snapshot: OrgSnapshot) -> tuple[Membership, Refresh]:
+    """Write what `snapshot` changes in the cache (only the difference), and give the membership
+    this sweep acts on: the walk's own when it is complete; with an incomplete walk, the cache
+    updated by what the walk read (while the cache is within its bound), else only what it read."""
+    settings = ctx.settings
     report = Refresh(len(snapshot.paths), snapshot.complete, problems=list(snapshot.problems))
     store = ctx.aws.record_store()
     try:

@@ -174,7 +174,7 @@ class SweepReport:
 
     def metrics(self) -> Mapping[str, int]:
         counts = {"WorkFound": len(self.work), "SweepPlacesFailed": len(self.problems)}
-        if self.organization is not None:
+        if self.organization is not None:  # a scheduled sweep with ManagedOrganizationalUnitIds
             counts["OrganizationWalkIncomplete"] = int(not self.organization.complete)
         return counts
 
