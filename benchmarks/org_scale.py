@@ -39,7 +39,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-sys.path[:0] = [str(Path(__file__).resolve().parents[1]), str(Path(__file__).resolve().parents[1] / "layers" / "peering_autopilot")]
+sys.path[:0] = [
+    str(Path(__file__).resolve().parents[1]),
+    str(Path(__file__).resolve().parents[1] / "layers" / "peering_autopilot"),
+]
 
 from autopilot_local.harness import LocalCloud, use_fake_credentials  # noqa: E402
 from autopilot_local.metering import count_calls  # noqa: E402
@@ -138,7 +141,10 @@ def main(argv: list[str] | None = None) -> int:
         dynamodb = cloud.session(HUB).client("dynamodb", region_name=REGION)
         dynamodb.create_table(
             TableName=TABLE,
-            AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}, {"AttributeName": "sk", "AttributeType": "S"}],
+            AttributeDefinitions=[
+                {"AttributeName": "pk", "AttributeType": "S"},
+                {"AttributeName": "sk", "AttributeType": "S"},
+            ],
             KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
             BillingMode="PAY_PER_REQUEST",
         )

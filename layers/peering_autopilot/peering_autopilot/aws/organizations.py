@@ -46,11 +46,12 @@ class OrganizationsGateway:
     def walk(self, units: Iterable[str]) -> OrgSnapshot:
         """Every ACTIVE account under `units` (nested OUs included) with its OU path, every OU seen,
         and whether every call answered."""
+        units = frozenset(units)
         paths: dict[str, tuple[str, ...]] = {}
         seen: set[str] = set()
         problems: list[str] = []
         queue: deque[tuple[str, ...]] = deque()  # each entry: the path to an OU, the OU last
-        for unit in sorted(set(units)):
+        for unit in sorted(units):
             try:
                 above = () if ROOT_ID.fullmatch(unit) else self.path_of(unit)
             except (ClientError, BotoCoreError) as e:
@@ -78,7 +79,7 @@ class OrganizationsGateway:
             paths=MappingProxyType(paths),
             read_at=self.clock(),
             complete=not problems,
-            units=frozenset(units),
+            units=units,
             seen_units=frozenset(seen),
             problems=tuple(problems),
         )
