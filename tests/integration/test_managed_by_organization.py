@@ -9,6 +9,7 @@ import json
 from typing import Any
 
 import pytest
+from botocore.exceptions import ClientError
 from moto.core.exceptions import JsonRESTError
 from moto.organizations.models import OrganizationsBackend
 
@@ -128,7 +129,8 @@ def test_the_whole_organization_by_its_root_read_by_a_delegated_administrator_an
     deep = organization.ou("c", organization.ou("b", organization.ou("a")))
     organization.add_account(APP, deep)
     organization.add_account(OTHER)
-    autopilot = hub(cloud, organization, organization.root_id, role=False)
+    # (the root named beside one of its OUs: the OU is walked once, its path read with ListParents)
+    autopilot = hub(cloud, organization, f"{organization.root_id},{deep}", role=False)
 
     # WHEN the schedule fires
     report = sweep_of(autopilot.tick())
@@ -137,7 +139,11 @@ def test_the_whole_organization_by_its_root_read_by_a_delegated_administrator_an
     assert report["organization"]["accounts"] == 3  # the hub (the management account), APP, OTHER
     assert swept_accounts(autopilot) == {HUB, APP, OTHER}
     reads = {c.action for c in autopilot.grants.calls if c.function == "SweepFunction" and c.where == "hub"}
-    assert {"organizations:ListAccountsForParent", "organizations:ListOrganizationalUnitsForParent"} <= reads
+    assert reads >= {
+        "organizations:ListParents",
+        "organizations:ListAccountsForParent",
+        "organizations:ListOrganizationalUnitsForParent",
+    }
 
     # WHEN APP is closed (SUSPENDED), and the schedule fires
     organization.suspend(APP)
@@ -264,3 +270,24 @@ def test_the_status_command_names_bad_units(capsys: pytest.CaptureFixture[str]) 
     assert capsys.readouterr().err == (
         "error: --organizational-units holds values that are not OU ids (ou-…) or a root id (r-…): ['ou-bad']\n"
     )
+
+
+def test_only_the_sweep_reads_the_organization_and_writes_who_is_managed(
+    cloud: LocalCloud, org: dict[str, Any]
+) -> None:
+    # GIVEN the hub deployed with the management account's reader role (org-reader/template.yaml)
+    organization: LocalOrganization = org["org"]
+    autopilot = hub(cloud, organization, org["workloads"])
+    roles = {f.spec.logical_id: f.role.role_arn for f in autopilot.functions}
+
+    # THEN the reader role trusts the sweep's role alone, as IAM would check it
+    autopilot.grants.check_assume_role("SweepFunction", roles["SweepFunction"], organization.reader_role_arn)
+    with pytest.raises(ClientError, match="the role's trust policy does not name the caller"):
+        autopilot.grants.check_assume_role(
+            "AcceptPeeringFunction", roles["AcceptPeeringFunction"], organization.reader_role_arn
+        )
+    # and no other function may write the membership partition (the template's MembershipIsTheSweeps)
+    for function in ("AcceptPeeringFunction", "ConfigurePeeringFunction", "ConnectPeeringFunction"):
+        with pytest.raises(ClientError, match="because an explicit deny in an identity-based policy"):
+            autopilot.grants.check_hub_call(function, roles[function], "dynamodb:BatchWriteItem", ["membership"])
+    autopilot.grants.check_hub_call("SweepFunction", roles["SweepFunction"], "dynamodb:BatchWriteItem", ["membership"])
