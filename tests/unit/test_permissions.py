@@ -322,3 +322,12 @@ def test_the_sweep_reads_the_organization_itself_or_through_the_named_role_only(
 def test_units_without_the_organization_are_refused_before_deploy() -> None:
     with pytest.raises(ValueError, match="ManagedOrganizationalUnitIds needs OrganizationId"):
         Stack(PROJECT / "template.yaml", {"ManagedOrganizationalUnitIds": "r-ab12"}, "123456789012", "us-east-1")
+
+
+@pytest.mark.parametrize("function", sorted(FUNCTIONS))
+def test_every_function_may_read_who_is_managed_and_the_sweep_may_walk_and_write_it(function: str) -> None:
+    from peering_autopilot import membership
+
+    assert FUNCTIONS[function] >= membership.READ_ACTIONS  # authority.with_authority, before every step
+    if function == "SweepFunction":
+        assert FUNCTIONS[function] >= membership.REFRESH_ACTIONS

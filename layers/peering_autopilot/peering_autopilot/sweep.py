@@ -35,12 +35,13 @@ from peering_autopilot.aws.cloudtrail import TrailGateway
 from peering_autopilot.aws.dynamodb import BacklogQueue, RecordStore
 from peering_autopilot.aws.ec2 import Ec2Gateway
 from peering_autopilot.aws.eventbridge import EventPublisher
+from peering_autopilot.aws.organizations import OrganizationsGateway
 from peering_autopilot.aws.service_quotas import QuotaReaders, ServiceQuotasGateway
 from peering_autopilot.aws.sessions import AwsAccess
 from peering_autopilot.context import Context
 from peering_autopilot.decision import retry_state
 from peering_autopilot.events import Event, GroupRequestFound, PeeringGroupPlan, VpcPlace, WorkFound, publish_all
-from peering_autopilot.membership import REFRESH_ACTIONS, Refresh, refresh
+from peering_autopilot.membership import Refresh, refresh
 from peering_autopilot.mesh import RECORD_UNREADABLE, GroupPlan, withdraw_only_recorded
 from peering_autopilot.model import ACCEPTER, GROUP_TAG, STATUS_TAG, Peering, QuotaRead
 from peering_autopilot.permissions import actions_of
@@ -63,28 +64,27 @@ from peering_autopilot.settings import DEFAULT_BUDGETS, BudgetLimits, Ranges
 from peering_autopilot.side_plan import SideFacts, acceptance_due, leftovers, plan_side, settle_intents
 from peering_autopilot.triggers import ScheduledSweep, VpcHint
 
-IAM_ACTIONS = (
-    actions_of(
-        AwsAccess.session_for,
-        Ec2Gateway.all_peerings,
-        Ec2Gateway.opted_in_vpcs,
-        Ec2Gateway.route_tables,
-        Ec2Gateway.gone_targets,
-        Ec2Gateway.vpc_security_groups,
-        Ec2Gateway.get_vpc,  # a peer's VPC, where a plan needs it as proof
-        ServiceQuotasGateway.applied,  # the budgets' applied quotas, where a default would be passed
-        EventPublisher.publish_many,
-        RecordStore.items,
-        RecordStore.last,
-        RecordStore.put_new,
-        RecordStore.write,
-        BacklogQueue.receive,
-        BacklogQueue.done,
-        BacklogQueue.send,
-        TrailGateway.creations,  # adoption: who created a group-tagged peering
-    )
-    | REFRESH_ACTIONS
-)  # the Organization's walk, cached in the record (membership.py)
+IAM_ACTIONS = actions_of(
+    AwsAccess.session_for,
+    Ec2Gateway.all_peerings,
+    Ec2Gateway.opted_in_vpcs,
+    Ec2Gateway.route_tables,
+    Ec2Gateway.gone_targets,
+    Ec2Gateway.vpc_security_groups,
+    Ec2Gateway.get_vpc,  # a peer's VPC, where a plan needs it as proof
+    ServiceQuotasGateway.applied,  # the budgets' applied quotas, where a default would be passed
+    EventPublisher.publish_many,
+    RecordStore.items,
+    RecordStore.last,
+    RecordStore.put_new,
+    RecordStore.write,
+    BacklogQueue.receive,
+    BacklogQueue.done,
+    BacklogQueue.send,
+    TrailGateway.creations,  # adoption: who created a group-tagged peering
+    AwsAccess.organizations,  # the Organization's walk (membership.py), cached in the record
+    OrganizationsGateway.walk,
+)
 
 
 class Outcome(Enum):
