@@ -214,6 +214,9 @@ def test_a_cache_past_its_bound_manages_only_the_hub_and_the_explicit_accounts(
     dynamodb = cloud.session(HUB).client("dynamodb", region_name=REGION)
     walk = dynamodb.get_item(TableName=RECORD, Key={"pk": {"S": "membership"}, "sk": {"S": "walk"}})["Item"]
     assert walk["complete"] == {"BOOL": True}
+    assert sorted(u["S"] for u in walk["seen_units"]["L"]) == sorted(
+        [organization.root_id, org["workloads"], org["prod"]]
+    )
     old = str(int(walk["complete_at"]["N"]) - 16 * 60)
     dynamodb.put_item(TableName=RECORD, Item={**walk, "complete_at": {"N": old}, "walked_at": {"N": old}})
 

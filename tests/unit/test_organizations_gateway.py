@@ -199,3 +199,9 @@ def test_the_reader_role_is_assumed_for_the_gateway_when_named(cloud: LocalCloud
     gateway = access.organizations()
     assert access.organizations().client is gateway.client  # one client per container
     assert A in gateway.walk([organization.root_id]).paths
+
+
+def test_the_ous_seen_are_known_to_every_function_through_the_cache() -> None:
+    cache = Cache({A: ("r-ab12", "ou-ab12-11111111")}, 5000, 4000, True, frozenset({"r-ab12", "ou-ab12-11111111"}))
+    assert judged(_settings(), cache, now=4500).seen_units == {"r-ab12", "ou-ab12-11111111"}
+    assert judged(_settings(), cache, now=99999).seen_units == frozenset()  # not known: none

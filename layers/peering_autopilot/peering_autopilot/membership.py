@@ -60,6 +60,7 @@ class Cache:
     walked_at: float = 0.0  # the last walk, complete or not
     complete_at: float = 0.0  # the last complete walk; 0: none yet
     complete: bool = False  # the last walk read everything
+    seen_units: frozenset[str] = frozenset()  # every OU and root the walks met
 
 
 def read_cache(store: RecordStore) -> Cache:
@@ -77,6 +78,7 @@ def read_cache(store: RecordStore) -> Cache:
         float(walk.get("walked_at", 0)),
         float(walk.get("complete_at", 0)),
         bool(walk.get("complete", False)),
+        frozenset(str(u) for u in walk.get("seen_units", [])),
     )
 
 
@@ -84,7 +86,7 @@ def account_item(account_id: str, path: Sequence[str]) -> dict[str, Any]:
     return {"pk": MEMBERSHIP, "sk": f"{ACCOUNT}{account_id}", "path": list(path)}
 
 
-def walk_item(snapshot: OrgSnapshot, complete_at: float, accounts: int) -> dict[str, Any]:
+def walk_item(snapshot: OrgSnapshot, complete_at: float, accounts: int, seen: frozenset[str]) -> dict[str, Any]:
     return {
         "pk": MEMBERSHIP,
         "sk": WALK,
@@ -93,6 +95,7 @@ def walk_item(snapshot: OrgSnapshot, complete_at: float, accounts: int) -> dict[
         "complete_at": int(complete_at),
         "accounts": accounts,
         "units": sorted(snapshot.units),
+        "seen_units": sorted(seen),  # tens of KB at thousands of OUs: well inside an item's 400 KB
         "problems": list(snapshot.problems),
     }
 
@@ -109,7 +112,7 @@ def judged(settings: Settings, cache: Cache, now: float) -> Membership:
             f" past the bound of {int(bound)} s"
         )
     else:
-        return Membership(settings.hub_account_id, explicit, units, cache.paths)
+        return Membership(settings.hub_account_id, explicit, units, cache.paths, seen_units=cache.seen_units)
     return unknown(settings, why)
 
 
@@ -192,13 +195,13 @@ def record(ctx: Context, snapshot: OrgSnapshot) -> tuple[Membership, Refresh]:
         cache = read_cache(store)
     except RecordUnavailableError as e:
         report.problems.append(f"membership not cached: {e}")
-        return Membership.of(
-            settings.hub_account_id, settings.approved_account_ids, settings.managed_units, snapshot
-        ), report
+        walked = Membership.of(settings.hub_account_id, settings.approved_account_ids, settings.managed_units, snapshot)
+        return dataclasses.replace(walked, seen_units=snapshot.seen_units), report
     written, dropped = membership_changes(cache.paths, snapshot)
     complete_at = snapshot.read_at if snapshot.complete else cache.complete_at
     kept = {a: p for a, p in cache.paths.items() if a not in dropped}
     merged = {**kept, **written}
+    seen = snapshot.seen_units if snapshot.complete else cache.seen_units | snapshot.seen_units
     try:
         # The accounts first, the walk's item last: a write that fails part-way leaves the walk's
         # time as it was, so the bound still holds.
@@ -206,7 +209,7 @@ def record(ctx: Context, snapshot: OrgSnapshot) -> tuple[Membership, Refresh]:
             puts=[account_item(a, p) for a, p in sorted(written.items())],
             deletes=[(MEMBERSHIP, f"{ACCOUNT}{a}") for a in dropped],
         )
-        store.write(puts=[walk_item(snapshot, complete_at, len(merged))])
+        store.write(puts=[walk_item(snapshot, complete_at, len(merged), seen)])
         report.written, report.dropped = len(written), len(dropped)
     except RecordUnavailableError as e:
         report.problems.append(f"membership not cached: {e}")
@@ -217,7 +220,11 @@ def record(ctx: Context, snapshot: OrgSnapshot) -> tuple[Membership, Refresh]:
     else:
         paths = snapshot.paths  # the cache is past its bound: only what this walk read
     membership = Membership(
-        settings.hub_account_id, settings.approved_account_ids, settings.managed_units, MappingProxyType(dict(paths))
+        settings.hub_account_id,
+        settings.approved_account_ids,
+        settings.managed_units,
+        MappingProxyType(dict(paths)),
+        seen_units=seen,
     )
     _containers[ctx.aws] = (ctx.clock(), membership)
     return membership, report

@@ -60,6 +60,9 @@ class Membership:
     # Why the Organization's part is not known now ("" when it is): the cache is older than its
     # bound or unreadable; then only the hub and the explicit accounts are managed.
     unknown: str = ""
+    # Every OU and root the walks met (policy.check_units: the OUs a policy may name); empty when
+    # the Organization's part is not known.
+    seen_units: frozenset[str] = frozenset()
 
     def is_managed(self, account_id: str) -> bool:
         if account_id == self.hub_account_id or account_id in self.explicit:
