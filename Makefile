@@ -9,11 +9,12 @@ export SAM_CLI_TELEMETRY := 0
 # autopilot_local (the harness, the demo) is not installed: it runs from the checkout.
 export PYTHONPATH := $(CURDIR)
 export AWS_DEFAULT_REGION ?= us-east-1
-TEMPLATES := template.yaml member/template.yaml
+TEMPLATES := template.yaml member/template.yaml org-reader/template.yaml
 .DEFAULT_GOAL := help
 
 .PHONY: help demo test lint typecheck imports templates build pytest clean coldstart calls peering-calls group-calls scale \
-	emulator invoke member-stackset write-budget checkov parliament policy-check policy-deploy
+	emulator invoke member-stackset write-budget checkov parliament policy-check policy-deploy \
+	org-scale org-reader org-delegate
 
 $(STAMP): requirements-dev.txt constraints.txt pyproject.toml
 	@py=$$(scripts/find-python) && echo "creating $(VENV) with $$py" && "$$py" -m venv $(VENV)
@@ -55,7 +56,7 @@ $(CHECKOV_VENV)/.installed: requirements-checkov.txt
 
 checkov: $(STAMP) $(CHECKOV_VENV)/.installed ## checkov on both templates (the hub's SAM-transformed)
 	$(BIN)/python -m autopilot_local.sam_transform template.yaml build/template.cfn.json
-	$(CHECKOV_VENV)/bin/checkov --framework cloudformation -f build/template.cfn.json -f member/template.yaml \
+	$(CHECKOV_VENV)/bin/checkov --framework cloudformation -f build/template.cfn.json -f member/template.yaml -f org-reader/template.yaml \
 		--compact --quiet --skip-download
 
 # parliament audits every IAM policy of both templates, the SAM-generated ones included
@@ -106,6 +107,23 @@ write-budget: $(STAMP) ## EC2 writes per second of a burst of new peerings at th
 
 scale: $(STAMP) ## sweep reads and events at 1,000 peerings
 	$(BIN)/python benchmarks/sweep_scale.py
+
+org-scale: $(STAMP) ## the Organization's walk and its cache at 10,000 accounts in 500 OUs (takes minutes)
+	$(BIN)/python benchmarks/org_scale.py
+
+# The read-only role the sweep assumes in the management account (README "Managed by the
+# Organization"): run with the management account's credentials. Or instead make the hub account
+# a delegated administrator: `make org-delegate HUB_ACCOUNT=…` (management account's credentials).
+org-reader: $(STAMP) ## deploy org-reader/template.yaml in the management account: SWEEP_ROLE_ARN=<hub output SweepFunctionRoleArn>
+	@test -n "$(SWEEP_ROLE_ARN)" || { echo "usage: make org-reader SWEEP_ROLE_ARN=arn:aws:iam::HUB:role/peering-autopilot/..." >&2; exit 2; }
+	aws cloudformation deploy --template-file org-reader/template.yaml --stack-name peering-autopilot-org-reader \
+		--capabilities CAPABILITY_NAMED_IAM --parameter-overrides SweepFunctionRoleArn=$(SWEEP_ROLE_ARN)
+	aws cloudformation describe-stacks --stack-name peering-autopilot-org-reader \
+		--query "Stacks[0].Outputs[?OutputKey=='OrganizationsReadRoleArn'].OutputValue" --output text
+
+org-delegate: ## let the hub account read the Organization as a delegated administrator: HUB_ACCOUNT=<12 digits>
+	@test -n "$(HUB_ACCOUNT)" || { echo "usage: make org-delegate HUB_ACCOUNT=123456789012" >&2; exit 2; }
+	aws organizations put-resource-policy --content "$$(sed "s/HUB_ACCOUNT/$(HUB_ACCOUNT)/" org-reader/delegation-policy.json)"
 
 # The demo's world in an emulator that keeps running: its endpoint and what to try are printed.
 emulator: $(STAMP) ## keep a seeded AWS emulator running for invoke and the doctor (EMULATOR_PORT=5000)

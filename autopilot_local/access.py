@@ -125,7 +125,9 @@ class Grants:
     key_denials: Mapping[str, list[tuple[frozenset[str], tuple[str, ...]]]] = field(default_factory=dict)
 
     @classmethod
-    def of(cls, hub: Stack, member: Stack) -> Grants:
+    def of(cls, hub: Stack, member: Stack, *others: Stack) -> Grants:
+        """`others`: more stacks whose named roles the functions assume (org-reader/template.yaml
+        in the management account)."""
         functions = {}
         denials = {}
         for spec in hub.functions():
@@ -133,16 +135,17 @@ class Grants:
             functions[spec.logical_id] = statement_actions(s for p in policies for s in p["Statement"])
             denials[spec.logical_id] = key_denials(s for p in policies for s in p["Statement"])
         roles = {}
-        for logical_id, resource in member.resources.items():
-            properties = resource.get("Properties", {})
-            if resource["Type"] != "AWS::IAM::Role" or "RoleName" not in properties:
-                continue  # the forwarding role: EventBridge's, never the functions'
-            name = member.resolve(properties["RoleName"])
-            trust = member.resolve(properties["AssumeRolePolicyDocument"])["Statement"]
-            trusted = {p for s in trust for p in _listed(s["Principal"]["AWS"])}
-            policies = member.resolve(properties.get("Policies", []))
-            actions = statement_actions(s for p in policies for s in p["PolicyDocument"]["Statement"])
-            roles[name] = MemberRoleGrant(logical_id, name, frozenset(trusted), actions)
+        for stack in (member, *others):
+            for logical_id, resource in stack.resources.items():
+                properties = resource.get("Properties", {})
+                if resource["Type"] != "AWS::IAM::Role" or "RoleName" not in properties:
+                    continue  # the forwarding role: EventBridge's, never the functions'
+                name = stack.resolve(properties["RoleName"])
+                trust = stack.resolve(properties["AssumeRolePolicyDocument"])["Statement"]
+                trusted = {p for s in trust for p in _listed(s["Principal"]["AWS"])}
+                policies = stack.resolve(properties.get("Policies", []))
+                actions = statement_actions(s for p in policies for s in p["PolicyDocument"]["Statement"])
+                roles[name] = MemberRoleGrant(logical_id, name, frozenset(trusted), actions)
         return cls(functions, roles, key_denials=denials)
 
     def _record(self, call: CallRecord) -> None:

@@ -67,6 +67,7 @@ os.environ.setdefault("MOTO_EC2_LOAD_DEFAULT_AMIS", "false")
 PROJECT = Path(__file__).resolve().parent.parent
 HUB_TEMPLATE = PROJECT / "template.yaml"
 MEMBER_TEMPLATE = PROJECT / "member" / "template.yaml"
+ORG_READER_TEMPLATE = PROJECT / "org-reader" / "template.yaml"
 DEFAULT_HUB_ACCOUNT = "123456789012"  # moto's own account: what plain credentials map to
 
 
@@ -392,7 +393,26 @@ class LocalAutopilot:
             cloud.hub_account_id,
             region,
         )
-        self.grants = Grants.of(self.stack, self.member_stack)
+        # The management account's read-only role (org-reader/template.yaml), where the hub names
+        # one: trusting the sweep's role alone, as `make org-reader` deploys it.
+        org_role = str(self.stack.values.get("OrganizationsReadRoleArn", ""))
+        self.org_reader_stack = (
+            Stack(
+                ORG_READER_TEMPLATE,
+                {
+                    "SweepFunctionRoleArn": self.stack.resolve(
+                        self.stack.body["Outputs"]["SweepFunctionRoleArn"]["Value"]
+                    ),
+                    "RoleName": org_role.rsplit("/", 1)[-1],
+                },
+                org_role.split(":")[4],
+                region,
+            )
+            if org_role
+            else None
+        )
+        extra = (self.org_reader_stack,) if self.org_reader_stack else ()
+        self.grants = Grants.of(self.stack, self.member_stack, *extra)
         self.member_accounts = frozenset(member_accounts)
         # The organization's accounts, when the hub names one: the hub's and the members' here.
         organization = self.stack.values.get("OrganizationId", "")

@@ -81,6 +81,14 @@ def main(argv: list[str] | None = None) -> int:
     stacks = {
         "hub": _DeployedStack(hub_json, HUB_VALUES, ACCOUNT, REGION),
         "member": _DeployedStack(PROJECT / "member" / "template.yaml", MEMBER_VALUES, "222222222222", REGION),
+        "org-reader": _DeployedStack(
+            PROJECT / "org-reader" / "template.yaml",
+            {
+                "SweepFunctionRoleArn": f"arn:aws:iam::{ACCOUNT}:role/peering-autopilot/peering-autopilot-SweepFunctionRole"
+            },
+            "999999999999",
+            REGION,
+        ),
     }
     count = 0
     for prefix, stack in stacks.items():

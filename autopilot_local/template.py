@@ -89,6 +89,17 @@ class Stack:
             if spec.get("Type") == "CommaDelimitedList" and isinstance(raw, str):
                 raw = [part.strip() for part in raw.split(",")] if raw else [""]
             self.values[name] = raw
+        self._check_rules()
+
+    def _check_rules(self) -> None:
+        """The template's Rules, as CloudFormation checks them before it creates anything: a rule
+        whose condition holds refuses the parameters when an assertion fails."""
+        for name, rule in self.body.get("Rules", {}).items():
+            if "RuleCondition" in rule and not self._truth(rule["RuleCondition"]):
+                continue
+            for assertion in rule.get("Assertions", []):
+                if not self._truth(assertion["Assert"]):
+                    raise ValueError(f"rule {name}: {assertion.get('AssertDescription', 'an assertion failed')}")
 
     @property
     def resources(self) -> Mapping[str, Any]:

@@ -23,6 +23,7 @@ PROJECT = Path(__file__).resolve().parents[2]
 HUB = load_yaml(PROJECT / "template.yaml")["Resources"]
 MEMBER = load_yaml(PROJECT / "member" / "template.yaml")["Resources"]
 FUNCTIONS = sorted(k for k, r in HUB.items() if r["Type"] == "AWS::Serverless::Function")
+ORG_READER = load_yaml(PROJECT / "org-reader" / "template.yaml")["Resources"]
 MEMBER_ROLES = sorted(k for k, r in MEMBER.items() if r["Type"] == "AWS::IAM::Role" and "RoleName" in r["Properties"])
 
 
@@ -42,7 +43,7 @@ def _granted_to_function(function: str) -> frozenset[str]:
 
 
 def _granted_to_member_role(role: str) -> frozenset[str]:
-    policies = MEMBER[role]["Properties"]["Policies"]
+    policies = (MEMBER.get(role) or ORG_READER[role])["Properties"]["Policies"]
     return statement_actions(s for p in policies for s in p["PolicyDocument"]["Statement"])
 
 
@@ -60,7 +61,7 @@ def test_each_function_role_grants_exactly_what_the_function_called_in_the_hub(
     }
 
 
-@pytest.mark.parametrize("role", MEMBER_ROLES)
+@pytest.mark.parametrize("role", [*MEMBER_ROLES, "OrganizationsReaderRole"])
 def test_each_member_role_grants_exactly_what_its_function_called_in_member_accounts(
     recorded: set[CallRecord], role: str
 ) -> None:

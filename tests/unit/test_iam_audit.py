@@ -29,6 +29,7 @@ def test_every_role_of_both_templates_is_written_out_resolved(tmp_path: Path) ->
         "member.ConnectorRole",
         "hub.ConnectPeeringFunctionRole",
         "member.ForwardRole",
+        "org-reader.OrganizationsReaderRole",
     }
     text = json.dumps(written)
     assert "Fn::" not in text and '"Ref"' not in text and "${" not in text

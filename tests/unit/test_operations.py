@@ -60,6 +60,7 @@ def test_the_steps_declare_the_metrics_they_always_emitted() -> None:
         "PeeringsWithdrawn",
         "WorkFound",
         "SweepPlacesFailed",
+        "MembershipUnknown",
         "Failures",
         "InvalidEvents",
         "RecordWritesDeferred",

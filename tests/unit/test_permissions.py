@@ -32,7 +32,7 @@ def _actions(statements: list[dict[str, Any]]) -> set[str]:
     found: set[str] = set()
     for statement in statements:
         if statement["Effect"] == "Deny":
-            assert statement.get("Sid") == "HistoryIsAppendOnly", statement
+            assert statement.get("Sid") in ("HistoryIsAppendOnly", "MembershipIsTheSweeps"), statement
             continue
         assert statement["Effect"] == "Allow"
         action = statement["Action"]
@@ -282,8 +282,7 @@ def test_history_is_append_only_for_every_function(function: str) -> None:
     assert not {"dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:PartiQLUpdate", "dynamodb:PartiQLDelete"} & (
         _actions(statements)
     )
-    [deny] = [s for s in statements if s["Effect"] == "Deny"]
-    assert deny["Sid"] == "HistoryIsAppendOnly"
+    [deny] = [s for s in statements if s["Effect"] == "Deny" and s["Sid"] == "HistoryIsAppendOnly"]
     assert deny["Action"] == ["dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:BatchWriteItem"]
     assert deny["Resource"] == {"Fn::GetAtt": ["RecordTable", "Arn"]}
     assert deny["Condition"] == {"ForAnyValue:StringLike": {"dynamodb:LeadingKeys": ["history#*"]}}
@@ -313,3 +312,52 @@ def test_every_function_reads_the_policy_parameter_and_nothing_else_in_parameter
     assert re.fullmatch(pattern, "") and re.fullmatch(pattern, "/network/peering-policy")
     assert not re.fullmatch(pattern, "network/peering-policy")  # the ARN above needs the leading /
     assert not re.fullmatch(pattern, "/a/*")
+
+
+@pytest.mark.parametrize("function", sorted(FUNCTIONS))
+def test_only_the_sweep_writes_who_is_managed(function: str) -> None:
+    """The membership partition grants accounts their rights: the sweep writes it from its walk of
+    the Organization, every other function is denied any write there (it reads it with Query)."""
+    statements = _function_statements(function)
+    denies = [s for s in statements if s.get("Sid") == "MembershipIsTheSweeps"]
+    if function == "SweepFunction":
+        assert denies == []
+        return
+    [deny] = denies
+    assert deny["Effect"] == "Deny"
+    assert deny["Action"] == [
+        "dynamodb:PutItem",
+        "dynamodb:UpdateItem",
+        "dynamodb:DeleteItem",
+        "dynamodb:BatchWriteItem",
+    ]
+    assert deny["Resource"] == {"Fn::GetAtt": ["RecordTable", "Arn"]}
+    assert deny["Condition"] == {"ForAnyValue:StringLike": {"dynamodb:LeadingKeys": ["membership"]}}
+
+
+def test_the_sweep_reads_the_organization_itself_or_through_the_named_role_only() -> None:
+    [assume] = [s for s in _function_statements("SweepFunction") if s.get("Sid") == "AssumeOrganizationsReadRole"]
+    role = "arn:aws:iam::999999999999:role/PeeringAutopilotOrganizationsReader"
+    values = {"OrganizationId": "o-abc123def4", "ManagedOrganizationalUnitIds": "r-ab12"}
+    named = Stack(PROJECT / "template.yaml", {**values, "OrganizationsReadRoleArn": role}, "123456789012", "us-east-1")
+    delegated = Stack(PROJECT / "template.yaml", values, "123456789012", "us-east-1")
+    assert named.resolve(assume["Resource"]) == role
+    assert delegated.resolve(assume["Resource"]) == (
+        "arn:aws:iam::123456789012:role/peering-autopilot-no-organizations-role"
+    )
+    [read] = [s for s in _function_statements("SweepFunction") if s.get("Sid") == "ReadOrganization"]
+    assert sorted(read["Action"]) == sorted(a for a in sweep.IAM_ACTIONS if a.startswith("organizations:"))
+
+
+def test_units_without_the_organization_are_refused_before_deploy() -> None:
+    with pytest.raises(ValueError, match="ManagedOrganizationalUnitIds needs OrganizationId"):
+        Stack(PROJECT / "template.yaml", {"ManagedOrganizationalUnitIds": "r-ab12"}, "123456789012", "us-east-1")
+
+
+@pytest.mark.parametrize("function", sorted(FUNCTIONS))
+def test_every_function_may_read_who_is_managed_and_the_sweep_may_walk_and_write_it(function: str) -> None:
+    from peering_autopilot import membership
+
+    assert FUNCTIONS[function] >= membership.READ_ACTIONS  # authority.with_authority, before every step
+    if function == "SweepFunction":
+        assert FUNCTIONS[function] >= membership.REFRESH_ACTIONS

@@ -48,14 +48,17 @@ def load_membership(ctx: Context) -> Membership | None:
     units are named."""
     if not ctx.settings.managed_units:
         return ctx.settings.membership
-    return ctx.settings.membership  # the cache in the record: issue 22, part 1
+    from peering_autopilot.membership import cached  # only where OUs are named: not at every cold start
+
+    return cached(ctx)  # the sweep's walk, cached in the record with a bound on staleness
 
 
 def known_units(membership: Membership | None) -> frozenset[str] | None:
     """Every OU the Organization's walk saw (the policy may name only those); None when the
     Organization was not walked (then the policy's OUs are not checked against it)."""
-    seen = getattr(membership, "seen_units", None)  # the walk's (issue 22, part 1), once it is there
-    return frozenset(seen) if seen is not None else None
+    if membership is None or membership.unknown or not membership.seen_units:
+        return None  # not walked, or not known now: an OU is not called unknown on no evidence
+    return membership.seen_units
 
 
 class _Cached(NamedTuple):

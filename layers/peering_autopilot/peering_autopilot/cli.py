@@ -28,11 +28,19 @@ from urllib.parse import urlsplit
 
 from peering_autopilot import estate, places, policy_tools
 from peering_autopilot.aws.service_quotas import QuotaReaders
-from peering_autopilot.aws.sessions import AwsAccess, assumed_session, caller_account, operator_session, record_reader
+from peering_autopilot.aws.sessions import (
+    AwsAccess,
+    assumed_session,
+    caller_account,
+    operator_session,
+    organizations_reader,
+    record_reader,
+)
 from peering_autopilot.context import Context
 from peering_autopilot.errors import AutopilotError, AwsCallError, RecordUnavailableError, SettingsError
 from peering_autopilot.events import PEERING_ID
 from peering_autopilot.mesh import withdraw_only_recorded
+from peering_autopilot.organization import parse_units
 from peering_autopilot.record import HISTORY, HistoryEntry, PeeringRecord, unreadable_record, verify_chain
 from peering_autopilot.recorder import Recorder, RecordReads
 from peering_autopilot.settings import (
@@ -112,6 +120,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--record-role-arn",
         default=None,
         help=RECORD_ROLE_HELP,
+    )
+    status.add_argument(
+        "--organizational-units",
+        default=None,
+        help="the hub's ManagedOrganizationalUnitIds (ou-…, or r-… for the whole Organization): their ACTIVE"
+        " accounts are read too, walked with your credentials (the management account or a delegated"
+        " administrator) or --organizations-role-arn",
+    )
+    status.add_argument(
+        "--organizations-role-arn",
+        default=None,
+        help="the hub's OrganizationsReadRoleArn, to assume for the walk of --organizational-units",
     )
     status.add_argument("--endpoint-url", default=None, help="talk to this endpoint (an emulator) instead of AWS")
     status_policy = status.add_mutually_exclusive_group()
@@ -232,6 +252,9 @@ def run_status(args: argparse.Namespace) -> int:
         threshold = _threshold(args.mesh_threshold)
         policy = PeerCidrPolicy.parse(args.allowed_peer_cidrs, name="--allowed-peer-cidrs")
         limits = budget_limits({v: getattr(args, v.lower()) for v, *_ in BUDGET_VARIABLES})
+        units = parse_units(args.organizational_units or "", "--organizational-units")
+        if args.organizations_role_arn and not ROLE_ARN.fullmatch(args.organizations_role_arn):
+            raise SettingsError(f"--organizations-role-arn {args.organizations_role_arn!r} is not an IAM role ARN")
     except SettingsError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
@@ -254,6 +277,17 @@ def run_status(args: argparse.Namespace) -> int:
         print(f"error: cannot tell which account your credentials belong to: {e}", file=sys.stderr)
         return 2
     accounts = accounts or [account]
+    walk_problems: tuple[str, ...] = ()
+    if units:  # the accounts the sweep manages through the Organization, as it walks them
+        try:
+            snapshot = organizations_reader(session, args.organizations_role_arn).walk(units)
+        except AutopilotError as e:
+            print(f"error: cannot read the Organization: {e}", file=sys.stderr)
+            return 2
+        accounts = list(dict.fromkeys([*accounts, *sorted(snapshot.paths)]))
+        walk_problems = snapshot.problems
+        for problem in walk_problems:
+            print(f"warning: the Organization's walk is incomplete: {problem}", file=sys.stderr)
     try:
         document = policy_tools.policy_option(args.policy, args.policy_parameter_name, policy, session)
     except policy_tools.PolicyOptionError as e:
@@ -311,7 +345,7 @@ def run_status(args: argparse.Namespace) -> int:
     if args.record_table:
         report.decisions, report.record_not_read = _last_decisions(recorder, report.peerings, record_problem)
     print(json.dumps(report.describe(), indent=2) if args.json else estate.report_text(report))
-    return 1 if unread or report.record_not_read else 0
+    return 1 if unread or report.record_not_read or walk_problems else 0
 
 
 def _record_not_read(peering_id: str) -> PeeringRecord:

@@ -121,6 +121,12 @@ class LambdaFunction[H: Hint, R: Result]:
         context = dataclasses.replace(context, origin=triggers.origin(event, function))
         try:
             context = with_authority(context)  # who is managed, what the policy says: now
+            membership = context.settings.membership
+            if (
+                membership is not None and membership.unknown
+            ):  # fail safe, and said: README "Managed by the Organization"
+                logger.warning("organization membership not known", extra={"reason": membership.unknown})
+                metrics.add_metric(name="MembershipUnknown", unit=MetricUnit.Count, value=1)
             result = self.step(hint, context)
         except FINAL_FAULTS as e:
             logger.error("cannot act", extra={"error": str(e), "error_type": type(e).__name__})

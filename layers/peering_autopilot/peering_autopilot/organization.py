@@ -41,6 +41,8 @@ class OrgSnapshot:
     read_at: float = 0.0
     complete: bool = True
     units: frozenset[str] = frozenset()  # the units walked (the scope's)
+    seen_units: frozenset[str] = frozenset()  # every OU and root the walk met (policy.check_units)
+    problems: tuple[str, ...] = ()  # what part of the walk failed, and why (complete is False)
 
     def accounts(self) -> frozenset[str]:
         return frozenset(self.paths)
@@ -55,6 +57,12 @@ class Membership:
     explicit: frozenset[str] = frozenset()
     units: frozenset[str] = frozenset()
     paths: Mapping[str, tuple[str, ...]] = field(default_factory=lambda: MappingProxyType({}))
+    # Why the Organization's part is not known now ("" when it is): the cache is older than its
+    # bound or unreadable; then only the hub and the explicit accounts are managed.
+    unknown: str = ""
+    # Every OU and root the walks met (policy.check_units: the OUs a policy may name); empty when
+    # the Organization's part is not known.
+    seen_units: frozenset[str] = frozenset()
 
     def is_managed(self, account_id: str) -> bool:
         if account_id == self.hub_account_id or account_id in self.explicit:

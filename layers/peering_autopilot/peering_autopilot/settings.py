@@ -158,6 +158,9 @@ class Settings:
     # Parameter OrganizationsReadRoleArn: the read-only role in the management account the sweep
     # assumes to walk the Organization; "" when the hub account is a delegated administrator.
     organizations_role_arn: str = ""
+    # Parameter MembershipMaxAgeMinutes: past this age the cached Organization membership is not
+    # known (only the hub and ApprovedAccountIds are managed); `membership.py`.
+    membership_max_age_seconds: float = 900.0
     # Parameter PolicyParameterName: the SSM parameter holding the network team's policy; "" for none.
     policy_parameter: str = ""
     # Known at run time, not from the environment (`authority.py` loads them): the managed accounts
@@ -292,6 +295,7 @@ class Settings:
         org_role = env.get("ORGANIZATIONS_ROLE_ARN", "").strip()
         if org_role and not ROLE_ARN.fullmatch(org_role):
             raise SettingsError(f"ORGANIZATIONS_ROLE_ARN is not an IAM role ARN: {org_role!r}")
+        max_age = _int(env, "MEMBERSHIP_MAX_AGE_MINUTES", 15, 1, 1440, "MembershipMaxAgeMinutes")
         policy_parameter = env.get("POLICY_PARAMETER_NAME", "").strip()
         if policy_parameter and not SSM_PARAMETER_NAME.fullmatch(policy_parameter):
             raise SettingsError(f"POLICY_PARAMETER_NAME is not an SSM parameter name: {policy_parameter!r}")
@@ -319,6 +323,7 @@ class Settings:
             budgets=budgets,
             managed_units=units,
             organizations_role_arn=org_role,
+            membership_max_age_seconds=max_age * 60.0,
             policy_parameter=policy_parameter,
         )
 

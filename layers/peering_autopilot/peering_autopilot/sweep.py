@@ -22,6 +22,7 @@ place's work is published as soon as that place is read, so a slow place holds b
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
@@ -34,12 +35,14 @@ from peering_autopilot.aws.cloudtrail import TrailGateway
 from peering_autopilot.aws.dynamodb import BacklogQueue, RecordStore
 from peering_autopilot.aws.ec2 import Ec2Gateway
 from peering_autopilot.aws.eventbridge import EventPublisher
+from peering_autopilot.aws.organizations import OrganizationsGateway
 from peering_autopilot.aws.service_quotas import QuotaReaders, ServiceQuotasGateway
 from peering_autopilot.aws.sessions import AwsAccess
 from peering_autopilot.aws.ssm import ParameterStore
 from peering_autopilot.context import Context
 from peering_autopilot.decision import retry_state
 from peering_autopilot.events import Event, GroupRequestFound, PeeringGroupPlan, VpcPlace, WorkFound, publish_all
+from peering_autopilot.membership import Refresh, refresh
 from peering_autopilot.mesh import RECORD_UNREADABLE, GroupPlan, withdraw_only_recorded
 from peering_autopilot.model import ACCEPTER, GROUP_TAG, STATUS_TAG, Peering, QuotaRead
 from peering_autopilot.permissions import actions_of
@@ -81,6 +84,8 @@ IAM_ACTIONS = actions_of(
     BacklogQueue.done,
     BacklogQueue.send,
     TrailGateway.creations,  # adoption: who created a group-tagged peering
+    AwsAccess.organizations,  # the Organization's walk (membership.py), cached in the record
+    OrganizationsGateway.walk,
 )
 
 
@@ -125,6 +130,7 @@ class SweepReport:
     adopted: dict[str, Any] = field(default_factory=dict)  # what an earlier version made, adopted (adoption.py)
     record_drained: int = 0  # record writes the backlog held, written to the table at the start
     record_problems: list[str] = field(default_factory=list)
+    organization: Refresh | None = None  # the Organization's walk at the start of a scheduled sweep
 
     def describe(self) -> dict[str, Any]:
         counts: dict[str, int] = defaultdict(int)
@@ -143,6 +149,8 @@ class SweepReport:
             described["adopted"] = self.adopted
         if self.record_drained or self.record_problems:  # the record's own news, only when there is any
             described["record"] = {"backlogWritten": self.record_drained, "problems": self.record_problems}
+        if self.organization is not None:
+            described["organization"] = self.organization.describe()
         if self.groups:
             described["groups"] = {
                 "skipped": [s.describe() for s in self.groups.skipped],
@@ -167,21 +175,36 @@ class SweepReport:
         return False
 
     def metrics(self) -> Mapping[str, int]:
-        return {"WorkFound": len(self.work), "SweepPlacesFailed": len(self.problems)}
+        counts = {"WorkFound": len(self.work), "SweepPlacesFailed": len(self.problems)}
+        if self.organization is not None:  # a scheduled sweep with ManagedOrganizationalUnitIds
+            counts["OrganizationWalkIncomplete"] = int(not self.organization.complete)
+        return counts
 
     def problem_lines(self) -> list[str]:
         kept = self.groups.kept if self.groups else []
         unread = [f"{k.peering.peering_id} not withdrawn: {k.reason}" for k in kept if k.code == RECORD_UNREADABLE]
         record = [f"record: {p}" for p in self.record_problems]
-        return [str(problem) for problem in self.problems] + unread + record
+        walk = [f"organization: {p}" for p in self.organization.problems] if self.organization else []
+        return [str(problem) for problem in self.problems] + unread + record + walk
 
 
 def handle_sweep_trigger(trigger: VpcHint | ScheduledSweep, ctx: Context) -> SweepReport:
     # What steps could not record while the table was down is written first: the record the
     # sweep then reads holds it.
     drained = ctx.recorder.drain()
+    walked: Refresh | None = None
+    if isinstance(trigger, ScheduledSweep) and ctx.settings.managed_units:
+        # Who is managed, from the Organization now: this run acts on its own walk, and the other
+        # functions read the difference it writes (membership.py). Tag changes use the cache: a
+        # storm of them must not walk the Organization each time (it throttles at a few calls a
+        # second).
+        membership, walked = refresh(ctx)
+        recorder = ctx.recorder
+        ctx = dataclasses.replace(ctx, settings=dataclasses.replace(ctx.settings, membership=membership))
+        vars(ctx)["recorder"] = recorder  # one record per run: the adapter reports its problems
     if isinstance(trigger, ScheduledSweep):
         report = sweep(ctx)
+        report.organization = walked
     elif trigger.opted_in and GROUP_TAG in trigger.changed:
         report = sweep(ctx, Outcome.GROUP_CHANGE, trigger.vpc_id)
     else:
@@ -195,9 +218,7 @@ def sweep(ctx: Context, outcome: Outcome = Outcome.SWEPT, subject: str = "sweep"
     """Every managed account in every managed region, each place on its own; then the groups."""
     settings = ctx.settings
     places = [
-        (account, region)
-        for account in sorted({settings.hub_account_id, *settings.approved_account_ids})
-        for region in settings.managed_regions
+        (account, region) for account in sorted(settings.managed_accounts()) for region in settings.managed_regions
     ]
     seen: list[PlaceRead] = []  # each place's reads, for the group plan once every place is read
     read_vpc = vpc_reader(ctx.aws, settings)

@@ -27,6 +27,7 @@ from peering_autopilot.aws.dynamodb import BacklogQueue, RecordStore
 from peering_autopilot.aws.ec2 import Ec2Gateway
 from peering_autopilot.aws.eventbridge import EventPublisher
 from peering_autopilot.aws.network_insights import NetworkInsightsGateway
+from peering_autopilot.aws.organizations import OrganizationsGateway
 from peering_autopilot.aws.sns import Notifier
 from peering_autopilot.aws.ssm import ParameterStore, SsmGateway
 from peering_autopilot.errors import RoleAssumptionError
@@ -38,6 +39,7 @@ if TYPE_CHECKING:
     from peering_autopilot.aws.service_quotas import ServiceQuotasGateway
 
 MEMBER_SESSION_NAME = "peering-autopilot"  # how the hub shows in the members' CloudTrail
+ORGANIZATIONS_REGION = "us-east-1"  # Organizations' endpoint (the aws partition's; others: their own)
 _CREDENTIAL_MARGIN_SECONDS = 300
 
 
@@ -101,6 +103,30 @@ class AwsAccess:
         region = self._settings.hub_region
         client = self._client(self._settings.hub_account_id, "ssm", region)
         return ParameterStore(client, f"account {self._settings.hub_account_id} region {region}")
+
+    @needs("sts:AssumeRole")
+    def organizations(self) -> OrganizationsGateway:
+        """AWS Organizations, read only: with ORGANIZATIONS_ROLE_ARN (the reader role in the
+        management account) assumed, else with the hub's own credentials (the hub account is a
+        delegated administrator for Organizations). RoleAssumptionError if the role refuses."""
+        role_arn = self._settings.organizations_role_arn
+        region = _ORGANIZATIONS_REGIONS.get(self.partition(self._settings.hub_region), self._settings.hub_region)
+        if not role_arn:
+            return OrganizationsGateway(self._client(self._settings.hub_account_id, "organizations", region))
+        account_id = role_arn.split(":")[4]
+        with self._assuming_lock:
+            lock = self._assuming.setdefault(role_arn, threading.Lock())
+        with lock:
+            cached = self._members.get(role_arn)
+            if not cached or cached.expires_at - _CREDENTIAL_MARGIN_SECONDS <= self._clock():
+                sts = self._client(self._settings.hub_account_id, "sts", self._settings.hub_region)
+                session, expires_at = _assume(sts, role_arn, MEMBER_SESSION_NAME, account_id, "Organizations")
+                self._members[role_arn] = cached = _Account(session, expires_at)
+        with cached.lock:
+            key = ("organizations", region)
+            if key not in cached.clients:
+                cached.clients[key] = cached.session.client("organizations", region_name=region, config=BOTO_CONFIG)
+            return OrganizationsGateway(cached.clients[key])
 
     def publisher(self) -> EventPublisher:
         client = self._client(self._settings.hub_account_id, "events", self._settings.hub_region)
@@ -175,6 +201,10 @@ def _assume(
     return session, creds["Expiration"].timestamp()
 
 
+# Organizations answers in one region per partition.
+_ORGANIZATIONS_REGIONS = {"aws": ORGANIZATIONS_REGION, "aws-us-gov": "us-gov-west-1", "aws-cn": "cn-northwest-1"}
+
+
 @functools.cache
 def _partition_of(region: str) -> str:
     return str(botocore.session.get_session().get_partition_for_region(region))
@@ -214,3 +244,16 @@ def parameter_store(session: boto3.Session) -> ParameterStore:
     region = session.region_name or ""
     with translated("ssm"):
         return ParameterStore(session.client("ssm", config=BOTO_CONFIG), f"region {region}")
+
+
+def organizations_reader(session: boto3.Session, role_arn: str | None = None) -> OrganizationsGateway:
+    """AWS Organizations read with `session` (the operator's: the management account or a delegated
+    administrator), or with a role it assumes (the hub's OrganizationsReadRoleArn), for the
+    command line."""
+    if role_arn:
+        session = assumed_session(session, role_arn)
+    region = _ORGANIZATIONS_REGIONS.get(
+        _partition_of(session.region_name or ORGANIZATIONS_REGION), ORGANIZATIONS_REGION
+    )
+    with translated("organizations"):
+        return OrganizationsGateway(session.client("organizations", region_name=region, config=BOTO_CONFIG))

@@ -1,0 +1,230 @@
+"""Who the hub manages through the Organization, cached in the autopilot's record with a bound on
+its staleness (README "Managed by the Organization").
+
+The sweep walks the Organization at the start of every scheduled run (`refresh`) and writes only
+the difference to the record's `membership` partition: one item per managed account (`account#ID`,
+its OU path) and one item on the walk (`walk`: when it ran, whether it read everything, and when
+the last complete walk was). Every other function reads that partition (`cached`), at most once a
+minute per container: one Query of about 10,000 small items (~80 bytes each, under 1 MB: one or
+two pages) costs less and fails in fewer ways than a lookup per account per question, and the
+steps ask about several accounts each (the requester, the accepter, the group's members).
+
+An account moved out of a managed OU is dropped only by a complete walk, so the cache is as stale
+as its last complete walk: older than MEMBERSHIP_MAX_AGE_MINUTES (parameter
+MembershipMaxAgeMinutes, three sweep intervals by default), or unreadable, it is not known, and
+only the hub and ApprovedAccountIds are managed until a complete walk is written again (logged,
+and counted by the Lambda adapter as MembershipUnknown). Fail safe: an account never gains a right
+on a guess.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import weakref
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Any
+
+from peering_autopilot.aws.dynamodb import RecordStore
+from peering_autopilot.aws.organizations import OrganizationsGateway
+from peering_autopilot.aws.sessions import AwsAccess
+from peering_autopilot.context import Context
+from peering_autopilot.errors import AutopilotError, RecordUnavailableError
+from peering_autopilot.organization import Membership, OrgSnapshot, membership_changes
+from peering_autopilot.permissions import actions_of
+from peering_autopilot.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+MEMBERSHIP = "membership"  # the record's partition
+ACCOUNT = "account#"  # an account's item: sk account#ID
+WALK = "walk"  # the last walk's item
+CONTAINER_CACHE_SECONDS = 60.0
+
+# What reading the cache needs (every function), and what the sweep's refresh needs besides.
+READ_ACTIONS = actions_of(RecordStore.items)
+REFRESH_ACTIONS = actions_of(AwsAccess.organizations, OrganizationsGateway.walk, RecordStore.items, RecordStore.write)
+
+# Per container (one AwsAccess per Lambda container, `runtime()`): when the cache was read, and
+# what it said.
+_containers: weakref.WeakKeyDictionary[AwsAccess, tuple[float, Membership]] = weakref.WeakKeyDictionary()
+
+
+@dataclass(frozen=True)
+class Cache:
+    """The membership partition as read: each account's OU path, and the last walk."""
+
+    paths: Mapping[str, tuple[str, ...]]
+    walked_at: float = 0.0  # the last walk, complete or not
+    complete_at: float = 0.0  # the last complete walk; 0: none yet
+    complete: bool = False  # the last walk read everything
+    seen_units: frozenset[str] = frozenset()  # every OU and root the walks met
+
+
+def read_cache(store: RecordStore) -> Cache:
+    """The membership partition (RecordUnavailableError when the table does not answer)."""
+    paths: dict[str, tuple[str, ...]] = {}
+    walk: dict[str, Any] = {}
+    for item in store.items(MEMBERSHIP):
+        sk = str(item.get("sk", ""))
+        if sk.startswith(ACCOUNT):
+            paths[sk[len(ACCOUNT) :]] = tuple(str(u) for u in item.get("path", []))
+        elif sk == WALK:
+            walk = item
+    return Cache(
+        MappingProxyType(paths),
+        float(walk.get("walked_at", 0)),
+        float(walk.get("complete_at", 0)),
+        bool(walk.get("complete", False)),
+        frozenset(str(u) for u in walk.get("seen_units", [])),
+    )
+
+
+def account_item(account_id: str, path: Sequence[str]) -> dict[str, Any]:
+    return {"pk": MEMBERSHIP, "sk": f"{ACCOUNT}{account_id}", "path": list(path)}
+
+
+def walk_item(snapshot: OrgSnapshot, complete_at: float, accounts: int, seen: frozenset[str]) -> dict[str, Any]:
+    return {
+        "pk": MEMBERSHIP,
+        "sk": WALK,
+        "walked_at": int(snapshot.read_at),
+        "complete": snapshot.complete,
+        "complete_at": int(complete_at),
+        "accounts": accounts,
+        "units": sorted(snapshot.units),
+        "seen_units": sorted(seen),  # tens of KB at thousands of OUs: well inside an item's 400 KB
+        "problems": list(snapshot.problems),
+    }
+
+
+def judged(settings: Settings, cache: Cache, now: float) -> Membership:
+    """The cache as the steps may use it: known while its last complete walk is within the bound."""
+    explicit, units = settings.approved_account_ids, settings.managed_units
+    bound = settings.membership_max_age_seconds
+    if not cache.complete_at:
+        why = "no complete walk of the Organization is recorded yet"
+    elif now - cache.complete_at > bound:
+        why = (
+            f"the last complete walk of the Organization is {int(now - cache.complete_at)} s old,"
+            f" past the bound of {int(bound)} s"
+        )
+    else:
+        return Membership(settings.hub_account_id, explicit, units, cache.paths, seen_units=cache.seen_units)
+    return unknown(settings, why)
+
+
+def unknown(settings: Settings, why: str) -> Membership:
+    """Only the hub and the explicit accounts: the Organization's part is not known now."""
+    return Membership(
+        settings.hub_account_id,
+        settings.approved_account_ids,
+        settings.managed_units,
+        unknown=f"{why}: only the hub and ApprovedAccountIds are managed",
+    )
+
+
+def cached(ctx: Context) -> Membership:
+    """The membership the record holds, judged against the bound; read at most once a minute per
+    container."""
+    hit = _containers.get(ctx.aws)
+    if hit is not None and ctx.clock() - hit[0] < CONTAINER_CACHE_SECONDS:
+        return hit[1]
+    settings = ctx.settings
+    store = ctx.aws.record_store()
+    if store is None:
+        membership = unknown(settings, "no record table is configured")
+    else:
+        try:
+            membership = judged(settings, read_cache(store), ctx.now())
+        except RecordUnavailableError as e:
+            membership = unknown(settings, f"the record's membership is unreadable ({e})")
+    if membership.unknown:
+        logger.warning("Organization membership not known", extra={"reason": membership.unknown})
+    _containers[ctx.aws] = (ctx.clock(), membership)
+    return membership
+
+
+@dataclass
+class Refresh:
+    """What the sweep's walk read and wrote, for its report."""
+
+    accounts: int = 0  # ACTIVE accounts under the managed units, as walked
+    complete: bool = True
+    written: int = 0  # account items written (new or moved)
+    dropped: int = 0  # account items deleted (gone from a complete walk)
+    problems: list[str] = dataclasses.field(default_factory=list)
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "accounts": self.accounts,
+            "complete": self.complete,
+            "written": self.written,
+            "dropped": self.dropped,
+            "problems": self.problems,
+        }
+
+
+def refresh(ctx: Context) -> tuple[Membership, Refresh]:
+    """Walk the Organization, write the difference to the record, and give the membership this
+    sweep acts on (`record`)."""
+    return record(ctx, walk(ctx))
+
+
+def walk(ctx: Context) -> OrgSnapshot:
+    """The Organization under the managed units, as it is now (incomplete where a part failed)."""
+    settings = ctx.settings
+    try:
+        return ctx.aws.organizations().walk(settings.managed_units)
+    except AutopilotError as e:  # the reader role not assumed: nothing read
+        return OrgSnapshot(read_at=ctx.now(), complete=False, units=settings.managed_units, problems=(str(e),))
+
+
+def record(ctx: Context, snapshot: OrgSnapshot) -> tuple[Membership, Refresh]:
+    """Write what `snapshot` changes in the cache (only the difference), and give the membership
+    this sweep acts on: the walk's own when it is complete; with an incomplete walk, the cache
+    updated by what the walk read (while the cache is within its bound), else only what it read."""
+    settings = ctx.settings
+    report = Refresh(len(snapshot.paths), snapshot.complete, problems=list(snapshot.problems))
+    store = ctx.aws.record_store()
+    try:
+        if store is None:
+            raise RecordUnavailableError(table="", operation="Query", reason="no record table is configured")
+        cache = read_cache(store)
+    except RecordUnavailableError as e:
+        report.problems.append(f"membership not cached: {e}")
+        walked = Membership.of(settings.hub_account_id, settings.approved_account_ids, settings.managed_units, snapshot)
+        return dataclasses.replace(walked, seen_units=snapshot.seen_units), report
+    written, dropped = membership_changes(cache.paths, snapshot)
+    complete_at = snapshot.read_at if snapshot.complete else cache.complete_at
+    kept = {a: p for a, p in cache.paths.items() if a not in dropped}
+    merged = {**kept, **written}
+    seen = snapshot.seen_units if snapshot.complete else cache.seen_units | snapshot.seen_units
+    try:
+        # The accounts first, the walk's item last: a write that fails part-way leaves the walk's
+        # time as it was, so the bound still holds.
+        store.write(
+            puts=[account_item(a, p) for a, p in sorted(written.items())],
+            deletes=[(MEMBERSHIP, f"{ACCOUNT}{a}") for a in dropped],
+        )
+        store.write(puts=[walk_item(snapshot, complete_at, len(merged), seen)])
+        report.written, report.dropped = len(written), len(dropped)
+    except RecordUnavailableError as e:
+        report.problems.append(f"membership not cached: {e}")
+    if snapshot.complete:
+        paths: Mapping[str, tuple[str, ...]] = snapshot.paths
+    elif complete_at and ctx.now() - complete_at <= settings.membership_max_age_seconds:
+        paths = merged  # nothing dropped on an incomplete walk's word
+    else:
+        paths = snapshot.paths  # the cache is past its bound: only what this walk read
+    membership = Membership(
+        settings.hub_account_id,
+        settings.approved_account_ids,
+        settings.managed_units,
+        MappingProxyType(dict(paths)),
+        seen_units=seen,
+    )
+    _containers[ctx.aws] = (ctx.clock(), membership)
+    return membership, report
