@@ -36,7 +36,14 @@ from peering_autopilot.aws.sessions import AwsAccess
 from peering_autopilot.aws.ssm import ParameterStore
 from peering_autopilot.context import Context
 from peering_autopilot.events import PeeringRequested, PeeringWithdrawn, VpcPlace, WorkFound
-from peering_autopilot.mesh import RECORD_UNREADABLE, members_of, not_ours_to_withdraw, pair_problem, vpc_key, vpc_place
+from peering_autopilot.mesh import (
+    RECORD_UNREADABLE,
+    admitted_members,
+    not_ours_to_withdraw,
+    pair_problem,
+    vpc_key,
+    vpc_place,
+)
 from peering_autopilot.model import CREATED_FOR_TAG, GROUP_TAG, LIVE_STATES, Peering, Vpc
 from peering_autopilot.permissions import actions_of
 from peering_autopilot.record import OwnedPeering, pair_key
@@ -162,17 +169,14 @@ def _request(
         return skipped(f"the pair already has {existing[0].peering_id} ({existing[0].status})")
     requester = requester_ec2.get_vpc(hint.requester.vpc_id)
     accepter = aws.ec2(hint.accepter.account_id, hint.accepter.region).get_vpc(hint.accepter.vpc_id)
-    members = members_of([requester, accepter])
+    members, not_admitted = admitted_members([requester, accepter], settings.group_refusal)
     for vpc in (requester, accepter):
         member = members.get(vpc_key(vpc))
         if member is None or hint.group not in member.groups:
             tag = vpc.tags.get(GROUP_TAG)
             state = "not opted in" if not vpc.opted_in else f"its {GROUP_TAG} is {tag!r}"
-            return skipped(f"{vpc.vpc_id} is no longer in group {hint.group!r}: {state}")
-    for vpc in (requester, accepter):
-        refusal = settings.group_refusal(hint.group, vpc.account_id)
-        if refusal:
-            return skipped(f"{vpc.vpc_id} may not join group {hint.group!r}: {refusal}")
+            refused = [line for line in not_admitted if vpc.vpc_id in line]
+            return skipped(f"{vpc.vpc_id} is no longer in group {hint.group!r}: " + (refused[0] if refused else state))
     if vpc_key(requester) > vpc_key(accepter):
         return skipped(f"{requester.vpc_id} does not sort first of the pair: the other VPC requests")
     problem = pair_problem(requester, accepter, settings.peer_ranges)
@@ -239,7 +243,7 @@ def withdraw_from_group(hint: PeeringHint, ctx: Context) -> ConnectResult:
         if not (settings.is_managed_account(side.account_id) and settings.is_managed_region(side.region)):
             return skipped(f"{side.vpc_id} in {side.account_id}/{side.region} is not managed: hands off")
         sides.append(aws.ec2(side.account_id, side.region).get_vpc(side.vpc_id))
-    members = members_of(sides)
+    members, _ = admitted_members(sides, settings.group_refusal)  # a group it may not join is not shared
     for vpc in sides:
         member = members.get(vpc_key(vpc))
         if not vpc.opted_in:

@@ -211,19 +211,22 @@ def members_of(vpcs: Iterable[Vpc]) -> dict[str, Member]:
     return members
 
 
-def _admitted(
-    members: dict[str, Member], admission: Callable[[str, str], str] | None, plan: GroupPlan
-) -> dict[str, Member]:
-    """Each member with only the groups the policy admits its account to; the others noted in the plan."""
+def admitted_members(
+    vpcs: Iterable[Vpc], admission: Callable[[str, str], str] | None
+) -> tuple[dict[str, Member], list[str]]:
+    """Every opted-in VPC with a group tag (`members_of`), with only the groups the policy admits its
+    account to, and a line for each group named but not admitted: the one rule of who is in a group
+    (the planner, and the connect step before a request or a withdrawal)."""
+    members = members_of(vpcs)
     if admission is None:
-        return members
-    admitted = {}
+        return members, []
+    admitted, not_admitted = {}, []
     for key, member in members.items():
         refused = {name: admission(name, member.vpc.account_id) for name in sorted(member.groups)}
         refused = {name: why for name, why in refused.items() if why}
-        plan.not_admitted += [f"{key} names group {name!r} and gains nothing: {why}" for name, why in refused.items()]
+        not_admitted += [f"{key} names group {name!r} and gains nothing: {why}" for name, why in refused.items()]
         admitted[key] = Member(member.vpc, member.groups - refused.keys(), member.unclear)
-    return admitted
+    return admitted, not_admitted
 
 
 def plan_groups(
@@ -241,7 +244,7 @@ def plan_groups(
     group ("" when it may; None: any account may join any group)."""
     plan = GroupPlan()
     vpcs = list(vpcs)
-    members = _admitted(members_of(vpcs), admission, plan)
+    members, plan.not_admitted = admitted_members(vpcs, admission)
     plan.unclear = sorted(
         f"{m.key}: {GROUP_TAG} holds {', '.join(map(repr, m.unclear))}, not group names"
         for m in members.values()
