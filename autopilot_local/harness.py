@@ -103,6 +103,18 @@ class LocalCloud:
         GetServiceQuota answers it in that account and region (see aws_semantics)."""
         aws_semantics.grant_quota(account_id, region, "vpc", quota_code, value)
 
+    def expire_peering(self, peering_id: str) -> None:
+        """The request expires, as AWS expires one nobody accepted within 7 days (moto never does)."""
+        from moto.ec2.models import EC2Backend
+
+        backend: Any  # moto annotates these as peerings: they are the EC2 backends that hold them
+        for backend in EC2Backend.get_vpc_pcx_refs():
+            pcx = backend.vpc_pcxs.get(peering_id)
+            if pcx is not None:
+                aws_semantics.expire(pcx)
+                return
+        raise KeyError(f"no peering {peering_id} in the emulator")
+
     def record(self, event: dict[str, Any]) -> None:
         """CloudTrail records an event: it waits on the trail for the forwarding rules."""
         self.trail.append(event)

@@ -174,10 +174,10 @@ def _partition_of(region: str) -> str:
     return str(botocore.session.get_session().get_partition_for_region(region))
 
 
-def operator_session(region: str | None = None) -> boto3.Session:
-    """The operator's own credentials (AWS_PROFILE, the environment), for the command line."""
+def operator_session(region: str | None = None, profile: str | None = None) -> boto3.Session:
+    """The operator's own credentials (`profile`, else AWS_PROFILE / the environment), for the command line."""
     with translated("sts"):
-        return boto3.Session(region_name=region)
+        return boto3.Session(region_name=region, profile_name=profile)
 
 
 def caller_account(session: boto3.Session) -> str:
