@@ -310,7 +310,7 @@ def test_approve_refuses_with_exit_2_when_a_gate_fails_and_changes_nothing(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     # GIVEN a request awaiting a person, whose accepter VPC has since opted out
-    a, b, _, autopilot, peering_id = asked(cloud, autopilot_factory, with_policy)
+    _a, b, _, _autopilot, peering_id = asked(cloud, autopilot_factory, with_policy)
     cloud.ec2(MEMBER, REGION).delete_tags(Resources=[b.vpc_id], Tags=[{"Key": "peering-autopilot:enabled"}])
     monkeypatch.setattr(cli, "operator_session", lambda region, profile=None: cloud.person_session(APPROVER, REGION))
 
@@ -336,7 +336,7 @@ def test_reject_by_a_person_is_recorded_with_their_identity_and_reason(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     # GIVEN a request awaiting a person
-    a, b, _, autopilot, peering_id = asked(cloud, autopilot_factory, with_policy)
+    _a, _b, _, autopilot, peering_id = asked(cloud, autopilot_factory, with_policy)
     monkeypatch.setattr(cli, "operator_session", lambda region, profile=None: cloud.person_session(APPROVER, REGION))
 
     # WHEN the approver rejects it
@@ -365,7 +365,7 @@ def test_a_reminder_a_day_before_expiry_and_the_expiry_are_each_told_once(
     # GIVEN every function's wall clock is the test's, and a request awaiting a person
     clock = Clock()
     monkeypatch.setattr(Context, "of", classmethod(lambda cls, s: cls(s, AwsAccess(s), now=clock)))
-    a, b, inbox, autopilot, peering_id = asked(cloud, autopilot_factory, with_policy)
+    _a, b, inbox, autopilot, peering_id = asked(cloud, autopilot_factory, with_policy)
     assert len(inbox.take()) == 1
     expires = (
         cloud.ec2(MEMBER, REGION)
@@ -431,7 +431,7 @@ def test_the_status_command_lists_pending_approvals_with_age_and_rule(
     cloud: LocalCloud, autopilot_factory: Any, with_policy: Any, capsys: pytest.CaptureFixture[str]
 ) -> None:
     # GIVEN a request awaiting a person
-    a, b, _, autopilot, peering_id = asked(cloud, autopilot_factory, with_policy)
+    a, b, _, _autopilot, peering_id = asked(cloud, autopilot_factory, with_policy)
 
     # WHEN the network team asks for the status of both accounts
     capsys.readouterr()
