@@ -452,3 +452,35 @@ def test_the_status_command_lists_pending_approvals_with_age_and_rule(
     out = capsys.readouterr().out
     assert "Pending approvals (the policy asks a person):" in out
     assert f"{peering_id}  {HUB}/{REGION}/{a.vpc_id} -> {MEMBER}/{REGION}/{b.vpc_id}  rule {RULE}  age 0h 0m" in out
+
+
+def test_an_approval_whose_cloudtrail_event_is_late_is_unproven_until_it_arrives(
+    cloud: LocalCloud, autopilot_factory: Any, with_policy: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # GIVEN a request awaiting a person, accepted by the approver, whose CloudTrail event is late
+    a, b, _, autopilot, peering_id = asked(cloud, autopilot_factory, with_policy)
+    cloud.ec2(MEMBER, REGION, record=True, identity=APPROVER).accept_vpc_peering_connection(
+        VpcPeeringConnectionId=peering_id
+    )
+    late = cloud.trail.pop()
+    assert late["detail"]["eventName"] == "AcceptVpcPeeringConnection"
+
+    # WHEN the sweep finds the active peering first, twice
+    autopilot.tick()
+    autopilot.tick()
+
+    # THEN nothing is configured on a guess: the approval is not proven yet, said once
+    assert routes_to(cloud, a, peering_id) == set()
+    assert tags_of(cloud, side(b), peering_id)[STATUS] == "blocked:approval-not-recorded"
+    [unproven] = published(autopilot, "Peering Approval Refused")
+    assert unproven["decision"]["approver"] is None
+
+    # WHEN CloudTrail's record of the approver's accept arrives
+    cloud.record(late)
+    autopilot.run_until_idle()
+
+    # THEN it counts: configured, and recorded with their identity
+    assert routes_to(cloud, a, peering_id) == {"10.1.0.0/16"}
+    assert routes_to(cloud, b, peering_id) == {"10.0.0.0/16"}
+    [approved] = [e for e in history(autopilot, capsys, peering_id) if e["kind"] == "approved"]
+    assert approved["evidence"]["approver"] == APPROVER.role_arn

@@ -23,6 +23,7 @@ from peering_autopilot.model import STATUS_TAG, Peering
 
 AWAITING = "awaiting-approval"  # status tag `awaiting-approval:<rule>`: pending, a person decides
 REFUSED = "blocked:approval-refused"  # a person accepted it, but the approval did not count
+UNPROVEN = "blocked:approval-not-recorded"  # accepted, and no person's approval has reached the hub (yet)
 EXPIRED = "expired"  # status tag `expired:<rule>`: nobody decided within AWS's 7 days
 REMINDED_TAG = "peering-autopilot:approval-reminded"  # the reminder went out (its time): sent once
 REASON_TAG = "peering-autopilot:approval-reason"  # the reason a person gave with `approve`/`reject`
@@ -91,13 +92,10 @@ def check_approval(decision: Decision, approver: str) -> ApprovalCheck:
     approvers (none listed: anyone who may accept in the accepter account)."""
     verdict = decision.verdict
     rule = verdict.rule if verdict is not None else ""
+    if any(r not in (Reason.APPROVAL_REQUIRED, Reason.APPROVED) for r in decision.reasons):
+        return ApprovalCheck(False, f"a gate fails at approval time: {decision.explanation}", rule)
     if not decision.asks or verdict is None:
-        gates = [r for r in decision.reasons if r is not Reason.APPROVAL_REQUIRED]
-        return (
-            ApprovalCheck(False, f"a gate fails at approval time: {decision.explanation}", rule)
-            if gates
-            else (ApprovalCheck(False, "the policy no longer asks a person", rule))
-        )
+        return ApprovalCheck(False, "the policy does not ask a person about this request", rule)
     if not approver:
         return ApprovalCheck(False, "the call's identity is unknown: no approver", rule)
     if not verdict.approver_allowed(approver):

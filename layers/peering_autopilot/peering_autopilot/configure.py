@@ -379,19 +379,25 @@ def _approval_refused(
         if not settings.dry_run:
             ctx.recorder.log(peering.peering_id, approval.APPROVED, f"{check.why}: {reason}", evidence, by_person=True)
         return ""
+    # Without a person's call as the trigger (a sweep, an event delivered late or never), the
+    # approval is unproven: CloudTrail's record of the accept, when it reaches the hub, is judged then.
+    status = approval.REFUSED if check is not None else approval.UNPROVEN
     why = (
         check.why
         if check is not None
-        else f"the policy {verdict.outcome}s this pair (rule {verdict.rule!r}) and no person's approval is recorded"
+        else f"the policy {verdict.outcome}s this pair (rule {verdict.rule!r}) and no person's approval has "
+        "reached the hub (CloudTrail's record of their accept is judged when it arrives)"
     )
     views = [s for s in sides if s.managed and s.ec2 is not None]
     read_in = (hint.account_id, hint.region)
-    # Reported once: while every managed side's view already says so, again nothing is written or told.
-    new = any(status_seen_by(s.ec2, peering, read_in) not in (approval.REFUSED, None) for s in views if s.ec2)
+    # Reported once: while every managed side's view already says so, again nothing is written or
+    # told; a person's accept refused stays refused when a sweep finds it again without a caller.
+    settled = (status,) if check is not None else (approval.REFUSED, approval.UNPROVEN)
+    new = any(status_seen_by(s.ec2, peering, read_in) not in (*settled, None) for s in views if s.ec2)
     if not settings.dry_run and new:
         for side in views:
             assert side.ec2 is not None
-            side.ec2.tag(peering.peering_id, {STATUS_TAG: approval.REFUSED})
+            side.ec2.tag(peering.peering_id, {STATUS_TAG: status})
         ctx.recorder.log(peering.peering_id, approval.APPROVAL_REFUSED, why, evidence, by_person=bool(hint.caller))
     if new:
         ask = {
