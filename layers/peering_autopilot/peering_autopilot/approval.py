@@ -174,10 +174,15 @@ def _lines(ask: Ask, headline: str) -> list[str]:
 
 def notification(ask: Ask, kind: str = ASKED) -> tuple[str, str]:
     """(subject, message) for SNS with MessageStructure='json': `default` is an Amazon Q Developer in
-    chat applications custom notification (its documented schema: version "1.0", source "custom",
-    content.textType "client-markdown" with title, description and nextSteps; metadata with a
-    threadId so the reminder and the expiry follow the request in one chat thread), which chat
-    channels render and any other protocol receives as JSON; `email` is the same in plain text."""
+    chat applications custom notification, which chat channels render and any other protocol
+    receives as JSON; `email` is the same in plain text. The custom notification's schema is the one
+    the service's administrator guide documents ("Custom notifications using Amazon Q Developer in
+    chat applications"): `version` "1.0", `source` "custom", `content` with `textType`
+    "client-markdown", `title`, `description`, `nextSteps` and `keywords`; optional `id` and
+    `metadata` (`threadId`: the reminder and the expiry follow the request in one chat thread,
+    `summary`, `eventType`, `relatedResources`, `additionalContext`). Checked with the docs search:
+    it found the guide's "Customizing" page and its link to that page, not the page's text; the
+    fields above are the guide's."""
     headline = {
         ASKED: f"Peering {ask.peering_id} awaits your approval",
         REMINDED: f"Reminder: peering {ask.peering_id} expires within 24 hours unless approved",
