@@ -54,6 +54,7 @@ from peering_autopilot.triggers import PeeringHint
 from peering_autopilot.verify import diagnose, report_text
 
 DEFAULT_RECORD_TABLE = "peering-autopilot-record"  # the default stack's RecordTable
+DEFAULT_RANGES = PeerCidrPolicy.parse(DEFAULT_PEER_CIDRS)
 
 
 RECORD_ROLE_HELP = (
@@ -181,21 +182,24 @@ def run_person_decides(args: argparse.Namespace) -> int:
     (`peering-autopilot:approval-reason`: words for the record, never authority) and calls
     AcceptVpcPeeringConnection or RejectVpcPeeringConnection. Exit 0 done, 2 refused or not done."""
     approve = args.command == "approve"
-    problem = _endpoint(args.endpoint_url)
+    reason = approval.clean_reason(args.reason or "")
+    problem = None
     if not PEERING_ID.fullmatch(args.peering_id):
         problem = f"{args.peering_id!r} is not a peering id (pcx- and 8 to 17 hex digits)"
     elif not ROLE_NAME.fullmatch(args.member_role_name):
         problem = f"--member-role-name {args.member_role_name!r} is not a valid role name"
     elif args.role_arn and not ROLE_ARN.fullmatch(args.role_arn):
-        problem = f"--role-arn {args.role_arn!r} is not a role ARN"
-    reason = approval.clean_reason(args.reason or "")
-    if not problem and not reason:
+        problem = f"--role-arn {args.role_arn!r} is not an IAM role ARN"
+    elif not reason:
         problem = "--reason must say why, in words"
-    try:
-        ranges = PeerCidrPolicy.parse(args.allowed_peer_cidrs, name="--allowed-peer-cidrs")
-        document = _policy_file(args.policy, ranges) if args.policy else None
-    except (SettingsError, PolicyError, OSError, ValueError) as e:
-        problem = problem or str(e)
+    ranges, document = DEFAULT_RANGES, None
+    if problem is None:
+        try:
+            ranges = PeerCidrPolicy.parse(args.allowed_peer_cidrs, name="--allowed-peer-cidrs")
+            document = _policy_file(args.policy, ranges) if args.policy else None
+        except (SettingsError, PolicyError, OSError, ValueError) as e:
+            problem = str(e)
+    problem = problem or _endpoint(args.endpoint_url)  # used only once everything else is right
     if problem:
         print(f"error: {problem}", file=sys.stderr)
         return 2
