@@ -175,6 +175,14 @@ def handle_peering_request(hint: PeeringRequestHint, ctx: Context) -> AcceptResu
         status_value = outcome.value if decision.accept else f"{outcome.value}:{decision.code}"
     status_after = None
     changed = peering.tags.get(STATUS_TAG) != status_value
+    resources = [peering.arn(ctx.aws.partition(peering.accepter.region))]
+    ask = (
+        _ask(peering, accepter_vpc, requester_cidrs, decision, plans, settings) if outcome is Outcome.AWAITING else None
+    )
+    if ask is not None and changed:
+        # Asked once: when the request first awaits a person (or awaits them anew). Told before the
+        # status tag is written: a failure to tell is retried by Lambda, and the retry asks again.
+        _tell(ctx, PeeringApprovalRequested, approval.ASKED, ask, resources)
     if not settings.dry_run:
         if outcome is Outcome.ACCEPTED:
             status_after = ec2.accept_peering(peering.peering_id)
@@ -190,23 +198,16 @@ def handle_peering_request(hint: PeeringRequestHint, ctx: Context) -> AcceptResu
             ec2.untag(peering.peering_id, [RETRY_TAG])  # decided for good: nothing left to retry
         if changed:  # the history, like the status tag, only when the decision changed
             _record(ctx, peering, accepter_vpc, requester_cidrs, decision, outcome)
-    resources = [peering.arn(ctx.aws.partition(peering.accepter.region))]
     event = _event(peering, decision, outcome, settings.dry_run, status_after)
     event.publish(ctx.publisher, resources=resources)
     detail = event.as_detail()
     summary = decision.explanation
-    if outcome is Outcome.AWAITING:
-        ask = _ask(peering, accepter_vpc, requester_cidrs, decision, plans, settings)
-        if changed:  # asked once: when the request first awaits a person (or awaits them anew)
-            _tell(ctx, PeeringApprovalRequested, approval.ASKED, ask, resources)
-        elif approval.reminder_due(peering, now):
-            if not settings.dry_run:
-                ec2.tag(peering.peering_id, {approval.REMINDED_TAG: approval.iso(now)})
-                ctx.recorder.log(
-                    peering.peering_id, approval.REMINDED, f"reminded: {ask.peering_id} expires {ask.expires}"
-                )
-            _tell(ctx, PeeringApprovalReminder, approval.REMINDED, ask, resources)
-            summary += f"; reminded: it expires at {ask.expires}"
+    if ask is not None and not changed and approval.reminder_due(peering, now):
+        _tell(ctx, PeeringApprovalReminder, approval.REMINDED, ask, resources)  # before it is remembered
+        if not settings.dry_run:
+            ec2.tag(peering.peering_id, {approval.REMINDED_TAG: approval.iso(now)})
+            ctx.recorder.log(peering.peering_id, approval.REMINDED, f"reminded: {ask.peering_id} expires {ask.expires}")
+        summary += f"; reminded: it expires at {ask.expires}"
     return AcceptResult(peering.peering_id, outcome, summary, settings.dry_run, detail, decision.code)
 
 
@@ -279,13 +280,13 @@ def _expired(peering: Peering, ctx: Context) -> AcceptResult:
         (),
     )
     why = f"expired while it awaited a person's approval under rule {rule!r}"
+    resources = [peering.arn(ctx.aws.partition(peering.accepter.region))]
+    _tell(ctx, PeeringApprovalExpired, approval.APPROVAL_EXPIRED, ask, resources)  # before it is remembered
     if not settings.dry_run:
         ctx.aws.ec2(peering.accepter.account_id, peering.accepter.region).tag(
             peering.peering_id, {STATUS_TAG: f"{approval.EXPIRED}:{rule}"}
         )
         ctx.recorder.log(peering.peering_id, approval.APPROVAL_EXPIRED, why, {"rule": rule})
-    resources = [peering.arn(ctx.aws.partition(peering.accepter.region))]
-    _tell(ctx, PeeringApprovalExpired, approval.APPROVAL_EXPIRED, ask, resources)
     return AcceptResult(peering.peering_id, Outcome.EXPIRED, why, settings.dry_run, {}, approval.APPROVAL_EXPIRED)
 
 
