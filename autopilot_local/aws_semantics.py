@@ -19,6 +19,10 @@ AWS does. Applied once, by importing the harness; each patch says what AWS does 
 - AuthorizeSecurityGroupIngress answers with a SecurityGroupRule (and its id) for every range it
   authorized; moto answers with those of the last IpPermissions entry only. The configure step
   records the rule ids from this answer.
+- A pending peering request names when it expires (`ExpirationTime`, 7 days after its creation:
+  AWS expires an unaccepted request then); moto gives none, and never expires one: the harness
+  stamps the creation time and answers creation + 7 days while it is pending, and a test that
+  needs an expired request says when (`LocalCloud.expire_peering`), as AWS's clock would.
 - Service Quotas' GetServiceQuota answers with the quota's *applied* value in the account and
   region: a raised quota where one was granted; for a quota never changed the default, or
   NoSuchResourceException where no applied value exists (the autopilot counts the default then).
@@ -30,6 +34,8 @@ AWS does. Applied once, by importing the harness; each patch says what AWS does 
 from __future__ import annotations
 
 import threading
+import time
+from datetime import UTC, datetime
 from typing import Any
 
 from moto.core.responses import ActionResult, BaseResponse
@@ -169,6 +175,31 @@ def _deleted_transit_gateway_stays_listed(self: Any, transit_gateway_id: str) ->
 _applied = False
 
 
+PEERING_EXPIRY_SECONDS = 7 * 24 * 3600  # AWS expires an unaccepted peering request after 7 days
+
+
+def _stamp_creation(original: Any) -> Any:
+    def create(self: Any, *args: Any, **kwargs: Any) -> Any:
+        pcx = original(self, *args, **kwargs)
+        pcx.created_at = time.time()
+        return pcx
+
+    return create
+
+
+def _expiration_time(self: Any) -> datetime | None:
+    created = getattr(self, "created_at", None)
+    if created is None or self._status.code != "pending-acceptance":
+        return None
+    return datetime.fromtimestamp(created + PEERING_EXPIRY_SECONDS, UTC)
+
+
+def expire(pcx: Any) -> None:
+    """What AWS does to a request nobody accepted within 7 days."""
+    pcx._status.code = "expired"
+    pcx._status.message = "Expired"
+
+
 def apply() -> None:
     global _applied
     if _applied:
@@ -182,6 +213,10 @@ def apply() -> None:
     VPCPeeringConnectionBackend.modify_vpc_peering_connection_options = _own_side_options_only(  # type: ignore[method-assign]
         VPCPeeringConnectionBackend.modify_vpc_peering_connection_options
     )
+    VPCPeeringConnectionBackend.create_vpc_peering_connection = _stamp_creation(  # type: ignore[method-assign]
+        VPCPeeringConnectionBackend.create_vpc_peering_connection
+    )
+    VPCPeeringConnection.expiration_time = property(_expiration_time)  # type: ignore[attr-defined]
     SecurityGroups.authorize_security_group_ingress = _every_rule_authorized  # type: ignore[method-assign]
     ServiceQuotasBackend.get_service_quota = _applied_quota(ServiceQuotasBackend.get_service_quota)  # type: ignore[method-assign]
     TransitGatewayBackend.delete_transit_gateway = _deleted_transit_gateway_stays_listed  # type: ignore[method-assign]

@@ -61,10 +61,26 @@ def person(account_id: str, name: str = "network-engineer") -> Identity:
     return Identity(account_id, "NetworkAdmin", name)
 
 
-def record_calls(client: Any, account_id: str, sink: Sink, principal: str = "network-engineer") -> None:
-    """Make `client` report each recorded EC2 call to `sink` as a CloudTrail event."""
-    region = client.meta.region_name
-    caller = person(account_id, principal)
+def record_calls(
+    client: Any, account_id: str, sink: Sink, principal: str = "network-engineer", identity: Identity | None = None
+) -> None:
+    """Make `client` report each recorded EC2 call to `sink` as a CloudTrail event, made by
+    `identity` (default: a NetworkAdmin person of the account, session `principal`)."""
+    record_events(
+        client.meta.events,
+        lambda context: str(client.meta.region_name),
+        account_id,
+        sink,
+        identity or person(account_id, principal),
+    )
+
+
+def record_events(
+    events: Any, region_of: Callable[[dict[str, Any]], str], account_id: str, sink: Sink, caller: Identity
+) -> None:
+    """Register on a client's (or a whole session's) event hooks: each recorded EC2 call goes to
+    `sink` as CloudTrail records it, with `caller` as its userIdentity (AWS establishes who signed
+    the call; here the identity the session was made for)."""
 
     def keep_params(params: dict[str, Any], model: Any, context: dict[str, Any], **_: Any) -> None:
         context["cloudtrail_params"] = dict(params)
@@ -77,7 +93,7 @@ def record_calls(client: Any, account_id: str, sink: Sink, principal: str = "net
             cloudtrail_event(
                 event_name=model.name,
                 account_id=account_id,
-                region=region,
+                region=region_of(context),
                 request=context.get("cloudtrail_params", {}),
                 response=None if error else {k: v for k, v in parsed.items() if k != "ResponseMetadata"},
                 error_code=error.get("Code") if error else None,
@@ -85,8 +101,8 @@ def record_calls(client: Any, account_id: str, sink: Sink, principal: str = "net
             )
         )
 
-    client.meta.events.register("before-parameter-build.ec2", keep_params)
-    client.meta.events.register("after-call.ec2", after_call)
+    events.register("before-parameter-build.ec2", keep_params)
+    events.register("after-call.ec2", after_call)
 
 
 def cloudtrail_event(

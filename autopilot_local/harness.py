@@ -53,7 +53,7 @@ from moto.events.models import EventPattern
 
 from autopilot_local import aws_semantics
 from autopilot_local.access import Grants, history_write, iam_action, leading_keys
-from autopilot_local.cloudtrail import RECORDED_CALLS, Identity, cloudtrail_event, record_calls
+from autopilot_local.cloudtrail import RECORDED_CALLS, Identity, cloudtrail_event, record_calls, record_events
 from autopilot_local.metering import CallLog, count_calls
 from autopilot_local.template import SCHEDULE, FunctionSpec, Rule, Stack
 from peering_autopilot import runtime as domain_runtime
@@ -92,7 +92,7 @@ class LocalCloud:
     def __init__(self, hub_account_id: str = DEFAULT_HUB_ACCOUNT) -> None:
         self.hub_account_id = hub_account_id
         self._sessions: dict[str, boto3.Session] = {}
-        self._ec2_clients: dict[tuple[str, str, bool], Any] = {}
+        self._ec2_clients: dict[tuple[str, str, bool, Identity | None], Any] = {}
         self.trail: deque[dict[str, Any]] = deque()
         self.assumed: dict[str, Identity] = {}  # access key id -> who assumed it (for the echo)
         self.history: list[dict[str, Any]] = []  # every CloudTrail event recorded, delivered or not
@@ -103,6 +103,18 @@ class LocalCloud:
         """An approved VPC quota increase (Service Quotas' applied value), as AWS grants one:
         GetServiceQuota answers it in that account and region (see aws_semantics)."""
         aws_semantics.grant_quota(account_id, region, "vpc", quota_code, value)
+
+    def expire_peering(self, peering_id: str) -> None:
+        """The request expires, as AWS expires one nobody accepted within 7 days (moto never does)."""
+        from moto.ec2.models import EC2Backend
+
+        backend: Any  # moto annotates these as peerings: they are the EC2 backends that hold them
+        for backend in EC2Backend.get_vpc_pcx_refs():
+            pcx = backend.vpc_pcxs.get(peering_id)
+            if pcx is not None:
+                aws_semantics.expire(pcx)
+                return
+        raise KeyError(f"no peering {peering_id} in the emulator")
 
     def record(self, event: dict[str, Any]) -> None:
         """CloudTrail records an event: it waits on the trail for the forwarding rules."""
@@ -163,17 +175,39 @@ class LocalCloud:
             }
         )
 
-    def ec2(self, account_id: str, region: str, *, record: bool = False) -> Any:
+    def ec2(self, account_id: str, region: str, *, record: bool = False, identity: Identity | None = None) -> Any:
         """An EC2 client acting in `account_id`; with `record`, its peering calls go to the trail
-        as CloudTrail events, as a person's calls in the console or CLI would."""
-        key = (account_id, region, record)
+        as CloudTrail events, as a person's calls in the console or CLI would: made by `identity`
+        (default: a NetworkAdmin person of the account)."""
+        key = (account_id, region, record, identity)
         client = self._ec2_clients.get(key)
         if client is None:  # one client per account, region and kind, as a person keeps one CLI profile
             client = self.session(account_id).client("ec2", region_name=region)
             if record:
-                record_calls(client, account_id, self.record)
+                record_calls(client, account_id, self.record, identity=identity)
             self._ec2_clients[key] = client
         return client
+
+    def person_session(self, identity: Identity, region: str) -> boto3.Session:
+        """A person's own session (their role in their account, assumed as AWS would sign them in),
+        whose peering calls, from any client made of it, CloudTrail records with their identity:
+        what a person's `peering-autopilot approve` runs with."""
+        sts = boto3.client("sts", region_name=region)
+        creds = sts.assume_role(RoleArn=identity.role_arn, RoleSessionName=identity.session_name)["Credentials"]
+        session = boto3.Session(
+            aws_access_key_id=creds["AccessKeyId"],
+            aws_secret_access_key=creds["SecretAccessKey"],
+            aws_session_token=creds["SessionToken"],
+            region_name=region,
+        )
+        record_events(
+            session.events,
+            lambda context: str(context.get("client_region") or region),
+            identity.account_id,
+            self.record,
+            identity,
+        )
+        return session
 
 
 @dataclass

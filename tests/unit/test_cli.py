@@ -147,3 +147,48 @@ def test_history_without_a_region_says_how_to_give_one(
     assert main(["history", "pcx-0123456789abcdef0"]) == 2
     assert capsys.readouterr().err == "error: no region: pass --region or set AWS_REGION\n"
     assert api_calls.calls == []
+
+
+@pytest.mark.parametrize("command", ["approve", "reject"])
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        pytest.param(
+            ["pcx-nope", "--reason", "x"], "'pcx-nope' is not a peering id (pcx- and 8 to 17 hex digits)", id="id"
+        ),
+        pytest.param(
+            ["pcx-0123456789abcdef0", "--reason", " \n\t "], "--reason must say why, in words", id="empty reason"
+        ),
+        pytest.param(
+            ["pcx-0123456789abcdef0", "--reason", "x", "--role-arn", "arn:aws:iam::123456789012:user/jane"],
+            "--role-arn 'arn:aws:iam::123456789012:user/jane' is not an IAM role ARN",
+            id="a user, not a role",
+        ),
+        pytest.param(
+            ["pcx-0123456789abcdef0", "--reason", "x", "--endpoint-url", "ftp://x"],
+            "--endpoint-url 'ftp://x' is not an http(s) URL",
+            id="not http",
+        ),
+        pytest.param(
+            ["pcx-0123456789abcdef0", "--reason", "x", "--policy", "/nonexistent/policy.yaml"],
+            "[Errno 2] No such file or directory: '/nonexistent/policy.yaml'",
+            id="no policy file",
+        ),
+    ],
+)
+def test_approve_and_reject_refuse_bad_input_with_exit_status_2_before_any_aws_call(
+    command: str, argv: list[str], message: str, capsys: pytest.CaptureFixture[str], api_calls: CallLog
+) -> None:
+    assert main([command, *argv]) == 2
+    out = capsys.readouterr()
+    assert (out.out, out.err) == ("", f"error: {message}\n")
+    assert api_calls.calls == []
+    assert "AWS_ENDPOINT_URL" not in os.environ
+
+
+def test_approve_has_no_option_to_name_an_approver(capsys: pytest.CaptureFixture[str]) -> None:
+    # Who approves is the identity AWS establishes for the call, never a name given on the command line.
+    with pytest.raises(SystemExit) as exited:
+        main(["approve", "pcx-0123456789abcdef0", "--reason", "x", "--approver", "arn:aws:iam::1:role/Boss"])
+    assert exited.value.code == 2
+    assert "unrecognized arguments: --approver" in capsys.readouterr().err

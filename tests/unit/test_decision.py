@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from ipaddress import IPv4Network, IPv6Network
 from typing import Any
@@ -13,6 +13,7 @@ import pytest
 
 from peering_autopilot.decision import PENDING, Decision, Reason, decide, find_overlaps
 from peering_autopilot.model import ENABLED_TAG, Cidrs, Peering, PeeringSide, Vpc
+from peering_autopilot.policy import parse
 from peering_autopilot.settings import Settings
 
 HUB = "111111111111"
@@ -766,3 +767,22 @@ def test_a_peering_read_from_the_api_feeds_decide() -> None:
     decision = decide(peering, vpc, peering.requester.cidrs, SETTINGS)
 
     assert (decision.accept, decision.reasons, decision.overlaps) == (True, (Reason.APPROVED,), ())
+
+
+def test_an_asked_request_that_could_carry_nothing_is_declined_for_a_reason_that_may_pass_first() -> None:
+    # GIVEN a policy that asks about every request, and every peer block held on the accepter side
+    asking = parse({"version": 1, "defaults": {"outcome": "ask"}}, SETTINGS.allowed_peer_cidrs)
+    settings = replace(SETTINGS, policy=asking)
+    peering = make_peering(MEMBER, PENDING, ["10.1.0.0/16"])
+    vpc = make_accepter_vpc(["10.0.0.0/16"], "true")
+
+    # WHEN it is decided without, then with, the held blocks
+    asked = decide(peering, vpc, peering.requester.cidrs, settings)
+    held = decide(peering, vpc, peering.requester.cidrs, settings, {"accepter": ["10.1.0.0/16 in rtb-1"]})
+
+    # THEN alone, the ask is a person's to answer; held, the routes come first (retried with back-off),
+    # and the person is asked once the routes have moved
+    assert asked.asks and asked.code == "approval-required"
+    assert not held.asks
+    assert held.reasons == (Reason.ROUTED_ELSEWHERE, Reason.APPROVAL_REQUIRED)
+    assert held.code == "routed-elsewhere" and Reason.ROUTED_ELSEWHERE.may_pass

@@ -16,6 +16,10 @@ from peering_autopilot.errors import InvalidEventError
 from peering_autopilot.events import (
     GroupRequestFound,
     PeeringAccepted,
+    PeeringApprovalExpired,
+    PeeringApprovalRefused,
+    PeeringApprovalReminder,
+    PeeringApprovalRequested,
     PeeringAt,
     PeeringCleanedUp,
     PeeringConfigured,
@@ -107,6 +111,10 @@ def test_every_detail_type_the_product_publishes_is_one_types_and_written_only_h
         WorkFound: "Peering Work Found",
         GroupRequestFound: "Peering Work Found",
         PeeringGroupPlan: "Peering Group Plan",
+        PeeringApprovalRequested: "Peering Approval Requested",
+        PeeringApprovalReminder: "Peering Approval Reminder",
+        PeeringApprovalExpired: "Peering Approval Expired",
+        PeeringApprovalRefused: "Peering Approval Refused",
     }
     assert {kind: kind.DETAIL_TYPE for kind in types} == types
     for module in PACKAGE.rglob("*.py"):

@@ -50,6 +50,8 @@ def test_the_steps_declare_the_metrics_they_always_emitted() -> None:
         "PeeringsDeclined",
         "PeeringsRejected",
         "PeeringsSkipped",
+        "PeeringsAwaitingApproval",  # issue 22: requests the policy asks a person about
+        "PeeringApprovalsExpired",
         "PeeringsConfigured",
         "PeeringsPartiallyConfigured",
         "ConfigureSkipped",

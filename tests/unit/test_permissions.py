@@ -160,9 +160,16 @@ GUARDED = {
     "AcceptIntoOptedInVpcs": {"StringEquals": {"aws:ResourceTag/peering-autopilot:enabled": "true"}},
     # Only the autopilot's own notes on a peering; configure also notes (and clears) held refusals.
     "TagPeeringStatusOnly": {"ForAllValues:StringEquals": {"aws:TagKeys": ["peering-autopilot:status"]}},
-    # accept: also the attempts at a decision a reason that may pass held back (issue 21, rule 6)
+    # accept: also the attempts at a decision a reason that may pass held back (issue 21, rule 6),
+    # and that the reminder of a request awaiting a person went out (issue 22)
     "TagPeeringStatusAndRetry": {
-        "ForAllValues:StringEquals": {"aws:TagKeys": ["peering-autopilot:status", "peering-autopilot:retry"]}
+        "ForAllValues:StringEquals": {
+            "aws:TagKeys": [
+                "peering-autopilot:status",
+                "peering-autopilot:retry",
+                "peering-autopilot:approval-reminded",
+            ]
+        }
     },
     "TagPeeringStatusAndHolds": {
         "ForAllValues:StringLike": {

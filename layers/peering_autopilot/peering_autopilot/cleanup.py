@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any, ClassVar
 
+from peering_autopilot import approval
 from peering_autopilot.aws.dynamodb import BacklogQueue, RecordStore
 from peering_autopilot.aws.ec2 import Ec2Gateway
 from peering_autopilot.aws.eventbridge import EventPublisher
@@ -18,7 +19,7 @@ from peering_autopilot.aws.sessions import AwsAccess
 from peering_autopilot.aws.ssm import ParameterStore
 from peering_autopilot.context import Context
 from peering_autopilot.events import PeeringCleanedUp
-from peering_autopilot.model import ROUTES_TAG, RouteTable, SecurityGroup
+from peering_autopilot.model import ROUTES_TAG, STATUS_TAG, Peering, RouteTable, SecurityGroup
 from peering_autopilot.permissions import actions_of
 from peering_autopilot.record import OwnedRoute, OwnedRule, PeeringRecord
 from peering_autopilot.recorder import Recorder
@@ -96,7 +97,13 @@ def clean_up_peering(hint: PeeringHint, ctx: Context) -> CleanupResult:
     removed = sum(len(r.routes_removed) + len(r.rules_removed) for r in reports)
     kept = any(r.kept for r in reports)
     outcome = Outcome.CLEANED_UP if removed else Outcome.NOTHING_TO_CLEAN
-    _record(ctx, peering.peering_id, peering.status, {r.side.role: r.describe() for r in reports if r.removed})
+    _record(
+        ctx,
+        peering.peering_id,
+        peering.status,
+        {r.side.role: r.describe() for r in reports if r.removed},
+        _asked(peering, hint),
+    )
     event = PeeringCleanedUp.of(peering, outcome, settings.dry_run, (r.describe() for r in reports))
     if removed or kept:
         event.publish(publisher, resources=[peering.arn(aws.partition(peering.accepter.region))])
@@ -226,11 +233,26 @@ def _problems(recorder: Recorder) -> str:
     return "; not recorded: " + "; ".join(recorder.problems) if recorder.problems else ""
 
 
-def _record(ctx: Context, peering_id: str, ended_as: str, removed: Mapping[str, Any]) -> None:
-    """The peering's history: a person's delete or reject (the trigger), then what was removed."""
+def _asked(peering: Peering, hint: PeeringHint) -> dict[str, Any]:
+    """For a request that awaited a person (its status tag on the view read): the rule that asked,
+    the identity CloudTrail gave for the call that ended it, and the reason tagged with it."""
+    rule = approval.awaiting(peering.tags.get(STATUS_TAG))
+    if rule is None:
+        return {}
+    reason = approval.clean_reason(peering.tags.get(approval.REASON_TAG, ""))
+    return {"rule": rule, "approver": hint.caller, "reason": reason}
+
+
+def _record(
+    ctx: Context, peering_id: str, ended_as: str, removed: Mapping[str, Any], asked: Mapping[str, Any] | None = None
+) -> None:
+    """The peering's history: a person's delete or reject (the trigger; of a request that awaited a
+    person, with the rule, their identity and reason), then what was removed."""
     if ctx.origin.person:
         kind = ended_as if ended_as in ("deleted", "rejected") else "deleted"
-        ctx.recorder.log(peering_id, kind, f"{kind} by a person", {"status": ended_as or "gone"}, True, once=True)
+        summary = f"{kind} by a person" + (f" under rule {asked['rule']!r}: {asked['reason']}" if asked else "")
+        evidence = {"status": ended_as or "gone", **({"approval": dict(asked)} if asked else {})}
+        ctx.recorder.log(peering_id, kind, summary, evidence, True, once=True)
     if removed:
         words = "; ".join(
             f"{where}: {len(r['routesRemoved'])} route(s), {sum(len(g['rules']) for g in r['rulesRemoved'])} rule(s) removed"

@@ -17,6 +17,7 @@ record could not be read or bad options.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import re
@@ -26,7 +27,7 @@ from collections.abc import Sequence
 from typing import Any
 from urllib.parse import urlsplit
 
-from peering_autopilot import estate, places, policy_tools
+from peering_autopilot import approval, estate, places, policy_tools
 from peering_autopilot.aws.service_quotas import QuotaReaders
 from peering_autopilot.aws.sessions import (
     AwsAccess,
@@ -37,10 +38,13 @@ from peering_autopilot.aws.sessions import (
     record_reader,
 )
 from peering_autopilot.context import Context
+from peering_autopilot.decision import decide
 from peering_autopilot.errors import AutopilotError, AwsCallError, RecordUnavailableError, SettingsError
 from peering_autopilot.events import PEERING_ID
 from peering_autopilot.mesh import withdraw_only_recorded
 from peering_autopilot.organization import parse_units
+from peering_autopilot.policy import Policy, PolicyError
+from peering_autopilot.policy import parse as parse_policy
 from peering_autopilot.record import HISTORY, HistoryEntry, PeeringRecord, unreadable_record, verify_chain
 from peering_autopilot.recorder import Recorder, RecordReads
 from peering_autopilot.settings import (
@@ -59,6 +63,7 @@ from peering_autopilot.triggers import PeeringHint
 from peering_autopilot.verify import diagnose, report_text
 
 DEFAULT_RECORD_TABLE = "peering-autopilot-record"  # the default stack's RecordTable
+DEFAULT_RANGES = PeerCidrPolicy.parse(DEFAULT_PEER_CIDRS)
 
 
 RECORD_ROLE_HELP = (
@@ -169,10 +174,169 @@ def main(argv: Sequence[str] | None = None) -> int:
     history.add_argument(
         "--verify", action="store_true", help="check the hash chain: exit 0 intact, 1 broken (says where)"
     )
+    for name, words in (("approve", "accept"), ("reject", "reject")):
+        command = commands.add_parser(
+            name, help=f"{words} a request the policy asks a person about, with your own AWS identity"
+        )
+        command.add_argument("peering_id", help="the peering, pcx-…")
+        command.add_argument("--reason", required=True, help="why: tagged on the peering and kept in the record")
+        command.add_argument("--region", default=None, help="the accepter's region (default: your session's)")
+        command.add_argument("--profile", default=None, help="your AWS profile (default: AWS_PROFILE / environment)")
+        command.add_argument(
+            "--role-arn", default=None, help="assume this role in the accepter account first (your approver role)"
+        )
+        command.add_argument(
+            "--member-role-name",
+            default="PeeringAutopilotMember-reader",
+            help="role to assume to read the requester's VPC in its account (default: %(default)s)",
+        )
+        command.add_argument(
+            "--policy", default=None, help="the network team's policy file (JSON or YAML), to check it as the hub does"
+        )
+        command.add_argument(
+            "--allowed-peer-cidrs",
+            default=DEFAULT_PEER_CIDRS,
+            help="the hub's AllowedPeerCidrs (default: %(default)s)",
+        )
+        command.add_argument("--endpoint-url", default=None, help="talk to this endpoint (an emulator) instead of AWS")
     policy_tools.add_commands(commands)
     args = parser.parse_args(argv)
-    runs = {"doctor": run_doctor, "status": run_status, "history": run_history, "policy": policy_tools.run_policy}
+    runs = {
+        "doctor": run_doctor,
+        "status": run_status,
+        "history": run_history,
+        "policy": policy_tools.run_policy,
+        "approve": run_person_decides,
+        "reject": run_person_decides,
+    }
     return runs[args.command](args)
+
+
+def run_person_decides(args: argparse.Namespace) -> int:
+    """`approve` / `reject`: a person's decision on an asked request, made with their own AWS
+    identity so that CloudTrail, not this command, tells the hub who decided. Re-reads the peering
+    and both VPCs and asks the same decide() the accept step asks (with `--policy`, the network
+    team's document; the hub checks again with its own when CloudTrail brings the call); refuses
+    with exit 2 and the reason when a gate other than the person's word fails. Then tags the reason
+    (`peering-autopilot:approval-reason`: words for the record, never authority) and calls
+    AcceptVpcPeeringConnection or RejectVpcPeeringConnection. Exit 0 done, 2 refused or not done."""
+    approve = args.command == "approve"
+    reason = approval.clean_reason(args.reason or "")
+    problem = None
+    if not PEERING_ID.fullmatch(args.peering_id):
+        problem = f"{args.peering_id!r} is not a peering id (pcx- and 8 to 17 hex digits)"
+    elif not ROLE_NAME.fullmatch(args.member_role_name):
+        problem = f"--member-role-name {args.member_role_name!r} is not a valid role name"
+    elif args.role_arn and not ROLE_ARN.fullmatch(args.role_arn):
+        problem = f"--role-arn {args.role_arn!r} is not an IAM role ARN"
+    elif not reason:
+        problem = "--reason must say why, in words"
+    ranges, document = DEFAULT_RANGES, None
+    if problem is None:
+        try:
+            ranges = PeerCidrPolicy.parse(args.allowed_peer_cidrs, name="--allowed-peer-cidrs")
+            document = _policy_file(args.policy, ranges) if args.policy else None
+        except (SettingsError, PolicyError, OSError, ValueError) as e:
+            problem = str(e)
+    problem = problem or _endpoint(args.endpoint_url)  # used only once everything else is right
+    if problem:
+        print(f"error: {problem}", file=sys.stderr)
+        return 2
+    try:
+        session = operator_session(args.region, args.profile)
+        if args.role_arn:
+            session = assumed_session(session, args.role_arn, "peering-autopilot-approver")
+        region = session.region_name
+        if not region:
+            print("error: no region: pass --region or set AWS_REGION", file=sys.stderr)
+            return 2
+        account = caller_account(session)
+        done = person_decides(session, account, region, args.peering_id, approve, reason, args, ranges, document)
+    except AutopilotError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    if done:
+        print(f"error: {done}", file=sys.stderr)
+        return 2
+    verb = "accepted" if approve else "rejected"
+    print(
+        f"{args.peering_id} {verb} by your identity in account {account}: the autopilot reads who decided "
+        "from CloudTrail and re-checks every gate before it configures anything"
+    )
+    return 0
+
+
+def person_decides(
+    session: Any,
+    account: str,
+    region: str,
+    peering_id: str,
+    approve: bool,
+    reason: str,
+    args: argparse.Namespace,
+    ranges: PeerCidrPolicy,
+    document: Policy | None,
+) -> str:
+    """The decision made with `session` (the person's own); why it was refused, or "" when done."""
+    settings = Settings(
+        hub_account_id=account,
+        hub_region=region,
+        approved_account_ids=frozenset(),
+        member_role_name=args.member_role_name,
+        managed_regions=(region,),
+        event_bus_name="unused",
+        allowed_peer_cidrs=ranges,
+        policy=document,
+    )
+    aws = AwsAccess(settings, session)
+    ec2 = aws.ec2(account, region)
+    peering = ec2.find_peering(peering_id)
+    if peering is None:
+        return f"{peering_id} is not visible to account {account} in {region}"
+    if peering.accepter.account_id != account or peering.accepter.region != region:
+        return (
+            f"{peering_id} is accepted in account {peering.accepter.account_id} region {peering.accepter.region}: "
+            f"run this there, with your identity in that account (yours is {account} in {region})"
+        )
+    if not peering.pending:
+        return f"{peering_id} is {peering.status}, not pending acceptance: nothing to decide"
+    if approve:
+        # Both owners count as managed here (the hub re-checks its own scope): the request is
+        # judged like the accept step judges it, the requester's VPC read in its own account.
+        settings = dataclasses.replace(settings, approved_account_ids=frozenset({peering.requester.account_id}))
+        aws = AwsAccess(settings, session)
+        accepter_vpc = ec2.get_vpc(peering.accepter.vpc_id)
+        requester_vpc = None
+        try:
+            requester_vpc = aws.ec2(peering.requester.account_id, peering.requester.region).get_vpc(
+                peering.requester.vpc_id
+            )
+        except AutopilotError as e:
+            return f"the requester's VPC {peering.requester.vpc_id} cannot be read, so overlap cannot be ruled out: {e}"
+        decision = decide(peering, accepter_vpc, requester_vpc.cidrs, settings, None, time.time(), requester_vpc)
+        if not (decision.accept or decision.asks):
+            return f"refused: a gate fails: {decision.explanation}"
+    ec2.tag(peering_id, {approval.REASON_TAG: reason})
+    if approve:
+        ec2.accept_peering(peering_id)
+    else:
+        ec2.reject_peering(peering_id)
+    return ""
+
+
+def _policy_file(path: str, ranges: PeerCidrPolicy) -> Policy:
+    """The policy document in a file: JSON, or YAML where PyYAML is installed."""
+    with open(path, encoding="utf-8") as f:
+        text = f.read()
+    try:
+        document = json.loads(text)
+    except json.JSONDecodeError:
+        try:
+            import yaml
+        except ImportError as e:
+            raise ValueError(f"{path} is not JSON, and PyYAML is not installed to read YAML") from e
+        document = yaml.safe_load(text)
+    return parse_policy(document, ranges, source=path)
 
 
 def run_doctor(args: argparse.Namespace) -> int:
@@ -341,6 +505,7 @@ def run_status(args: argparse.Namespace) -> int:
         groups,
         record_read=read_record is not None,
         vpcs=[v for r in reads for v in r.vpcs.values()] if args.with_vpcs else None,
+        approvals=estate.pending_approvals(reads, time.time()),
     )
     if args.record_table:
         report.decisions, report.record_not_read = _last_decisions(recorder, report.peerings, record_problem)

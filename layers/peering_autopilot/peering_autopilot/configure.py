@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any, ClassVar
 
+from peering_autopilot import approval
 from peering_autopilot.allow import PROTOCOL_NAMES
 from peering_autopilot.aws.dynamodb import BacklogQueue, RecordStore
 from peering_autopilot.aws.ec2 import Ec2Gateway
@@ -28,18 +29,21 @@ from peering_autopilot.aws.sessions import AwsAccess
 from peering_autopilot.aws.ssm import ParameterStore
 from peering_autopilot.budgets import QUOTA
 from peering_autopilot.context import Context
+from peering_autopilot.decision import decide
 from peering_autopilot.errors import (
     AlreadyPresentError,
     AwsCallError,
     ChangeRefusedError,
     QuotaReachedError,
+    RecordUnavailableError,
     ThrottledError,
 )
-from peering_autopilot.events import PeeringConfigured, PeeringHeld
+from peering_autopilot.events import PeeringApprovalRefused, PeeringConfigured, PeeringHeld
 from peering_autopilot.holds import Hold, new_hold, sizes_of
 from peering_autopilot.lookup import read_peering
-from peering_autopilot.model import PENDING, PROVISIONING, Peering
+from peering_autopilot.model import PENDING, PROVISIONING, STATUS_TAG, Peering
 from peering_autopilot.permissions import actions_of
+from peering_autopilot.policy import ACCEPT
 from peering_autopilot.record import OwnedRoute, OwnedRule, PeeringRecord
 from peering_autopilot.recorder import Recorder
 from peering_autopilot.results import StepResult
@@ -49,8 +53,18 @@ from peering_autopilot.settings import Settings
 from peering_autopilot.side_options import MARK, DnsPlan, dns_mark
 from peering_autopilot.side_plan import ROUTED_ELSEWHERE, Settled, SideFacts, SidePlan, plan_side, settle_intents
 from peering_autopilot.sides import Side, managed_place, open_sides
-from peering_autopilot.status import CONFIGURED, HELD, PARTIALLY_CONFIGURED, is_verdict, peering_seen_by, write_status
+from peering_autopilot.status import (
+    CONFIGURED,
+    HELD,
+    PARTIALLY_CONFIGURED,
+    is_verdict,
+    peering_seen_by,
+    status_seen_by,
+    write_status,
+)
 from peering_autopilot.triggers import PeeringHint
+
+ACCEPTED = "accepted"  # the accept step's history kind for a request it accepted (accept.Outcome.ACCEPTED)
 
 IAM_ACTIONS = actions_of(
     AwsAccess.session_for,
@@ -275,6 +289,9 @@ def configure_peering(hint: PeeringHint, ctx: Context) -> ConfigureResult:
     requester, accepter = sides
     # What the autopilot made for this peering, read once for both sides (only when one is managed).
     record = ctx.recorder.peering(peering.peering_id) if any(s.managed for s in sides) else None
+    refused = _approval_refused(hint, peering, sides, record, ctx)
+    if refused:
+        return _skipped(peering.peering_id, refused)
     reports = [
         _configure_side(side, peer, settings, views.get(id(side)), peering, ctx.now(), record, ctx.recorder, ctx.quotas)
         for side, peer in ((requester, accepter), (accepter, requester))
@@ -317,6 +334,87 @@ def configure_peering(hint: PeeringHint, ctx: Context) -> ConfigureResult:
 
 
 PERSONS_RULE = "not in the autopilot's record: a person's rule (the marker is only a description)"
+
+
+def _approval_refused(
+    hint: PeeringHint, peering: Peering, sides: list[Side], record: PeeringRecord | None, ctx: Context
+) -> str:
+    """Why nothing may be configured because the network team's policy does not accept this pair
+    and no approval counts; "" to go on. Asked only of a peering between managed accounts whose
+    policy verdict, decided again now as if the request were still pending, is `ask` or `reject`.
+    It goes on when the record shows the peering was accepted (by the autopilot, or approved by a
+    person) or holds what the autopilot made for it (configured before the policy said so).
+    Otherwise the trigger must be a person's AcceptVpcPeeringConnection (CloudTrail's identity:
+    `hint.caller`, never anything an event's detail or a tag claims) that `approval.check_approval`
+    counts: every gate again, and the identity among the rule's approvers; then the approval goes
+    into the record with the approver's ARN, the rule and the reason given, and configure goes on."""
+    requester, accepter = sides
+    if accepter.vpc is None or not ctx.settings.is_managed_account(peering.requester.account_id):
+        return ""
+    settings = ctx.settings
+    requester_cidrs = requester.vpc.cidrs if requester.vpc is not None else None
+    as_asked = peering._replace(status=PENDING)
+    decision = decide(as_asked, accepter.vpc, requester_cidrs, settings, None, ctx.now(), requester.vpc)
+    verdict = decision.verdict
+    if verdict is None or verdict.outcome == ACCEPT:
+        return ""
+    if record is not None and (record.routes or record.rules) and not record.unreadable:
+        return ""  # configured before the policy asked: the autopilot's own already
+    try:
+        kinds = {entry.kind for entry in ctx.recorder.history(peering.peering_id)}
+    except RecordUnavailableError as e:
+        return f"the policy {verdict.outcome}s this pair (rule {verdict.rule!r}) and the record cannot be read: {e}"
+    if kinds & {ACCEPTED, approval.APPROVED}:
+        return ""
+    check = approval.check_approval(decision, hint.caller) if hint.caller else None
+    reason = approval.clean_reason(peering.tags.get(approval.REASON_TAG, ""))
+    evidence = {
+        "approver": hint.caller,
+        "rule": verdict.rule,
+        "policyOutcome": verdict.outcome,
+        "approvers": list(verdict.approvers),
+        "reason": reason,
+        "gates": [r.value for r in decision.reasons],
+        "policySource": settings.current_policy().source,
+    }
+    if check is not None and check.ok:
+        if not settings.dry_run:
+            ctx.recorder.log(peering.peering_id, approval.APPROVED, f"{check.why}: {reason}", evidence, by_person=True)
+        return ""
+    # Without a person's call as the trigger (a sweep, an event delivered late or never), the
+    # approval is unproven: CloudTrail's record of the accept, when it reaches the hub, is judged then.
+    status = approval.REFUSED if check is not None else approval.UNPROVEN
+    why = (
+        check.why
+        if check is not None
+        else f"the policy {verdict.outcome}s this pair (rule {verdict.rule!r}) and no person's approval has "
+        "reached the hub (CloudTrail's record of their accept is judged when it arrives)"
+    )
+    views = [s for s in sides if s.managed and s.ec2 is not None]
+    read_in = (hint.account_id, hint.region)
+    # Reported once: while every managed side's view already says so, again nothing is written or
+    # told; a person's accept refused stays refused when a sweep finds it again without a caller.
+    settled = (status,) if check is not None else (approval.REFUSED, approval.UNPROVEN)
+    new = any(status_seen_by(s.ec2, peering, read_in) not in (*settled, None) for s in views if s.ec2)
+    if not settings.dry_run and new:
+        for side in views:
+            assert side.ec2 is not None
+            side.ec2.tag(peering.peering_id, {STATUS_TAG: status})
+        ctx.recorder.log(peering.peering_id, approval.APPROVAL_REFUSED, why, evidence, by_person=bool(hint.caller))
+    if new:
+        ask = {
+            "requester": peering.requester.describe(),
+            "accepter": peering.accepter.describe(),
+            "rule": verdict.rule,
+            "why": verdict.why,
+            "approvers": list(verdict.approvers),
+        }
+        decided = {"approver": hint.caller or None, "refused": why, "reason": reason}
+        resources = [peering.arn(ctx.aws.partition(peering.accepter.region))]
+        PeeringApprovalRefused(peering.peering_id, ask, settings.dry_run, decision=decided).publish(
+            ctx.publisher, resources=resources
+        )
+    return f"approval refused: {why}"
 
 
 def _configure_side(

@@ -153,6 +153,18 @@ def decide(
         reasons.append(Reason.PEER_CIDR_NOT_ALLOWED)
         words += [f"{', '.join(found)} outside {label} ({ranges_})" for (label, ranges_), found in outside.items()]
 
+    # Before the policy's word: a request asked about that could carry nothing is declined for a
+    # reason that may pass (its code first), and asked about once the routes have moved.
+    held_sides = {role: words_ for role, words_ in (held or {}).items() if words_}
+    if held_sides:
+        reasons.append(Reason.ROUTED_ELSEWHERE)
+        words.append(
+            "; ".join(
+                f"every peer block would be held on the {role} side, already routed elsewhere: " + "; ".join(found)
+                for role, found in sorted(held_sides.items())
+            )
+        )
+
     verdict = None
     if settings.is_managed_account(requester_account):
         verdict = settings.current_policy().verdict(
@@ -166,16 +178,6 @@ def decide(
         elif verdict.outcome == ASK:
             reasons.append(Reason.APPROVAL_REQUIRED)
             words.append(f"the policy asks a person: {verdict.why}")
-
-    held_sides = {role: words_ for role, words_ in (held or {}).items() if words_}
-    if held_sides:
-        reasons.append(Reason.ROUTED_ELSEWHERE)
-        words.append(
-            "; ".join(
-                f"every peer block would be held on the {role} side, already routed elsewhere: " + "; ".join(found)
-                for role, found in sorted(held_sides.items())
-            )
-        )
 
     if reasons:
         return Decision(

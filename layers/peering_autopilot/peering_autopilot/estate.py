@@ -17,6 +17,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from peering_autopilot import approval
 from peering_autopilot.mesh import GroupPlan, parse_groups
 from peering_autopilot.model import (
     ACCEPTER,
@@ -219,6 +220,9 @@ def _missing(
     if view.pending:
         # The sweep sends an undecided request (no status tag yet) to accept, and one declined for a
         # reason that may pass once its back-off is over; any other decided one waits for a person.
+        rule = approval.awaiting(view.tags.get(STATUS_TAG)) if role == ACCEPTER else None
+        if rule is not None:
+            return f"awaiting a person's approval (rule {rule})"
         return acceptance_summary(view, role, now)
     if view.configurable:
         peer = view.accepter if role != ACCEPTER else view.requester
@@ -232,6 +236,52 @@ def _missing(
     if view.ended:
         return leftovers(tables, groups, view.peering_id, read_owned=owned_reader).summary(vpc.vpc_id)
     return NOTHING
+
+
+# ---------------------------------------------------------------------- pending approvals
+@dataclass(frozen=True)
+class PendingApproval(Described):
+    """A request the policy asked a person about, still pending: as its accepter's account tags it."""
+
+    peering_id: str
+    rule: str  # the rule that asked
+    requester: str  # account/region/vpc
+    accepter: str
+    age_seconds: int | None  # since the request was made (ExpirationTime less AWS's 7 days); None: unknown
+    expires: str  # ISO 8601 UTC; "" when unknown
+    reminded: bool
+
+
+def pending_approvals(reads: Sequence[PlaceRead], now: float) -> list[PendingApproval]:
+    """Every pending request whose accepter's view (read in its own place) says it awaits a person."""
+    found: dict[str, PendingApproval] = {}
+    for read in reads:
+        for view in read.peerings:
+            rule = approval.awaiting(view.tags.get(STATUS_TAG))
+            if not view.pending or rule is None or (view.accepter.account_id, view.accepter.region) != read.place:
+                continue
+            expires = view.expiration_time
+            found[view.peering_id] = PendingApproval(
+                view.peering_id,
+                rule,
+                _where(view.requester),
+                _where(view.accepter),
+                None if expires is None else max(0, int(now - (expires - approval.EXPIRY_SECONDS))),
+                approval.iso(expires),
+                approval.REMINDED_TAG in view.tags,
+            )
+    return [found[pid] for pid in sorted(found)]
+
+
+def _where(side: PeeringSide) -> str:
+    return f"{side.account_id}/{side.region}/{side.vpc_id}"
+
+
+def age_words(seconds: int | None) -> str:
+    if seconds is None:
+        return "?"
+    days, rest = divmod(seconds, 86400)
+    return f"{days}d {rest // 3600}h" if days else f"{rest // 3600}h {rest % 3600 // 60}m"
 
 
 # ---------------------------------------------------------------------- the report
@@ -251,6 +301,7 @@ class EstateReport:
     # --status-json` judges a pair by. None: not listed.
     vpcs: Sequence[Vpc] | None = None
     ou_paths: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    approvals: Sequence[PendingApproval] = ()  # requests awaiting a person (listed only when any)
 
     def describe(self) -> dict[str, Any]:
         peerings = [row.describe() for row in self.peerings]
@@ -289,6 +340,8 @@ class EstateReport:
             ]
         if self.decisions is not None:
             described["recordNotRead"] = self.record_not_read
+        if self.approvals:
+            described["pendingApprovals"] = [a.describe() for a in self.approvals]
         return described
 
 
@@ -308,6 +361,13 @@ def report_text(report: EstateReport) -> str:
         lines.append("Per-side columns read requester / accepter; ? not readable, - none.")
     else:
         lines.append(f"No peerings in the {plural(len(report.places), 'place')} read.")
+    if report.approvals:
+        lines += ["", "Pending approvals (the policy asks a person):"]
+        lines += [
+            f"  {a.peering_id}  {a.requester} -> {a.accepter}  rule {a.rule}  age {age_words(a.age_seconds)}"
+            f"  expires {a.expires or '?'}{'  (reminded)' if a.reminded else ''}"
+            for a in report.approvals
+        ]
     if report.groups is not None:
         lines += ["", *_group_lines(report.groups)]
     if not report.record_read:

@@ -247,6 +247,42 @@ class PeeringHeld(Event):
         return {"peeringId": self.peering_id, "code": self.code, "held": list(self.held), "dryRun": self.dry_run}
 
 
+# ---------------------------------------------------------------------------------------- asking a person
+@dataclass(frozen=True)
+class PeeringApproval(Event):
+    """A request the policy asks a person about (approval.py): what is asked (`ask`: the request's
+    sides with their blocks, the rule and why, who may approve, what approval would add on each
+    managed side, when it expires) and, for a decision, who decided and why."""
+
+    peering_id: str
+    ask: Mapping[str, Any]
+    dry_run: bool
+    notified: bool = False
+    decision: Mapping[str, Any] | None = None  # approved / approval-refused / rejected: by whom, why
+
+    def as_detail(self) -> dict[str, Any]:
+        detail = {"peeringId": self.peering_id, **dict(self.ask), "dryRun": self.dry_run, "notified": self.notified}
+        if self.decision is not None:
+            detail["decision"] = dict(self.decision)
+        return detail
+
+
+class PeeringApprovalRequested(PeeringApproval):
+    DETAIL_TYPE = "Peering Approval Requested"
+
+
+class PeeringApprovalReminder(PeeringApproval):
+    DETAIL_TYPE = "Peering Approval Reminder"
+
+
+class PeeringApprovalExpired(PeeringApproval):
+    DETAIL_TYPE = "Peering Approval Expired"
+
+
+class PeeringApprovalRefused(PeeringApproval):
+    DETAIL_TYPE = "Peering Approval Refused"
+
+
 # ---------------------------------------------------------------------------------------- verify
 @dataclass(frozen=True)
 class PeeringVerdict(Event):

@@ -6,6 +6,7 @@ import ipaddress
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, fields, is_dataclass
+from datetime import UTC, datetime
 from types import MappingProxyType
 from typing import Any, NamedTuple
 
@@ -128,6 +129,8 @@ class Peering(NamedTuple):
     requester: PeeringSide
     accepter: PeeringSide
     tags: Mapping[str, str] = _NO_TAGS
+    # When AWS expires a pending request (ExpirationTime), seconds since the epoch; None when not given.
+    expiration_time: float | None = None
 
     @property
     def pending(self) -> bool:
@@ -161,7 +164,21 @@ class Peering(NamedTuple):
             requester=PeeringSide.from_api(item["RequesterVpcInfo"], region),
             accepter=PeeringSide.from_api(item["AccepterVpcInfo"], region),
             tags={t["Key"]: t["Value"] for t in item.get("Tags", [])},
+            expiration_time=_epoch(item.get("ExpirationTime")),
         )
+
+
+def _epoch(value: Any) -> float | None:
+    """boto3's datetime (or an ISO 8601 string, from an emulator) as seconds since the epoch."""
+    if isinstance(value, datetime):
+        return (value if value.tzinfo else value.replace(tzinfo=UTC)).timestamp()
+    if isinstance(value, str):
+        try:
+            parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            return None
+        return (parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)).timestamp()
+    return None
 
 
 class Vpc(NamedTuple):

@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
 
+from peering_autopilot import approval
 from peering_autopilot.adoption import Adoption
 from peering_autopilot.aws.cloudtrail import TrailGateway
 from peering_autopilot.aws.dynamodb import BacklogQueue, RecordStore
@@ -453,7 +454,14 @@ def _judge(
                 else "a pending request to decide on"
             )
             return "accept", why
-        return None
+        if role == ACCEPTER and approval.reminder_due(peering, now):
+            return (
+                "accept",
+                f"awaiting a person's approval, expires {approval.iso(peering.expiration_time)}: reminder due",
+            )
+        return None  # undecided work only: a request awaiting a person is not decided again here
+    if role == ACCEPTER and approval.expiry_due(peering):
+        return "accept", "expired while it awaited a person's approval: to be reported"
     if peering.configurable:
         facts = SideFacts(role, peering, vpc, tables, groups, peer_vpcs.known(peer))
         plan = plan_side(facts, policy, now, lambda: peer_vpcs.read(peer), read_owned, read_gone, limits, read_quota)

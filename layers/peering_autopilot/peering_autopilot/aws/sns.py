@@ -19,3 +19,12 @@ class Notifier:
     def notify(self, subject: str, message: str) -> None:
         with translated("sns"):
             self.client.publish(TopicArn=self.topic_arn, Subject=subject[:_SUBJECT_LIMIT], Message=message)
+
+    @needs("sns:Publish")
+    def notify_each(self, subject: str, message: str) -> None:
+        """`message` is SNS's per-protocol JSON (MessageStructure='json'): its `default` goes to every
+        protocol not named (chat, through Amazon Q Developer in chat applications), `email` to email."""
+        with translated("sns"):
+            self.client.publish(
+                TopicArn=self.topic_arn, Subject=subject[:_SUBJECT_LIMIT], Message=message, MessageStructure="json"
+            )
