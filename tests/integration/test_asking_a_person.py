@@ -7,9 +7,8 @@ the rule and the reason; anyone else's is refused and nothing configured; a forg
 event put by hand, a tag claiming an approver) counts for nothing. A reminder 24 hours before the
 7-day expiry, an expiry reported, each once; a policy `reject` rejects.
 
-The policy reaches the functions through the one hook the Lambda adapter asks before every step
-(`authority.load_policy`), patched here to return the parsed test document (the SSM loading is
-another part of the issue)."""
+The policy is deployed as the network team deploys it: in the hub's SSM parameter
+(PolicyParameterName), read by every step before it acts."""
 
 from __future__ import annotations
 
@@ -22,7 +21,7 @@ import pytest
 from autopilot_local.cloudtrail import Identity, cloudtrail_event
 from autopilot_local.harness import LocalAutopilot, LocalCloud
 from autopilot_local.world import ENABLED, Network, build_network
-from peering_autopilot import authority, cli, policy
+from peering_autopilot import cli
 from peering_autopilot.aws.dynamodb import RecordStore
 from peering_autopilot.aws.sessions import AwsAccess
 from peering_autopilot.context import Context
@@ -43,15 +42,17 @@ def document(outcome: str = "ask", approvers: tuple[str, ...] = (APPROVER.role_a
     return {"version": 1, "defaults": {"outcome": "accept"}, "rules": [rule]}
 
 
+POLICY_PARAMETER = "/peering-autopilot/policy"
+
+
 @pytest.fixture
-def with_policy(monkeypatch: pytest.MonkeyPatch) -> Any:
-    """Give every step the document, as `authority.load_policy` will from its SSM parameter."""
+def with_policy(cloud: LocalCloud) -> Any:
+    """Deploy the document as `policy deploy` does, in the hub's parameter (the hub is deployed with
+    PolicyParameterName naming it): every step reads it through authority.load_policy."""
 
     def give(doc: dict[str, Any]) -> None:
-        def load(ctx: Context, membership: Any) -> policy.Policy:
-            return policy.parse(doc, ctx.settings.allowed_peer_cidrs, source="test-policy v1")
-
-        monkeypatch.setattr(authority, "load_policy", load)
+        ssm = cloud.session(HUB).client("ssm", region_name=REGION)
+        ssm.put_parameter(Name=POLICY_PARAMETER, Value=json.dumps(doc), Type="String", Overwrite=True)
 
     return give
 
@@ -103,7 +104,9 @@ def asked(cloud: LocalCloud, autopilot_factory: Any, with_policy: Any, **params:
     a, b = world(cloud)
     with_policy(document())
     inbox = Inbox.subscribed(cloud, REGION)
-    autopilot: LocalAutopilot = autopilot_factory(NotificationTopicArn=inbox.topic_arn, **params)
+    autopilot: LocalAutopilot = autopilot_factory(
+        NotificationTopicArn=inbox.topic_arn, PolicyParameterName=POLICY_PARAMETER, **params
+    )
     peering_id = request_peering(cloud, side(a), side(b))
     autopilot.run_until_idle()
     return a, b, inbox, autopilot, peering_id
@@ -413,7 +416,9 @@ def test_a_policy_reject_rejects_whatever_unapproved_request_action_says(
     # GIVEN a policy that rejects requests into the member's account, UnapprovedRequestAction left pending
     a, b = world(cloud)
     with_policy(document("reject"))
-    autopilot: LocalAutopilot = autopilot_factory(UnapprovedRequestAction="leave-pending")
+    autopilot: LocalAutopilot = autopilot_factory(
+        UnapprovedRequestAction="leave-pending", PolicyParameterName=POLICY_PARAMETER
+    )
 
     # WHEN the hub's VPC requests a peering with the member's
     peering_id = request_peering(cloud, side(a), side(b))

@@ -141,8 +141,7 @@ def test_rules_apply_in_order_first_match_decides_each_outcome(cloud: LocalCloud
     assert peering_as_accepter(cloud, partner, rejected)["Status"]["Code"] == "rejected"
     assert tags_of(cloud, partner, rejected)[STATUS_TAG] == "rejected:policy-rejected"
     assert peering_as_accepter(cloud, partner, asked)["Status"]["Code"] == "pending-acceptance"
-    assert "approval-required" in tags_of(cloud, partner, asked)[STATUS_TAG]
-    assert not tags_of(cloud, partner, asked)[STATUS_TAG].startswith("accepted")
+    assert tags_of(cloud, partner, asked)[STATUS_TAG] == "awaiting-approval:partners-ask"  # a person is asked
     assert peering_as_accepter(cloud, plain, accepted)["Status"]["Code"] == "active"
     declined = [e for e in autopilot.published if e["detail"].get("peeringId") == rejected]
     assert "rule 'no-dev' matches: reject" in json.dumps(declined)
