@@ -2,14 +2,17 @@
 
 Builds the seed's world, sends peering requests as people would, then runs the automation as AWS
 would (CloudTrail → EventBridge rules from the templates → the template's handlers) until nothing
-is left to do, and tells what happened in a network engineer's words. Last, a peering group: three
-VPCs in three accounts tagged into one group converge with no request from anyone, and one leaving
-the group takes its peerings with it.
+is left to do, and tells what happened in a network engineer's words. The hub runs under the
+network team's policy (its SSM parameter, as `peering-autopilot policy deploy` stores it): requests
+between managed accounts are accepted, a request into a partner VPC is asked of a person, who
+approves it with their own identity. Then a peering group: three VPCs in three accounts tagged into
+one group converge with no request from anyone, and one leaving the group takes its peerings with it.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import os
 import subprocess
@@ -19,6 +22,7 @@ from typing import Any
 
 from moto.server import ThreadedMotoServer
 
+from autopilot_local.cloudtrail import Identity
 from autopilot_local.harness import PROJECT, Delivery, LocalAutopilot, LocalCloud
 from autopilot_local.metering import count_calls
 from autopilot_local.world import (
@@ -32,10 +36,31 @@ from autopilot_local.world import (
     build_network,
     build_seed_world,
 )
+from peering_autopilot.aws.dynamodb import RecordStore
+from peering_autopilot.recorder import Recorder
 
 GROUP_TAG = "peering-autopilot:group"
 
 LOG_FILE = PROJECT / "build" / "demo" / "function-logs.jsonl"
+POLICY_PARAMETER = "/peering-autopilot/policy"
+# The member's network approver: a person signed in to their role in the member account (where the
+# request is accepted), named by the policy's ask rule.
+APPROVER = Identity(MEMBER_ACCOUNT, "NetworkApprover", "dana@example.com")
+# The network team's document (README "Policy"): what the demo's hub runs under.
+DEMO_POLICY: dict[str, Any] = {
+    "version": 1,
+    "defaults": {"outcome": "ask"},
+    "rules": [
+        {
+            "name": "into-partner-vpcs",
+            "accepter": {"vpc_tags": {"zone": "partner"}},
+            "outcome": "ask",
+            "approvers": [APPROVER.role_arn],
+        },
+        {"name": "within-the-organization", "outcome": "accept"},
+    ],
+    "groups": {"shared-services": {"accounts": [HUB_ACCOUNT, MEMBER_ACCOUNT, THIRD_ACCOUNT]}},
+}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -70,11 +95,14 @@ def run(host: str, port: int, log: Any, log_path: Path) -> int:
     say(f"Peering Autopilot demo — AWS emulator (moto server) on {host}:{port}")
     cloud = LocalCloud(HUB_ACCOUNT)
     world = build_seed_world(cloud)
+    ssm = cloud.session(HUB_ACCOUNT).client("ssm", region_name=REGION)
+    ssm.put_parameter(Name=POLICY_PARAMETER, Value=json.dumps(DEMO_POLICY), Type="String", Overwrite=True)
     parameters = {
         "ApprovedAccountIds": f"{MEMBER_ACCOUNT},{THIRD_ACCOUNT}",
         "ManagedRegions": REGION,
         "OrganizationId": "o-demoorg0001",
         "UnapprovedRequestAction": "leave-pending",
+        "PolicyParameterName": POLICY_PARAMETER,
     }
     autopilot = LocalAutopilot(
         cloud,
@@ -96,6 +124,8 @@ def run(host: str, port: int, log: Any, log_path: Path) -> int:
         f"  Hub stack in {HUB_ACCOUNT}/{REGION}, bus {autopilot.bus_name}: "
         + ", ".join(f"{key}={value}" for key, value in parameters.items())
     )
+    rules = "; ".join(f"{r['name']}: {r['outcome']}" for r in DEMO_POLICY["rules"])
+    say(f"  The network team's policy ({POLICY_PARAMETER}), first match wins: {rules}; else ask")
 
     ok = True
     ok &= scenario(
@@ -132,6 +162,7 @@ def run(host: str, port: int, log: Any, log_path: Path) -> int:
         expect_tag="declined:accepter-not-opted-in",
     )
     ok &= held_case(autopilot, cloud, world.vpc_a)
+    ok &= asked_case(autopilot, cloud)
     ok &= peering_group(autopilot, cloud)
 
     heading("Done")
@@ -349,6 +380,54 @@ def held_case(autopilot: LocalAutopilot, cloud: LocalCloud, hub_net: Network) ->
     held_tag = tag == "held:routed-elsewhere"
     say(f"  {'OK' if held_tag else '!!'} {hub_net.name}'s side of {peering_id}: peering-autopilot:status = {tag}")
     return kept and held_tag
+
+
+def asked_case(autopilot: LocalAutopilot, cloud: LocalCloud) -> bool:
+    """The policy's `ask`: the request waits for a person, who decides with their own identity."""
+    heading("The policy asks a person: a request into a partner VPC waits for an approver")
+    partner = build_network(
+        cloud, Network("VPC-P", MEMBER_ACCOUNT, REGION, "10.60.0.0/16", tags={**ENABLED, "zone": "partner"})
+    )
+    asking = build_network(cloud, Network("VPC-Q", THIRD_ACCOUNT, REGION, "10.61.0.0/16", tags=dict(ENABLED)))
+    user = cloud.ec2(asking.account, asking.region, record=True)
+    peering_id = user.create_vpc_peering_connection(
+        VpcId=asking.vpc_id, PeerVpcId=partner.vpc_id, PeerOwnerId=partner.account, PeerRegion=partner.region
+    )["VpcPeeringConnection"]["VpcPeeringConnectionId"]
+    say(
+        f"  {asking.name} ({asking.cidr}) in {asking.account} asks to peer with {partner.name} (zone=partner): {peering_id}"
+    )
+    published_before = len(autopilot.published)
+    tally(autopilot.run_until_idle())
+    ec2 = cloud.ec2(partner.account, partner.region)
+    waiting = status_tag(ec2, peering_id) == "awaiting-approval:into-partner-vpcs"
+    say(f"  {'OK' if waiting else '!!'} {peering_id} waits: peering-autopilot:status = {status_tag(ec2, peering_id)}")
+    for event in autopilot.published[published_before:]:
+        if event["detail-type"] == "Peering Approval Requested":
+            detail = event["detail"]
+            say(f"  -> 'Peering Approval Requested': rule {detail['rule']}, who may approve: {detail['approvers']}")
+            for side in detail["wouldAdd"]:
+                say(f"     approval would add in {side['vpcId']}: routes {side['routes']}, rules {side['rules']}")
+
+    heading(f"The approver signs in as {APPROVER.role_name} in {MEMBER_ACCOUNT} and accepts it in the console")
+    person = cloud.person_session(APPROVER, REGION).client("ec2")
+    person.accept_vpc_peering_connection(VpcPeeringConnectionId=peering_id)
+    say(f"  -> CloudTrail records AcceptVpcPeeringConnection by {APPROVER.role_arn} (session {APPROVER.session_name})")
+    tally(autopilot.run_until_idle())
+    routed = routes_between(cloud, partner, asking, peering_id) and routes_between(cloud, asking, partner, peering_id)
+    verified = status_tag(ec2, peering_id) == "verified"
+    say(f"  {'OK' if routed and verified else '!!'} configured both ways and {status_tag(ec2, peering_id)}")
+    # The autopilot's record, read with the hub's own credentials (as `peering-autopilot history` does).
+    client = cloud.session(HUB_ACCOUNT).client("dynamodb", region_name=REGION)
+    store = RecordStore(client, autopilot.stack.physical_name("RecordTable"))
+    entries = [e.describe() for e in Recorder(store, None).history(peering_id)]
+    approvals = [e["evidence"] for e in entries if e["kind"] == "approved"]
+    approved = [a.get("approver") for a in approvals] == [APPROVER.role_arn]
+    say(
+        f"  {'OK' if approved else '!!'} the record: approved under rule "
+        f"{approvals[0].get('rule') if approvals else '?'} by {approvals[0].get('approver') if approvals else '?'}"
+        " (who, from CloudTrail's record of the call; never from a payload)"
+    )
+    return waiting and routed and verified and approved
 
 
 def peering_group(autopilot: LocalAutopilot, cloud: LocalCloud) -> bool:

@@ -74,6 +74,18 @@ def test_demo_accepts_the_cross_account_request_and_explains_the_declined_ones(t
         r"OK rtb-[0-9a-f]+: 10.50.0.0/16 still goes to vgw-[0-9a-f]+: the older claim keeps its traffic", out
     )
     assert re.search(r"OK VPC-A's side of pcx-[0-9a-f]+: peering-autopilot:status = held:routed-elsewhere", out)
+    # the policy's ask: the request waits, people are told what approval adds, the approver's own
+    # accept is configured and recorded with the identity CloudTrail gives
+    assert re.search(r"OK pcx-[0-9a-f]+ waits: peering-autopilot:status = awaiting-approval:into-partner-vpcs", out)
+    assert (
+        "-> 'Peering Approval Requested': rule into-partner-vpcs, who may approve: "
+        "['arn:aws:iam::222222222222:role/NetworkApprover']" in out
+    )
+    assert len(re.findall(r"approval would add in vpc-[0-9a-f]+: routes \['rtb-", out)) == 2
+    assert "OK configured both ways and verified" in out
+    assert (
+        "OK the record: approved under rule into-partner-vpcs by arn:aws:iam::222222222222:role/NetworkApprover" in out
+    )
     assert "OK 3 peerings, all active, for 3 VPCs: n(n-1)/2 = 3; no request by a person" in out
     assert "OK 2 peerings of VPC-G withdrawn; 1 left (VPC-E <-> VPC-F)" in out
     assert "OK no route through the withdrawn peerings on either side" in out
@@ -98,6 +110,9 @@ def test_demo_accepts_the_cross_account_request_and_explains_the_declined_ones(t
         "accepted",  # the member's on-premises range: accepted, held in one table
         "partially-configured",
         "failed",  # verify's outcome; its verdict, held:routed-elsewhere, is checked above
+        "awaiting-approval",  # the policy asks a person
+        "configured",  # the approver's own accept
+        "verified",
     ]
     # ... then the peering group: its decisions come after those (3 VPCs: 3 peerings, then 2 withdrawn)
     assert [d["outcome"] for d in group].count("requested") == 3
