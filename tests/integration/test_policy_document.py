@@ -103,6 +103,9 @@ def test_a_policy_that_cannot_be_used_stops_the_step_saying_why_and_nothing_chan
     assert peering_as_accepter(cloud, b, peering_id)["Status"]["Code"] == "pending-acceptance"
     assert tags_of(cloud, b, peering_id) == {}
     assert autopilot.published == []
+    # ... and counts it for PolicyUnavailableAlarm (the metric, in CloudWatch's embedded format)
+    [accept] = [f for f in autopilot.functions if f.spec.logical_id == "AcceptPeeringFunction"]
+    assert '"PolicyUnavailable":[1.0]' in accept.log_stream.getvalue()
 
     # and the sweep, too, acts on nothing: it reports the fault instead
     sweep = sweep_alone(autopilot)

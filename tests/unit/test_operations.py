@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from autopilot_local.template import Stack, load_yaml
-from peering_autopilot import lambda_adapter, sweep
+from peering_autopilot import lambda_adapter, membership, sweep
 from peering_autopilot.results import StepResult
 
 PROJECT = Path(__file__).resolve().parents[2]
@@ -40,6 +40,8 @@ def emitted_metrics() -> set[str]:
         results = [v for v in vars(module).values() if isinstance(v, type) and issubclass(v, StepResult)]
         names |= {name for result in results for name in result.METRICS.values()}
     names |= set(sweep.SweepReport(sweep.Outcome.SWEPT).metrics())
+    # a scheduled sweep that walked the Organization (ManagedOrganizationalUnitIds) counts its walk too
+    names |= set(sweep.SweepReport(sweep.Outcome.SWEPT, organization=membership.Refresh()).metrics())
     names |= set(re.findall(r'add_metric\(name="(\w+)"', inspect.getsource(lambda_adapter)))
     return names
 
@@ -63,6 +65,8 @@ def test_the_steps_declare_the_metrics_they_always_emitted() -> None:
         "WorkFound",
         "SweepPlacesFailed",
         "MembershipUnknown",
+        "OrganizationWalkIncomplete",  # a sweep whose walk of the Organization failed part-way
+        "PolicyUnavailable",  # the policy document cannot be used: every step stops
         "Failures",
         "InvalidEvents",
         "RecordWritesDeferred",
@@ -101,7 +105,14 @@ def test_each_function_has_an_errors_alarm_and_the_failed_events_queue_one() -> 
 
 def test_the_autopilots_own_alarms_watch_metrics_the_code_emits_as_powertools_writes_them() -> None:
     own = {a["MetricName"]: a for a in alarms().values() if a["Namespace"] == NAMESPACE}
-    assert sorted(own) == ["PeeringVerificationsFailed", "RecordWritesLost", "SweepPlacesFailed"]
+    assert sorted(own) == [
+        "MembershipUnknown",
+        "OrganizationWalkIncomplete",
+        "PeeringVerificationsFailed",
+        "PolicyUnavailable",
+        "RecordWritesLost",
+        "SweepPlacesFailed",
+    ]
     assert set(own) <= emitted_metrics()
     for alarm in own.values():
         assert alarm["Dimensions"] == [{"Name": "service", "Value": SERVICE}]  # Powertools' default dimension

@@ -122,15 +122,16 @@ class LambdaFunction[H: Hint, R: Result]:
         try:
             context = with_authority(context)  # who is managed, what the policy says: now
             membership = context.settings.membership
-            if (
-                membership is not None and membership.unknown
-            ):  # fail safe, and said: README "Managed by the Organization"
+            # Fail safe, and said: README "Managed by the Organization".
+            if membership is not None and membership.unknown:
                 logger.warning("organization membership not known", extra={"reason": membership.unknown})
                 metrics.add_metric(name="MembershipUnknown", unit=MetricUnit.Count, value=1)
             result = self.step(hint, context)
         except FINAL_FAULTS as e:
             logger.error("cannot act", extra={"error": str(e), "error_type": type(e).__name__})
             metrics.add_metric(name="Failures", unit=MetricUnit.Count, value=1)
+            if isinstance(e, PolicyUnavailableError):  # every step stops until the document is fixed: alarmed
+                metrics.add_metric(name="PolicyUnavailable", unit=MetricUnit.Count, value=1)
             return {"status": "error", "peeringId": subject, "error": str(e)}
 
         for problem in result.problem_lines():
