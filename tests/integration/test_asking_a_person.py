@@ -21,7 +21,7 @@ import pytest
 from autopilot_local.cloudtrail import Identity, cloudtrail_event
 from autopilot_local.harness import LocalAutopilot, LocalCloud
 from autopilot_local.world import ENABLED, Network, build_network
-from peering_autopilot import cli
+from peering_autopilot import authority, cli
 from peering_autopilot.aws.dynamodb import RecordStore
 from peering_autopilot.aws.sessions import AwsAccess
 from peering_autopilot.context import Context
@@ -408,6 +408,30 @@ def test_a_reminder_a_day_before_expiry_and_the_expiry_are_each_told_once(
     assert tags_of(cloud, side(b), peering_id)[STATUS] == f"expired:{RULE}"
     kinds = [e["kind"] for e in history(autopilot, capsys, peering_id)]
     assert kinds == ["awaiting-approval", "approval-reminder", "approval-expired"]
+
+
+def test_a_request_awaiting_a_person_is_decided_again_when_the_policy_stops_asking_about_it(
+    cloud: LocalCloud, autopilot_factory: Any, with_policy: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # GIVEN a request awaiting a person under the rule, and sweeps while the policy still asks
+    a, b, inbox, autopilot, peering_id = asked(cloud, autopilot_factory, with_policy)
+    autopilot.tick()
+    assert tags_of(cloud, side(b), peering_id)[STATUS] == f"awaiting-approval:{RULE}"
+    assert len(inbox.take()) == 1  # one message when asked; the sweep sent no second
+
+    # WHEN the network team changes the rule to accept, and a sweep runs once each container's
+    # cached document is older than a minute
+    with_policy(document("accept"))
+    monkeypatch.setattr(authority, "POLICY_CACHE_SECONDS", 0.0)  # a minute on: each container reads it again
+    swept = autopilot.tick()
+
+    # THEN the request is decided again under the new word: accepted and configured, no person asked
+    [seen] = cloud.ec2(b.account, b.region).describe_vpc_peering_connections(VpcPeeringConnectionIds=[peering_id])[
+        "VpcPeeringConnections"
+    ]
+    assert seen["Status"]["Code"] == "active"
+    assert routes_to(cloud, a, peering_id) == {"10.1.0.0/16"}
+    assert inbox.take() == []
 
 
 def test_a_policy_reject_rejects_whatever_unapproved_request_action_says(

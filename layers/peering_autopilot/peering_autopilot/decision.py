@@ -167,11 +167,7 @@ def decide(
 
     verdict = None
     if settings.is_managed_account(requester_account):
-        verdict = settings.current_policy().verdict(
-            _party(peering.requester.account_id, peering.requester.vpc_id, requester_vpc, settings),
-            _party(peering.accepter.account_id, peering.accepter.vpc_id, accepter_vpc, settings),
-            now,
-        )
+        verdict = policy_verdict(peering, requester_vpc, accepter_vpc, settings, now)
         if verdict.outcome == REJECT:
             reasons.append(Reason.POLICY_REJECTED)
             words.append(f"the policy rejects it: {verdict.why}")
@@ -200,6 +196,18 @@ def decide(
             )
         ),
         verdict=verdict,
+    )
+
+
+def policy_verdict(
+    peering: Peering, requester_vpc: Vpc | None, accepter_vpc: Vpc | None, settings: Settings, now: float
+) -> Verdict:
+    """What the network team's policy says of the pair now: the one place a request's parties are
+    made (`decide`, and the sweep asking whether an awaiting request's answer changed)."""
+    return settings.current_policy().verdict(
+        _party(peering.requester.account_id, peering.requester.vpc_id, requester_vpc, settings),
+        _party(peering.accepter.account_id, peering.accepter.vpc_id, accepter_vpc, settings),
+        now,
     )
 
 

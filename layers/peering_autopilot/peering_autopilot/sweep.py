@@ -41,11 +41,11 @@ from peering_autopilot.aws.service_quotas import QuotaReaders, ServiceQuotasGate
 from peering_autopilot.aws.sessions import AwsAccess
 from peering_autopilot.aws.ssm import ParameterStore
 from peering_autopilot.context import Context
-from peering_autopilot.decision import retry_state
+from peering_autopilot.decision import policy_verdict, retry_state
 from peering_autopilot.events import Event, GroupRequestFound, PeeringGroupPlan, VpcPlace, WorkFound, publish_all
 from peering_autopilot.membership import Refresh, refresh
 from peering_autopilot.mesh import RECORD_UNREADABLE, GroupPlan, withdraw_only_recorded
-from peering_autopilot.model import ACCEPTER, GROUP_TAG, STATUS_TAG, Peering, QuotaRead
+from peering_autopilot.model import ACCEPTER, GROUP_TAG, STATUS_TAG, Peering, QuotaRead, Vpc
 from peering_autopilot.permissions import actions_of
 from peering_autopilot.places import (
     PeerVpcs,
@@ -58,6 +58,7 @@ from peering_autopilot.places import (
     read_place,
     vpc_reader,
 )
+from peering_autopilot.policy import ASK, Verdict
 from peering_autopilot.record import Owned, PeeringRecord
 from peering_autopilot.recorder import RecordReads
 from peering_autopilot.routes import peerings_routed
@@ -189,6 +190,10 @@ class SweepReport:
         return [str(problem) for problem in self.problems] + unread + record + walk
 
 
+# The policy's verdict on a peering's pair, given both VPCs as their own accounts read them.
+type PolicyWord = Callable[[Peering, Vpc, Vpc], Verdict]
+
+
 def handle_sweep_trigger(trigger: VpcHint | ScheduledSweep, ctx: Context) -> SweepReport:
     # What steps could not record while the table was down is written first: the record the
     # sweep then reads holds it.
@@ -239,6 +244,9 @@ def sweep(ctx: Context, outcome: Outcome = Outcome.SWEPT, subject: str = "sweep"
             read_record=records,
             limits=settings.budgets,
             quotas=ctx.quotas,
+            policy_word=lambda peering, requester, accepter: policy_verdict(
+                peering, requester, accepter, settings, ctx.now()
+            ),
         ),
         outcome.value,
     )
@@ -370,6 +378,7 @@ def find_work(
     read_record: Callable[[str], PeeringRecord] | None = None,
     limits: BudgetLimits = DEFAULT_BUDGETS,
     quotas: QuotaReaders | None = None,
+    policy_word: PolicyWord | None = None,
 ) -> list[Work]:
     """What the autopilot would do here, found from one read of the place (places.read_place) and
     judged by the judge configure executes (side_plan). `policy` (AllowedPeerCidrs) and `now` (for
@@ -378,7 +387,8 @@ def find_work(
     record holds of a peering, only where a plan would remove something (without it, nothing is
     the autopilot's to remove); `limits` and `quotas` (Service Quotas, read only where a budget's
     AWS default would be passed) are configure's budgets; the reads go to `seen` too, for the
-    group plan."""
+    group plan. `policy_word(peering, requester VPC, accepter VPC)`: the policy's verdict now, asked
+    of a request awaiting a person (a changed policy decides it again)."""
     read = read_place(ec2, only_vpc=only_vpc)
     if adopt is not None:
         adopt(read)  # before its plans: what adoption takes is then the autopilot's own
@@ -404,6 +414,7 @@ def find_work(
                 read_gone,
                 limits,
                 quotas.reader(*read.place) if quotas is not None else None,
+                policy_word,
             )
             if item:
                 work.append(Work(peering.peering_id, item[0], ec2.account_id, ec2.region, item[1]))
@@ -436,6 +447,7 @@ def _judge(
     read_gone: Callable[[set[tuple[str, str]]], frozenset[str]] | None = None,
     limits: BudgetLimits = DEFAULT_BUDGETS,
     read_quota: Callable[[str], QuotaRead] | None = None,
+    policy_word: PolicyWord | None = None,
 ) -> tuple[str, str] | None:
     """The work one side of one peering, read here, asks for, and why."""
     side = peering.requester if role != ACCEPTER else peering.accepter
@@ -454,6 +466,9 @@ def _judge(
                 else "a pending request to decide on"
             )
             return "accept", why
+        changed = _policy_changed(peering, role, vpc, peer_vpcs, policy_word)
+        if changed:
+            return "accept", changed
         if role == ACCEPTER and approval.reminder_due(peering, now):
             return (
                 "accept",
@@ -476,6 +491,24 @@ def _judge(
         if left:
             return "clean-up", f"{peering.status} peering still has routes or rules in {vpc.vpc_id}"
     return None
+
+
+def _policy_changed(peering: Peering, role: str, vpc: Vpc, peer_vpcs: PeerVpcs, policy_word: PolicyWord | None) -> str:
+    """Why a request awaiting a person is to be decided again: the policy no longer asks about it
+    by the rule its tag names (a rule changed, moved or went). "" when it still does, or when the
+    requester's VPC cannot be read as its own account holds it (its tags decide rules: never a guess)."""
+    rule = approval.awaiting(peering.tags.get(STATUS_TAG)) if role == ACCEPTER else None
+    if rule is None or policy_word is None:
+        return ""
+    requester = peer_vpcs.known(peering.requester) or peer_vpcs.read(peering.requester)
+    if requester is None:
+        return ""
+    verdict = policy_word(peering, requester, vpc)
+    if verdict.outcome == ASK and verdict.rule == rule:
+        return ""
+    return (
+        f"awaiting a person under rule {rule}, but the policy now says {verdict.outcome} ({verdict.why}): decided again"
+    )
 
 
 def _owned(record: PeeringRecord, read: PlaceRead, tables: Sequence[Any], groups: Sequence[Any]) -> Owned:
