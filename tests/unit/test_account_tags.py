@@ -5,6 +5,8 @@ walk only when the policy uses them, and cached as a difference."""
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
@@ -13,6 +15,7 @@ import pytest
 from autopilot_local.harness import LocalCloud
 from autopilot_local.organizations import LocalOrganization
 from peering_autopilot.aws.organizations import OrganizationsGateway
+from peering_autopilot.cli import main
 from peering_autopilot.decision import PENDING, Reason, decide
 from peering_autopilot.model import Cidrs, Peering, PeeringSide, Vpc
 from peering_autopilot.organization import Membership, OrgSnapshot, membership_changes
@@ -228,3 +231,80 @@ def test_a_tag_read_that_fails_leaves_that_account_unknown_and_the_walk_complete
 
 def test_the_tag_read_declares_its_call() -> None:
     assert OrganizationsGateway.account_tags.iam_actions == {"organizations:ListTagsForResource"}  # type: ignore[attr-defined]
+
+
+# ------------------------------------------------------------------------------------ policy explain|test
+PROD_POLICY = """
+version: 1
+defaults: {outcome: reject}
+rules:
+  - name: prod-accounts-only
+    requester: {account_tags: {env: prod}}
+    accepter: {account_tags: {env: prod}}
+    outcome: accept
+"""
+
+
+def test_explain_takes_the_account_tags_from_the_status_file_or_the_option(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "policy.yaml").write_text(PROD_POLICY)
+    vpcs = [
+        {"accountId": DEV, "region": "us-east-1", "vpcId": "vpc-0a0a0a0a", "cidrs": ["10.1.0.0/16"],
+         "tags": {"env": "prod"}, "accountTags": {"env": "dev"}},
+        {"accountId": PROD, "region": "us-east-1", "vpcId": "vpc-0b0b0b0b", "cidrs": ["10.2.0.0/16"], "tags": {}},
+    ]  # fmt: skip
+    (tmp_path / "status.json").write_text(json.dumps({"places": [], "peerings": [], "vpcs": vpcs}))
+    argv = [
+        "policy",
+        "explain",
+        "--from",
+        f"{DEV}/us-east-1/vpc-0a0a0a0a",
+        "--to",
+        f"{PROD}/us-east-1/vpc-0b0b0b0b",
+        "--policy",
+        str(tmp_path / "policy.yaml"),
+        "--status-json",
+        str(tmp_path / "status.json"),
+    ]
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    assert "  account tags: env=dev\n  tags: env=prod\n" in out
+    assert "  account tags: not known (not given: rules by account tags do not match it)\n" in out
+    assert f"  1. prod-accounts-only: requester: account {DEV} has env='dev', not env='prod'\n" in out
+    assert out.endswith("Outcome: reject (rule 'defaults')\n")
+
+    # the management retags DEV's account env=prod, and PROD's is given: the rule matches
+    assert main([*argv, "--account-tags", f"{DEV}=env=prod", "--account-tags", f"{PROD}=env=prod,team=a"]) == 0
+    out = capsys.readouterr().out
+    assert "  account tags: env=prod, team=a\n" in out
+    assert out.endswith("Outcome: accept (rule 'prod-accounts-only')\n")
+
+    assert main([*argv, "--account-tags", "env=prod"]) == 2
+    assert capsys.readouterr().err == (
+        "error: --account-tags 'env=prod' is not ACCOUNT=KEY=VALUE,KEY=VALUE (the account's tags in the Organization)\n"
+    )
+
+
+def test_cases_take_account_tags_and_name_a_bad_one(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "policy.yaml").write_text(PROD_POLICY)
+    cases = [
+        {"from": {"account": PROD, "account_tags": {"env": "prod"}},
+         "to": {"account": PROD2, "account_tags": {"env": "prod"}}, "expect": "accept"},
+        {"name": "not read", "from": {"account": PROD}, "to": {"account": PROD2, "account_tags": {"env": "prod"}},
+         "expect": "reject"},
+    ]  # fmt: skip
+    (tmp_path / "cases.json").write_text(json.dumps(cases))
+    assert main(["policy", "test", str(tmp_path / "policy.yaml"), str(tmp_path / "cases.json")]) == 0
+    assert capsys.readouterr().out.splitlines() == [
+        f"PASS  case 1: {PROD} {{env=prod}} -> {PROD2} {{env=prod}}: accept (rule 'prod-accounts-only')",
+        f"PASS  case 2 'not read': {PROD} -> {PROD2} {{env=prod}}: reject (rule 'defaults')",
+        "2 case(s): 2 passed, 0 failed",
+    ]
+    (tmp_path / "bad.json").write_text(
+        json.dumps(
+            [{"from": {"account": PROD, "account_tags": {"env": 1}}, "to": {"account": PROD2}, "expect": "accept"}]
+        )
+    )
+    assert main(["policy", "test", str(tmp_path / "policy.yaml"), str(tmp_path / "bad.json")]) == 2
+    assert "case 1: field 'from'.account_tags: must map tag keys to string values" in capsys.readouterr().err
