@@ -3,10 +3,11 @@ its staleness (README "Managed by the Organization").
 
 The sweep walks the Organization at the start of every scheduled run (`refresh`) and writes only
 the difference to the record's `membership` partition: one item per managed account (`account#ID`,
-its OU path) and one item on the walk (`walk`: when it ran, whether it read everything, and when
-the last complete walk was). Every other function reads that partition (`cached`), at most once a
-minute per container: one Query of about 10,000 small items (~80 bytes each, under 1 MB: one or
-two pages) costs less and fails in fewer ways than a lookup per account per question, and the
+its OU path, and its tags in the Organization when the policy in force names account tags: then
+the walk reads them, one ListTagsForResource call per account) and one item on the walk (`walk`:
+when it ran, whether it read everything, and when the last complete walk was). Every other
+function reads that partition (`cached`), at most once a minute per container: one Query of about
+10,000 small items (~80 bytes each, more with tags; one or a few pages) costs less and fails in fewer ways than a lookup per account per question, and the
 steps ask about several accounts each (the requester, the accepter, the group's members).
 
 An account moved out of a managed OU is dropped only by a complete walk, so the cache is as stale
