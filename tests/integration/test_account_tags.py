@@ -10,6 +10,8 @@ import json
 from typing import Any
 
 import pytest
+from moto.core.exceptions import JsonRESTError
+from moto.organizations.models import OrganizationsBackend
 
 from autopilot_local.harness import LocalAutopilot, LocalCloud
 from autopilot_local.organizations import LocalOrganization
@@ -184,3 +186,62 @@ def test_a_delegated_administrator_hub_reads_the_tags_with_its_own_credentials(c
     assert reads == {("SweepFunction", "hub")}
     assert cached_tags(cloud) == {HUB: {"env": "prod"}, APP: {"env": "prod"}}
     assert state(cloud, hub_vpc, peering_id) == "active"
+
+
+def sweep_report(deliveries: list[Any]) -> dict[str, Any]:
+    [sweep] = [d.result for d in deliveries if d.function == "SweepFunction"]
+    return dict(sweep["organization"])
+
+
+def test_a_tag_read_refused_leaves_that_account_unknown_and_an_incomplete_walk_keeps_the_others_tags(
+    cloud: LocalCloud, org: LocalOrganization, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # GIVEN the prod-accounts-only rule, and the cache written with every account's tags
+    autopilot = deploy(cloud, org, POLICY)
+    app_vpc = make_vpc(cloud, APP, REGION, "10.2.0.0/16")
+    platform_vpc = make_vpc(cloud, PLATFORM_ACCOUNT, REGION, "10.1.0.0/16")
+    autopilot.tick()
+
+    # WHEN the next walk cannot read the OU's accounts (incomplete)
+    original_accounts = OrganizationsBackend.list_accounts_for_parent
+
+    def accounts_refused(self: Any, **kwargs: Any) -> Any:
+        if kwargs.get("parent_id") != org.root_id:
+            raise JsonRESTError("AccessDeniedException", "You don't have permissions to access this resource.")
+        return original_accounts(self, **kwargs)
+
+    monkeypatch.setattr(OrganizationsBackend, "list_accounts_for_parent", accounts_refused)
+    report = sweep_report(autopilot.tick())
+
+    # THEN nothing is dropped, the accounts it did not read keep the tags the cache holds, and a
+    # request between the two prod accounts is accepted by the rule
+    assert report["complete"] is False and report["dropped"] == 0
+    assert cached_tags(cloud)[APP] == {"env": "prod"}
+    first = request_peering(cloud, app_vpc, platform_vpc)
+    autopilot.run_until_idle()
+    assert state(cloud, platform_vpc, first) == "active"
+    monkeypatch.setattr(OrganizationsBackend, "list_accounts_for_parent", original_accounts)
+
+    # WHEN a complete walk cannot read APP's tags
+    original_tags = OrganizationsBackend.list_tags_for_resource
+
+    def tags_refused(self: Any, **kwargs: Any) -> Any:
+        if kwargs.get("ResourceId") == APP:
+            raise JsonRESTError("AccessDeniedException", "You don't have permissions to access this resource.")
+        return original_tags(self, **kwargs)
+
+    monkeypatch.setattr(OrganizationsBackend, "list_tags_for_resource", tags_refused)
+    report = sweep_report(autopilot.tick())
+
+    # THEN the walk is complete, says which account's tags it could not read, and APP's tags are not
+    # known any more (its item rewritten without them): the rule does not match APP, the default rejects
+    assert report["complete"] is True
+    assert report["problems"] == [
+        f"{APP}: its account tags not read (AccessDeniedException: You don't have permissions to access this resource.)"
+    ]
+    assert APP not in cached_tags(cloud) and cached_tags(cloud)[PLATFORM_ACCOUNT] == {"env": "prod"}
+    second = request_peering(cloud, make_vpc(cloud, APP, REGION, "10.5.0.0/16"), platform_vpc)
+    autopilot.run_until_idle()
+    assert tags_of(cloud, platform_vpc, second)[STATUS_TAG] == "rejected:policy-rejected"
+    said = json.dumps([e for e in autopilot.published if e["detail"].get("peeringId") == second])
+    assert "no rule matches: the default outcome, reject" in said
