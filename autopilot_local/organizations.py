@@ -1,6 +1,6 @@
 """An AWS Organization in the emulator, for the hub's ManagedOrganizationalUnitIds: created in its
 management account with moto's own Organizations API (create_organization, OUs nested,
-move_account, close_account), whose accounts are the test world's accounts.
+move_account, close_account, tag_resource), whose accounts are the test world's accounts.
 
 Where the harness differs from moto: moto's CreateAccount makes a random account id, and AWS
 does too; the world's accounts have fixed ids (their VPCs, member stacks and sessions are keyed by
@@ -62,6 +62,10 @@ class LocalOrganization:
         self.client.move_account(
             AccountId=account_id, SourceParentId=self.parent_of(account_id), DestinationParentId=destination
         )
+
+    def tag_account(self, account_id: str, **tags: str) -> None:
+        """TagResource on the account, as the management account tags it (a member cannot)."""
+        self.client.tag_resource(ResourceId=account_id, Tags=[{"Key": k, "Value": v} for k, v in tags.items()])
 
     def suspend(self, account_id: str) -> None:
         """CloseAccount: the account is SUSPENDED (and stays in its OU for 90 days, as in AWS)."""

@@ -17,6 +17,11 @@ Measured, each on its own:
             time, peak memory) for the first walk (every account new), an unchanged Organization, and a
             lightly changed one (50 accounts moved to another OU, 10 closed: SUSPENDED).
   read      membership.cached(): what every other function reads, once a minute per container.
+  tags      the same with a policy that matches by account tags (README "Policy"): the walk reads
+            each account's tags too (ListTagsForResource, one call per account); the first write
+            rewrites every account item (its tags now cached with its path), an unchanged walk writes
+            nothing, a light change (50 accounts retagged by the management) writes those 50; the
+            read of the cache with its tags. Every account carries two tags (env, team).
 
 Pages: moto answers ListAccountsForParent and ListOrganizationalUnitsForParent 20 items a page, as
 AWS does, so the call counts are AWS's. Times and memory include moto's own work in this process
@@ -24,12 +29,13 @@ AWS does, so the call counts are AWS's. Times and memory include moto's own work
 they do not predict AWS latency. On AWS the walk's time is set by Organizations' throttling (a few
 requests a second per account): the calls divided by that rate.
 
-Usage: python benchmarks/org_scale.py [--accounts 10000] [--ous 500] [--json]
+Usage: python benchmarks/org_scale.py [--accounts 10000] [--ous 500] [--json] [--no-tags]
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
 import time
@@ -93,7 +99,7 @@ def _populate(organization: LocalOrganization, count: int, units: list[str]) -> 
         account.joined_method = "CREATED"
         account.parent_id = units[n % len(units)]
         account.attached_policies = []
-        account.tags = {}
+        account.tags = {"env": ("prod", "dev", "test")[n % 3], "team": f"team-{n % 50}"}
         backend.accounts.append(account)
         organizations_backends.master_accounts[account.id] = (organization.management_account, "aws")
 
@@ -123,12 +129,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--accounts", type=int, default=10_000)
     parser.add_argument("--ous", type=int, default=500)
     parser.add_argument("--json", action="store_true")
+    parser.add_argument("--no-tags", action="store_true", help="skip the run with a policy using account tags")
     args = parser.parse_args(argv)
     use_fake_credentials(REGION)
     from moto import mock_aws
 
     from peering_autopilot import membership
     from peering_autopilot.context import Context
+    from peering_autopilot.policy import parse
     from peering_autopilot.settings import Settings
 
     figures: dict[str, Any] = {"accounts": args.accounts, "ous": args.ous}
@@ -196,14 +204,59 @@ def main(argv: list[str] | None = None) -> int:
         read["peak_mib"] = peak(lambda: membership.cached(ctx))
         figures["read"] = read
 
+        if not args.no_tags:
+            document = {
+                "version": 1,
+                "rules": [
+                    {
+                        "name": "prod-accounts-only",
+                        "requester": {"account_tags": {"env": "prod"}},
+                        "accepter": {"account_tags": {"env": "prod"}},
+                        "outcome": "accept",
+                    }
+                ],
+            }
+            policy = parse(document, settings.allowed_peer_cidrs, "benchmark")
+            tagged_ctx = dataclasses.replace(ctx, settings=dataclasses.replace(settings, policy=policy))
+            walked = measure(lambda: membership.walk(tagged_ctx))
+            snapshot = walked.pop("result")
+            assert snapshot.complete and len(snapshot.tags) == len(snapshot.paths), "the walk missed tags"
+            walked["peak_mib"] = peak(lambda: membership.walk(tagged_ctx))
+            walked["accounts_read"], walked["tags_read"] = len(snapshot.paths), len(snapshot.tags)
+            figures["tags_walk"] = walked
+
+            def write_tags(name: str, snap: Any) -> None:
+                written = measure(lambda: membership.record(tagged_ctx, snap))
+                report = written.pop("result")[1]
+                written["written"], written["dropped"] = report.written, report.dropped
+                figures[name] = written
+
+            write_tags("tags_write_first", snapshot)
+            write_tags("tags_write_unchanged", membership.walk(tagged_ctx))
+            live = sorted(a for a in snapshot.paths if a != organization.management_account)
+            for account in live[:50]:
+                organization.tag_account(account, env="retagged")
+            write_tags("tags_write_light_change", membership.walk(tagged_ctx))
+            assert figures["tags_write_light_change"]["written"] == 50
+
+            membership._containers.clear()
+            read = measure(lambda: membership.cached(tagged_ctx))
+            assert read.pop("result").account_tags(live[0]) == {"env": "retagged", "team": "team-0"}
+            membership._containers.clear()
+            read["peak_mib"] = peak(lambda: membership.cached(tagged_ctx))
+            figures["tags_read"] = read
+
     if args.json:
         print(json.dumps(figures, indent=2))
         return 0
     print(f"{args.accounts:,} accounts in {args.ous} OUs (built in {figures['build_seconds']} s)")
-    for name in ("walk", "write_first", "write_unchanged", "write_light_change", "read"):
+    names = ["walk", "write_first", "write_unchanged", "write_light_change", "read"]
+    if not args.no_tags:
+        names += ["tags_walk", "tags_write_first", "tags_write_unchanged", "tags_write_light_change", "tags_read"]
+    for name in names:
         row = figures[name]
         extra = {k: v for k, v in row.items() if k not in ("calls", "seconds")}
-        print(f"  {name:<19} {row['seconds']:>7} s  {sum(row['calls'].values()):>5} calls {row['calls']}  {extra}")
+        print(f"  {name:<23} {row['seconds']:>7} s  {sum(row['calls'].values()):>5} calls {row['calls']}  {extra}")
     return 0
 
 

@@ -65,7 +65,7 @@ def steps(deliveries: list[Any]) -> list[tuple[str, str]]:
             {"version": 1, "rules": [{"name": "a", "outcome": "accept", "colour": "blue"}]},
             f"the policy parameter {PARAMETER} version 1 cannot be used, so nothing was done: rules[0] 'a': "
             "unknown field(s) ['colour'] (allowed: accepter, approvers, description, name, outcome, requester, "
-            "same_vpc_tags, window)",
+            "same_account_tags, same_vpc_tags, window)",
             id="unknown field",
         ),
         pytest.param(

@@ -3,10 +3,11 @@ its staleness (README "Managed by the Organization").
 
 The sweep walks the Organization at the start of every scheduled run (`refresh`) and writes only
 the difference to the record's `membership` partition: one item per managed account (`account#ID`,
-its OU path) and one item on the walk (`walk`: when it ran, whether it read everything, and when
-the last complete walk was). Every other function reads that partition (`cached`), at most once a
-minute per container: one Query of about 10,000 small items (~80 bytes each, under 1 MB: one or
-two pages) costs less and fails in fewer ways than a lookup per account per question, and the
+its OU path, and its tags in the Organization when the policy in force names account tags: then
+the walk reads them, one ListTagsForResource call per account) and one item on the walk (`walk`:
+when it ran, whether it read everything, and when the last complete walk was). Every other
+function reads that partition (`cached`), at most once a minute per container: one Query of about
+10,000 small items (~80 bytes each, more with tags; one or a few pages) costs less and fails in fewer ways than a lookup per account per question, and the
 steps ask about several accounts each (the requester, the accepter, the group's members).
 
 An account moved out of a managed OU is dropped only by a complete walk, so the cache is as stale
@@ -45,7 +46,13 @@ CONTAINER_CACHE_SECONDS = 60.0
 
 # What reading the cache needs (every function), and what the sweep's refresh needs besides.
 READ_ACTIONS = actions_of(RecordStore.items)
-REFRESH_ACTIONS = actions_of(AwsAccess.organizations, OrganizationsGateway.walk, RecordStore.items, RecordStore.write)
+REFRESH_ACTIONS = actions_of(
+    AwsAccess.organizations,
+    OrganizationsGateway.walk,
+    OrganizationsGateway.account_tags,  # when the policy matches by account tags
+    RecordStore.items,
+    RecordStore.write,
+)
 
 # Per container (one AwsAccess per Lambda container, `runtime()`): when the cache was read, and
 # what it said.
@@ -54,23 +61,29 @@ _containers: weakref.WeakKeyDictionary[AwsAccess, tuple[float, Membership]] = we
 
 @dataclass(frozen=True)
 class Cache:
-    """The membership partition as read: each account's OU path, and the last walk."""
+    """The membership partition as read: each account's OU path (and tags, where the walk read
+    them), and the last walk."""
 
     paths: Mapping[str, tuple[str, ...]]
     walked_at: float = 0.0  # the last walk, complete or not
     complete_at: float = 0.0  # the last complete walk; 0: none yet
     complete: bool = False  # the last walk read everything
     seen_units: frozenset[str] = frozenset()  # every OU and root the walks met
+    tags: Mapping[str, Mapping[str, str]] = dataclasses.field(default_factory=lambda: MappingProxyType({}))
 
 
 def read_cache(store: RecordStore) -> Cache:
     """The membership partition (RecordUnavailableError when the table does not answer)."""
     paths: dict[str, tuple[str, ...]] = {}
+    tags: dict[str, Mapping[str, str]] = {}
     walk: dict[str, Any] = {}
     for item in store.items(MEMBERSHIP):
         sk = str(item.get("sk", ""))
         if sk.startswith(ACCOUNT):
-            paths[sk[len(ACCOUNT) :]] = tuple(str(u) for u in item.get("path", []))
+            account_id = sk[len(ACCOUNT) :]
+            paths[account_id] = tuple(str(u) for u in item.get("path", []))
+            if isinstance(item.get("tags"), Mapping):
+                tags[account_id] = MappingProxyType({str(k): str(v) for k, v in item["tags"].items()})
         elif sk == WALK:
             walk = item
     return Cache(
@@ -79,11 +92,16 @@ def read_cache(store: RecordStore) -> Cache:
         float(walk.get("complete_at", 0)),
         bool(walk.get("complete", False)),
         frozenset(str(u) for u in walk.get("seen_units", [])),
+        MappingProxyType(tags),
     )
 
 
-def account_item(account_id: str, path: Sequence[str]) -> dict[str, Any]:
-    return {"pk": MEMBERSHIP, "sk": f"{ACCOUNT}{account_id}", "path": list(path)}
+def account_item(account_id: str, path: Sequence[str], tags: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """An account's item: its OU path, and its tags where the walk read them (none: not known)."""
+    item: dict[str, Any] = {"pk": MEMBERSHIP, "sk": f"{ACCOUNT}{account_id}", "path": list(path)}
+    if tags is not None:
+        item["tags"] = dict(tags)
+    return item
 
 
 def walk_item(snapshot: OrgSnapshot, complete_at: float, accounts: int, seen: frozenset[str]) -> dict[str, Any]:
@@ -112,7 +130,9 @@ def judged(settings: Settings, cache: Cache, now: float) -> Membership:
             f" past the bound of {int(bound)} s"
         )
     else:
-        return Membership(settings.hub_account_id, explicit, units, cache.paths, seen_units=cache.seen_units)
+        return Membership(
+            settings.hub_account_id, explicit, units, cache.paths, seen_units=cache.seen_units, tags=cache.tags
+        )
     return unknown(settings, why)
 
 
@@ -174,10 +194,14 @@ def refresh(ctx: Context) -> tuple[Membership, Refresh]:
 
 
 def walk(ctx: Context) -> OrgSnapshot:
-    """The Organization under the managed units, as it is now (incomplete where a part failed)."""
+    """The Organization under the managed units, as it is now (incomplete where a part failed);
+    with each account's tags when the policy in force (loaded before the sweep, `authority.py`)
+    matches by account tags."""
     settings = ctx.settings
     try:
-        return ctx.aws.organizations().walk(settings.managed_units)
+        return ctx.aws.organizations().walk(
+            settings.managed_units, read_tags=settings.current_policy().uses_account_tags()
+        )
     except AutopilotError as e:  # the reader role not assumed: nothing read
         return OrgSnapshot(read_at=ctx.now(), complete=False, units=settings.managed_units, problems=(str(e),))
 
@@ -197,26 +221,30 @@ def record(ctx: Context, snapshot: OrgSnapshot) -> tuple[Membership, Refresh]:
         report.problems.append(f"membership not cached: {e}")
         walked = Membership.of(settings.hub_account_id, settings.approved_account_ids, settings.managed_units, snapshot)
         return dataclasses.replace(walked, seen_units=snapshot.seen_units), report
-    written, dropped = membership_changes(cache.paths, snapshot)
+    written, dropped = membership_changes(cache.paths, snapshot, cache.tags)
     complete_at = snapshot.read_at if snapshot.complete else cache.complete_at
     kept = {a: p for a, p in cache.paths.items() if a not in dropped}
     merged = {**kept, **written}
+    # An account the walk read carries the tags it read (none: not read); the others keep theirs.
+    merged_tags = {a: t for a, t in cache.tags.items() if a in merged and a not in snapshot.paths}
+    merged_tags.update(snapshot.tags)
     seen = snapshot.seen_units if snapshot.complete else cache.seen_units | snapshot.seen_units
     try:
         # The accounts first, the walk's item last: a write that fails part-way leaves the walk's
         # time as it was, so the bound still holds.
         store.write(
-            puts=[account_item(a, p) for a, p in sorted(written.items())],
+            puts=[account_item(a, p, snapshot.tags.get(a)) for a, p in sorted(written.items())],
             deletes=[(MEMBERSHIP, f"{ACCOUNT}{a}") for a in dropped],
         )
         store.write(puts=[walk_item(snapshot, complete_at, len(merged), seen)])
         report.written, report.dropped = len(written), len(dropped)
     except RecordUnavailableError as e:
         report.problems.append(f"membership not cached: {e}")
+    tags: Mapping[str, Mapping[str, str]] = snapshot.tags
     if snapshot.complete:
         paths: Mapping[str, tuple[str, ...]] = snapshot.paths
     elif complete_at and ctx.now() - complete_at <= settings.membership_max_age_seconds:
-        paths = merged  # nothing dropped on an incomplete walk's word
+        paths, tags = merged, merged_tags  # nothing dropped on an incomplete walk's word
     else:
         paths = snapshot.paths  # the cache is past its bound: only what this walk read
     membership = Membership(
@@ -225,6 +253,7 @@ def record(ctx: Context, snapshot: OrgSnapshot) -> tuple[Membership, Refresh]:
         settings.managed_units,
         MappingProxyType(dict(paths)),
         seen_units=seen,
+        tags=MappingProxyType(dict(tags)),
     )
     _containers[ctx.aws] = (ctx.clock(), membership)
     return membership, report

@@ -35,7 +35,9 @@ def parse_units(text: str, name: str = "MANAGED_OU_IDS") -> frozenset[str]:
 class OrgSnapshot:
     """What one walk of the Organization read: each ACTIVE account under the walked units with its
     OU path (the root first, the account's parent last), and when. `complete` is False when a part
-    of the walk failed: then nothing may be dropped on its word (an account it missed is not gone)."""
+    of the walk failed: then nothing may be dropped on its word (an account it missed is not gone).
+    `tags`: each account's tags in the Organization, for the accounts whose tags the walk read (only
+    when the policy matches by account tags; an account it did not read has none known)."""
 
     paths: Mapping[str, tuple[str, ...]] = field(default_factory=lambda: MappingProxyType({}))
     read_at: float = 0.0
@@ -43,6 +45,7 @@ class OrgSnapshot:
     units: frozenset[str] = frozenset()  # the units walked (the scope's)
     seen_units: frozenset[str] = frozenset()  # every OU and root the walk met (policy.check_units)
     problems: tuple[str, ...] = ()  # what part of the walk failed, and why (complete is False)
+    tags: Mapping[str, Mapping[str, str]] = field(default_factory=lambda: MappingProxyType({}))
 
     def accounts(self) -> frozenset[str]:
         return frozenset(self.paths)
@@ -63,6 +66,9 @@ class Membership:
     # Every OU and root the walks met (policy.check_units: the OUs a policy may name); empty when
     # the Organization's part is not known.
     seen_units: frozenset[str] = frozenset()
+    # Each account's tags in the Organization, where the last walk read them (the policy matches by
+    # account tags); an account not in it has no known tags.
+    tags: Mapping[str, Mapping[str, str]] = field(default_factory=lambda: MappingProxyType({}))
 
     def is_managed(self, account_id: str) -> bool:
         if account_id == self.hub_account_id or account_id in self.explicit:
@@ -74,6 +80,12 @@ class Membership:
         """The account's OU path, root first; () when the Organization was not read for it."""
         return self.paths.get(account_id, ())
 
+    def account_tags(self, account_id: str) -> Mapping[str, str] | None:
+        """The account's tags in the Organization (written only by its management); None when the
+        walk did not read them (an explicit account outside the walked units, the Organization not
+        walked, or the policy matching by no account tag): no rule naming account tags matches it."""
+        return self.tags.get(account_id)
+
     def accounts(self) -> frozenset[str]:
         """Every managed account: the hub's, the explicit ones, and the walk's under a managed unit."""
         walked = {a for a, path in self.paths.items() if any(u in self.units for u in path)}
@@ -84,14 +96,23 @@ class Membership:
         cls, hub_account_id: str, explicit: Iterable[str], units: Iterable[str], snapshot: OrgSnapshot | None
     ) -> Membership:
         paths = MappingProxyType(dict(snapshot.paths)) if snapshot is not None else MappingProxyType({})
-        return cls(hub_account_id, frozenset(explicit), frozenset(units), paths)
+        tags = MappingProxyType(dict(snapshot.tags)) if snapshot is not None else MappingProxyType({})
+        return cls(hub_account_id, frozenset(explicit), frozenset(units), paths, tags=tags)
 
 
 def membership_changes(
-    before: Mapping[str, tuple[str, ...]], after: OrgSnapshot
+    before: Mapping[str, tuple[str, ...]],
+    after: OrgSnapshot,
+    before_tags: Mapping[str, Mapping[str, str]] | None = None,
 ) -> tuple[dict[str, tuple[str, ...]], list[str]]:
-    """What a new walk changes in the cached paths: accounts to write (new or moved) and accounts
-    to drop (gone from the walk). An incomplete walk drops nothing."""
-    written = {a: p for a, p in after.paths.items() if before.get(a) != p}
+    """What a new walk changes in the cached paths: accounts to write (new, moved, or with tags
+    other than `before_tags` holds, read or no longer read) and accounts to drop (gone from the
+    walk). An incomplete walk drops nothing."""
+    old_tags = before_tags or {}
+    written = {
+        a: p
+        for a, p in after.paths.items()
+        if before.get(a) != p or (before_tags is not None and old_tags.get(a) != after.tags.get(a))
+    }
     dropped = [] if not after.complete else sorted(set(before) - set(after.paths))
     return written, dropped

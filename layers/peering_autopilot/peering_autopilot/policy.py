@@ -15,8 +15,8 @@ The document (README "Policy" has a worked example)::
         window: {start: "2026-12-18T00:00:00Z", end: "2027-01-04T00:00:00Z"}
         outcome: reject
       - name: prod-with-prod
-        requester: {ous: [ou-abcd-11111111], vpc_tags: {env: prod}}
-        accepter: {vpc_tags: {env: prod}}
+        requester: {ous: [ou-abcd-11111111], account_tags: {env: prod}}
+        accepter: {account_tags: {env: prod}, vpc_tags: {tier: shared}}
         outcome: accept
     ranges:                        # in order; the first entry naming the account or one of its OUs
       - {accounts: ["222222222222"], cidrs: [10.64.0.0/16]}
@@ -64,23 +64,31 @@ class PolicyError(ValueError):
 
 class Party(NamedTuple):
     """One side of a request, as the policy sees it: who owns the VPC, where in the Organization,
-    and the VPC's tags (read in EC2, never taken from an event)."""
+    the VPC's tags (read in EC2, never taken from an event; written by the VPC's own account), and
+    the account's tags in the Organization (written only by its management: the walk reads them).
+    `account_tags` None: not read from the Organization, so no rule naming account tags matches."""
 
     account_id: str
     ou_path: tuple[str, ...] = ()
     vpc_id: str = ""
     vpc_tags: Mapping[str, str] = MappingProxyType({})
+    account_tags: Mapping[str, str] | None = None
+
+
+TAGS_NOT_KNOWN = "account tags not known (not read from the Organization)"
 
 
 @dataclass(frozen=True)
 class Selector:
     """Which parties a rule's side matches: the account is one of `accounts` or sits under one of
-    `ous` (either, when both are given; any account when neither is), and its VPC carries every
-    tag of `vpc_tags` with that value."""
+    `ous` (either, when both are given; any account when neither is), the account carries every
+    tag of `account_tags` with that value in the Organization, and its VPC every tag of
+    `vpc_tags`."""
 
     accounts: frozenset[str] = frozenset()
     ous: frozenset[str] = frozenset()
     vpc_tags: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    account_tags: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
 
     def owner_matches(self, party: Party) -> bool:
         if not self.accounts and not self.ous:
@@ -91,6 +99,13 @@ class Selector:
         """Why the party does not match, in words; "" when it does."""
         if not self.owner_matches(party):
             return f"account {party.account_id} is not {self.describe_owner()}"
+        if self.account_tags and party.account_tags is None:
+            return f"account {party.account_id}: {TAGS_NOT_KNOWN}"
+        for key, value in self.account_tags.items():
+            found = (party.account_tags or {}).get(key)
+            if found != value:
+                seen = f"has no tag {key}" if found is None else f"has {key}={found!r}"
+                return f"account {party.account_id} {seen}, not {key}={value!r}"
         for key, value in self.vpc_tags.items():
             found = party.vpc_tags.get(key)
             if found != value:
@@ -129,6 +144,10 @@ class Rule:
     same_vpc_tags: tuple[str, ...] = ()
     window: Window | None = None
     approvers: tuple[str, ...] = ()
+    same_account_tags: tuple[str, ...] = ()
+
+    def uses_account_tags(self) -> bool:
+        return bool(self.requester.account_tags or self.accepter.account_tags or self.same_account_tags)
 
     def mismatch(self, requester: Party, accepter: Party, now: float) -> str:
         """Why this rule does not match the pair, in words; "" when it does."""
@@ -142,6 +161,13 @@ class Rule:
             a, b = requester.vpc_tags.get(key), accepter.vpc_tags.get(key)
             if a is None or a != b:
                 return f"the VPCs' {key} tags differ ({a!r}, {b!r})"
+        for role, party in (("requester", requester), ("accepter", accepter)):
+            if self.same_account_tags and party.account_tags is None:
+                return f"{role}: account {party.account_id}: {TAGS_NOT_KNOWN}"
+        for key in self.same_account_tags:
+            a, b = (requester.account_tags or {}).get(key), (accepter.account_tags or {}).get(key)
+            if a is None or a != b:
+                return f"the accounts' {key} tags differ ({a!r}, {b!r})"
         return ""
 
 
@@ -219,6 +245,11 @@ class Policy:
             return f"account {account_id} may not join group {group!r}: members are {selector.describe_owner()}"
         return ""
 
+    def uses_account_tags(self) -> bool:
+        """Whether any rule matches by the accounts' tags in the Organization: then the sweep's walk
+        reads every managed account's tags (one ListTagsForResource call each)."""
+        return any(rule.uses_account_tags() for rule in self.rules)
+
     def units(self) -> frozenset[str]:
         """Every OU the document names (checked against the Organization at load)."""
         named: set[str] = set()
@@ -258,8 +289,18 @@ def from_json(text: str, default_ranges: PeerCidrPolicy, source: str = "policy")
 
 TOP_FIELDS = {"version", "defaults", "rules", "ranges", "groups"}
 DEFAULTS_FIELDS = {"outcome", "ranges", "approvers"}
-RULE_FIELDS = {"name", "description", "requester", "accepter", "same_vpc_tags", "window", "outcome", "approvers"}
-SELECTOR_FIELDS = {"accounts", "ous", "vpc_tags"}
+RULE_FIELDS = {
+    "name",
+    "description",
+    "requester",
+    "accepter",
+    "same_vpc_tags",
+    "same_account_tags",
+    "window",
+    "outcome",
+    "approvers",
+}
+SELECTOR_FIELDS = {"accounts", "ous", "vpc_tags", "account_tags"}
 RANGE_FIELDS = {"accounts", "ous", "cidrs"}
 WINDOW_FIELDS = {"start", "end"}
 
@@ -321,10 +362,8 @@ def _rules(items: Any, problems: list[str]) -> tuple[Rule, ...]:
         if "outcome" not in item:
             problems.append(f"{where}: field 'outcome': required (accept, ask or reject)")
         outcome = _outcome(item.get("outcome", REJECT), f"{where}: field 'outcome'", problems)
-        same = item.get("same_vpc_tags", [])
-        if not isinstance(same, list) or not all(isinstance(k, str) and k for k in same):
-            problems.append(f"{where}: field 'same_vpc_tags': must be a list of tag keys")
-            same = []
+        same = _keys(item.get("same_vpc_tags", []), f"{where}: field 'same_vpc_tags'", problems)
+        same_accounts = _keys(item.get("same_account_tags", []), f"{where}: field 'same_account_tags'", problems)
         approvers = _principals(item.get("approvers", []), f"{where}: field 'approvers'", problems)
         if approvers and outcome != ASK:
             problems.append(f"{where}: field 'approvers': only a rule whose outcome is ask has approvers")
@@ -337,9 +376,17 @@ def _rules(items: Any, problems: list[str]) -> tuple[Rule, ...]:
                 tuple(same),
                 _window(item["window"], f"{where}: field 'window'", problems) if "window" in item else None,
                 approvers,
+                tuple(same_accounts),
             )
         )
     return tuple(rules)
+
+
+def _keys(values: Any, where: str, problems: list[str]) -> list[str]:
+    if not isinstance(values, list) or not all(isinstance(k, str) and k for k in values):
+        problems.append(f"{where}: must be a list of tag keys")
+        return []
+    return values
 
 
 def _ranges(items: Any, problems: list[str]) -> tuple[RangeEntry, ...]:
@@ -389,11 +436,16 @@ def _selector(item: Any, where: str, problems: list[str], allowed: set[str]) -> 
     _unknown(item, allowed, where, problems)
     accounts = _ids(item.get("accounts", []), f"{where}.accounts", ACCOUNT_ID, "12-digit account ids", problems)
     ous = _ids(item.get("ous", []), f"{where}.ous", OU_ID, "OU ids (ou-…) or root ids (r-…)", problems, ROOT_ID)
-    tags = item.get("vpc_tags", {})
+    vpc_tags = _tags(item.get("vpc_tags", {}), f"{where}.vpc_tags", problems)
+    account_tags = _tags(item.get("account_tags", {}), f"{where}.account_tags", problems)
+    return Selector(frozenset(accounts), frozenset(ous), vpc_tags, account_tags)
+
+
+def _tags(tags: Any, where: str, problems: list[str]) -> Mapping[str, str]:
     if not isinstance(tags, Mapping) or not all(isinstance(k, str) and isinstance(v, str) for k, v in tags.items()):
-        problems.append(f"{where}.vpc_tags: must map tag keys to string values (quote numbers and booleans)")
-        tags = {}
-    return Selector(frozenset(accounts), frozenset(ous), MappingProxyType(dict(tags)))
+        problems.append(f"{where}: must map tag keys to string values (quote numbers and booleans)")
+        return MappingProxyType({})
+    return MappingProxyType(dict(tags))
 
 
 def _ids(

@@ -68,7 +68,9 @@ def add_commands(commands: Any) -> None:
 
     test = sub.add_parser("test", help="check listed pairs' outcomes against the expected ones")
     test.add_argument("file")
-    test.add_argument("cases", help="YAML or JSON list of {from: {account, ous, vpc_tags}, to: {…}, expect, at}")
+    test.add_argument(
+        "cases", help="YAML or JSON list of {from: {account, ous, account_tags, vpc_tags}, to: {…}, expect, at}"
+    )
     test.add_argument("--allowed-peer-cidrs", default=DEFAULT_PEER_CIDRS, help=cidrs_help)
 
     explain = sub.add_parser("explain", help="which rule decides a pair of VPCs, and why")
@@ -85,6 +87,14 @@ def add_commands(commands: Any) -> None:
         default=[],
         metavar="ACCOUNT=r-…/ou-…/ou-…",
         help="an account's OU path, root first (repeat per account; default: the status file's, else none)",
+    )
+    explain.add_argument(
+        "--account-tags",
+        action="append",
+        default=[],
+        metavar="ACCOUNT=KEY=VALUE,KEY=VALUE",
+        help="an account's tags in the Organization (repeat per account; ACCOUNT= for none; default: the "
+        "status file's accountTags, else not known: rules by account tags do not match it)",
     )
     explain.add_argument("--allowed-peer-cidrs", default=DEFAULT_PEER_CIDRS, help=cidrs_help)
     explain.add_argument(
@@ -261,9 +271,9 @@ def read_cases(document: Any, path: str) -> list[Case]:
 
 def _case_party(item: Any, where: str, problems: list[str]) -> Party | None:
     if not isinstance(item, Mapping):
-        problems.append(f"{where}: must be a mapping of account, ous, vpc_tags (and vpc)")
+        problems.append(f"{where}: must be a mapping of account, ous, account_tags, vpc_tags (and vpc)")
         return None
-    unknown = sorted(str(k) for k in item if k not in {"account", "ous", "vpc_tags", "vpc"})
+    unknown = sorted(str(k) for k in item if k not in {"account", "ous", "account_tags", "vpc_tags", "vpc"})
     if unknown:
         problems.append(f"{where}: unknown field(s) {unknown}")
     account = item.get("account")
@@ -280,7 +290,21 @@ def _case_party(item: Any, where: str, problems: list[str]) -> Party | None:
     if not isinstance(tags, Mapping) or not all(isinstance(k, str) and isinstance(v, str) for k, v in tags.items()):
         problems.append(f"{where}.vpc_tags: must map tag keys to string values")
         return None
-    return Party(account, tuple(ous), str(item.get("vpc", "")), dict(tags))
+    # Absent: the account's tags were not read from the Organization (a rule naming some does not match).
+    account_tags = item.get("account_tags")
+    if account_tags is not None and (
+        not isinstance(account_tags, Mapping)
+        or not all(isinstance(k, str) and isinstance(v, str) for k, v in account_tags.items())
+    ):
+        problems.append(f"{where}.account_tags: must map tag keys to string values")
+        return None
+    return Party(
+        account,
+        tuple(ous),
+        str(item.get("vpc", "")),
+        dict(tags),
+        None if account_tags is None else dict(account_tags),
+    )
 
 
 def _when(value: Any, where: str, problems: list[str]) -> float | None:
@@ -298,7 +322,11 @@ def _when(value: Any, where: str, problems: list[str]) -> float | None:
 
 def _party(party: Party) -> str:
     tags = ",".join(f"{k}={v}" for k, v in sorted(party.vpc_tags.items()))
-    return f"{party.account_id}{f' {party.vpc_id}' if party.vpc_id else ''}{f' [{tags}]' if tags else ''}"
+    account = ",".join(f"{k}={v}" for k, v in sorted((party.account_tags or {}).items()))
+    return (
+        f"{party.account_id}{f' {{{account}}}' if account else ''}"
+        f"{f' {party.vpc_id}' if party.vpc_id else ''}{f' [{tags}]' if tags else ''}"
+    )
 
 
 # ---------------------------------------------------------------------------- explain
@@ -309,11 +337,13 @@ class Side(NamedTuple):
 
 
 class Found(NamedTuple):
-    """A VPC as explain judges it: its blocks and tags, and its owner's OU path."""
+    """A VPC as explain judges it: its blocks and tags, and its owner's OU path and account tags
+    (None: not known)."""
 
     cidrs: tuple[str, ...]
     tags: Mapping[str, str]
     ou_path: tuple[str, ...]
+    account_tags: Mapping[str, str] | None = None
 
 
 def run_explain(args: argparse.Namespace) -> int:
@@ -321,6 +351,7 @@ def run_explain(args: argparse.Namespace) -> int:
         requester, accepter = _side("--from", args.requester), _side("--to", args.accepter)
         ranges = PeerCidrPolicy.parse(args.allowed_peer_cidrs, name="--allowed-peer-cidrs")
         paths = _ou_paths(args.ou_path)
+        account_tags = _account_tags(args.account_tags)
         at = time.time() if args.at is None else _explain_time(args.at)
         policy = _explain_policy(args, ranges)
         found = _found_in_status(args.status_json, (requester, accepter)) if args.status_json else None
@@ -336,7 +367,8 @@ def run_explain(args: argparse.Namespace) -> int:
     for side in (requester, accepter):
         seen = found[side]
         path = paths.get(side.account_id, seen.ou_path)
-        parties.append(Party(side.account_id, path, side.vpc_id, seen.tags))
+        tags = account_tags.get(side.account_id, seen.account_tags)
+        parties.append(Party(side.account_id, path, side.vpc_id, seen.tags, tags))
     print(explain_text(policy, parties[0], parties[1], [found[requester], found[accepter]], at))
     return EXIT_OK
 
@@ -346,9 +378,16 @@ def explain_text(policy: Policy, requester: Party, accepter: Party, found: Seque
     that decides, and the outcome."""
     lines = [f"Policy: {policy.source}; at {datetime.fromtimestamp(at).astimezone().isoformat(timespec='seconds')}"]
     outside_any = False
+    # The accounts' tags are shown where the policy matches by them, or they are known.
+    shows_account_tags = policy.uses_account_tags() or any(p.account_tags is not None for p in (requester, accepter))
     for role, party, seen in (("Requester", requester, found[0]), ("Accepter", accepter, found[1])):
         path = "/".join(party.ou_path) if party.ou_path else "unknown (not given: rules by OU do not match it)"
         tags = ", ".join(f"{k}={v}" for k, v in sorted(party.vpc_tags.items())) or "none"
+        account_tags = (
+            "not known (not given: rules by account tags do not match it)"
+            if party.account_tags is None
+            else ", ".join(f"{k}={v}" for k, v in sorted(party.account_tags.items())) or "none"
+        )
         allowed = policy.ranges_of(party.account_id, party.ou_path)
         blocks = [_network(b) for b in seen.cidrs]
         outside = allowed.outside(blocks)
@@ -361,6 +400,7 @@ def explain_text(policy: Policy, requester: Party, accepter: Party, found: Seque
         lines += [
             f"{role}: account {party.account_id} VPC {party.vpc_id}",
             f"  OU path: {path}",
+            *([f"  account tags: {account_tags}"] if shows_account_tags else []),
             f"  tags: {tags}",
             f"  blocks: {', '.join(seen.cidrs) or 'none'}",
             f"  ranges ({allowed.label}): {allowed.describe()}: {inside}",
@@ -406,6 +446,19 @@ def _ou_paths(items: Sequence[str]) -> dict[str, tuple[str, ...]]:
             raise SettingsError(f"--ou-path {item!r} is not ACCOUNT=r-…/ou-…/… (the account's OU path, root first)")
         paths[account] = units
     return paths
+
+
+def _account_tags(items: Sequence[str]) -> dict[str, dict[str, str]]:
+    found: dict[str, dict[str, str]] = {}
+    for item in items:
+        account, _, text = item.partition("=")
+        pairs = [p.partition("=") for p in text.split(",") if p]
+        if not ACCOUNT_ID.fullmatch(account) or "=" not in item or any(not k or not sep for k, sep, _ in pairs):
+            raise SettingsError(
+                f"--account-tags {item!r} is not ACCOUNT=KEY=VALUE,KEY=VALUE (the account's tags in the Organization)"
+            )
+        found[account] = {k: v for k, _, v in pairs}
+    return found
 
 
 def _explain_time(text: str) -> float:
@@ -469,10 +522,12 @@ def _found_in_status(path: str, sides: Sequence[Side]) -> dict[Side, Found]:
                 "(only opted-in VPCs of the places read are)"
             )
         vpc = match[0]
+        account_tags = vpc.get("accountTags")
         found[side] = Found(
             tuple(str(c) for c in vpc.get("cidrs", [])),
             {str(k): str(v) for k, v in dict(vpc.get("tags", {})).items()},
             tuple(str(u) for u in vpc.get("ouPath", [])),
+            None if account_tags is None else {str(k): str(v) for k, v in dict(account_tags).items()},
         )
     return found
 

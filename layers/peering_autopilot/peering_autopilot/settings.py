@@ -186,6 +186,11 @@ class Settings:
         """The account's OU path (root first) as the Organization's walk read it; () when unknown."""
         return self.membership.ou_path(account_id) if self.membership is not None else ()
 
+    def account_tags(self, account_id: str) -> Mapping[str, str] | None:
+        """The account's tags in the Organization as the sweep's walk read them; None when not read
+        (no rule naming account tags matches it)."""
+        return self.membership.account_tags(account_id) if self.membership is not None else None
+
     def current_policy(self) -> Policy:
         """The network team's policy; without a document, the parameters' one-rule policy."""
         if self.policy is not None:

@@ -88,6 +88,7 @@ IAM_ACTIONS = actions_of(
     TrailGateway.creations,  # adoption: who created a group-tagged peering
     AwsAccess.organizations,  # the Organization's walk (membership.py), cached in the record
     OrganizationsGateway.walk,
+    OrganizationsGateway.account_tags,  # the walk's, when the policy matches by account tags
 )
 
 

@@ -7,6 +7,11 @@ ListOrganizationalUnitsForParent and ListAccountsForParent. A starting OU below 
 own path from ListParents first (the path is root first, an account's parent last). Organizations
 throttles at a few requests per second per account: the client's `standard` retries absorb that.
 
+When the policy matches by account tags (`read_tags`), the walk also reads each ACTIVE account's
+tags with ListTagsForResource (paginated): one call per account per walk, paid only then. A tag
+read that fails leaves that account's tags unknown (no rule naming account tags matches it) and is
+reported in `problems`, without making the walk incomplete: its structure was read.
+
 A failure part-way (throttling past the retries, a unit that is gone, access refused) does not
 raise: the snapshot comes back with `complete=False` and the failure in `problems`, holding every
 account the walk did read. Nothing may be dropped on an incomplete walk's word
@@ -17,7 +22,7 @@ from __future__ import annotations
 
 import time
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from types import MappingProxyType
 from typing import Any
 
@@ -43,9 +48,9 @@ class OrganizationsGateway:
         "organizations:ListOrganizationalUnitsForParent",
         "organizations:ListAccountsForParent",
     )
-    def walk(self, units: Iterable[str]) -> OrgSnapshot:
+    def walk(self, units: Iterable[str], read_tags: bool = False) -> OrgSnapshot:
         """Every ACTIVE account under `units` (nested OUs included) with its OU path, every OU seen,
-        and whether every call answered."""
+        and whether every call answered; with `read_tags`, each account's tags (`account_tags`)."""
         units = frozenset(units)
         paths: dict[str, tuple[str, ...]] = {}
         seen: set[str] = set()
@@ -75,14 +80,30 @@ class OrganizationsGateway:
                     queue.append((*path, child))
             except (ClientError, BotoCoreError) as e:
                 problems.append(f"{unit}: not read to the end ({_why(e)})")
+        complete = not problems
+        tags: dict[str, Mapping[str, str]] = {}
+        if read_tags:
+            for account_id in sorted(paths):
+                try:
+                    tags[account_id] = MappingProxyType(self.account_tags(account_id))
+                except (ClientError, BotoCoreError) as e:
+                    problems.append(f"{account_id}: its account tags not read ({_why(e)})")
         return OrgSnapshot(
             paths=MappingProxyType(paths),
             read_at=self.clock(),
-            complete=not problems,
+            complete=complete,
             units=units,
             seen_units=frozenset(seen),
             problems=tuple(problems),
+            tags=MappingProxyType(tags),
         )
+
+    @needs("organizations:ListTagsForResource")
+    def account_tags(self, account_id: str) -> dict[str, str]:
+        """The account's tags in the Organization (written only from the management account or a
+        delegated administrator), every page."""
+        pages = self.client.get_paginator("list_tags_for_resource").paginate(ResourceId=account_id)
+        return {tag["Key"]: tag["Value"] for page in pages for tag in page.get("Tags", [])}
 
     @needs("organizations:ListParents")
     def path_of(self, unit: str) -> tuple[str, ...]:
