@@ -424,6 +424,10 @@ def test_a_request_awaiting_a_person_is_decided_again_when_the_policy_stops_aski
     with_policy(document("accept"))
     monkeypatch.setattr(authority, "POLICY_CACHE_SECONDS", 0.0)  # a minute on: each container reads it again
     swept = autopilot.tick()
+    [sweep] = [d.result for d in swept if d.function == "SweepFunction"]
+    assert sweep["work"] == {"accept": 1}
+    [work] = [w for w in published(autopilot, "Peering Work Found") if w["peeringId"] == peering_id][-1:]
+    assert f"awaiting a person under rule {RULE}, but the policy now says accept" in json.dumps(work)
 
     # THEN the request is decided again under the new word: accepted and configured, no person asked
     [seen] = cloud.ec2(b.account, b.region).describe_vpc_peering_connections(VpcPeeringConnectionIds=[peering_id])[
