@@ -39,6 +39,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from moto.core.responses import ActionResult, BaseResponse
+from moto.dynamodb.responses import DynamoHandler
 from moto.ec2.exceptions import OperationNotPermitted
 from moto.ec2.models.route_tables import Route
 from moto.ec2.models.transit_gateway import TransitGatewayBackend
@@ -96,10 +97,20 @@ def _vpc_info(original: property, side: str) -> property:
 _caller = threading.local()
 
 
+# moto's DynamoDB tables are plain dicts: a Query iterating one while another thread writes to it
+# fails with "dictionary changed size during iteration". DynamoDB serves concurrent requests (the
+# sweep reads up to 8 places at once, each reading and writing the record), so the harness answers
+# moto's DynamoDB requests one at a time.
+_dynamodb = threading.RLock()
+
+
 def _remember_caller(original: Any) -> Any:
     def call_action(self: Any) -> Any:
         if isinstance(self, EC2BaseResponse):
             _caller.backend = self.ec2_backend
+        if isinstance(self, DynamoHandler):
+            with _dynamodb:
+                return original(self)
         return original(self)
 
     return call_action
