@@ -27,7 +27,7 @@ from peering_autopilot.aws.sessions import AwsAccess
 from peering_autopilot.context import Context
 from peering_autopilot.recorder import Recorder
 from tests.support.observed import Inbox
-from tests.support.world import HUB, MEMBER, REGION, Side, request_peering, tags_of
+from tests.support.world import HUB, MEMBER, OUTSIDER, REGION, Side, request_peering, tags_of
 
 STATUS = "peering-autopilot:status"
 APPROVER = Identity(MEMBER, "NetworkApprover", "alice")
@@ -189,6 +189,73 @@ def test_an_allowed_approvers_own_accept_is_configured_and_recorded_with_their_i
     assert approved["evidence"]["reason"] == "CHG-1234 app migration"
     assert approved["summary"] == f"approved by {APPROVER.role_arn} under rule {RULE!r}: CHG-1234 app migration"
     assert published(autopilot, "Peering Approval Refused") == []
+
+
+def test_a_request_from_outside_the_managed_accounts_is_asked_only_when_a_rule_names_its_account(
+    cloud: LocalCloud, autopilot_factory: Any, with_policy: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # GIVEN a partner account the hub does not manage (not approved, in no managed OU), which the
+    # network team's policy names: its requests are asked of the member's approver
+    _, b = world(cloud)
+    partner = build_network(cloud, Network("VPC-X", OUTSIDER, REGION, "10.9.0.0/16", tags=dict(ENABLED)))
+    with_policy(
+        {
+            "version": 1,
+            "defaults": {"outcome": "accept"},
+            "rules": [
+                {
+                    "name": "partner-x",
+                    "requester": {"accounts": [OUTSIDER]},
+                    "outcome": "ask",
+                    "approvers": [APPROVER.role_arn],
+                }
+            ],
+        }
+    )
+    inbox = Inbox.subscribed(cloud, REGION)
+    autopilot: LocalAutopilot = autopilot_factory(
+        NotificationTopicArn=inbox.topic_arn, PolicyParameterName=POLICY_PARAMETER
+    )
+
+    # WHEN the partner requests a peering into the member's VPC
+    peering_id = request_peering(cloud, side(partner), side(b))
+    autopilot.run_until_idle()
+
+    # THEN a person is asked (not a silent decline), told its VPC could not be read in its account
+    assert tags_of(cloud, side(b), peering_id)[STATUS] == "awaiting-approval:partner-x"
+    [told] = inbox.take()
+    assert "partner-x" in json.dumps(told)
+
+    # WHEN the approver accepts it with their own identity
+    cloud.ec2(MEMBER, REGION, record=True, identity=APPROVER).accept_vpc_peering_connection(
+        VpcPeeringConnectionId=peering_id
+    )
+    autopilot.run_until_idle()
+
+    # THEN the managed side is configured (the partner's side is not the hub's), and the record
+    # names the approver CloudTrail gave
+    assert routes_to(cloud, b, peering_id) == {"10.9.0.0/16"}
+    assert routes_to(cloud, partner, peering_id) == set()
+    [approved] = [e for e in history(autopilot, capsys, peering_id) if e["kind"] == "approved"]
+    assert approved["evidence"]["approver"] == APPROVER.role_arn
+    assert approved["evidence"]["rule"] == "partner-x"
+
+
+def test_a_request_from_outside_no_rule_names_is_declined_and_nobody_is_asked(
+    cloud: LocalCloud, autopilot_factory: Any, with_policy: Any
+) -> None:
+    # GIVEN a policy whose default would ask: a stranger's request must not page people
+    _, b = world(cloud)
+    stranger = build_network(cloud, Network("VPC-S", OUTSIDER, REGION, "10.9.0.0/16", tags=dict(ENABLED)))
+    with_policy({"version": 1, "defaults": {"outcome": "ask"}, "rules": []})
+    inbox = Inbox.subscribed(cloud, REGION)
+    autopilot: LocalAutopilot = autopilot_factory(
+        NotificationTopicArn=inbox.topic_arn, PolicyParameterName=POLICY_PARAMETER
+    )
+    peering_id = request_peering(cloud, side(stranger), side(b))
+    autopilot.run_until_idle()
+    assert tags_of(cloud, side(b), peering_id)[STATUS] == "declined:requester-not-approved"
+    assert inbox.take() == []
 
 
 def test_an_accept_by_someone_who_is_not_an_approver_configures_nothing_even_with_a_tag_naming_one(

@@ -345,3 +345,41 @@ def test_the_group_planner_gives_a_vpc_outside_a_groups_members_nothing_and_says
         [hub, dev, platform], [], {}, PARAMS, 50, 10, dataclasses.replace(SETTINGS, policy=None).group_refusal
     )
     assert len(open_plan.requests) == 3 and open_plan.not_admitted == []
+
+
+# ------------------------------------------------------------------------ a requester outside
+STRANGER = "999999999999"  # in no managed OU, not in ApprovedAccountIds
+OUTSIDE_POLICY = parse(
+    {
+        "version": 1,
+        "defaults": {"outcome": "ask"},
+        "rules": [
+            {"name": "broad-accept", "requester": {"ous": [OU_PARTNERS]}, "outcome": "accept"},
+            {"name": "named-partner", "requester": {"accounts": [PARTNER]}, "outcome": "accept"},
+            {"name": "blocked-stranger", "requester": {"accounts": [STRANGER]}, "outcome": "reject"},
+        ],
+    },
+    PARAMS,
+)
+
+
+def test_only_a_rule_naming_an_outside_account_speaks_for_it_and_never_to_accept() -> None:
+    # a broad rule or the default never asks people on a stranger's behalf
+    assert OUTSIDE_POLICY.verdict_for_outsider(Party("555555555555"), party(HUB), BEFORE_FREEZE) is None
+    named = OUTSIDE_POLICY.verdict_for_outsider(Party(PARTNER), party(HUB), BEFORE_FREEZE)
+    assert named is not None and (named.outcome, named.rule) == (ASK, "named-partner")  # accept becomes ask
+    assert "its VPC unread: a person decides" in named.why
+    blocked = OUTSIDE_POLICY.verdict_for_outsider(Party(STRANGER), party(HUB), BEFORE_FREEZE)
+    assert blocked is not None and (blocked.outcome, blocked.rule) == (REJECT, "blocked-stranger")
+
+
+def test_decide_asks_about_an_outsider_only_when_a_rule_names_it() -> None:
+    settings = dataclasses.replace(SETTINGS, approved_account_ids=frozenset({PROD}), policy=OUTSIDE_POLICY)
+    named = Membership.of(HUB, (), {OU_PROD}, OrgSnapshot({PROD: PATHS[PROD]}))
+    settings = dataclasses.replace(settings, membership=named)
+    peering, accepter = request(PARTNER, "10.1.0.0/16", HUB, "10.20.0.0/16")
+    asked = decide(peering, accepter, Cidrs.of(["10.1.0.0/16"]), settings, None, BEFORE_FREEZE, None)
+    assert asked.asks and asked.verdict is not None and asked.verdict.rule == "named-partner"
+    stranger, accepter = request("555555555555", "10.1.0.0/16", HUB, "10.20.0.0/16")
+    declined = decide(stranger, accepter, Cidrs.of(["10.1.0.0/16"]), settings, None, BEFORE_FREEZE, None)
+    assert declined.reasons == (Reason.REQUESTER_NOT_APPROVED,) and declined.verdict is None

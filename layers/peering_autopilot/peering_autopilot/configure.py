@@ -340,8 +340,9 @@ def _approval_refused(
     hint: PeeringHint, peering: Peering, sides: list[Side], record: PeeringRecord | None, ctx: Context
 ) -> str:
     """Why nothing may be configured because the network team's policy does not accept this pair
-    and no approval counts; "" to go on. Asked only of a peering between managed accounts whose
-    policy verdict, decided again now as if the request were still pending, is `ask` or `reject`.
+    and no approval counts; "" to go on. Asked of a peering whose policy verdict, decided again now
+    as if the request were still pending, is `ask` or `reject` (a requester outside the managed
+    accounts too, when a rule names its account; with none, as before: a person's accept is theirs).
     It goes on when the record shows the peering was accepted (by the autopilot, or approved by a
     person) or holds what the autopilot made for it (configured before the policy said so).
     Otherwise the trigger must be a person's AcceptVpcPeeringConnection (CloudTrail's identity:
@@ -349,10 +350,14 @@ def _approval_refused(
     counts: every gate again, and the identity among the rule's approvers; then the approval goes
     into the record with the approver's ARN, the rule and the reason given, and configure goes on."""
     requester, accepter = sides
-    if accepter.vpc is None or not ctx.settings.is_managed_account(peering.requester.account_id):
-        return ""
     settings = ctx.settings
-    requester_cidrs = requester.vpc.cidrs if requester.vpc is not None else None
+    if accepter.vpc is None:
+        return ""
+    # A requester outside the managed accounts is judged by the peering's own list, as at accept.
+    outsider = not settings.is_managed_account(peering.requester.account_id)
+    requester_cidrs = (
+        requester.vpc.cidrs if requester.vpc is not None else (peering.requester.cidrs if outsider else None)
+    )
     as_asked = peering._replace(status=PENDING)
     decision = decide(as_asked, accepter.vpc, requester_cidrs, settings, None, ctx.now(), requester.vpc)
     verdict = decision.verdict

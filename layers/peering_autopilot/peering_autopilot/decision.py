@@ -113,7 +113,8 @@ def decide(
     reasons: list[Reason] = []
     words: list[str] = []
     requester_account = peering.requester.account_id
-    if not settings.is_managed_account(requester_account):
+    verdict = policy_verdict(peering, requester_vpc, accepter_vpc, settings, now)
+    if not settings.is_managed_account(requester_account) and verdict is None:
         reasons.append(Reason.REQUESTER_NOT_APPROVED)
         words.append(f"requester account {requester_account} is not in ApprovedAccountIds")
     if not accepter_vpc.opted_in:
@@ -165,9 +166,7 @@ def decide(
             )
         )
 
-    verdict = None
-    if settings.is_managed_account(requester_account):
-        verdict = policy_verdict(peering, requester_vpc, accepter_vpc, settings, now)
+    if verdict is not None:
         if verdict.outcome == REJECT:
             reasons.append(Reason.POLICY_REJECTED)
             words.append(f"the policy rejects it: {verdict.why}")
@@ -201,14 +200,17 @@ def decide(
 
 def policy_verdict(
     peering: Peering, requester_vpc: Vpc | None, accepter_vpc: Vpc | None, settings: Settings, now: float
-) -> Verdict:
+) -> Verdict | None:
     """What the network team's policy says of the pair now: the one place a request's parties are
-    made (`decide`, and the sweep asking whether an awaiting request's answer changed)."""
-    return settings.current_policy().verdict(
-        _party(peering.requester.account_id, peering.requester.vpc_id, requester_vpc, settings),
-        _party(peering.accepter.account_id, peering.accepter.vpc_id, accepter_vpc, settings),
-        now,
-    )
+    made (`decide`, configure's approval check, and the sweep asking whether an awaiting request's
+    answer changed). A requester the hub does not manage is spoken for only by a rule naming its
+    account (`Policy.verdict_for_outsider`); None when none does."""
+    policy = settings.current_policy()
+    requester = _party(peering.requester.account_id, peering.requester.vpc_id, requester_vpc, settings)
+    accepter = _party(peering.accepter.account_id, peering.accepter.vpc_id, accepter_vpc, settings)
+    if not settings.is_managed_account(peering.requester.account_id):
+        return policy.verdict_for_outsider(requester, accepter, now)
+    return policy.verdict(requester, accepter, now)
 
 
 def _party(account_id: str, vpc_id: str, vpc: Vpc | None, settings: Settings) -> Party:

@@ -214,6 +214,23 @@ class Policy:
             self.default_approvers,
         )
 
+    def verdict_for_outsider(self, requester: Party, accepter: Party, now: float) -> Verdict | None:
+        """For a requester the hub does not manage (outside ApprovedAccountIds and the managed OUs):
+        only a rule that names its account in `requester.accounts` may speak for it (anyone on AWS
+        can send a request: no default or broad rule asks people on a stranger's behalf), and since
+        its VPC cannot be read in its own account, never `accept`: a rule that would accept asks a
+        person instead. None: no rule names it (declined, as before)."""
+        for rule in self.rules:
+            if requester.account_id not in rule.requester.accounts or rule.mismatch(requester, accepter, now):
+                continue
+            if rule.outcome == REJECT:
+                return Verdict(REJECT, rule.name, f"rule {rule.name!r} matches: reject")
+            why = f"rule {rule.name!r} matches: {rule.outcome}"
+            if rule.outcome == ACCEPT:
+                why += "; the requester is outside the managed accounts, its VPC unread: a person decides"
+            return Verdict(ASK, rule.name, why, rule.approvers or self.default_approvers)
+        return None
+
     def explain(self, requester: Party, accepter: Party, now: float) -> list[tuple[str, str]]:
         """Each rule in order with why it does or does not match, up to the one that decides."""
         lines: list[tuple[str, str]] = []

@@ -192,7 +192,8 @@ class SweepReport:
 
 
 # The policy's verdict on a peering's pair, given both VPCs as their own accounts read them.
-type PolicyWord = Callable[[Peering, Vpc, Vpc], Verdict]
+# (whether it could be judged, the verdict: None when no rule speaks for a requester outside).
+type PolicyWord = Callable[[Peering, Vpc | None, Vpc], tuple[bool, Verdict | None]]
 
 
 def handle_sweep_trigger(trigger: VpcHint | ScheduledSweep, ctx: Context) -> SweepReport:
@@ -245,8 +246,11 @@ def sweep(ctx: Context, outcome: Outcome = Outcome.SWEPT, subject: str = "sweep"
             read_record=records,
             limits=settings.budgets,
             quotas=ctx.quotas,
-            policy_word=lambda peering, requester, accepter: policy_verdict(
-                peering, requester, accepter, settings, ctx.now()
+            policy_word=lambda peering, requester, accepter: (
+                # A managed requester's VPC unread: its tags may decide a rule, so no answer.
+                (False, None)
+                if requester is None and settings.is_managed_account(peering.requester.account_id)
+                else (True, policy_verdict(peering, requester, accepter, settings, ctx.now()))
             ),
         ),
         outcome.value,
@@ -502,14 +506,11 @@ def _policy_changed(peering: Peering, role: str, vpc: Vpc, peer_vpcs: PeerVpcs, 
     if rule is None or policy_word is None:
         return ""
     requester = peer_vpcs.known(peering.requester) or peer_vpcs.read(peering.requester)
-    if requester is None:
+    judged, verdict = policy_word(peering, requester, vpc)
+    if not judged or (verdict is not None and verdict.outcome == ASK and verdict.rule == rule):
         return ""
-    verdict = policy_word(peering, requester, vpc)
-    if verdict.outcome == ASK and verdict.rule == rule:
-        return ""
-    return (
-        f"awaiting a person under rule {rule}, but the policy now says {verdict.outcome} ({verdict.why}): decided again"
-    )
+    says = f"{verdict.outcome} ({verdict.why})" if verdict is not None else "nothing: no rule names this requester"
+    return f"awaiting a person under rule {rule}, but the policy now says {says}: decided again"
 
 
 def _owned(record: PeeringRecord, read: PlaceRead, tables: Sequence[Any], groups: Sequence[Any]) -> Owned:
