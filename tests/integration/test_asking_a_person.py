@@ -284,10 +284,37 @@ def test_an_accept_by_someone_who_is_not_an_approver_configures_nothing_even_wit
     [entry] = [e for e in history(autopilot, capsys, peering_id) if e["kind"] == "approval-refused"]
     assert entry["summary"] == why
     assert entry["actor"] == f"arn:aws:sts::{MEMBER}:assumed-role/NetworkAdmin/mallory"
-    # ... and a sweep afterwards neither configures it nor reports it again
+    # ... and a sweep afterwards neither configures it nor reports it again, nor sends it to
+    # configure only to be refused alike
     autopilot.tick()
     assert routes_to(cloud, a, peering_id) == set()
     assert len(published(autopilot, "Peering Approval Refused")) == 1
+    assert [
+        w
+        for w in published(autopilot, "Peering Work Found")
+        if w["peeringId"] == peering_id and w["work"] == "configure"
+    ] == []
+
+
+def test_a_refused_approval_is_configured_once_the_policy_accepts_the_pair(
+    cloud: LocalCloud, autopilot_factory: Any, with_policy: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # GIVEN a request a non-approver accepted: active, refused, nothing configured
+    a, b, _, autopilot, peering_id = asked(cloud, autopilot_factory, with_policy)
+    cloud.ec2(MEMBER, REGION, record=True, identity=NOT_APPROVER).accept_vpc_peering_connection(
+        VpcPeeringConnectionId=peering_id
+    )
+    autopilot.run_until_idle()
+    assert tags_of(cloud, side(b), peering_id)[STATUS] == "blocked:approval-refused"
+
+    # WHEN the network team's policy now accepts the pair, and the next sweep runs
+    with_policy(document("accept"))
+    monkeypatch.setattr(authority, "POLICY_CACHE_SECONDS", 0.0)  # a minute on: each container reads it again
+    autopilot.tick()
+
+    # THEN it is configured both ways, no approval needed
+    assert routes_to(cloud, a, peering_id) == {"10.1.0.0/16"}
+    assert routes_to(cloud, b, peering_id) == {"10.0.0.0/16"}
 
 
 def test_a_forged_cloudtrail_event_claiming_the_approver_is_refused_by_the_bus(

@@ -58,7 +58,7 @@ from peering_autopilot.places import (
     read_place,
     vpc_reader,
 )
-from peering_autopilot.policy import ASK, Verdict
+from peering_autopilot.policy import ACCEPT, ASK, Verdict
 from peering_autopilot.record import Owned, PeeringRecord
 from peering_autopilot.recorder import RecordReads
 from peering_autopilot.routes import peerings_routed
@@ -482,6 +482,8 @@ def _judge(
         return None  # undecided work only: a request awaiting a person is not decided again here
     if role == ACCEPTER and approval.expiry_due(peering):
         return "accept", "expired while it awaited a person's approval: to be reported"
+    if peering.configurable and peering.tags.get(STATUS_TAG) in (approval.REFUSED, approval.UNPROVEN):
+        return _approval_settled(peering, vpc, peer_vpcs, policy_word)
     if peering.configurable:
         facts = SideFacts(role, peering, vpc, tables, groups, peer_vpcs.known(peer))
         plan = plan_side(facts, policy, now, lambda: peer_vpcs.read(peer), read_owned, read_gone, limits, read_quota)
@@ -495,6 +497,22 @@ def _judge(
         left = leftovers(tables, groups, peering.peering_id, read_owned=read_owned)
         if left:
             return "clean-up", f"{peering.status} peering still has routes or rules in {vpc.vpc_id}"
+    return None
+
+
+def _approval_settled(
+    peering: Peering, vpc: Vpc, peer_vpcs: PeerVpcs, policy_word: PolicyWord | None
+) -> tuple[str, str] | None:
+    """A peering a person accepted whose approval did not count (or has not reached the hub): no
+    sweep work, since configure would refuse it again alike (CloudTrail's record of a person's accept
+    starts configure itself when it arrives), until the policy now accepts the pair."""
+    requester = peer_vpcs.known(peering.requester) or peer_vpcs.read(peering.requester)
+    own = vpc if vpc.vpc_id == peering.accepter.vpc_id else (peer_vpcs.known(peering.accepter))
+    if policy_word is None or own is None:
+        return None
+    judged, verdict = policy_word(peering, requester, own)
+    if judged and verdict is not None and verdict.outcome == ACCEPT:
+        return "configure", f"tagged {peering.tags.get(STATUS_TAG)}, but the policy now accepts it ({verdict.why})"
     return None
 
 
