@@ -66,13 +66,18 @@ class Party(NamedTuple):
     """One side of a request, as the policy sees it: who owns the VPC, where in the Organization,
     the VPC's tags (read in EC2, never taken from an event; written by the VPC's own account), and
     the account's tags in the Organization (written only by its management: the walk reads them).
-    `account_tags` None: not read from the Organization, so no rule naming account tags matches."""
+    `account_tags` None: not known, so no rule naming account tags matches; `tags_unknown` says why
+    when it is not "not read" (read too long ago: README "Managed by the Organization")."""
 
     account_id: str
     ou_path: tuple[str, ...] = ()
     vpc_id: str = ""
     vpc_tags: Mapping[str, str] = MappingProxyType({})
     account_tags: Mapping[str, str] | None = None
+    tags_unknown: str = ""
+
+    def why_tags_unknown(self) -> str:
+        return self.tags_unknown or TAGS_NOT_KNOWN
 
 
 TAGS_NOT_KNOWN = "account tags not known (not read from the Organization)"
@@ -100,7 +105,7 @@ class Selector:
         if not self.owner_matches(party):
             return f"account {party.account_id} is not {self.describe_owner()}"
         if self.account_tags and party.account_tags is None:
-            return f"account {party.account_id}: {TAGS_NOT_KNOWN}"
+            return f"account {party.account_id}: {party.why_tags_unknown()}"
         for key, value in self.account_tags.items():
             found = (party.account_tags or {}).get(key)
             if found != value:
@@ -163,7 +168,7 @@ class Rule:
                 return f"the VPCs' {key} tags differ ({a!r}, {b!r})"
         for role, party in (("requester", requester), ("accepter", accepter)):
             if self.same_account_tags and party.account_tags is None:
-                return f"{role}: account {party.account_id}: {TAGS_NOT_KNOWN}"
+                return f"{role}: account {party.account_id}: {party.why_tags_unknown()}"
         for key in self.same_account_tags:
             a, b = (requester.account_tags or {}).get(key), (accepter.account_tags or {}).get(key)
             if a is None or a != b:
