@@ -80,7 +80,12 @@ class Party(NamedTuple):
         return self.tags_unknown or TAGS_NOT_KNOWN
 
 
-TAGS_NOT_KNOWN = "account tags not known (not read from the Organization)"
+ACCOUNT_TAGS_NOT_KNOWN = "account tags not known"
+TAGS_NOT_KNOWN = f"{ACCOUNT_TAGS_NOT_KNOWN} (not read from the Organization)"
+
+
+def _with_unknown(said: str, unknown: Sequence[str]) -> str:
+    return f"{said} ({'; '.join(unknown)})" if unknown else said
 
 
 @dataclass(frozen=True)
@@ -207,15 +212,22 @@ class Policy:
     source: str = "parameters"  # where it came from: "parameters", or the SSM parameter and version
 
     def verdict(self, requester: Party, accepter: Party, now: float) -> Verdict:
-        """The first rule that matches decides; none matching, the default outcome."""
+        """The first rule that matches decides; none matching, the default outcome. A rule passed
+        over because an account's tags are not known is named in the words (the outcome may change
+        once the sweep reads them)."""
+        unknown: list[str] = []
         for rule in self.rules:
-            if not rule.mismatch(requester, accepter, now):
+            why = rule.mismatch(requester, accepter, now)
+            if not why:
                 approvers = rule.approvers or self.default_approvers
-                return Verdict(rule.outcome, rule.name, f"rule {rule.name!r} matches: {rule.outcome}", approvers)
+                said = f"rule {rule.name!r} matches: {rule.outcome}"
+                return Verdict(rule.outcome, rule.name, _with_unknown(said, unknown), approvers)
+            if ACCOUNT_TAGS_NOT_KNOWN in why:
+                unknown.append(f"rule {rule.name!r} not matched: {why}")
         return Verdict(
             self.default_outcome,
             DEFAULT_RULE,
-            f"no rule matches: the default outcome, {self.default_outcome}",
+            _with_unknown(f"no rule matches: the default outcome, {self.default_outcome}", unknown),
             self.default_approvers,
         )
 
