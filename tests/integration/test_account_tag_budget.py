@@ -103,7 +103,9 @@ def ask(cloud: LocalCloud, autopilot: LocalAutopilot, account: str, hub_vpc: Sid
     return state, said
 
 
-def test_a_budget_of_one_reads_one_accounts_tags_a_sweep_never_read_first_then_the_oldest(cloud: LocalCloud, tag_reads: list[str]) -> None:
+def test_a_budget_of_one_reads_one_accounts_tags_a_sweep_never_read_first_then_the_oldest(
+    cloud: LocalCloud, tag_reads: list[str]
+) -> None:
     # GIVEN three accounts tagged env=prod, the rule from-prod-accounts, and a budget of one read a sweep
     organization, autopilot = deploy(cloud, AccountTagReadsPerSweep="1")
     hub_vpc = make_vpc(cloud, HUB, REGION, "10.0.0.0/16")
@@ -154,7 +156,7 @@ def test_a_budget_of_one_reads_one_accounts_tags_a_sweep_never_read_first_then_t
 
 def test_tags_read_longer_ago_than_the_bound_are_not_known(cloud: LocalCloud, tag_reads: list[str]) -> None:
     # GIVEN every account's tags read by a sweep (the default budget covers them)
-    organization, autopilot = deploy(cloud, AccountTagsMaxAgeHours="24")
+    _, autopilot = deploy(cloud, AccountTagsMaxAgeHours="24")
     hub_vpc = make_vpc(cloud, HUB, REGION, "10.0.0.0/16")
     autopilot.tick()
     assert sorted(tag_reads) == [FIRST, SECOND, THIRD]

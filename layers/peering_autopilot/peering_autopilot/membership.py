@@ -324,9 +324,7 @@ def record(
         # The accounts first, the walk's item last: a write that fails part-way leaves the walk's
         # time as it was, so the bound still holds.
         store.write(
-            puts=[
-                account_item(a, p, tags_after.get(a), read_at_after.get(a, 0.0)) for a, p in sorted(written.items())
-            ],
+            puts=[account_item(a, p, tags_after.get(a), read_at_after.get(a, 0.0)) for a, p in sorted(written.items())],
             deletes=[(MEMBERSHIP, f"{ACCOUNT}{a}") for a in dropped],
         )
         store.write(puts=[walk_item(snapshot, complete_at, len(merged), seen)])

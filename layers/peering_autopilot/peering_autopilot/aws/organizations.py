@@ -24,8 +24,8 @@ from __future__ import annotations
 
 import time
 from collections import deque
-from dataclasses import replace
 from collections.abc import Callable, Iterable, Mapping
+from dataclasses import replace
 from types import MappingProxyType
 from typing import Any
 
