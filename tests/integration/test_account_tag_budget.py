@@ -176,3 +176,31 @@ def test_tags_read_longer_ago_than_the_bound_are_not_known(cloud: LocalCloud, ta
     autopilot.tick()
     assert tag_reads[3] == FIRST
     assert ask(cloud, autopilot, FIRST, hub_vpc, "10.2.0.0/16")[0] == "active"
+
+
+def test_tags_no_longer_needed_are_cleared_and_when_needed_again_are_read_as_never_read(
+    cloud: LocalCloud, tag_reads: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from peering_autopilot import authority
+
+    monkeypatch.setattr(authority, "POLICY_CACHE_SECONDS", -1.0)  # each function reads the parameter afresh
+    # GIVEN a budget of two, and two sweeps: every account's tags read (FIRST's twice, the oldest)
+    _, autopilot = deploy(cloud, AccountTagReadsPerSweep="2")
+    autopilot.tick()
+    autopilot.tick()
+    assert tag_reads == [FIRST, SECOND, THIRD, FIRST]
+
+    # WHEN the policy stops naming account tags and the schedule fires
+    ssm = cloud.session(HUB).client("ssm", region_name=REGION)
+    vpcs_only = {**POLICY, "rules": [{"name": "vpcs", "requester": {"vpc_tags": {"env": "prod"}}, "outcome": "accept"}]}
+    ssm.put_parameter(Name=PARAMETER, Value=json.dumps(vpcs_only), Type="String", Overwrite=True)
+    report = organization_report(autopilot.tick())
+
+    # THEN no tags are read and every item is rewritten without its tags and read time
+    assert len(tag_reads) == 4 and "tagsRead" not in report and report["written"] == 3
+    assert all("tags" not in item and "tagsReadAt" not in item for item in cached(cloud).values())
+
+    # WHEN the policy names them again: they are read as never read, in id order, two a sweep
+    ssm.put_parameter(Name=PARAMETER, Value=json.dumps(POLICY), Type="String", Overwrite=True)
+    autopilot.tick()
+    assert tag_reads[4:] == [FIRST, SECOND]
