@@ -17,11 +17,13 @@ Measured, each on its own:
             time, peak memory) for the first walk (every account new), an unchanged Organization, and a
             lightly changed one (50 accounts moved to another OU, 10 closed: SUSPENDED).
   read      membership.cached(): what every other function reads, once a minute per container.
-  tags      the same with a policy that matches by account tags (README "Policy"): the walk reads
-            each account's tags too (ListTagsForResource, one call per account); the first write
-            rewrites every account item (its tags now cached with its path), an unchanged walk writes
-            nothing, a light change (50 accounts retagged by the management) writes those 50; the
-            read of the cache with its tags. Every account carries two tags (env, team).
+  tags      the same with a policy that matches by account tags (README "Policy"): one walk reads
+            the tags of at most the budget's accounts (AccountTagReadsPerSweep, `--tag-budget`,
+            default 200; ListTagsForResource, one call per account), those never read first, then
+            the longest ago; its write rewrites those accounts' items (tags and when they were read),
+            as does the next walk's for the next budget's accounts; the walks a full refresh takes
+            (every account's tags read once: the pick run over the read times, pure, not walked);
+            the read of the cache with tags. Every account carries two tags (env, team).
 
 Pages: moto answers ListAccountsForParent and ListOrganizationalUnitsForParent 20 items a page, as
 AWS does, so the call counts are AWS's. Times and memory include moto's own work in this process
@@ -29,7 +31,7 @@ AWS does, so the call counts are AWS's. Times and memory include moto's own work
 they do not predict AWS latency. On AWS the walk's time is set by Organizations' throttling (a few
 requests a second per account): the calls divided by that rate.
 
-Usage: python benchmarks/org_scale.py [--accounts 10000] [--ous 500] [--json] [--no-tags]
+Usage: python benchmarks/org_scale.py [--accounts 10000] [--ous 500] [--tag-budget 200] [--json] [--no-tags]
 """
 
 from __future__ import annotations
@@ -130,12 +132,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--ous", type=int, default=500)
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--no-tags", action="store_true", help="skip the run with a policy using account tags")
+    parser.add_argument(
+        "--tag-budget", type=int, default=200, help="accounts whose tags one walk reads (AccountTagReadsPerSweep)"
+    )
     args = parser.parse_args(argv)
     use_fake_credentials(REGION)
     from moto import mock_aws
 
     from peering_autopilot import membership
     from peering_autopilot.context import Context
+    from peering_autopilot.organization import pick_tag_reads
     from peering_autopilot.policy import parse
     from peering_autopilot.settings import Settings
 
@@ -217,10 +223,12 @@ def main(argv: list[str] | None = None) -> int:
                 ],
             }
             policy = parse(document, settings.allowed_peer_cidrs, "benchmark")
-            tagged_ctx = dataclasses.replace(ctx, settings=dataclasses.replace(settings, policy=policy))
+            tagged = dataclasses.replace(settings, policy=policy, account_tag_reads_per_sweep=args.tag_budget)
+            tagged_ctx = dataclasses.replace(ctx, settings=tagged)
             walked = measure(lambda: membership.walk(tagged_ctx))
             snapshot = walked.pop("result")
-            assert snapshot.complete and len(snapshot.tags) == len(snapshot.paths), "the walk missed tags"
+            budget = min(args.tag_budget, len(snapshot.paths))
+            assert snapshot.complete and len(snapshot.tags) == budget, "the walk read other than its budget"
             walked["peak_mib"] = peak(lambda: membership.walk(tagged_ctx))
             walked["accounts_read"], walked["tags_read"] = len(snapshot.paths), len(snapshot.tags)
             figures["tags_walk"] = walked
@@ -232,16 +240,28 @@ def main(argv: list[str] | None = None) -> int:
                 figures[name] = written
 
             write_tags("tags_write_first", snapshot)
-            write_tags("tags_write_unchanged", membership.walk(tagged_ctx))
-            live = sorted(a for a in snapshot.paths if a != organization.management_account)
-            for account in live[:50]:
-                organization.tag_account(account, env="retagged")
-            write_tags("tags_write_light_change", membership.walk(tagged_ctx))
-            assert figures["tags_write_light_change"]["written"] == 50
+            first_read = sorted(snapshot.tags)
+            following = membership.walk(tagged_ctx)
+            assert not set(following.tags) & set(first_read), "the next walk read again what the first read"
+            write_tags("tags_write_next", following)
+            assert figures["tags_write_next"]["written"] == len(following.tags)
+
+            # A full refresh: the pick, run over the read times as the walks leave them (pure: every
+            # walk reads its budget at its own time), until every account's tags were read once.
+            read_at: dict[str, float] = {}
+            walks = 0
+            while len(read_at) < len(snapshot.paths):
+                walks += 1
+                for account in pick_tag_reads(snapshot.paths, read_at, args.tag_budget):
+                    read_at[account] = float(walks)
+            figures["tags_full_refresh"] = {"accounts": len(snapshot.paths), "budget": args.tag_budget, "walks": walks}
 
             membership._containers.clear()
             read = measure(lambda: membership.cached(tagged_ctx))
-            assert read.pop("result").account_tags(live[0]) == {"env": "retagged", "team": "team-0"}
+            known = read.pop("result")
+            assert known.account_tags(first_read[0]) is not None and len(known.tags) == len(first_read) + len(
+                following.tags
+            )
             membership._containers.clear()
             read["peak_mib"] = peak(lambda: membership.cached(tagged_ctx))
             figures["tags_read"] = read
@@ -252,11 +272,17 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{args.accounts:,} accounts in {args.ous} OUs (built in {figures['build_seconds']} s)")
     names = ["walk", "write_first", "write_unchanged", "write_light_change", "read"]
     if not args.no_tags:
-        names += ["tags_walk", "tags_write_first", "tags_write_unchanged", "tags_write_light_change", "tags_read"]
+        names += ["tags_walk", "tags_write_first", "tags_write_next", "tags_read"]
     for name in names:
         row = figures[name]
         extra = {k: v for k, v in row.items() if k not in ("calls", "seconds")}
         print(f"  {name:<23} {row['seconds']:>7} s  {sum(row['calls'].values()):>5} calls {row['calls']}  {extra}")
+    if not args.no_tags:
+        full = figures["tags_full_refresh"]
+        print(
+            f"  tags_full_refresh       {full['walks']} walks of {full['budget']} tag reads read every one of"
+            f" {full['accounts']:,} accounts' tags once"
+        )
     return 0
 
 

@@ -215,14 +215,16 @@ def policy_verdict(
 
 def _party(account_id: str, vpc_id: str, vpc: Vpc | None, settings: Settings) -> Party:
     """A side as the policy sees it: its account, OU path and tags in the Organization (as the
-    sweep's walk read them; None when not read), and its VPC tags (as its own account read them;
-    none when the VPC could not be read, so no tag-matching rule matches it)."""
+    sweep's walk read them; None when not read, or read too long ago and why), and its VPC tags
+    (as its own account read them; none when the VPC could not be read, so no tag-matching rule
+    matches it)."""
     return Party(
         account_id,
         settings.ou_path(account_id),
         vpc_id,
         vpc.tags if vpc is not None else {},
         settings.account_tags(account_id),
+        settings.account_tags_unknown(account_id),
     )
 
 

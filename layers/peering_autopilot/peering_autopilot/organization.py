@@ -37,7 +37,8 @@ class OrgSnapshot:
     OU path (the root first, the account's parent last), and when. `complete` is False when a part
     of the walk failed: then nothing may be dropped on its word (an account it missed is not gone).
     `tags`: each account's tags in the Organization, for the accounts whose tags the walk read (only
-    when the policy matches by account tags; an account it did not read has none known)."""
+    when the policy matches by account tags, and at most the sweep's budget of accounts a walk:
+    `pick_tag_reads`); `tags_failed`: the accounts whose tag read was tried and failed."""
 
     paths: Mapping[str, tuple[str, ...]] = field(default_factory=lambda: MappingProxyType({}))
     read_at: float = 0.0
@@ -46,6 +47,7 @@ class OrgSnapshot:
     seen_units: frozenset[str] = frozenset()  # every OU and root the walk met (policy.check_units)
     problems: tuple[str, ...] = ()  # what part of the walk failed, and why (complete is False)
     tags: Mapping[str, Mapping[str, str]] = field(default_factory=lambda: MappingProxyType({}))
+    tags_failed: frozenset[str] = frozenset()
 
     def accounts(self) -> frozenset[str]:
         return frozenset(self.paths)
@@ -69,6 +71,9 @@ class Membership:
     # Each account's tags in the Organization, where the last walk read them (the policy matches by
     # account tags); an account not in it has no known tags.
     tags: Mapping[str, Mapping[str, str]] = field(default_factory=lambda: MappingProxyType({}))
+    # Why an account's tags are not known although they were read once (older than the bound on
+    # their staleness: `fresh_tags`), in words; an account not in it is not known for no such reason.
+    tags_unknown: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
 
     def is_managed(self, account_id: str) -> bool:
         if account_id == self.hub_account_id or account_id in self.explicit:
@@ -85,6 +90,10 @@ class Membership:
         walk did not read them (an explicit account outside the walked units, the Organization not
         walked, or the policy matching by no account tag): no rule naming account tags matches it."""
         return self.tags.get(account_id)
+
+    def account_tags_unknown(self, account_id: str) -> str:
+        """Why the account's tags are not known when they were read too long ago ("" otherwise)."""
+        return self.tags_unknown.get(account_id, "")
 
     def accounts(self) -> frozenset[str]:
         """Every managed account: the hub's, the explicit ones, and the walk's under a managed unit."""
@@ -116,3 +125,36 @@ def membership_changes(
     }
     dropped = [] if not after.complete else sorted(set(before) - set(after.paths))
     return written, dropped
+
+
+def pick_tag_reads(accounts: Iterable[str], read_at: Mapping[str, float], budget: int) -> list[str]:
+    """The accounts whose tags a walk reads, at most `budget` of them: first those never read (new,
+    moved in, or tags newly needed), then those read longest ago; ties by account id (stable)."""
+    never = sorted(a for a in accounts if a not in read_at)
+    if len(never) >= budget:
+        return never[: max(budget, 0)]
+    read = sorted((a for a in accounts if a in read_at), key=lambda a: (read_at[a], a))
+    return [*never, *read[: budget - len(never)]]
+
+
+def fresh_tags(
+    tags: Mapping[str, Mapping[str, str]], read_at: Mapping[str, float], now: float, max_age: float
+) -> tuple[Mapping[str, Mapping[str, str]], Mapping[str, str]]:
+    """The tags read within `max_age` seconds of `now` (an account without a read time counts as
+    read now: the walk that gives it is this one), and for the others why they are not known."""
+    fresh: dict[str, Mapping[str, str]] = {}
+    unknown: dict[str, str] = {}
+    for account, account_tags in tags.items():
+        age = now - read_at.get(account, now)
+        if age > max_age:
+            unknown[account] = f"account tags not known (last read {_span(age)} ago, older than {_span(max_age)})"
+        else:
+            fresh[account] = account_tags
+    return MappingProxyType(fresh), MappingProxyType(unknown)
+
+
+def _span(seconds: float) -> str:
+    """A duration in words: whole hours from two hours up, else whole minutes."""
+    if seconds >= 7200:
+        return f"{int(seconds // 3600)} h"
+    return f"{int(seconds // 60)} min"

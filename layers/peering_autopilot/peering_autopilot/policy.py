@@ -66,16 +66,26 @@ class Party(NamedTuple):
     """One side of a request, as the policy sees it: who owns the VPC, where in the Organization,
     the VPC's tags (read in EC2, never taken from an event; written by the VPC's own account), and
     the account's tags in the Organization (written only by its management: the walk reads them).
-    `account_tags` None: not read from the Organization, so no rule naming account tags matches."""
+    `account_tags` None: not known, so no rule naming account tags matches; `tags_unknown` says why
+    when it is not "not read" (read too long ago: README "Managed by the Organization")."""
 
     account_id: str
     ou_path: tuple[str, ...] = ()
     vpc_id: str = ""
     vpc_tags: Mapping[str, str] = MappingProxyType({})
     account_tags: Mapping[str, str] | None = None
+    tags_unknown: str = ""
+
+    def why_tags_unknown(self) -> str:
+        return self.tags_unknown or TAGS_NOT_KNOWN
 
 
-TAGS_NOT_KNOWN = "account tags not known (not read from the Organization)"
+ACCOUNT_TAGS_NOT_KNOWN = "account tags not known"
+TAGS_NOT_KNOWN = f"{ACCOUNT_TAGS_NOT_KNOWN} (not read from the Organization)"
+
+
+def _with_unknown(said: str, unknown: Sequence[str]) -> str:
+    return f"{said} ({'; '.join(unknown)})" if unknown else said
 
 
 @dataclass(frozen=True)
@@ -100,7 +110,7 @@ class Selector:
         if not self.owner_matches(party):
             return f"account {party.account_id} is not {self.describe_owner()}"
         if self.account_tags and party.account_tags is None:
-            return f"account {party.account_id}: {TAGS_NOT_KNOWN}"
+            return f"account {party.account_id}: {party.why_tags_unknown()}"
         for key, value in self.account_tags.items():
             found = (party.account_tags or {}).get(key)
             if found != value:
@@ -163,7 +173,7 @@ class Rule:
                 return f"the VPCs' {key} tags differ ({a!r}, {b!r})"
         for role, party in (("requester", requester), ("accepter", accepter)):
             if self.same_account_tags and party.account_tags is None:
-                return f"{role}: account {party.account_id}: {TAGS_NOT_KNOWN}"
+                return f"{role}: account {party.account_id}: {party.why_tags_unknown()}"
         for key in self.same_account_tags:
             a, b = (requester.account_tags or {}).get(key), (accepter.account_tags or {}).get(key)
             if a is None or a != b:
@@ -202,15 +212,22 @@ class Policy:
     source: str = "parameters"  # where it came from: "parameters", or the SSM parameter and version
 
     def verdict(self, requester: Party, accepter: Party, now: float) -> Verdict:
-        """The first rule that matches decides; none matching, the default outcome."""
+        """The first rule that matches decides; none matching, the default outcome. A rule passed
+        over because an account's tags are not known is named in the words (the outcome may change
+        once the sweep reads them)."""
+        unknown: list[str] = []
         for rule in self.rules:
-            if not rule.mismatch(requester, accepter, now):
+            why = rule.mismatch(requester, accepter, now)
+            if not why:
                 approvers = rule.approvers or self.default_approvers
-                return Verdict(rule.outcome, rule.name, f"rule {rule.name!r} matches: {rule.outcome}", approvers)
+                said = f"rule {rule.name!r} matches: {rule.outcome}"
+                return Verdict(rule.outcome, rule.name, _with_unknown(said, unknown), approvers)
+            if ACCOUNT_TAGS_NOT_KNOWN in why:
+                unknown.append(f"rule {rule.name!r} not matched: {why}")
         return Verdict(
             self.default_outcome,
             DEFAULT_RULE,
-            f"no rule matches: the default outcome, {self.default_outcome}",
+            _with_unknown(f"no rule matches: the default outcome, {self.default_outcome}", unknown),
             self.default_approvers,
         )
 

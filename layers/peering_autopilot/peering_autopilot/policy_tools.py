@@ -384,7 +384,7 @@ def explain_text(policy: Policy, requester: Party, accepter: Party, found: Seque
         path = "/".join(party.ou_path) if party.ou_path else "unknown (not given: rules by OU do not match it)"
         tags = ", ".join(f"{k}={v}" for k, v in sorted(party.vpc_tags.items())) or "none"
         account_tags = (
-            "not known (not given: rules by account tags do not match it)"
+            (party.tags_unknown or "not known (not given: rules by account tags do not match it)")
             if party.account_tags is None
             else ", ".join(f"{k}={v}" for k, v in sorted(party.account_tags.items())) or "none"
         )

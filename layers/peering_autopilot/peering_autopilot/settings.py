@@ -161,6 +161,12 @@ class Settings:
     # Parameter MembershipMaxAgeMinutes: past this age the cached Organization membership is not
     # known (only the hub and ApprovedAccountIds are managed); `membership.py`.
     membership_max_age_seconds: float = 900.0
+    # Parameter AccountTagReadsPerSweep: at most this many accounts' tags read by one walk (when the
+    # policy matches by account tags): never read first, then the longest ago (`membership.py`).
+    account_tag_reads_per_sweep: int = 200
+    # Parameter AccountTagsMaxAgeHours: an account's tags read longer ago than this are not known
+    # (no rule naming account tags matches it).
+    account_tags_max_age_seconds: float = 24 * 3600.0
     # Parameter PolicyParameterName: the SSM parameter holding the network team's policy; "" for none.
     policy_parameter: str = ""
     # Known at run time, not from the environment (`authority.py` loads them): the managed accounts
@@ -190,6 +196,10 @@ class Settings:
         """The account's tags in the Organization as the sweep's walk read them; None when not read
         (no rule naming account tags matches it)."""
         return self.membership.account_tags(account_id) if self.membership is not None else None
+
+    def account_tags_unknown(self, account_id: str) -> str:
+        """Why the account's tags are not known when they were read too long ago; "" otherwise."""
+        return self.membership.account_tags_unknown(account_id) if self.membership is not None else ""
 
     def current_policy(self) -> Policy:
         """The network team's policy; without a document, the parameters' one-rule policy."""
@@ -301,6 +311,8 @@ class Settings:
         if org_role and not ROLE_ARN.fullmatch(org_role):
             raise SettingsError(f"ORGANIZATIONS_ROLE_ARN is not an IAM role ARN: {org_role!r}")
         max_age = _int(env, "MEMBERSHIP_MAX_AGE_MINUTES", 15, 1, 1440, "MembershipMaxAgeMinutes")
+        tag_reads = _int(env, "ACCOUNT_TAG_READS_PER_SWEEP", 200, 1, 10000, "AccountTagReadsPerSweep")
+        tags_max_age = _int(env, "ACCOUNT_TAGS_MAX_AGE_HOURS", 24, 1, 720, "AccountTagsMaxAgeHours")
         policy_parameter = env.get("POLICY_PARAMETER_NAME", "").strip()
         if policy_parameter and not SSM_PARAMETER_NAME.fullmatch(policy_parameter):
             raise SettingsError(f"POLICY_PARAMETER_NAME is not an SSM parameter name: {policy_parameter!r}")
@@ -329,6 +341,8 @@ class Settings:
             managed_units=units,
             organizations_role_arn=org_role,
             membership_max_age_seconds=max_age * 60.0,
+            account_tag_reads_per_sweep=tag_reads,
+            account_tags_max_age_seconds=tags_max_age * 3600.0,
             policy_parameter=policy_parameter,
         )
 
@@ -383,8 +397,8 @@ def _int(env: Mapping[str, str], name: str, default: int, low: int, high: int, p
     """A whole number within bounds; the error names the variable (and the template's parameter)."""
     text = env.get(name, str(default)).strip()
     if not text.isascii() or not text.isdigit() or not low <= int(text) <= high:
-        name = f"{name} (parameter {parameter})" if parameter else name
-        raise SettingsError(f"{name} must be a whole number from {low} to {high}, got {env.get(name)!r}")
+        named = f"{name} (parameter {parameter})" if parameter else name
+        raise SettingsError(f"{named} must be a whole number from {low} to {high}, got {env.get(name)!r}")
     return int(text)
 
 

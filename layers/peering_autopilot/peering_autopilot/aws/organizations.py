@@ -7,9 +7,11 @@ ListOrganizationalUnitsForParent and ListAccountsForParent. A starting OU below 
 own path from ListParents first (the path is root first, an account's parent last). Organizations
 throttles at a few requests per second per account: the client's `standard` retries absorb that.
 
-When the policy matches by account tags (`read_tags`), the walk also reads each ACTIVE account's
-tags with ListTagsForResource (paginated): one call per account per walk, paid only then. A tag
-read that fails leaves that account's tags unknown (no rule naming account tags matches it) and is
+Account tags are read with ListTagsForResource (paginated), one call per account: Organizations
+has no call that lists many accounts' tags. The sweep reads them only when the policy matches by
+account tags, and then for at most a budget of accounts a walk (`tags_of`, the accounts picked by
+`organization.pick_tag_reads`); `walk(read_tags=True)` reads every walked account's. A tag read
+that fails leaves that account's tags unknown (no rule naming account tags matches it) and is
 reported in `problems`, without making the walk incomplete: its structure was read.
 
 A failure part-way (throttling past the retries, a unit that is gone, access refused) does not
@@ -23,6 +25,7 @@ from __future__ import annotations
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping
+from dataclasses import replace
 from types import MappingProxyType
 from typing import Any
 
@@ -81,22 +84,29 @@ class OrganizationsGateway:
             except (ClientError, BotoCoreError) as e:
                 problems.append(f"{unit}: not read to the end ({_why(e)})")
         complete = not problems
-        tags: dict[str, Mapping[str, str]] = {}
-        if read_tags:
-            for account_id in sorted(paths):
-                try:
-                    tags[account_id] = MappingProxyType(self.account_tags(account_id))
-                except (ClientError, BotoCoreError) as e:
-                    problems.append(f"{account_id}: its account tags not read ({_why(e)})")
-        return OrgSnapshot(
+        snapshot = OrgSnapshot(
             paths=MappingProxyType(paths),
             read_at=self.clock(),
             complete=complete,
             units=units,
             seen_units=frozenset(seen),
             problems=tuple(problems),
-            tags=MappingProxyType(tags),
         )
+        return self.tags_of(snapshot, sorted(paths)) if read_tags else snapshot
+
+    def tags_of(self, snapshot: OrgSnapshot, account_ids: Iterable[str]) -> OrgSnapshot:
+        """`snapshot` with the tags of `account_ids` read (in that order, one call each); a read that
+        fails is in `problems` and `tags_failed`, and leaves the walk as complete as it was."""
+        tags: dict[str, Mapping[str, str]] = dict(snapshot.tags)
+        problems = list(snapshot.problems)
+        failed = set(snapshot.tags_failed)
+        for account_id in account_ids:
+            try:
+                tags[account_id] = MappingProxyType(self.account_tags(account_id))
+            except (ClientError, BotoCoreError) as e:
+                problems.append(f"{account_id}: its account tags not read ({_why(e)})")
+                failed.add(account_id)
+        return replace(snapshot, tags=MappingProxyType(tags), problems=tuple(problems), tags_failed=frozenset(failed))
 
     @needs("organizations:ListTagsForResource")
     def account_tags(self, account_id: str) -> dict[str, str]:
