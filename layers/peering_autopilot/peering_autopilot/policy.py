@@ -31,7 +31,6 @@ may join any group: what the autopilot did before policies.
 
 from __future__ import annotations
 
-import ipaddress
 import json
 import re
 from collections.abc import Iterable, Mapping, Sequence
@@ -503,23 +502,11 @@ def _cidrs(values: Any, where: str, problems: list[str], label: str) -> PeerCidr
     if not isinstance(values, list) or not values or not all(isinstance(v, str) for v in values):
         problems.append(f"{where}: must be a non-empty list of CIDR blocks")
         return None
-    v4: list[ipaddress.IPv4Network] = []
-    v6: list[ipaddress.IPv6Network] = []
-    bad: list[str] = []
-    for value in values:
-        try:
-            network = ipaddress.ip_network(value, strict=True)
-        except ValueError:
-            bad.append(value)
-            continue
-        if isinstance(network, ipaddress.IPv4Network):
-            v4.append(network)
-        else:
-            v6.append(network)
+    ranges, bad = PeerCidrPolicy.of_items(values, label)
     if bad:
         problems.append(f"{where}: not CIDR blocks (network/prefix, host bits zero): {bad}")
         return None
-    return PeerCidrPolicy(tuple(v4), tuple(v6) if v6 else None, label)
+    return ranges
 
 
 def _principals(values: Any, where: str, problems: list[str]) -> tuple[str, ...]:

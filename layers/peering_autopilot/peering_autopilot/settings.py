@@ -70,6 +70,15 @@ class PeerCidrPolicy:
         items = _csv(text)
         if not items:
             raise SettingsError(f"{name} must list at least one CIDR block")
+        ranges, bad = cls.of_items(items)
+        if bad:
+            raise SettingsError(f"{name} holds values that are not CIDR blocks (network/prefix): {bad}")
+        return ranges
+
+    @classmethod
+    def of_items(cls, items: Iterable[str], label: str = "AllowedPeerCidrs") -> tuple[PeerCidrPolicy, list[str]]:
+        """The ranges the items name, and the items that are not network/prefix blocks (host bits
+        set, a typo): the one reading of a list of ranges (the parameter's, the policy document's)."""
         v4: list[ipaddress.IPv4Network] = []
         v6: list[ipaddress.IPv6Network] = []
         bad: list[str] = []
@@ -79,10 +88,11 @@ class PeerCidrPolicy:
             except ValueError:
                 bad.append(item)
                 continue
-            (v4 if isinstance(network, ipaddress.IPv4Network) else v6).append(network)  # type: ignore[arg-type]
-        if bad:
-            raise SettingsError(f"{name} holds values that are not CIDR blocks (network/prefix): {bad}")
-        return cls(tuple(v4), tuple(v6) if v6 else None)
+            if isinstance(network, ipaddress.IPv4Network):
+                v4.append(network)
+            else:
+                v6.append(network)
+        return cls(tuple(v4), tuple(v6) if v6 else None, label), bad
 
 
 class Ranges(Protocol):
