@@ -6,7 +6,6 @@ AccountTagsMaxAgeHours are not known (README "Managed by the Organization")."""
 
 from __future__ import annotations
 
-import io
 import json
 from typing import Any
 
@@ -16,10 +15,10 @@ from moto.organizations.models import OrganizationsBackend
 from autopilot_local.harness import LocalAutopilot, LocalCloud
 from autopilot_local.organizations import LocalOrganization
 from peering_autopilot.model import STATUS_TAG
-from tests.support.world import HUB, REGION, Side, hub_parameters, make_vpc, request_peering, tags_of
+from tests.support.governance import deploy_policy, governed_hub
+from tests.support.world import HUB, REGION, Side, make_vpc, request_peering, tags_of
 
 FIRST, SECOND, THIRD = "444444444444", "555555555555", "666666666666"  # the order of their ids
-PARAMETER = "/peering-autopilot/policy"
 RECORD = "peering-autopilot-record"
 POLICY: dict[str, Any] = {
     "version": 1,
@@ -37,19 +36,7 @@ def deploy(cloud: LocalCloud, **parameters: str) -> tuple[LocalOrganization, Loc
     for account in (FIRST, SECOND, THIRD):
         organization.add_account(account, workloads)
         organization.tag_account(account, env="prod")
-    ssm = cloud.session(HUB).client("ssm", region_name=REGION)
-    ssm.put_parameter(Name=PARAMETER, Value=json.dumps(POLICY), Type="String", Overwrite=True)
-    params = hub_parameters(
-        ApprovedAccountIds="",
-        ManagedRegions=REGION,
-        OrganizationId=organization.id,
-        ManagedOrganizationalUnitIds=workloads,
-        OrganizationsReadRoleArn=organization.reader_role_arn,
-        PolicyParameterName=PARAMETER,
-        **parameters,
-    )
-    members = (FIRST, SECOND, THIRD)
-    autopilot = LocalAutopilot(cloud, params, region=REGION, member_accounts=members, log_stream=io.StringIO())
+    autopilot = governed_hub(cloud, organization, workloads, (FIRST, SECOND, THIRD), POLICY, **parameters)
     return organization, autopilot
 
 
@@ -191,9 +178,8 @@ def test_tags_no_longer_needed_are_cleared_and_when_needed_again_are_read_as_nev
     assert tag_reads == [FIRST, SECOND, THIRD, FIRST]
 
     # WHEN the policy stops naming account tags and the schedule fires
-    ssm = cloud.session(HUB).client("ssm", region_name=REGION)
     vpcs_only = {**POLICY, "rules": [{"name": "vpcs", "requester": {"vpc_tags": {"env": "prod"}}, "outcome": "accept"}]}
-    ssm.put_parameter(Name=PARAMETER, Value=json.dumps(vpcs_only), Type="String", Overwrite=True)
+    deploy_policy(cloud, vpcs_only)
     report = organization_report(autopilot.tick())
 
     # THEN no tags are read and every item is rewritten without its tags and read time
@@ -201,6 +187,6 @@ def test_tags_no_longer_needed_are_cleared_and_when_needed_again_are_read_as_nev
     assert all("tags" not in item and "tagsReadAt" not in item for item in cached(cloud).values())
 
     # WHEN the policy names them again: they are read as never read, in id order, two a sweep
-    ssm.put_parameter(Name=PARAMETER, Value=json.dumps(POLICY), Type="String", Overwrite=True)
+    deploy_policy(cloud, POLICY)
     autopilot.tick()
     assert tag_reads[4:] == [FIRST, SECOND]

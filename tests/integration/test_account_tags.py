@@ -16,11 +16,11 @@ from moto.organizations.models import OrganizationsBackend
 from autopilot_local.harness import LocalAutopilot, LocalCloud
 from autopilot_local.organizations import LocalOrganization
 from peering_autopilot.model import STATUS_TAG
+from tests.support.governance import POLICY_PARAMETER, deploy_policy, governed_hub
 from tests.support.world import HUB, MEMBER, REGION, Side, hub_parameters, make_vpc, request_peering, tags_of
 
 APP = "555555555555"  # prod
 PLATFORM_ACCOUNT = "666666666666"  # prod
-PARAMETER = "/peering-autopilot/policy"
 RECORD = "peering-autopilot-record"
 POLICY: dict[str, Any] = {
     "version": 1,
@@ -51,20 +51,8 @@ def org(cloud: LocalCloud) -> LocalOrganization:
 
 
 def deploy(cloud: LocalCloud, organization: LocalOrganization, document: dict[str, Any]) -> LocalAutopilot:
-    """The policy stored as `policy deploy` stores it, and a hub managing the whole Organization
-    through the management account's reader role."""
-    ssm = cloud.session(HUB).client("ssm", region_name=REGION)
-    ssm.put_parameter(Name=PARAMETER, Value=json.dumps(document), Type="String", Overwrite=True)
-    params = hub_parameters(
-        ApprovedAccountIds="",
-        ManagedRegions=REGION,
-        OrganizationId=organization.id,
-        ManagedOrganizationalUnitIds=organization.root_id,
-        OrganizationsReadRoleArn=organization.reader_role_arn,
-        PolicyParameterName=PARAMETER,
-    )
-    members = (APP, PLATFORM_ACCOUNT, MEMBER)
-    return LocalAutopilot(cloud, params, region=REGION, member_accounts=members, log_stream=io.StringIO())
+    """The policy deployed, and a hub managing the whole Organization."""
+    return governed_hub(cloud, organization, organization.root_id, (APP, PLATFORM_ACCOUNT, MEMBER), document)
 
 
 def state(cloud: LocalCloud, accepter: Side, peering_id: str) -> str:
@@ -163,14 +151,13 @@ def test_a_delegated_administrator_hub_reads_the_tags_with_its_own_credentials(c
     organization.add_account(APP, organization.ou("workloads"))
     organization.tag_account(HUB, env="prod")
     organization.tag_account(APP, env="prod")
-    ssm = cloud.session(HUB).client("ssm", region_name=REGION)
-    ssm.put_parameter(Name=PARAMETER, Value=json.dumps(POLICY), Type="String", Overwrite=True)
+    deploy_policy(cloud, POLICY)
     params = hub_parameters(
         ApprovedAccountIds="",
         ManagedRegions=REGION,
         OrganizationId=organization.id,
         ManagedOrganizationalUnitIds=organization.root_id,
-        PolicyParameterName=PARAMETER,
+        PolicyParameterName=POLICY_PARAMETER,
     )
     autopilot = LocalAutopilot(cloud, params, region=REGION, member_accounts=(APP,), log_stream=io.StringIO())
     hub_vpc = make_vpc(cloud, HUB, REGION, "10.0.0.0/16")

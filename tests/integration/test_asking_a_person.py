@@ -26,6 +26,7 @@ from peering_autopilot.aws.dynamodb import RecordStore
 from peering_autopilot.aws.sessions import AwsAccess
 from peering_autopilot.context import Context
 from peering_autopilot.recorder import Recorder
+from tests.support.governance import POLICY_PARAMETER, deploy_policy
 from tests.support.observed import Inbox
 from tests.support.world import HUB, MEMBER, OUTSIDER, REGION, Side, request_peering, tags_of
 
@@ -42,19 +43,11 @@ def document(outcome: str = "ask", approvers: tuple[str, ...] = (APPROVER.role_a
     return {"version": 1, "defaults": {"outcome": "accept"}, "rules": [rule]}
 
 
-POLICY_PARAMETER = "/peering-autopilot/policy"
-
-
 @pytest.fixture
 def with_policy(cloud: LocalCloud) -> Any:
     """Deploy the document as `policy deploy` does, in the hub's parameter (the hub is deployed with
     PolicyParameterName naming it): every step reads it through authority.load_policy."""
-
-    def give(doc: dict[str, Any]) -> None:
-        ssm = cloud.session(HUB).client("ssm", region_name=REGION)
-        ssm.put_parameter(Name=POLICY_PARAMETER, Value=json.dumps(doc), Type="String", Overwrite=True)
-
-    return give
+    return lambda document: deploy_policy(cloud, document)
 
 
 class Clock:

@@ -5,7 +5,6 @@ Organization does not hold stops every step, saying which."""
 
 from __future__ import annotations
 
-import io
 import json
 from typing import Any
 
@@ -14,11 +13,11 @@ import pytest
 from autopilot_local.harness import LocalAutopilot, LocalCloud
 from autopilot_local.organizations import LocalOrganization
 from peering_autopilot.model import CREATED_FOR_TAG, GROUP_TAG
-from tests.support.world import HUB, MEMBER, REGION, Side, hub_parameters, make_vpc, request_peering, tags_of
+from tests.support.governance import governed_hub
+from tests.support.world import HUB, MEMBER, REGION, Side, make_vpc, request_peering, tags_of
 
 APP = "555555555555"  # moved between the platform OU and the sandbox
 PLATFORM_ACCOUNT = "666666666666"
-PARAMETER = "/peering-autopilot/policy"
 GROUP = "shared-services"
 LIVE = ("pending-acceptance", "provisioning", "active")
 
@@ -35,20 +34,9 @@ def org(cloud: LocalCloud) -> dict[str, Any]:
 
 
 def deploy(cloud: LocalCloud, org: dict[str, Any], document: dict[str, Any]) -> LocalAutopilot:
-    """The policy stored as `policy deploy` stores it, and a hub managing the whole Organization."""
+    """The policy deployed, and a hub managing the whole Organization."""
     organization: LocalOrganization = org["org"]
-    ssm = cloud.session(HUB).client("ssm", region_name=REGION)
-    ssm.put_parameter(Name=PARAMETER, Value=json.dumps(document), Type="String", Overwrite=True)
-    params = hub_parameters(
-        ApprovedAccountIds="",
-        ManagedRegions=REGION,
-        OrganizationId=organization.id,
-        ManagedOrganizationalUnitIds=organization.root_id,
-        OrganizationsReadRoleArn=organization.reader_role_arn,
-        PolicyParameterName=PARAMETER,
-    )
-    members = (APP, PLATFORM_ACCOUNT, MEMBER)
-    return LocalAutopilot(cloud, params, region=REGION, member_accounts=members, log_stream=io.StringIO())
+    return governed_hub(cloud, organization, organization.root_id, (APP, PLATFORM_ACCOUNT, MEMBER), document)
 
 
 def group_policy(platform: str) -> dict[str, Any]:

@@ -15,6 +15,7 @@ import pytest
 from autopilot_local.harness import LocalAutopilot, LocalCloud
 from autopilot_local.template import SCHEDULE
 from peering_autopilot import cli
+from tests.support.governance import POLICY_PARAMETER, deploy_policy
 from tests.support.world import (
     HUB,
     MEMBER,
@@ -27,16 +28,9 @@ from tests.support.world import (
     tags_of,
 )
 
-PARAMETER = "/peering-autopilot/policy"
+PARAMETER = POLICY_PARAMETER
 PROJECT = Path(__file__).resolve().parents[2]
 STATUS_TAG = "peering-autopilot:status"
-
-
-def deploy_policy(cloud: LocalCloud, value: str | dict[str, Any]) -> None:
-    """The network team's document in the hub's parameter, as `policy deploy` stores it."""
-    text = value if isinstance(value, str) else json.dumps(value)
-    ssm = cloud.session(HUB).client("ssm", region_name=REGION)
-    ssm.put_parameter(Name=PARAMETER, Value=text, Type="String", Overwrite=True)
 
 
 def with_policy(autopilot_factory: Any, **overrides: str) -> LocalAutopilot:
