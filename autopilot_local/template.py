@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -33,12 +34,21 @@ def _construct_tag(loader: yaml.SafeLoader, suffix: str, node: yaml.Node) -> dic
 _CfnLoader.add_multi_constructor("!", _construct_tag)
 
 
+# Parsed templates by path and modification time: every harness deployment reads the same few
+# templates, and parsing YAML was most of what deploying the hub into moto cost a test.
+_parsed: dict[tuple[Path, int], dict[str, Any]] = {}
+
+
 def load_yaml(path: Path) -> dict[str, Any]:
-    with path.open() as f:
-        data = yaml.load(f, Loader=_CfnLoader)
-    if not isinstance(data, dict):
-        raise ValueError(f"{path} is not a CloudFormation template")
-    return data
+    """The template as data (a copy of its own: a caller may change it)."""
+    key = (path.resolve(), path.stat().st_mtime_ns)
+    if key not in _parsed:
+        with path.open() as f:
+            data = yaml.load(f, Loader=_CfnLoader)
+        if not isinstance(data, dict):
+            raise ValueError(f"{path} is not a CloudFormation template")
+        _parsed[key] = data
+    return copy.deepcopy(_parsed[key])
 
 
 SCHEDULE = "(schedule)"  # a SAM Schedule event: EventBridge Scheduler / a scheduled rule
