@@ -169,12 +169,14 @@ GUARDED = {
                 "peering-autopilot:retry",
                 "peering-autopilot:approval-reminded",
             ]
-        }
+        },
+        "Null": {"aws:TagKeys": "false"},  # never DeleteTags without keys: that deletes every tag
     },
     "TagPeeringStatusAndHolds": {
         "ForAllValues:StringLike": {
             "aws:TagKeys": ["peering-autopilot:status", "peering-autopilot:held:*", "peering-autopilot:remote-dns:*"]
-        }
+        },
+        "Null": {"aws:TagKeys": "false"},
     },
     # A Name only where the peering has none (issue 11, point 4).
     "NamePeeringsWithoutOne": {
@@ -368,3 +370,31 @@ def test_every_function_may_read_who_is_managed_and_the_sweep_may_walk_and_write
     assert FUNCTIONS[function] >= membership.READ_ACTIONS  # authority.with_authority, before every step
     if function == "SweepFunction":
         assert FUNCTIONS[function] >= membership.REFRESH_ACTIONS
+
+
+def _statements_anywhere(node: Any) -> list[dict[str, Any]]:
+    """Every IAM statement in a template, whatever resource or policy holds it."""
+    found: list[dict[str, Any]] = []
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key == "Statement" and isinstance(value, list):
+                found += [s for s in value if isinstance(s, dict)]
+            else:
+                found += _statements_anywhere(value)
+    elif isinstance(node, list):
+        for item in node:
+            found += _statements_anywhere(item)
+    return found
+
+
+@pytest.mark.parametrize("template", ["template.yaml", "member/template.yaml"])
+def test_no_grant_of_delete_tags_allows_a_call_without_keys(template: str) -> None:
+    """DeleteTags with no keys deletes every tag of the resource, and ForAllValues is true of an
+    empty set: each grant of it must also require the keys to be there (Null aws:TagKeys false)."""
+    body = load_yaml(PROJECT / template)
+    granting = [
+        s for s in _statements_anywhere(body) if s.get("Effect") == "Allow" and "ec2:DeleteTags" in _actions([s])
+    ]
+    assert granting, f"{template} grants ec2:DeleteTags nowhere: the test would check nothing"
+    for statement in granting:
+        assert statement["Condition"].get("Null") == {"aws:TagKeys": "false"}, statement.get("Sid")
