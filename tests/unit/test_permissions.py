@@ -398,3 +398,27 @@ def test_no_grant_of_delete_tags_allows_a_call_without_keys(template: str) -> No
     assert granting, f"{template} grants ec2:DeleteTags nowhere: the test would check nothing"
     for statement in granting:
         assert statement["Condition"].get("Null") == {"aws:TagKeys": "false"}, statement.get("Sid")
+
+
+@pytest.mark.parametrize(
+    ("value", "allowed"),
+    [
+        ("", True),  # none: the default
+        ("arn:aws:iam::123456789012:role/NetworkOnCall", True),
+        ("arn:aws:iam::123456789012:role/aws-reserved/sso.amazonaws.com/AWSReservedSSO_ReadOnly_0123", True),
+        ("arn:aws-us-gov:iam::123456789012:role/NetworkOnCall", True),
+        ("*", False),
+        ("123456789012", False),  # a bare account id trusts every principal of the account
+        ("arn:aws:iam::123456789012:root", False),
+        ("arn:aws:iam::*:role/NetworkOnCall", False),
+        ("arn:aws:iam::123456789012:role/*", False),
+        ("arn:aws:iam::123456789012:role/Network*", False),
+        ("arn:aws:iam::123456789012:user/alice", False),
+        ("arn:aws:iam::123456789012:role/NetworkOnCall ", False),
+    ],
+)
+def test_the_reader_roles_extra_principals_are_whole_role_arns(value: str, allowed: bool) -> None:
+    """ReadOnlyPrincipalArns (member template): CloudFormation holds each value of the list to the
+    pattern before deploying (AllowedPattern on a CommaDelimitedList applies to each value)."""
+    pattern = load_yaml(PROJECT / "member/template.yaml")["Parameters"]["ReadOnlyPrincipalArns"]["AllowedPattern"]
+    assert bool(re.fullmatch(pattern, value)) is allowed
