@@ -515,3 +515,16 @@ def test_a_bad_peer_owner_id_in_the_request_is_named_as_such() -> None:
 
     with pytest.raises(InvalidEventError, match=r"requestParameters\.peerOwnerId"):
         accept_trigger(event)
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "kind"),
+    [("source", ["aws.ec2"], "list"), ("detail-type", {"a": 1}, "dict"), ("source", 7, "int")],
+)
+def test_an_envelope_whose_source_or_detail_type_is_not_a_string_is_refused_by_name(
+    field: str, value: Any, kind: str
+) -> None:
+    event = create_peering_event()
+    event[field] = value
+    with pytest.raises(InvalidEventError, match=f"the envelope's {field} must be a string, got {kind}"):
+        accept_trigger(event)

@@ -292,7 +292,11 @@ def one_of[H](*shapes: Shape[H]) -> Callable[[Mapping[str, Any]], H]:
 
     def trigger(event: Mapping[str, Any]) -> H:
         _check_size(event)
-        shape = by_envelope.get((event.get("source"), event.get("detail-type")))  # type: ignore[arg-type]
+        source, detail_type = event.get("source"), event.get("detail-type")
+        for name, value in (("source", source), ("detail-type", detail_type)):
+            if value is not None and not isinstance(value, str):  # a list or an object: no envelope EventBridge sends
+                raise InvalidEventError(f"the envelope's {name} must be a string, got {type(value).__name__}")
+        shape = by_envelope.get((source, detail_type))
         if shape is None:
             raise InvalidEventError(
                 f"expected {expected}, got source {_short(event.get('source'), 40)} "
