@@ -296,7 +296,7 @@ def one_of[H](*shapes: Shape[H]) -> Callable[[Mapping[str, Any]], H]:
         for name, value in (("source", source), ("detail-type", detail_type)):
             if value is not None and not isinstance(value, str):  # a list or an object: no envelope EventBridge sends
                 raise InvalidEventError(f"the envelope's {name} must be a string, got {type(value).__name__}")
-        shape = by_envelope.get((source, detail_type))
+        shape = by_envelope.get((source, detail_type))  # type: ignore[arg-type]  # a missing one: None, no shape
         if shape is None:
             raise InvalidEventError(
                 f"expected {expected}, got source {_short(event.get('source'), 40)} "
