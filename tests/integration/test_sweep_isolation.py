@@ -18,7 +18,7 @@ from autopilot_local.world import ENABLED, Network, build_network
 from tests.support.domain import ec2_error
 from tests.support.faults import Request, install_fault, record_backoff
 from tests.support.observed import metrics_emitted
-from tests.support.world import HUB, MEMBER, OTHER_REGION, REGION, Side, request_peering, tags_of
+from tests.support.world import HUB, MEMBER, OTHER_REGION, OUTSIDER, REGION, Side, request_peering, tags_of
 
 STATUS = "peering-autopilot:status"
 SCP_DENY = (
@@ -267,3 +267,24 @@ def test_a_slow_place_does_not_hold_back_the_publication_of_the_others_work(
         ("VerifyPeeringFunction", "verified"),
     ]
     assert routes_via(cloud, a, peering_id) == sorted([("main", b.cidr), (a.route_table_id, b.cidr)])
+
+
+@pytest.mark.parametrize(
+    "tags", [{"peering-autopilot:group": "shared-services"}, {"peering-autopilot:enabled": "true"}]
+)
+def test_a_tag_change_where_the_hub_does_not_manage_costs_no_call_and_raises_no_alarm(
+    cloud: LocalCloud, autopilot_factory: Any, tags: dict[str, str]
+) -> None:
+    # GIVEN a hub that does not manage OUTSIDER (a member stack forwards its events all the same)
+    autopilot: LocalAutopilot = autopilot_factory()
+    outsider = cloud.ec2(OUTSIDER, REGION).create_vpc(CidrBlock="10.9.0.0/16")["Vpc"]["VpcId"]
+
+    # WHEN someone there tags a VPC into a group, or opts it in
+    cloud.tag_vpc(OUTSIDER, REGION, outsider, tags)
+    deliveries = autopilot.run_until_idle()
+
+    # THEN the sweep reads nothing, in no account, finds no fault, and nothing follows
+    [sweep] = deliveries
+    assert sweep.function == "SweepFunction"
+    assert sweep.result == {"status": "not-managed", "places": 0, "work": {}, "problems": []}
+    assert [call for call in sweep.calls.calls if call[0] == "ec2"] == []

@@ -97,6 +97,7 @@ class Outcome(Enum):
     GROUP_CHANGE = "group-change"  # a VPC's group tag changed: every place, at once
     OPT_IN = "opt-in"  # a VPC opted in: swept at once, alone
     OPT_OUT = "opt-out"  # a VPC opted out: no longer touched
+    NOT_MANAGED = "not-managed"  # a VPC's tags changed where the hub does not manage: nothing read
 
 
 @dataclass(frozen=True, order=True)
@@ -197,6 +198,13 @@ type PolicyWord = Callable[[Peering, Vpc | None, Vpc], tuple[bool, Verdict | Non
 
 
 def handle_sweep_trigger(trigger: VpcHint | ScheduledSweep, ctx: Context) -> SweepReport:
+    settings = ctx.settings
+    if isinstance(trigger, VpcHint) and not (
+        settings.is_managed_account(trigger.account_id) and settings.is_managed_region(trigger.region)
+    ):
+        # Anyone in the Organization can change a VPC's tags: where the hub does not manage, that
+        # costs no call and is no fault (no alarm), whatever the tag.
+        return SweepReport(Outcome.NOT_MANAGED, subject=trigger.vpc_id)
     # What steps could not record while the table was down is written first: the record the
     # sweep then reads holds it.
     drained = ctx.recorder.drain()
@@ -307,10 +315,6 @@ def sweep_vpc(hint: VpcHint, ctx: Context) -> SweepReport:
     report = SweepReport(Outcome.OPT_IN if hint.opted_in else Outcome.OPT_OUT, subject=hint.vpc_id)
     if not hint.opted_in:
         return report  # no longer touched; what was configured stays as it is (see README)
-    if not (settings.is_managed_account(hint.account_id) and settings.is_managed_region(hint.region)):
-        why = f"{hint.account_id}/{hint.region} is not managed by this hub"
-        report.problems.append(PlaceProblem(hint.account_id, hint.region, "NotManaged", "", why))
-        return report
     # Requests declined because this VPC was not opted in deserve a new decision now.
     records = RecordReads(ctx.recorder)
     _sweep_places(
