@@ -34,7 +34,7 @@ from peering_autopilot.policy import PARAMETERS_RULE
 from peering_autopilot.results import StepResult
 from peering_autopilot.settings import Settings, UnapprovedAction
 from peering_autopilot.side_plan import SideFacts, SidePlan, plan_side
-from peering_autopilot.sides import Side, open_side
+from peering_autopilot.sides import Side, open_side, requester_blocks
 from peering_autopilot.triggers import PeeringRequestHint
 
 logger = logging.getLogger(__name__)
@@ -124,7 +124,7 @@ def handle_peering_request(hint: PeeringRequestHint, ctx: Context) -> AcceptResu
             f"not {hint.accepter_account_id} as the event said",
         )
     if approval.expiry_due(peering):
-        return _expired(peering, ctx)
+        return _expired(peering, ec2, ctx)
     if not peering.pending:
         return _skipped(
             peering.peering_id,
@@ -134,7 +134,9 @@ def handle_peering_request(hint: PeeringRequestHint, ctx: Context) -> AcceptResu
 
     accepter_vpc = ec2.get_vpc(peering.accepter.vpc_id)
     requester = _requester_side(peering, settings, aws, ec2)
-    requester_cidrs = _requester_cidrs(peering, requester)
+    requester_cidrs = requester_blocks(peering, requester, settings)
+    if requester is not None and requester.vpc is None:
+        logger.warning("requester VPC %s not read: %s", requester.info.vpc_id, requester.not_managed)
     requester_vpc = requester.vpc if requester is not None else None
     now = ctx.now()
     decision = decide(peering, accepter_vpc, requester_cidrs, settings, None, now, requester_vpc)
@@ -155,13 +157,8 @@ def handle_peering_request(hint: PeeringRequestHint, ctx: Context) -> AcceptResu
     elif decision.asks:
         outcome = Outcome.AWAITING  # a person decides, whatever UnapprovedRequestAction says
     elif (
-        Reason.POLICY_REJECTED in decision.reasons and accepter_vpc.opted_in and all(r.final for r in decision.reasons)
-    ):
-        # The network team's policy says no: final, whatever UnapprovedRequestAction says, but
-        # only into a VPC whose owner delegated the decision.
-        outcome = Outcome.REJECTED
-    elif (
-        settings.unapproved_action is UnapprovedAction.REJECT
+        # The policy's reject rejects whatever UnapprovedRequestAction says.
+        (settings.unapproved_action is UnapprovedAction.REJECT or Reason.POLICY_REJECTED in decision.reasons)
         and accepter_vpc.opted_in
         and all(r.final for r in decision.reasons)
     ):
@@ -267,7 +264,7 @@ def _tell(ctx: Context, kind: type[PeeringApproval], words: str, ask: approval.A
     kind(ask.peering_id, ask.describe(), settings.dry_run, notify).publish(ctx.publisher, resources=resources)
 
 
-def _expired(peering: Peering, ctx: Context) -> AcceptResult:
+def _expired(peering: Peering, ec2: Ec2Gateway, ctx: Context) -> AcceptResult:
     """A request that expired while it awaited a person: tagged `expired:<rule>`, recorded, and
     people told, once (the status tag no longer says awaiting afterwards)."""
     settings = ctx.settings
@@ -285,9 +282,7 @@ def _expired(peering: Peering, ctx: Context) -> AcceptResult:
     resources = [peering.arn(ctx.aws.partition(peering.accepter.region))]
     _tell(ctx, PeeringApprovalExpired, approval.APPROVAL_EXPIRED, ask, resources)  # before it is remembered
     if not settings.dry_run:
-        ctx.aws.ec2(peering.accepter.account_id, peering.accepter.region).tag(
-            peering.peering_id, {STATUS_TAG: f"{approval.EXPIRED}:{rule}"}
-        )
+        ec2.tag(peering.peering_id, {STATUS_TAG: f"{approval.EXPIRED}:{rule}"})  # the accepter's view
         ctx.recorder.log(peering.peering_id, approval.APPROVAL_EXPIRED, why, {"rule": rule})
     return AcceptResult(peering.peering_id, Outcome.EXPIRED, why, settings.dry_run, {}, approval.APPROVAL_EXPIRED)
 
@@ -297,19 +292,6 @@ def _requester_side(peering: Peering, settings: Settings, aws: AwsAccess, known:
     if not settings.is_managed_account(peering.requester.account_id):
         return None
     return open_side(REQUESTER, peering.requester, settings, aws, known)
-
-
-def _requester_cidrs(peering: Peering, side: Side | None) -> Cidrs | None:
-    """The requester's blocks as its VPC holds them, read in its own account (secondary and IPv6
-    blocks matter for overlap and AWS only checks primaries); None when it cannot be read. For a
-    requester the hub does not manage, the peering's list: it is declined anyway, the overlap
-    shown is for the person who decides."""
-    if side is None:
-        return peering.requester.cidrs
-    if side.vpc is None:
-        logger.warning("requester VPC %s not read: %s", side.info.vpc_id, side.not_managed)
-        return None
-    return side.cidrs
 
 
 def _plan(

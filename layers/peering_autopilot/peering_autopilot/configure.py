@@ -52,7 +52,7 @@ from peering_autopilot.security_groups import GroupPlan, Rule, ip_permissions, r
 from peering_autopilot.settings import Settings
 from peering_autopilot.side_options import MARK, DnsPlan, dns_mark
 from peering_autopilot.side_plan import ROUTED_ELSEWHERE, Settled, SideFacts, SidePlan, plan_side, settle_intents
-from peering_autopilot.sides import Side, managed_place, open_sides
+from peering_autopilot.sides import Side, managed_place, open_sides, requester_blocks
 from peering_autopilot.status import (
     CONFIGURED,
     HELD,
@@ -353,11 +353,7 @@ def _approval_refused(
     settings = ctx.settings
     if accepter.vpc is None:
         return ""
-    # A requester outside the managed accounts is judged by the peering's own list, as at accept.
-    outsider = not settings.is_managed_account(peering.requester.account_id)
-    requester_cidrs = (
-        requester.vpc.cidrs if requester.vpc is not None else (peering.requester.cidrs if outsider else None)
-    )
+    requester_cidrs = requester_blocks(peering, requester, settings)  # as the accept step judged them
     as_asked = peering._replace(status=PENDING)
     decision = decide(as_asked, accepter.vpc, requester_cidrs, settings, None, ctx.now(), requester.vpc)
     verdict = decision.verdict

@@ -95,3 +95,16 @@ def open_side(role: str, info: PeeringSide, settings: Settings, aws: AwsAccess, 
     if not side.vpc.opted_in:
         side.not_managed = f"VPC {info.vpc_id} is not opted in ({ENABLED_TAG} is not 'true')"
     return side
+
+
+def requester_blocks(peering: Peering, side: Side | None, settings: Settings) -> Cidrs | None:
+    """The requester's blocks a decision is made on (accept, and configure's check of a person's
+    approval): as its VPC holds them, read in its own account (secondary and IPv6 blocks matter for
+    overlap and AWS only checks primaries); None when the hub manages that account but could not
+    read the VPC (overlap cannot be ruled out). For a requester the hub does not manage, the
+    peering's own list: what a person deciding is shown."""
+    if not settings.is_managed_account(peering.requester.account_id):
+        return peering.requester.cidrs
+    if side is None or side.vpc is None:
+        return None
+    return side.cidrs
