@@ -477,7 +477,17 @@ def tally(deliveries: list[Delivery]) -> None:
         counts.setdefault(delivery.function, {}).setdefault(status, 0)
         counts[delivery.function][status] += 1
     for function, statuses in counts.items():
-        say(f"  -> {function}: " + ", ".join(f"{n} {status}" for status, n in statuses.items()))
+        words = ", ".join(f"{n} {TALLY_WORDS.get((function, status), status)}" for status, n in statuses.items())
+        say(f"  -> {function}: {words}")
+
+
+# The functions' outcome names are the record's contract; the narration says what each means here.
+TALLY_WORDS = {
+    ("SweepFunction", "group-change"): "tag changes planned",
+    # The other VPC of the pair had already sent the request: the planner sends each pair's once.
+    ("ConnectPeeringFunction", "skipped"): "already requested",
+    ("VerifyPeeringFunction", "verified"): "verified (by configuration: no live ping in the demo)",
+}
 
 
 def group_peerings(
@@ -518,7 +528,8 @@ def describe_delivery(delivery: Delivery, published: list[dict[str, Any]]) -> No
         "skipped": "nothing to do",
         "configured": "CONFIGURED both sides",
         "partially-configured": "PARTLY CONFIGURED",
-        "verified": "VERIFIED both ways",
+        # LivePing is off in the demo: the probe checks configuration, no packet is sent.
+        "verified": "VERIFIED both ways (a configuration check: no live ping ran)",
     }.get(status, status.upper())
     say(f"  -> {delivery.function}: {verdict}")
     if result.get("reason") or result.get("error"):

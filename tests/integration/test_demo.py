@@ -89,6 +89,12 @@ def test_demo_accepts_the_cross_account_request_and_explains_the_declined_ones(t
     assert "OK 3 peerings, all active, for 3 VPCs: n(n-1)/2 = 3; no request by a person" in out
     assert "OK 2 peerings of VPC-G withdrawn; 1 left (VPC-E <-> VPC-F)" in out
     assert "OK no route through the withdrawn peerings on either side" in out
+    # the narration says what happened in words, and nothing else reaches the terminal
+    assert "SweepFunction: 3 tag changes planned" in out
+    assert "ConnectPeeringFunction: 3 requested, 3 already requested" in out
+    assert "VerifyPeeringFunction: VERIFIED both ways (a configuration check: no live ping ran)" in out
+    assert "skipped" not in out and "group-change" not in out
+    assert "Warning" not in out + completed.stderr, completed.stderr[-2000:]
 
     logs = [json.loads(line) for line in log_file.read_text().splitlines() if line.startswith("{")]
     decisions = [line for line in logs if line.get("message", "").startswith("peering ")]

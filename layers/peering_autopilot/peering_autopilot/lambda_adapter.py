@@ -19,6 +19,7 @@ from __future__ import annotations
 import dataclasses
 import importlib
 import os
+import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from enum import Enum
@@ -44,6 +45,11 @@ from peering_autopilot.triggers import EventNotActionableError
 # Final for this event: the same delivery would fail alike. The sweep comes back to it later. A
 # policy that cannot be read or used stops the step before it acts: nothing is done on a guess.
 FINAL_FAULTS = (RoleAssumptionError, PeeringNotFoundError, VpcNotFoundError, PolicyUnavailableError)
+
+
+# A step with nothing to count publishes no metric; Powertools then warns on stderr at every such
+# invocation, which is noise in CloudWatch Logs (and in the demo), not news.
+warnings.filterwarnings("ignore", message="No application metrics to publish", category=UserWarning)
 
 
 class Hint(Protocol):
