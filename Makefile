@@ -111,7 +111,7 @@ scale: $(STAMP) ## sweep reads and events at 1,000 peerings
 org-scale: $(STAMP) ## the Organization's walk and its cache at 10,000 accounts in 500 OUs (takes minutes)
 	$(BIN)/python benchmarks/org_scale.py
 
-# The read-only role the sweep assumes in the management account (README "Managed by the
+# The read-only role the sweep assumes in the management account (docs/governance.md "Managed by the
 # Organization"): run with the management account's credentials. Or instead make the hub account
 # a delegated administrator: `make org-delegate HUB_ACCOUNT=…` (management account's credentials).
 org-reader: $(STAMP) ## deploy org-reader/template.yaml in the management account: SWEEP_ROLE_ARN=<hub output SweepFunctionRoleArn>
@@ -142,7 +142,7 @@ member-stackset: $(STAMP) ## the StackSet commands for the members, from the hub
 	@$(BIN)/python -m autopilot_local.deploy $(foreach ou,$(OU),--org-unit $(ou)) --hub-stack $(or $(HUB_STACK),peering-autopilot) \
 		$(if $(REGION),--region $(REGION)) --call-as $(or $(CALL_AS),SELF)
 
-# The network team's policy (README "Policy"): checked as the functions check it at load, by this
+# The network team's policy (docs/governance.md "Policy"): checked as the functions check it at load, by this
 # checkout's command.
 POLICY_CLI := PYTHONPATH=$(CURDIR)/layers/peering_autopilot $(BIN)/python -m peering_autopilot.cli policy
 policy-check: $(STAMP) ## validate a policy document: POLICY=<file> [CASES=<file>: also its expected outcomes]

@@ -46,7 +46,7 @@ POLICY_PARAMETER = "/peering-autopilot/policy"
 # The member's network approver: a person signed in to their role in the member account (where the
 # request is accepted), named by the policy's ask rule.
 APPROVER = Identity(MEMBER_ACCOUNT, "NetworkApprover", "dana@example.com")
-# The network team's document (README "Policy"): what the demo's hub runs under.
+# The network team's document (docs/governance.md "Policy"): what the demo's hub runs under.
 DEMO_POLICY: dict[str, Any] = {
     "version": 1,
     "defaults": {"outcome": "ask"},
@@ -528,7 +528,8 @@ def describe_delivery(delivery: Delivery, published: list[dict[str, Any]]) -> No
         "skipped": "nothing to do",
         "configured": "CONFIGURED both sides",
         "partially-configured": "PARTLY CONFIGURED",
-        # LivePing is off in the demo: the probe checks configuration, no packet is sent.
+        # No instance of the demo is a probe (peering-autopilot:probe), so the live ping never runs:
+        # the verdict checks configuration, no packet is sent.
         "verified": "VERIFIED both ways (a configuration check: no live ping ran)",
     }.get(status, status.upper())
     say(f"  -> {delivery.function}: {verdict}")

@@ -1,5 +1,5 @@
 """The Organization at scale: 10,000 accounts in 500 OUs, walked as the sweep walks it and cached as
-the sweep caches it (README "Managed by the Organization").
+the sweep caches it (docs/governance.md "Managed by the Organization").
 
 The Organization, in an in-process moto (mock_aws, fake credentials):
   a management account 999999999999 with the Organization; 500 OUs three levels deep under the root
@@ -17,7 +17,7 @@ Measured, each on its own:
             time, peak memory) for the first walk (every account new), an unchanged Organization, and a
             lightly changed one (50 accounts moved to another OU, 10 closed: SUSPENDED).
   read      membership.cached(): what every other function reads, once a minute per container.
-  tags      the same with a policy that matches by account tags (README "Policy"): one walk reads
+  tags      the same with a policy that matches by account tags (docs/governance.md "Policy"): one walk reads
             the tags of at most the budget's accounts (AccountTagReadsPerSweep, `--tag-budget`,
             default 200; ListTagsForResource, one call per account), those never read first, then
             the longest ago; its write rewrites those accounts' items (tags and when they were read),

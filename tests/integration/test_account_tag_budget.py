@@ -2,7 +2,7 @@
 SSM parameter): each walk reads the tags of at most AccountTagReadsPerSweep accounts, those never
 read first, then those read longest ago; an account is matched by a rule on account tags only once
 its tags were read, a retag is seen when its turn comes again, and tags older than
-AccountTagsMaxAgeHours are not known (README "Managed by the Organization")."""
+AccountTagsMaxAgeHours are not known (docs/governance.md "Managed by the Organization")."""
 
 from __future__ import annotations
 

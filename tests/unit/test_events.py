@@ -1,5 +1,5 @@
-"""The autopilot's own events: each type builds the detail the README documents (the JSON on the
-bus, byte for byte), and the details a later step starts from parse back to what was built."""
+"""The autopilot's own events: each type builds the detail docs/how-it-works.md documents (the JSON
+on the bus, byte for byte), and the details a later step starts from parse back to what was built."""
 
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
-"""The README's deployment section works as written: every parameter and output it names is one of
-the template it names, its tables list each template's parameters and outputs exactly, and the
-make targets and samconfig environments it tells people to use exist. Also: the group names the README
-allows are the code's."""
+"""The deployment guide (docs/deploying.md) works as written: every parameter and output it names is
+one of the template it names, its tables list each template's parameters and outputs exactly, and
+the make targets and samconfig environments the README and the docs tell people to use exist.
+Also: the group names docs/how-it-works.md allows are the code's."""
 
 from __future__ import annotations
 
@@ -17,18 +17,20 @@ from peering_autopilot.model import GROUP_NAME
 
 PROJECT = Path(__file__).resolve().parents[2]
 README = (PROJECT / "README.md").read_text()
+DOCS = {path.name: path.read_text() for path in sorted((PROJECT / "docs").glob("*.md"))}
+EVERYTHING = "\n".join([README, *DOCS.values()])
 TEMPLATES = {path: load_yaml(PROJECT / path) for path in ("template.yaml", "member/template.yaml")}
 
 
-def section(title: str) -> str:
-    start = README.index(f"\n## {title}\n")
-    end = README.find("\n## ", start + 1)
-    return README[start : end if end != -1 else None]
+def section(document: str, title: str) -> str:
+    start = document.index(f"\n## {title}\n")
+    end = document.find("\n## ", start + 1)
+    return document[start : end if end != -1 else None]
 
 
-DEPLOYING = section("Deploying")
-# "### Hub parameters (`template.yaml`)" and the table under it.
-TABLES = re.findall(r"\n### [^\n]*?(parameters|outputs) \(`([^`]+)`\)\n\n((?:\|[^\n]*\n)+)", DEPLOYING)
+DEPLOYING = DOCS["deploying.md"]
+# "## Hub parameters (`template.yaml`)" and the table under it.
+TABLES = re.findall(r"\n## [^\n]*?(parameters|outputs) \(`([^`]+)`\)\n\n((?:\|[^\n]*\n)+)", DEPLOYING)
 
 
 def first_column(table: str) -> set[str]:
@@ -74,16 +76,17 @@ def test_every_parameter_or_output_named_in_the_section_is_one_of_a_template() -
         for key in body.get(kind, {})
     }
     defaults = {str(spec.get("Default")) for body in TEMPLATES.values() for spec in body["Parameters"].values()}
-    assert names - known - defaults == set()
+    tags = {"Name"}  # the EC2 tag a peering's side is given, named in "Uninstalling"
+    assert names - known - defaults - tags == set()
 
 
 def test_the_make_targets_and_samconfig_environments_it_uses_exist() -> None:
     makefile = (PROJECT / "Makefile").read_text()
     targets = set(re.findall(r"^([a-z][a-z-]*):", makefile, re.MULTILINE))
-    used = set(re.findall(r"(?:^|`)make ([a-z][a-z-]*)", README, re.MULTILINE))  # in commands
+    used = set(re.findall(r"(?:^|`)make ([a-z][a-z-]*)", EVERYTHING, re.MULTILINE))  # in commands
     assert used and used <= targets
     config = tomllib.loads((PROJECT / "samconfig.toml").read_text())
-    environments = set(re.findall(r"--config-env ([a-z]+)", README))
+    environments = set(re.findall(r"--config-env ([a-z]+)", EVERYTHING))
     assert environments == {"live"} and environments <= set(config)
     # the default environment is the dry run, live acts; both deploy the same stack
     overrides = {env: config[env]["deploy"]["parameters"]["parameter_overrides"] for env in ("default", "live")}
@@ -110,7 +113,7 @@ def test_the_member_roles_table_names_each_role_of_the_member_template_and_the_f
         assert hub[function]["Properties"]["Environment"]["Variables"]["MEMBER_ROLE"] == suffix
 
 
-GROUPS = section("Peering groups: step 1 hands-off")
+GROUPS = section(DOCS["how-it-works.md"], "Peering groups: step 1 hands-off")
 # "(`shared-services`, `prod,payments`; a name is 1 to 63 letters, digits and `_ . : / + = @ -`, the
 # first a letter or digit: `_shared` or `.x` is not a name)"
 NAME_RULE = re.search(
@@ -121,7 +124,7 @@ NAME_RULE = re.search(
 
 
 def test_the_group_name_rule_the_readme_states_is_the_codes() -> None:
-    assert NAME_RULE, "the README's sentence on group names has changed: update this test with it"
+    assert NAME_RULE, "the docs' sentence on group names has changed: update this test with it"
     longest, others = int(NAME_RULE.group(2)), NAME_RULE.group(3).replace(" ", "")
     assert GROUP_NAME.pattern == f"[A-Za-z0-9][A-Za-z0-9{others}]{{0,{longest - 1}}}"
 

@@ -2,7 +2,7 @@
 are sent (email and chat), when a reminder and an expiry are due, and whether a person's decision
 counts. Pure: the accept, configure and sweep steps and the CLI ask these functions.
 
-The flow (README "Asking a person"): the accept step leaves an `ask` request pending, tagged
+The flow (docs/governance.md "Asking a person"): the accept step leaves an `ask` request pending, tagged
 `awaiting-approval:<rule>`, records it and tells people once ("Peering Approval Requested" and the
 topic). A person decides with their own AWS identity, in the accepter account: AcceptVpcPeeringConnection
 (console, CLI, or `peering-autopilot approve`) or RejectVpcPeeringConnection. CloudTrail carries

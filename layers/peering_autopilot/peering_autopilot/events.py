@@ -1,5 +1,5 @@
 """The autopilot's own events (source `peering-autopilot`): one type per detail-type it publishes,
-each with its detail-type, the detail it carries (`as_detail()`, the schemas the README documents)
+each with its detail-type, the detail it carries (`as_detail()`, the schemas docs/how-it-works.md documents)
 and, for the ones a later step is started by, the parser of that detail beside the builder.
 
 Every detail-type string the product publishes lives here. Pure: no gateway, no AWS SDK; a

@@ -128,7 +128,7 @@ class LambdaFunction[H: Hint, R: Result]:
         try:
             context = with_authority(context)  # who is managed, what the policy says: now
             membership = context.settings.membership
-            # Fail safe, and said: README "Managed by the Organization".
+            # Fail safe, and said: docs/governance.md "Managed by the Organization".
             if membership is not None and membership.unknown:
                 logger.warning("organization membership not known", extra={"reason": membership.unknown})
                 metrics.add_metric(name="MembershipUnknown", unit=MetricUnit.Count, value=1)

@@ -1,5 +1,5 @@
 """Who the hub manages through the Organization, cached in the autopilot's record with a bound on
-its staleness (README "Managed by the Organization").
+its staleness (docs/governance.md "Managed by the Organization").
 
 The sweep walks the Organization at the start of every scheduled run (`refresh`) and writes only
 the difference to the record's `membership` partition: one item per managed account (`account#ID`,

@@ -3,7 +3,7 @@ address ranges each account may bring; who may join each peering group. Pure: `p
 document (a dict, from YAML or JSON) into a `Policy` or raises `PolicyError` listing every fault by
 rule and field; the steps ask the `Policy` and nothing else.
 
-The document (README "Policy" has a worked example)::
+The document (docs/governance.md "Policy" has a worked example)::
 
     version: 1
     defaults:
@@ -66,7 +66,7 @@ class Party(NamedTuple):
     the VPC's tags (read in EC2, never taken from an event; written by the VPC's own account), and
     the account's tags in the Organization (written only by its management: the walk reads them).
     `account_tags` None: not known, so no rule naming account tags matches; `tags_unknown` says why
-    when it is not "not read" (read too long ago: README "Managed by the Organization")."""
+    when it is not "not read" (read too long ago: docs/governance.md "Managed by the Organization")."""
 
     account_id: str
     ou_path: tuple[str, ...] = ()

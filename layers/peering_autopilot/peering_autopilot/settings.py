@@ -104,7 +104,7 @@ class Ranges(Protocol):
 
 class BudgetLimits(NamedTuple):
     """Parameters QuotaHeadroomPercent, MaxPeerBlocks and MaxRulesPerPeeringPerGroup: the room kept
-    free in every table and group, and the caps on one peering (`budgets`). Defaults: README,
+    free in every table and group, and the caps on one peering (`budgets`). Defaults: docs/how-it-works.md,
     "Routes and security groups"."""
 
     headroom_percent: int = 10

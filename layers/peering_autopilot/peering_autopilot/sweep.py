@@ -314,7 +314,7 @@ def sweep_vpc(hint: VpcHint, ctx: Context) -> SweepReport:
     settings = ctx.settings
     report = SweepReport(Outcome.OPT_IN if hint.opted_in else Outcome.OPT_OUT, subject=hint.vpc_id)
     if not hint.opted_in:
-        return report  # no longer touched; what was configured stays as it is (see README)
+        return report  # no longer touched; what was configured stays as it is (docs/how-it-works.md, "Lifecycle")
     # Requests declined because this VPC was not opted in deserve a new decision now.
     records = RecordReads(ctx.recorder)
     _sweep_places(
