@@ -8,6 +8,7 @@ import os
 import shlex
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 from typing import Any
 
@@ -558,3 +559,58 @@ def test_an_expired_sso_session_is_one_line_and_exit_2(
     assert code == 2
     assert err == "error: your SSO session has expired or was never started: aws sso login, then run this again\n"
     assert out == ""
+
+
+# --- item 4: samconfig.toml's placeholders ------------------------------------------------------
+
+
+def samconfig_parameters(environment: str) -> dict[str, str]:
+    """The hub parameters `sam deploy [--config-env ENV]` passes, from samconfig.toml."""
+    with (PROJECT / "samconfig.toml").open("rb") as f:
+        overrides = tomllib.load(f)[environment]["deploy"]["parameters"]["parameter_overrides"]
+    return dict(pair.split("=", 1) for pair in shlex.split(overrides))
+
+
+@pytest.mark.parametrize("environment", ["default", "live"])
+def test_samconfigs_example_organization_is_refused_before_anything_is_created(environment: str) -> None:
+    parameters = samconfig_parameters(environment)
+    assert parameters["OrganizationId"] == "o-exampleorgid"
+
+    with pytest.raises(ValueError) as refused:
+        Stack(PROJECT / "template.yaml", parameters, "123456789012", REGION)
+
+    assert str(refused.value) == (
+        "rule OrganizationIdIsNotTheExample: OrganizationId o-exampleorgid is samconfig.toml's example: put your "
+        'Organization\'s id there (aws organizations describe-organization --query Organization.Id), or "" to admit '
+        "ApprovedAccountIds only."
+    )
+
+
+@pytest.mark.parametrize("environment", ["default", "live"])
+def test_samconfigs_example_accounts_are_refused_before_anything_is_created(environment: str) -> None:
+    parameters = samconfig_parameters(environment) | {"OrganizationId": "o-ab12cd34ef"}
+    assert "111111111111" in parameters["ApprovedAccountIds"].split(",")
+
+    with pytest.raises(ValueError) as refused:
+        Stack(PROJECT / "template.yaml", parameters, "123456789012", REGION)
+
+    assert str(refused.value) == (
+        "rule ApprovedAccountIdsAreNotTheExample: ApprovedAccountIds 111111111111 is samconfig.toml's example: put "
+        'the 12-digit ids of the accounts whose requests may be accepted there (comma-separated), or "" for none '
+        "besides the hub's own."
+    )
+
+
+@pytest.mark.parametrize(
+    "parameters",
+    [
+        pytest.param(
+            {"ApprovedAccountIds": "210987654321,222222222222", "OrganizationId": "o-ab12cd34ef"}, id="filled"
+        ),
+        pytest.param({"ApprovedAccountIds": "", "OrganizationId": ""}, id="none"),
+        pytest.param({"ApprovedAccountIds": "222222222222", "OrganizationId": "o-demoorg0001"}, id="demo"),
+        pytest.param({"ApprovedAccountIds": "1111111111112"}, id="not-the-example-only-like-it"),
+    ],
+)
+def test_real_values_pass_the_placeholder_rules(parameters: dict[str, str]) -> None:
+    Stack(PROJECT / "template.yaml", parameters, "123456789012", REGION)  # no ValueError
