@@ -412,6 +412,12 @@ def adding_regions(plan: Plan, new: Sequence[str]) -> str:
         f"#    instances in {', '.join(new)}, in every account of the OUs but the hub's",
         _line(plan.create_instances(new)),
     ]
+    if plan.read_only_given:
+        lines += [
+            "",
+            "# New instances take the StackSet's parameters as they are: to change ReadOnlyPrincipalArns,",
+            "# run this without --add-regions (ADD_REGIONS=) and run its update-stack-set command.",
+        ]
     return "\n".join(lines)
 
 
