@@ -10,6 +10,7 @@ export SAM_CLI_TELEMETRY := 0
 export PYTHONPATH := $(CURDIR)
 export AWS_DEFAULT_REGION ?= us-east-1
 TEMPLATES := template.yaml member/template.yaml org-reader/template.yaml
+comma := ,
 .DEFAULT_GOAL := help
 
 .PHONY: help demo test lint typecheck imports templates build pytest clean coldstart calls peering-calls group-calls scale \
@@ -137,10 +138,12 @@ invoke: $(STAMP) build ## run a built function on an event: FN=<function> EVENT=
 		$(if $(REAL_AWS),--real-aws,--env-vars events/env.emulator.json)
 
 # Reads the deployed hub stack with your credentials; prints the commands, runs none.
-member-stackset: $(STAMP) ## the StackSet commands for the members, from the hub's outputs: OU=ou-… [HUB_STACK= REGION= CALL_AS=]
-	@test -n "$(OU)" || { echo "usage: make member-stackset OU=ou-abcd-12345678 [HUB_STACK=peering-autopilot] [REGION=us-east-1] [CALL_AS=DELEGATED_ADMIN]" >&2; exit 2; }
+member-stackset: $(STAMP) ## the StackSet commands for the members, from the hub's outputs: OU=ou-… [HUB_STACK= REGION= CALL_AS= READ_ONLY= ROLE_REGION= ADD_REGIONS=]
+	@test -n "$(OU)" || { echo "usage: make member-stackset OU=ou-abcd-12345678 [HUB_STACK=peering-autopilot] [REGION=us-east-1] [CALL_AS=DELEGATED_ADMIN] [READ_ONLY=arn,arn|none] [ROLE_REGION=region] [ADD_REGIONS=\"region …\"]" >&2; exit 2; }
 	@$(BIN)/python -m autopilot_local.deploy $(foreach ou,$(OU),--org-unit $(ou)) --hub-stack $(or $(HUB_STACK),peering-autopilot) \
-		$(if $(REGION),--region $(REGION)) --call-as $(or $(CALL_AS),SELF)
+		$(if $(REGION),--region $(REGION)) --call-as $(or $(CALL_AS),SELF) \
+		$(if $(READ_ONLY),--read-only-principals '$(READ_ONLY)') $(if $(ROLE_REGION),--role-region $(ROLE_REGION)) \
+		$(if $(ADD_REGIONS),--add-regions $(subst $(comma), ,$(ADD_REGIONS)))
 
 # The network team's policy (docs/governance.md "Policy"): checked as the functions check it at load, by this
 # checkout's command.

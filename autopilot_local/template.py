@@ -204,7 +204,7 @@ class Stack:
 
     def condition(self, name: str) -> bool:
         """One of the template's Conditions, evaluated as CloudFormation would (the functions the
-        templates use: Equals, Not, And, Or, Condition)."""
+        templates use: Equals, Not, And, Or, Condition; in Rules also Contains)."""
         conditions = self.body.get("Conditions", {})
         if name not in conditions:
             raise KeyError(f"condition {name}: not declared in {self.path}")
@@ -226,6 +226,9 @@ class Stack:
             return all(self._truth(item) for item in arg)
         if key == "Fn::Or":
             return any(self._truth(item) for item in arg)
+        if key == "Fn::Contains":  # Rules only: the string is one of the list's values
+            values, string = self.resolve(arg)
+            return string in (values if isinstance(values, list) else [values])
         if key in ("Condition", "Fn::Condition"):
             return self.condition(arg)
         raise ValueError(f"condition function {key} is not evaluated locally ({self.path})")
