@@ -105,6 +105,10 @@ class Stack:
         """The template's Rules, as CloudFormation checks them before it creates anything: a rule
         whose condition holds refuses the parameters when an assertion fails."""
         for name, rule in self.body.get("Rules", {}).items():
+            outside = sorted(_functions(rule) - RULE_FUNCTIONS)
+            if outside:
+                # cfn-lint lets these pass; CloudFormation documents only its rule functions here.
+                raise ValueError(f"rule {name}: {', '.join(outside)} is not a rule function")
             if "RuleCondition" in rule and not self._truth(rule["RuleCondition"]):
                 continue
             for assertion in rule.get("Assertions", []):
@@ -204,7 +208,7 @@ class Stack:
 
     def condition(self, name: str) -> bool:
         """One of the template's Conditions, evaluated as CloudFormation would (the functions the
-        templates use: Equals, Not, And, Or, Condition; in Rules also Contains)."""
+        templates use: Equals, Not, And, Or, Condition; in Rules also Contains and EachMemberEquals)."""
         conditions = self.body.get("Conditions", {})
         if name not in conditions:
             raise KeyError(f"condition {name}: not declared in {self.path}")
@@ -229,6 +233,9 @@ class Stack:
         if key == "Fn::Contains":  # Rules only: the string is one of the list's values
             values, string = self.resolve(arg)
             return string in (values if isinstance(values, list) else [values])
+        if key == "Fn::EachMemberEquals":  # Rules only: every value of the list is the string
+            values, string = self.resolve(arg)
+            return all(value == string for value in (values if isinstance(values, list) else [values]))
         if key in ("Condition", "Fn::Condition"):
             return self.condition(arg)
         raise ValueError(f"condition function {key} is not evaluated locally ({self.path})")
@@ -279,3 +286,29 @@ class Stack:
         return [
             r["Properties"]["EventPattern"] for r in self.resources.values() if r.get("Type") == "AWS::Events::Rule"
         ]
+
+
+# The functions CloudFormation documents for a rule's condition and assertions ("Rule functions").
+RULE_FUNCTIONS = {
+    "Ref",
+    "Fn::And",
+    "Fn::Contains",
+    "Fn::EachMemberEquals",
+    "Fn::EachMemberIn",
+    "Fn::Equals",
+    "Fn::Not",
+    "Fn::Or",
+    "Fn::RefAll",
+    "Fn::ValueOf",
+    "Fn::ValueOfAll",
+}
+
+
+def _functions(node: Any) -> set[str]:
+    """Every intrinsic function named in a template fragment (keys Ref and Fn::…)."""
+    if isinstance(node, list):
+        return set().union(*map(_functions, node)) if node else set()
+    if not isinstance(node, dict):
+        return set()
+    named = {key for key in node if key == "Ref" or key.startswith("Fn::")}
+    return named.union(*map(_functions, node.values()))

@@ -361,6 +361,16 @@ def test_the_sweep_reads_the_organization_itself_or_through_the_named_role_only(
 def test_units_without_the_organization_are_refused_before_deploy() -> None:
     with pytest.raises(ValueError, match="ManagedOrganizationalUnitIds needs OrganizationId"):
         Stack(PROJECT / "template.yaml", {"ManagedOrganizationalUnitIds": "r-ab12"}, "123456789012", "us-east-1")
+    # ... and with none given (the default: a list whose one member is empty) the rule does not apply
+    Stack(PROJECT / "template.yaml", {"ManagedOrganizationalUnitIds": ""}, "123456789012", "us-east-1")
+
+
+@pytest.mark.parametrize("path", ["template.yaml", "member/template.yaml", "org-reader/template.yaml"])
+def test_every_rule_uses_only_cloudformations_rule_functions(path: str) -> None:
+    from autopilot_local.template import RULE_FUNCTIONS, _functions, load_yaml
+
+    rules = load_yaml(PROJECT / path).get("Rules", {})
+    assert {name: _functions(rule) - RULE_FUNCTIONS for name, rule in rules.items()} == dict.fromkeys(rules, set())
 
 
 @pytest.mark.parametrize("function", sorted(FUNCTIONS))
