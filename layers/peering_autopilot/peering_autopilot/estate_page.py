@@ -138,6 +138,7 @@ def _boxes(report: EstateReport, vpcs: Sequence[Vpc]) -> dict[Key, VpcBox]:
 MARGIN, COLUMN, GAP = 24, 300, 150
 ACCOUNT_HEAD, REGION_HEAD, PAD = 30, 26, 10
 BOX_H, BOX_GAP = 58, 12
+END = 5  # a line ends this far outside its box, its dot beside the box
 FONT_PX = 7.2  # about one character of the 12px monospace text
 
 
@@ -146,7 +147,10 @@ def _clip(text: str, width: float) -> str:
     return text if len(text) <= room else text[: room - 1] + "\u2026"
 
 
-def _svg_map(report: EstateReport, boxes: dict[Key, VpcBox]) -> tuple[str, int, int]:
+def _svg_map(report: EstateReport, boxes: dict[Key, VpcBox]) -> tuple[str, str, int, int]:
+    """The places' backdrop (account and region rectangles, drawn under the lines) and their
+    labels and VPC boxes (drawn over them: a line passing another column goes behind its boxes);
+    places each box (`VpcBox.x`, `y`, `column`); the map's width and height."""
     read = set(report.places)
     unread = {(p.account_id, p.region): p for p in report.not_read}
     regions: defaultdict[str, set[str]] = defaultdict(set)
@@ -154,6 +158,7 @@ def _svg_map(report: EstateReport, boxes: dict[Key, VpcBox]) -> tuple[str, int, 
         regions[account].add(region)
     for account, region, _ in boxes:
         regions[account].add(region)
+    backdrop: list[str] = []
     out: list[str] = []
     height = MARGIN
     for column, account in enumerate(sorted(regions)):
@@ -161,14 +166,17 @@ def _svg_map(report: EstateReport, boxes: dict[Key, VpcBox]) -> tuple[str, int, 
         top = y = MARGIN
         y += ACCOUNT_HEAD
         body: list[str] = []
+        rects: list[str] = []
         for region in sorted(regions[account]):
             inside = sorted((b for k, b in boxes.items() if k[:2] == (account, region)), key=lambda b: b.vpc_id)
             problem = unread.get((account, region))
             place_class = "place" if (account, region) in read else "place unread" if problem else "place unlisted"
             height_here = REGION_HEAD + PAD + max(len(inside), 1) * (BOX_H + BOX_GAP)
+            rects.append(
+                f'<rect class="{place_class}" x="{x + 8}" y="{y}" width="{COLUMN - 16}" height="{height_here}" rx="6"/>'
+            )
             body.append(
                 f'<g class="{place_class}" data-place="{escape(account)} {escape(region)}">'
-                f'<rect x="{x + 8}" y="{y}" width="{COLUMN - 16}" height="{height_here}" rx="6"/>'
                 f'<text class="region" x="{x + 18}" y="{y + 18}">{escape(region)}</text>'
             )
             if problem:
@@ -189,16 +197,18 @@ def _svg_map(report: EstateReport, boxes: dict[Key, VpcBox]) -> tuple[str, int, 
                 vy += BOX_H + BOX_GAP
             body.append("</g>")
             y += height_here + PAD
+        backdrop.append(
+            f'<rect class="account" x="{x}" y="{top}" width="{COLUMN}" height="{y - top}" rx="8"/>' + "".join(rects)
+        )
         out.append(
             f'<g class="account" data-account="{escape(account)}">'
-            f'<rect class="account" x="{x}" y="{top}" width="{COLUMN}" height="{y - top}" rx="8"/>'
             f'<text class="account" x="{x + 10}" y="{top + 20}">account {escape(account)}</text>'
             + "".join(body)
             + "</g>"
         )
         height = max(height, y + MARGIN)
     width = MARGIN * 2 + max(len(regions), 1) * (COLUMN + GAP)  # a gap after the last column too, for its arcs
-    return "".join(out), width, max(height, 120)
+    return "".join(backdrop), "".join(out), width, max(height, 120)
 
 
 def _vpc_box(box: VpcBox) -> str:
@@ -223,19 +233,16 @@ def _vpc_box(box: VpcBox) -> str:
     )
 
 
-def _line(row: PeeringRow, a: VpcBox, b: VpcBox, offset: float) -> str:
-    """A cubic curve from the facing edges of the two boxes (the right edges when they share a
-    column); `offset` spreads several peerings of one pair apart."""
+def _line(row: PeeringRow, a: VpcBox, b: VpcBox, ay: float, by: float) -> str:
+    """A cubic curve from the facing edges of the two boxes (`a` in the column to the left), or
+    from both right edges when they share a column; `ay` and `by` are its ends' heights."""
     w = COLUMN - 36
-    if a.column > b.column:
-        a, b = b, a
-    ay, by = a.y + BOX_H / 2 + offset, b.y + BOX_H / 2 + offset
     if a.column == b.column:
-        x1 = x2 = a.x + w
-        bend = min(50 + abs(ay - by) / 6 + abs(offset) * 2, GAP * 1.2)  # stays in the gap after the column
+        x1 = x2 = a.x + w + END
+        bend = min(50 + abs(ay - by) / 6, GAP * 1.2)  # stays in the gap after the column
         c1, c2 = (x1 + bend, ay), (x2 + bend, by)
     else:
-        x1, x2 = a.x + w, b.x
+        x1, x2 = a.x + w + END, b.x - END
         reach = max(50.0, (x2 - x1) / 2)
         c1, c2 = (x1 + reach, ay), (x2 - reach, by)
     verdict = verdict_of(row)
@@ -268,15 +275,27 @@ def _details(row: PeeringRow, verdict: Verdict) -> str:
 
 
 def _lines(report: EstateReport, boxes: dict[Key, VpcBox]) -> str:
-    pairs: defaultdict[tuple[Key, Key], list[PeeringRow]] = defaultdict(list)
-    for row in report.peerings:
-        ends = sorted((s.account_id, s.region, s.vpc_id) for s in (row.requester, row.accepter))
-        pairs[(ends[0], ends[1])].append(row)
-    out = []
-    for (one, other), rows in sorted(pairs.items()):
-        for i, row in enumerate(rows):
-            out.append(_line(row, boxes[one], boxes[other], (i - (len(rows) - 1) / 2) * 8))
-    return "".join(out)
+    """A line per peering; the lines meeting one edge of a box spread along it, in the order of
+    the heights of their other ends (fewer crossings)."""
+    drawn: list[tuple[PeeringRow, Key, Key]] = []  # the row, its left end, its right end
+    edges: defaultdict[tuple[Key, str], list[tuple[float, int, int]]] = defaultdict(list)
+    for i, row in enumerate(report.peerings):
+        one, other = sorted(
+            ((s.account_id, s.region, s.vpc_id) for s in (row.requester, row.accepter)),
+            key=lambda k: (boxes[k].column, k),
+        )
+        same = boxes[one].column == boxes[other].column
+        drawn.append((row, one, other))
+        edges[(one, "right")].append((boxes[other].y, i, 0))
+        edges[(other, "right" if same else "left")].append((boxes[one].y, i, 1))
+    heights: dict[tuple[int, int], float] = {}
+    for (key, _), ends in edges.items():
+        for slot, (_, i, end) in enumerate(sorted(ends)):
+            heights[(i, end)] = boxes[key].y + BOX_H * (slot + 1) / (len(ends) + 1)
+    return "".join(
+        _line(row, boxes[one], boxes[other], heights[(i, 0)], heights[(i, 1)])
+        for i, (row, one, other) in enumerate(drawn)
+    )
 
 
 # ---------------------------------------------------------------------- the table
@@ -380,8 +399,8 @@ svg text { font: 12px ui-monospace, "DejaVu Sans Mono", monospace; fill: #1f2328
 svg text.account { font: 600 13px system-ui, sans-serif; } svg text.region { font-weight: 600; fill: #59636e; }
 svg text.note { fill: #59636e; font-style: italic; }
 rect.account { fill: #ffffff; stroke: #818b98; }
-.place rect { fill: #eef2f6; stroke: #c8d1da; } .place.unread rect { fill: #fff1f0; stroke: #d1242f; stroke-dasharray: 6 4; }
-.place.unlisted rect { fill: #f6f8fa; stroke: #c8d1da; stroke-dasharray: 3 3; }
+rect.place { fill: #eef2f6; stroke: #c8d1da; } rect.place.unread { fill: #fff1f0; stroke: #d1242f; stroke-dasharray: 6 4; }
+rect.place.unlisted { fill: #f6f8fa; stroke: #c8d1da; stroke-dasharray: 3 3; }
 .vpc rect { fill: #ffffff; stroke: #0969da; stroke-width: 1.5; }
 .vpc.not-opted-in rect { stroke: #818b98; stroke-dasharray: 4 3; } .vpc.not-read rect { stroke: #d1242f; stroke-dasharray: 4 3; }
 .vpc text.name { font-weight: 700; }
@@ -436,7 +455,7 @@ def render(report: EstateReport, vpcs: Sequence[Vpc] | None = None, generated_at
     """The page: the map (accounts, regions, VPCs with their names and blocks; a line per peering
     coloured by `verdict_of`, the details in its hover title), the legend, then the table."""
     boxes = _boxes(report, vpcs if vpcs is not None else report.vpcs or ())
-    shapes, width, height = _svg_map(report, boxes)
+    backdrop, shapes, width, height = _svg_map(report, boxes)
     policy = (
         f"default-src 'none'; style-src {_hash(STYLE)}; script-src {_hash(SCRIPT)}; base-uri 'none'; form-action 'none'"
     )
@@ -458,7 +477,8 @@ def render(report: EstateReport, vpcs: Sequence[Vpc] | None = None, generated_at
         f"{_legend(report)}"
         f'<div class="map"><svg id="estate-map" width="{width}" height="{height}" viewBox="0 0 {width} {height}" '
         f'role="img" aria-label="VPCs by account and region, a line per peering">'
-        f'<g class="places">{shapes}</g><g class="peerings">{_lines(report, boxes)}</g></svg></div>'
+        f'<g class="backdrop">{backdrop}</g><g class="peerings">{_lines(report, boxes)}</g>'
+        f'<g class="places">{shapes}</g></svg></div>'
         "<h2>Status</h2>"
         f"{_table(report, boxes)}{_sections(report)}"
         f"<script>{SCRIPT}</script></body></html>\n"
