@@ -201,7 +201,14 @@ SHOWN = """JSON.stringify({
   vpcs: Array.from(document.querySelectorAll("g.vpc")).map(function (g) { return g.getAttribute("data-vpc"); }),
   text: document.body.innerText,
   scripts: document.scripts.length,
-  images: document.images.length
+  images: document.images.length,
+  lit: (function () {
+    var line = document.querySelector("g.peering");
+    line.dispatchEvent(new MouseEvent("mouseenter"));
+    return Array.from(document.querySelectorAll(".lit")).map(function (el) {
+      return el.tagName.toLowerCase() + " " + el.getAttribute("data-peering");
+    });
+  })()
 })"""
 
 
@@ -243,6 +250,9 @@ def test_the_page_loads_in_headless_chromium_with_no_error_and_shows_every_peeri
     # ... the hostile names are text, no script but the page's own, no image
     assert HOSTILE_NAME in shown["text"] and HOSTILE_B in shown["text"]
     assert (shown["scripts"], shown["images"]) == (1, 0)
+    # ... hovering a line lights it and its row
+    first = shown["lines"][0]["id"]
+    assert shown["lit"] == [f"g {first}", f"tr {first}"]
     # ... and the screenshot is kept
     assert screenshot.stat().st_size > 10_000
 
