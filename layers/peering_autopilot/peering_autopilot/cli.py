@@ -27,7 +27,7 @@ from collections.abc import Sequence
 from typing import Any
 from urllib.parse import urlsplit
 
-from peering_autopilot import approval, estate, places, policy_tools
+from peering_autopilot import approval, estate, estate_page, places, policy_tools
 from peering_autopilot.aws.service_quotas import QuotaReaders
 from peering_autopilot.aws.sessions import (
     AwsAccess,
@@ -155,6 +155,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--with-vpcs",
         action="store_true",
         help="with --json, also list the opted-in VPCs with their blocks and tags (for `policy explain --status-json`)",
+    )
+    status.add_argument(
+        "--html",
+        default=None,
+        metavar="FILE",
+        help="also write the estate as one self-contained page: a map of the VPCs and their peerings, and the table",
     )
     history = commands.add_parser("history", help="a peering's timeline, from the autopilot's record")
     history.add_argument("peering_id", help="the peering, pcx-…")
@@ -426,7 +432,7 @@ def run_status(args: argparse.Namespace) -> int:
         print(f"error: --member-role-name {args.member_role_name!r} is not a valid role name", file=sys.stderr)
         return 2
     problem = _record_options(args.record_table, args.record_role_arn, "--record-table", "--record-role-arn")
-    problem = problem or _endpoint(args.endpoint_url)
+    problem = problem or _html_target(args.html) or _endpoint(args.endpoint_url)
     if problem:
         print(f"error: {problem}", file=sys.stderr)
         return 2
@@ -509,6 +515,12 @@ def run_status(args: argparse.Namespace) -> int:
     )
     if args.record_table:
         report.decisions, report.record_not_read = _last_decisions(recorder, report.peerings, record_problem)
+    if args.html:
+        generated = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime())
+        page = estate_page.render(report, [v for r in reads for v in r.vpcs.values()], generated)
+        if problem := _write_page(args.html, page):
+            print(f"error: {problem}", file=sys.stderr)
+            return 2
     print(json.dumps(report.describe(), indent=2) if args.json else estate.report_text(report))
     return 1 if unread or report.record_not_read or walk_problems else 0
 
@@ -634,6 +646,34 @@ def _endpoint(endpoint_url: str | None) -> str | None:
     if url.scheme not in ("http", "https") or not url.netloc:
         return f"--endpoint-url {endpoint_url!r} is not an http(s) URL"
     os.environ["AWS_ENDPOINT_URL"] = endpoint_url
+    return None
+
+
+def _html_target(path: str | None) -> str | None:
+    """Check --html's FILE before anything is read: its directory exists and it is not one."""
+    if path is None:
+        return None
+    if not path:
+        return "--html needs a file name"
+    folder = os.path.dirname(os.path.abspath(path))
+    if os.path.isdir(path):
+        return f"--html {path!r} is a directory, not a file to write"
+    if not os.path.isdir(folder):
+        return f"--html {path!r}: no directory {folder}"
+    return None
+
+
+def _write_page(path: str, page: str) -> str | None:
+    """Write the page whole (a temporary file beside it, renamed over it); the problem, if any."""
+    temporary = f"{path}.{os.getpid()}.tmp"
+    try:
+        with open(temporary, "w", encoding="utf-8") as out:
+            out.write(page)
+        os.replace(temporary, path)
+    except OSError as e:
+        if os.path.exists(temporary):
+            os.unlink(temporary)
+        return f"cannot write --html {path!r}: {e.strerror or e}"
     return None
 
 
