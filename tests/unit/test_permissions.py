@@ -370,7 +370,7 @@ def test_every_rule_uses_only_cloudformations_rule_functions(path: str) -> None:
     from autopilot_local.template import RULE_FUNCTIONS, _functions, load_yaml
 
     rules = load_yaml(PROJECT / path).get("Rules", {})
-    assert {name: _functions(rule) - RULE_FUNCTIONS for name, rule in rules.items()} == dict.fromkeys(rules, set())
+    assert {name: _functions(rule) - RULE_FUNCTIONS for name, rule in rules.items()} == {name: set() for name in rules}
 
 
 @pytest.mark.parametrize("function", sorted(FUNCTIONS))
