@@ -77,7 +77,12 @@ def test_every_parameter_or_output_named_in_the_section_is_one_of_a_template() -
     }
     defaults = {str(spec.get("Default")) for body in TEMPLATES.values() for spec in body["Parameters"].values()}
     tags = {"Name"}  # the EC2 tag a peering's side is given, named in "Uninstalling"
-    assert names - known - defaults - tags == set()
+    sections = {"Rules"}  # the hub template's section that refuses samconfig.toml's examples
+    recipe = re.search(r"^member-stackset:.*?(?=^\S)", (PROJECT / "Makefile").read_text(), re.MULTILINE | re.DOTALL)
+    assert recipe
+    make_variables = set(re.findall(r"\$\(([A-Z_]+)\)", recipe.group(0)))  # OU, REGION, ...
+    call_as = {"SELF", "DELEGATED_ADMIN"}  # the CLI's --call-as values
+    assert names - known - defaults - tags - sections - make_variables - call_as == set()
 
 
 def test_the_make_targets_and_samconfig_environments_it_uses_exist() -> None:
