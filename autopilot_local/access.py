@@ -54,11 +54,44 @@ def statement_actions(statements: Iterable[Mapping[str, Any]]) -> frozenset[str]
 
 
 @dataclass(frozen=True)
+class Trust:
+    """One Allow statement of a role's trust policy: the principal ARNs it names and, where it
+    has one, the Organization it requires them to belong to (`aws:PrincipalOrgID`)."""
+
+    principals: frozenset[str]
+    organization: str | None = None
+
+    @classmethod
+    def of(cls, statement: Mapping[str, Any]) -> Trust:
+        """An operator or key the templates do not use is an error, never a guess."""
+        organization = None
+        for operator, tests in statement.get("Condition", {}).items():
+            for key, expected in tests.items():
+                if operator != "StringEquals" or key.lower() != "aws:principalorgid":
+                    raise ValueError(f"trust condition {operator} {key} is not evaluated locally")
+                organization = str(expected)
+        return cls(frozenset(_listed(statement["Principal"]["AWS"])), organization)
+
+    def admits(self, caller_arn: str, caller_org: str | None) -> bool:
+        """As IAM evaluates it: the caller is named, and is in the Organization the statement
+        requires (a principal of an account outside every Organization has no aws:PrincipalOrgID,
+        and StringEquals on a missing key is false)."""
+        if caller_arn not in self.principals:
+            return False
+        return self.organization is None or caller_org == self.organization
+
+
+@dataclass(frozen=True)
 class MemberRoleGrant:
     logical_id: str  # in member/template.yaml
     name: str
-    trusted: frozenset[str]  # principal ARNs its trust policy names
+    trusts: tuple[Trust, ...]  # its trust policy's Allow statements
     actions: frozenset[str]
+
+    @property
+    def trusted(self) -> frozenset[str]:
+        """Every principal ARN its trust policy names (whatever the conditions)."""
+        return frozenset(p for t in self.trusts for p in t.principals)
 
 
 @dataclass(frozen=True)
@@ -123,6 +156,8 @@ class Grants:
     calls: list[CallRecord] = field(default_factory=list)
     # logical id -> its role's Deny statements on DynamoDB keys: (actions, dynamodb:LeadingKeys patterns)
     key_denials: Mapping[str, list[tuple[frozenset[str], tuple[str, ...]]]] = field(default_factory=dict)
+    # account id -> the id of the Organization it belongs to (IAM's aws:PrincipalOrgID); absent: none
+    principal_orgs: dict[str, str] = field(default_factory=dict)
 
     @classmethod
     def of(cls, hub: Stack, member: Stack, *others: Stack) -> Grants:
@@ -142,10 +177,10 @@ class Grants:
                     continue  # the forwarding role: EventBridge's, never the functions'
                 name = stack.resolve(properties["RoleName"])
                 trust = stack.resolve(properties["AssumeRolePolicyDocument"])["Statement"]
-                trusted = {p for s in trust for p in _listed(s["Principal"]["AWS"])}
+                trusts = tuple(Trust.of(s) for s in trust if s.get("Effect") == "Allow")
                 policies = stack.resolve(properties.get("Policies", []))
                 actions = statement_actions(s for p in policies for s in p["PolicyDocument"]["Statement"])
-                roles[name] = MemberRoleGrant(logical_id, name, frozenset(trusted), actions)
+                roles[name] = MemberRoleGrant(logical_id, name, trusts, actions)
         return cls(functions, roles, key_denials=denials)
 
     def _record(self, call: CallRecord) -> None:
@@ -164,10 +199,24 @@ class Grants:
             raise _denied(action, caller_arn, "", "no identity-based policy allows the action")
 
     def check_assume_role(self, function: str, caller_arn: str, role_arn: str) -> None:
+        self.check_trust(caller_arn, role_arn)
+
+    def check_trust(self, caller_arn: str, role_arn: str) -> None:
+        """sts:AssumeRole of a role these stacks deploy, by anyone (a function's role, a person's):
+        refused unless a statement of its trust policy admits the caller, its aws:PrincipalOrgID
+        condition included (the caller account's Organization, `principal_orgs`)."""
         role_name = role_arn.rsplit("/", 1)[-1]
         grant = self.member_roles.get(role_name)
         if grant is None or caller_arn not in grant.trusted:
             raise _denied("sts:AssumeRole", caller_arn, role_arn, "the role's trust policy does not name the caller")
+        caller_org = self.principal_orgs.get(caller_arn.split(":")[4])
+        if not any(t.admits(caller_arn, caller_org) for t in grant.trusts):
+            raise _denied(
+                "sts:AssumeRole",
+                caller_arn,
+                role_arn,
+                "the caller is not in the Organization the role's trust requires",
+            )
 
     def check_member_call(self, function: str, role_name: str, caller_arn: str, action: str) -> None:
         grant = self.member_roles[role_name]

@@ -405,6 +405,7 @@ class LocalAutopilot:
         template: Path = HUB_TEMPLATE,
         log_stream: TextIO | None = None,
         stack_name: str = "peering-autopilot",  # another name: another stack beside it in the same emulator
+        member_parameters: Mapping[str, str] | None = None,  # what `make member-stackset` is given besides the hub's
     ) -> None:
         self.cloud = cloud
         self.region = region
@@ -423,6 +424,8 @@ class LocalAutopilot:
                 "HubEventBusName": self.stack.physical_name("AutopilotBus"),
                 "MemberRoleName": self.stack.values["MemberRoleName"],
                 "LivePing": self.stack.values["LivePing"],
+                "OrganizationId": self.stack.values.get("OrganizationId", ""),
+                **(member_parameters or {}),
             },
             cloud.hub_account_id,
             region,
@@ -452,6 +455,7 @@ class LocalAutopilot:
         organization = self.stack.values.get("OrganizationId", "")
         in_organization = {cloud.hub_account_id, *member_accounts} if organization else set()
         self.organization_of = dict.fromkeys(in_organization, organization)
+        self.grants.principal_orgs.update(self.organization_of)  # IAM's aws:PrincipalOrgID in trust policies
         self.bus_name = self.stack.physical_name("AutopilotBus")
         log = log_stream if log_stream is not None else sys.stdout
         # EC2's listing lag (off: moto's list at once); a test sets `listing_lag.invocations`.
@@ -470,6 +474,21 @@ class LocalAutopilot:
         self.shuffle: random.Random | None = None
         self._queue_url = self._deploy_bus()
         self._deploy_record()
+
+    def assume_member_role(self, caller: Identity, role_arn: str) -> boto3.Session:
+        """A person's or pipeline's `sts:AssumeRole` of a member role (the reader, for `doctor` and
+        `status`), refused as IAM would where the role's trust policy does not admit the caller
+        (access.Grants.check_trust: named, and in the Organization it requires); moto checks no
+        trust policy."""
+        self.grants.check_trust(caller.role_arn, role_arn)
+        sts = self.cloud.person_session(caller, self.region).client("sts")
+        creds = sts.assume_role(RoleArn=role_arn, RoleSessionName=caller.session_name)["Credentials"]
+        return boto3.Session(
+            aws_access_key_id=creds["AccessKeyId"],
+            aws_secret_access_key=creds["SecretAccessKey"],
+            aws_session_token=creds["SessionToken"],
+            region_name=self.region,
+        )
 
     def execution_role(self, spec: FunctionSpec) -> Identity:
         """The role SAM makes for a function (the template's RolePath), and the session Lambda

@@ -126,8 +126,8 @@ class Stack:
 
     def resolve(self, value: Any) -> Any:
         """Evaluate the intrinsic functions the harness meets (Ref, Sub, Join, Split, GetAtt, If)."""
-        if isinstance(value, list):
-            return [self.resolve(v) for v in value]
+        if isinstance(value, list):  # an item that is !Ref AWS::NoValue is left out, as CloudFormation does
+            return [r for r in (self.resolve(v) for v in value) if r is not None]
         if not isinstance(value, dict):
             return value
         if len(value) != 1:

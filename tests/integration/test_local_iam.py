@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import io
 from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
 
 from autopilot_local.access import RECORD_CALLS_ENV
-from autopilot_local.harness import LocalCloud
+from autopilot_local.cloudtrail import Identity
+from autopilot_local.harness import LocalAutopilot, LocalCloud
 from peering_autopilot.errors import AccessDeniedError
-from tests.support.world import HUB, MEMBER, REGION, make_vpc, peering_as_accepter, request_peering
+from tests.support.world import HUB, MEMBER, REGION, hub_parameters, make_vpc, peering_as_accepter, request_peering
 
 
 @pytest.fixture(autouse=True)
@@ -71,3 +73,59 @@ def test_a_hub_call_the_functions_policy_does_not_name_is_refused(cloud: LocalCl
     with pytest.raises(ClientError) as refused:
         autopilot.grants.check_hub_call("SweepFunction", "arn:aws:sts::x:assumed-role/r/s", "ec2:CreateRoute")
     assert refused.value.response["Error"]["Code"] == "UnauthorizedOperation"
+
+
+# A person's role in a managed account, and one of the same name in an account outside the Organization.
+ON_CALL = Identity(MEMBER, "NetworkOnCall", "alice")
+STRANGER = Identity("444444444444", "NetworkOnCall", "mallory")
+
+
+def test_the_reader_role_admits_read_only_principals_only_from_inside_the_organization(cloud: LocalCloud) -> None:
+    # GIVEN a hub of an Organization whose member stacks trust two people's roles with the reader
+    # role, one in a member account and one in an account outside the Organization
+    autopilot = LocalAutopilot(
+        cloud,
+        hub_parameters(OrganizationId="o-exampleorg1"),
+        region=REGION,
+        member_accounts=(MEMBER,),
+        log_stream=io.StringIO(),
+        member_parameters={"ReadOnlyPrincipalArns": f"{ON_CALL.role_arn},{STRANGER.role_arn}"},
+    )
+    reader = f"arn:aws:iam::{MEMBER}:role/PeeringAutopilotMember-reader"
+    vpc = make_vpc(cloud, MEMBER, REGION, "10.1.0.0/16")
+
+    # WHEN the outsider assumes the reader role: IAM refuses it (aws:PrincipalOrgID is not the Organization's)
+    with pytest.raises(ClientError) as refused:
+        autopilot.assume_member_role(STRANGER, reader)
+    assert refused.value.response["Error"]["Code"] == "AccessDenied"
+    assert str(refused.value) == (
+        "An error occurred (AccessDenied) when calling the AssumeRole operation: User: "
+        f"{STRANGER.role_arn} is not authorized to perform: sts:AssumeRole on resource: {reader} "
+        "because the caller is not in the Organization the role's trust requires"
+    )
+
+    # THEN the person inside the Organization may, and reads the member's networks with it
+    session = autopilot.assume_member_role(ON_CALL, reader)
+    vpcs = session.client("ec2").describe_vpcs(VpcIds=[vpc.vpc_id])["Vpcs"]
+    assert [v["CidrBlock"] for v in vpcs] == ["10.1.0.0/16"]
+    # and one the parameter does not name is refused whatever its Organization
+    with pytest.raises(ClientError, match="the role's trust policy does not name the caller"):
+        autopilot.assume_member_role(Identity(MEMBER, "Developer", "bob"), reader)
+
+
+def test_read_only_principals_without_an_organization_are_refused_before_deploying(cloud: LocalCloud) -> None:
+    # GIVEN a hub without an Organization: the reader's extra principals could not be held to one
+    with pytest.raises(ValueError) as refused:
+        LocalAutopilot(
+            cloud,
+            hub_parameters(OrganizationId=""),
+            region=REGION,
+            member_accounts=(MEMBER,),
+            log_stream=io.StringIO(),
+            member_parameters={"ReadOnlyPrincipalArns": ON_CALL.role_arn},
+        )
+    # THEN CloudFormation's rule refuses the member stack, saying why
+    assert str(refused.value) == (
+        "rule ReadOnlyPrincipalsNeedTheOrganization: ReadOnlyPrincipalArns needs OrganizationId "
+        "(the reader role trusts them only from inside the Organization)."
+    )

@@ -111,7 +111,8 @@ def test_each_member_role_is_named_for_its_function_and_trusts_only_that_functio
     assert assume["Resource"] == {"Fn::Sub": f"arn:${{AWS::Partition}}:iam::*:role/${{MemberRoleName}}-{suffix}"}
     assert HUB["Resources"][function]["Properties"]["Environment"]["Variables"]["MEMBER_ROLE"] == suffix
     # trusted: the hub output of that function's role, passed as the member parameter of the same name
-    [statement] = properties["AssumeRolePolicyDocument"]["Statement"]
+    # (the reader's second statement, the read-only principals', is deployed only when some are given)
+    statement = properties["AssumeRolePolicyDocument"]["Statement"][0]
     output = f"{function.removesuffix('PeeringFunction').removesuffix('Function')}FunctionRoleArn"
     assert HUB["Outputs"][output]["Value"] == {"Fn::GetAtt": [f"{function}Role", "Arn"]}
     member = Stack(
@@ -120,24 +121,51 @@ def test_each_member_role_is_named_for_its_function_and_trusts_only_that_functio
         "222222222222",
         "us-east-1",
     )
-    resolved = member.resolve(statement)
-    assert resolved == {
-        "Effect": "Allow",
-        "Principal": {"AWS": f"arn:aws:iam::123456789012:role/peering-autopilot/{function}"},
-        "Action": "sts:AssumeRole",
-    }
+    resolved = member.resolve(properties["AssumeRolePolicyDocument"]["Statement"])
+    assert resolved == [
+        {
+            "Effect": "Allow",
+            "Principal": {"AWS": f"arn:aws:iam::123456789012:role/peering-autopilot/{function}"},
+            "Action": "sts:AssumeRole",
+        }
+    ]
+    assert member.resolve(statement) == resolved[0]
 
 
 def test_the_reader_role_alone_may_also_be_assumed_by_the_read_only_principals_given() -> None:
-    [statement] = MEMBER["Resources"]["ReaderRole"]["Properties"]["AssumeRolePolicyDocument"]["Statement"]
+    statements = MEMBER["Resources"]["ReaderRole"]["Properties"]["AssumeRolePolicyDocument"]["Statement"]
     people = "arn:aws:iam::222222222222:role/NetworkOps,arn:aws:iam::222222222222:role/Audit"
     member = Stack(
         PROJECT / "member/template.yaml",
-        {**MEMBER_VALUES, "ReadOnlyPrincipalArns": people},
+        {**MEMBER_VALUES, "ReadOnlyPrincipalArns": people, "OrganizationId": "o-abc123def4"},
         "222222222222",
         "us-east-1",
     )
-    assert member.resolve(statement)["Principal"]["AWS"] == [MEMBER_VALUES["SweepFunctionRoleArn"], *people.split(",")]
+    # the sweep's role without a condition; the people's only from inside the Organization
+    assert member.resolve(statements) == [
+        {"Effect": "Allow", "Principal": {"AWS": MEMBER_VALUES["SweepFunctionRoleArn"]}, "Action": "sts:AssumeRole"},
+        {
+            "Sid": "ReadOnlyPrincipalsOfTheOrganization",
+            "Effect": "Allow",
+            "Principal": {"AWS": people.split(",")},
+            "Action": "sts:AssumeRole",
+            "Condition": {"StringEquals": {"aws:PrincipalOrgID": "o-abc123def4"}},
+        },
+    ]
+    # no other member role trusts anyone but its function's role
+    for role, _ in MEMBER_ROLES.values():
+        trust = member.resolve(MEMBER["Resources"][role]["Properties"]["AssumeRolePolicyDocument"]["Statement"])
+        assert len(trust) == (2 if role == "ReaderRole" else 1), role
+
+
+def test_read_only_principals_need_the_organization() -> None:
+    with pytest.raises(ValueError, match="ReadOnlyPrincipalArns needs OrganizationId"):
+        Stack(
+            PROJECT / "member/template.yaml",
+            {**MEMBER_VALUES, "ReadOnlyPrincipalArns": "arn:aws:iam::222222222222:role/NetworkOps"},
+            "222222222222",
+            "us-east-1",
+        )
 
 
 def test_the_reader_role_grants_every_read_of_the_status_command() -> None:
