@@ -142,7 +142,12 @@ class Stack:
             sep, text = arg
             return str(self.resolve(text)).split(sep)
         if key == "Fn::Sub":
-            return re.sub(r"\$\{([^}]+)\}", lambda m: str(self._sub_var(m.group(1))), arg)
+            text, names = (arg, {}) if isinstance(arg, str) else (arg[0], self.resolve(arg[1]))
+            return re.sub(
+                r"\$\{([^}]+)\}",
+                lambda m: str(names[m.group(1)] if m.group(1) in names else self._sub_var(m.group(1))),
+                text,
+            )
         if key == "Fn::GetAtt":
             return self._get_att(arg[0], arg[1])
         if key == "Fn::If":
