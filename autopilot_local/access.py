@@ -5,8 +5,12 @@ and the tests would pass. AWS refuses both. Here, as there, a function's call in
 must be an action its execution role's policies name; `sts:AssumeRole` into a member account works
 only for a role of member/template.yaml that trusts that function's role; and a call made with a
 member role's credentials must be an action that role's policy names. Checked at the level of
-actions: resource ARNs and conditions (the owners' tags) are what tests/unit/test_permissions.py
-checks in the templates.
+actions, with three exceptions IAM's conditions decide as AWS evaluates them: a role's trust
+(the principals it names and the Organization it requires them in, `aws:PrincipalOrgID`: also for
+a person assuming the reader role, `LocalAutopilot.assume_member_role`), a peering request's
+accepter (`ec2:AccepterVpc`) and an options change's peering tags (`aws:ResourceTag`)
+(PEERING_CONDITIONED). Other resource ARNs and conditions (the owners' tags) are what
+tests/unit/test_permissions.py checks in the templates.
 
 Every checked call is also recorded (function, where, action). With RECORD_CALLS_ENV naming a
 directory (`make test` sets it for the whole suite), each distinct record is appended there as a
