@@ -142,7 +142,9 @@ class Stack:
             sep, text = arg
             return str(self.resolve(text)).split(sep)
         if key == "Fn::Sub":
-            text, names = (arg, {}) if isinstance(arg, str) else (arg[0], self.resolve(arg[1]))
+            text, names = (
+                (arg, {}) if isinstance(arg, str) else (arg[0], {k: self.resolve(v) for k, v in arg[1].items()})
+            )
             return re.sub(
                 r"\$\{([^}]+)\}",
                 lambda m: str(names[m.group(1)] if m.group(1) in names else self._sub_var(m.group(1))),

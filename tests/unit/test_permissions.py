@@ -596,3 +596,18 @@ def test_arn_like_matches_each_part_of_the_arn_on_its_own(pattern: str, arn: str
     from autopilot_local.access import arn_like
 
     assert arn_like(pattern, arn) is like
+
+
+def test_the_harness_resolves_sub_with_variables_and_leaves_out_no_value_items(tmp_path: Path) -> None:
+    """What the statements above rely on, as CloudFormation does it: Fn::Sub's variable map (its
+    names first, then parameters and pseudo parameters), and a list item !Ref AWS::NoValue left out."""
+    template = tmp_path / "t.yaml"
+    template.write_text(
+        "Parameters:\n  Ids: {Type: CommaDelimitedList, Default: 'a,b'}\n"
+        "Conditions:\n  Never: !Equals ['1', '2']\n"
+        "Resources: {}\n"
+    )
+    stack = Stack(template, {}, "123456789012", "us-east-1")
+    sub = {"Fn::Sub": ["x-${Name}-${AWS::AccountId}", {"Name": {"Fn::Join": ["+", {"Ref": "Ids"}]}}]}
+    assert stack.resolve(sub) == "x-a+b-123456789012"
+    assert stack.resolve([1, {"Fn::If": ["Never", 2, {"Ref": "AWS::NoValue"}]}, 3]) == [1, 3]
