@@ -49,10 +49,11 @@ from typing import Any, TextIO
 import boto3
 import botocore.client
 from moto.cloudtrail.responses import CloudTrailResponse
+from moto.ec2.models import ec2_backends
 from moto.events.models import EventPattern
 
 from autopilot_local import aws_semantics
-from autopilot_local.access import Grants, history_write, iam_action, leading_keys
+from autopilot_local.access import PEERING_CONDITIONED, Grants, history_write, iam_action, leading_keys
 from autopilot_local.cloudtrail import RECORDED_CALLS, Identity, cloudtrail_event, record_calls, record_events
 from autopilot_local.metering import CallLog, count_calls
 from autopilot_local.template import SCHEDULE, FunctionSpec, Rule, Stack
@@ -354,6 +355,12 @@ class LocalFunction:
                         grants.check_assume_role(name, role.role_arn, params["RoleArn"])
                 else:
                     grants.check_member_call(name, assumed.role_name, assumed.user_identity()["arn"], action)
+            for action in PEERING_CONDITIONED.intersection(actions):
+                caller = assumed or role
+                account = caller.account_id
+                resource, context = peering_context(operation, params, account, client.meta.region_name)
+                where = name if assumed is None else assumed.role_name
+                grants.check_peering_conditions(where, action, caller.user_identity()["arn"], resource, context)
             response = original(client, operation, params)
             if service == "ec2":
                 response = self.lag.note(operation, response, self._invocation)
@@ -405,6 +412,7 @@ class LocalAutopilot:
         template: Path = HUB_TEMPLATE,
         log_stream: TextIO | None = None,
         stack_name: str = "peering-autopilot",  # another name: another stack beside it in the same emulator
+        member_parameters: Mapping[str, str] | None = None,  # what `make member-stackset` is given besides the hub's
     ) -> None:
         self.cloud = cloud
         self.region = region
@@ -423,6 +431,10 @@ class LocalAutopilot:
                 "HubEventBusName": self.stack.physical_name("AutopilotBus"),
                 "MemberRoleName": self.stack.values["MemberRoleName"],
                 "LivePing": self.stack.values["LivePing"],
+                "OrganizationId": self.stack.values.get("OrganizationId", ""),
+                "ApprovedAccountIds": ",".join(self.stack.values.get("ApprovedAccountIds", [])),
+                "ManagedOrganizationalUnitIds": ",".join(self.stack.values.get("ManagedOrganizationalUnitIds", [])),
+                **(member_parameters or {}),
             },
             cloud.hub_account_id,
             region,
@@ -452,6 +464,7 @@ class LocalAutopilot:
         organization = self.stack.values.get("OrganizationId", "")
         in_organization = {cloud.hub_account_id, *member_accounts} if organization else set()
         self.organization_of = dict.fromkeys(in_organization, organization)
+        self.grants.principal_orgs.update(self.organization_of)  # IAM's aws:PrincipalOrgID in trust policies
         self.bus_name = self.stack.physical_name("AutopilotBus")
         log = log_stream if log_stream is not None else sys.stdout
         # EC2's listing lag (off: moto's list at once); a test sets `listing_lag.invocations`.
@@ -470,6 +483,21 @@ class LocalAutopilot:
         self.shuffle: random.Random | None = None
         self._queue_url = self._deploy_bus()
         self._deploy_record()
+
+    def assume_member_role(self, caller: Identity, role_arn: str) -> boto3.Session:
+        """A person's or pipeline's `sts:AssumeRole` of a member role (the reader, for `doctor` and
+        `status`), refused as IAM would where the role's trust policy does not admit the caller
+        (access.Grants.check_trust: named, and in the Organization it requires); moto checks no
+        trust policy."""
+        self.grants.check_trust(caller.role_arn, role_arn)
+        sts = self.cloud.person_session(caller, self.region).client("sts")
+        creds = sts.assume_role(RoleArn=role_arn, RoleSessionName=caller.session_name)["Credentials"]
+        return boto3.Session(
+            aws_access_key_id=creds["AccessKeyId"],
+            aws_secret_access_key=creds["SecretAccessKey"],
+            aws_session_token=creds["SessionToken"],
+            region_name=self.region,
+        )
 
     def execution_role(self, spec: FunctionSpec) -> Identity:
         """The role SAM makes for a function (the template's RolePath), and the session Lambda
@@ -752,6 +780,32 @@ def deploy_record(stack: Stack, session: boto3.Session, region: str) -> None:
     ttl = table["TimeToLiveSpecification"]
     dynamodb.update_time_to_live(TableName=table["TableName"], TimeToLiveSpecification=ttl)
     session.client("sqs", region_name=region).create_queue(QueueName=stack.physical_name("RecordBacklogQueue"))
+
+
+def peering_context(operation: str, params: Mapping[str, Any], account: str, region: str) -> tuple[str, dict[str, str]]:
+    """The peering a call names, and IAM's request context for it, as AWS builds it: for
+    CreateVpcPeeringConnection the new peering in the caller's account, with the accepter VPC's ARN
+    (ec2:AccepterVpc: PeerOwnerId, else the caller's account; PeerRegion, else the call's region)
+    and the tags requested for it (aws:RequestTag); for a call on an existing peering its tags in
+    the caller's account and region (aws:ResourceTag: each account's own, as aws_semantics keeps
+    them; read from moto's backend, not by an API call the function would be counted for)."""
+    if operation == "CreateVpcPeeringConnection":
+        peer_region, peer_account = params.get("PeerRegion") or region, params.get("PeerOwnerId") or account
+        requested = {
+            tag["Key"]: tag["Value"]
+            for spec in params.get("TagSpecifications", [])
+            if spec.get("ResourceType") == "vpc-peering-connection"
+            for tag in spec.get("Tags", [])
+        }
+        context = {
+            "ec2:AccepterVpc": f"arn:aws:ec2:{peer_region}:{peer_account}:vpc/{params['PeerVpcId']}",
+            **{f"aws:RequestTag/{k}": v for k, v in requested.items()},
+        }
+        return f"arn:aws:ec2:{region}:{account}:vpc-peering-connection/*", context
+    peering_id = str(params["VpcPeeringConnectionId"])
+    tags = ec2_backends[account][region].describe_tags(filters={"resource-id": [peering_id]})
+    resource = f"arn:aws:ec2:{region}:{account}:vpc-peering-connection/{peering_id}"
+    return resource, {f"aws:ResourceTag/{t['key']}": t["value"] for t in tags}
 
 
 def _statement_allows(statement: Mapping[str, Any], account: str, context: Mapping[str, Any]) -> bool:

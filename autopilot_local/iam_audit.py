@@ -36,6 +36,7 @@ MEMBER_VALUES = {
         for name in ("Accept", "Configure", "Verify", "Cleanup", "Connect", "Sweep")
     },
     "ReadOnlyPrincipalArns": f"arn:aws:iam::{ACCOUNT}:role/NetworkOps",
+    "OrganizationId": HUB_VALUES["OrganizationId"],
     "RoleRegion": REGION,
 }
 # The ARN of each resource type a policy names by GetAtt, as CloudFormation returns it.

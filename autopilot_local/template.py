@@ -130,8 +130,8 @@ class Stack:
 
     def resolve(self, value: Any) -> Any:
         """Evaluate the intrinsic functions the harness meets (Ref, Sub, Join, Split, GetAtt, If)."""
-        if isinstance(value, list):
-            return [self.resolve(v) for v in value]
+        if isinstance(value, list):  # an item that is !Ref AWS::NoValue is left out, as CloudFormation does
+            return [r for r in (self.resolve(v) for v in value) if r is not None]
         if not isinstance(value, dict):
             return value
         if len(value) != 1:
@@ -146,7 +146,14 @@ class Stack:
             sep, text = arg
             return str(self.resolve(text)).split(sep)
         if key == "Fn::Sub":
-            return re.sub(r"\$\{([^}]+)\}", lambda m: str(self._sub_var(m.group(1))), arg)
+            text, names = (
+                (arg, {}) if isinstance(arg, str) else (arg[0], {k: self.resolve(v) for k, v in arg[1].items()})
+            )
+            return re.sub(
+                r"\$\{([^}]+)\}",
+                lambda m: str(names[m.group(1)] if m.group(1) in names else self._sub_var(m.group(1))),
+                text,
+            )
         if key == "Fn::GetAtt":
             return self._get_att(arg[0], arg[1])
         if key == "Fn::If":

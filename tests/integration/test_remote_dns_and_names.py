@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from autopilot_local.harness import LocalAutopilot, LocalCloud
+from peering_autopilot.aws.ec2 import Ec2Gateway
 from peering_autopilot.model import DNS_TAG, REMOTE_DNS_TAG
 from tests.support.world import HUB, MEMBER, OTHER_REGION, REGION, Net, Side, build_net, request_peering
 
@@ -159,3 +160,39 @@ def test_the_emulator_refuses_a_side_set_by_the_other_account_as_ec2_does(
             AccepterPeeringConnectionOptions={"AllowDnsResolutionFromRemoteVpc": True},
         )
     assert refused.value.response["Error"]["Code"] == "OperationNotPermitted"
+
+
+def test_without_its_mark_on_the_peering_iam_refuses_the_autopilot_the_option(
+    cloud: LocalCloud, autopilot_factory: Any, pair: tuple[Net, Net], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # GIVEN the accepter's VPC asks for remote DNS, but its mark never reaches the peering (a write
+    # lost, or a code path that forgot it): IAM allows the option only on a peering marked for it
+    a, b = pair
+    cloud.ec2(b.side.account, b.side.region).create_tags(
+        Resources=[b.side.vpc_id], Tags=[{"Key": DNS_TAG, "Value": "true"}]
+    )
+    original = Ec2Gateway.tag
+
+    def tag_without_marks(self: Ec2Gateway, resource_id: str, tags: Any) -> None:
+        kept = {k: v for k, v in tags.items() if not k.startswith(REMOTE_DNS_TAG)}
+        if kept:
+            original(self, resource_id, kept)
+
+    monkeypatch.setattr(Ec2Gateway, "tag", tag_without_marks)
+    autopilot = autopilot_factory()
+
+    # WHEN the autopilot configures the peering
+    peering_id = converge(cloud, autopilot, a, b)
+
+    # THEN the member's configurer role is refused the call, as EC2 would refuse it, and says so;
+    # the option stays off on both sides
+    assert options(cloud, b.side, peering_id) == {"requester": False, "accepter": False}
+    [configured] = [e for e in autopilot.published if e["detail-type"] == "Peering Configured"]
+    [accepter] = [s for s in configured["detail"]["sides"] if s["role"] == "accepter"]
+    [error] = accepter["remoteDns"]["errors"]
+    assert error.startswith("UnauthorizedOperation: ")
+    assert (
+        f"assumed-role/PeeringAutopilotMember-configurer/peering-autopilot is not authorized to perform: "
+        f"ec2:ModifyVpcPeeringConnectionOptions on resource: "
+        f"arn:aws:ec2:{OTHER_REGION}:{MEMBER}:vpc-peering-connection/{peering_id}"
+    ) in error

@@ -111,7 +111,8 @@ def test_each_member_role_is_named_for_its_function_and_trusts_only_that_functio
     assert assume["Resource"] == {"Fn::Sub": f"arn:${{AWS::Partition}}:iam::*:role/${{MemberRoleName}}-{suffix}"}
     assert HUB["Resources"][function]["Properties"]["Environment"]["Variables"]["MEMBER_ROLE"] == suffix
     # trusted: the hub output of that function's role, passed as the member parameter of the same name
-    [statement] = properties["AssumeRolePolicyDocument"]["Statement"]
+    # (the reader's second statement, the read-only principals', is deployed only when some are given)
+    statement = properties["AssumeRolePolicyDocument"]["Statement"][0]
     output = f"{function.removesuffix('PeeringFunction').removesuffix('Function')}FunctionRoleArn"
     assert HUB["Outputs"][output]["Value"] == {"Fn::GetAtt": [f"{function}Role", "Arn"]}
     member = Stack(
@@ -120,24 +121,51 @@ def test_each_member_role_is_named_for_its_function_and_trusts_only_that_functio
         "222222222222",
         "us-east-1",
     )
-    resolved = member.resolve(statement)
-    assert resolved == {
-        "Effect": "Allow",
-        "Principal": {"AWS": f"arn:aws:iam::123456789012:role/peering-autopilot/{function}"},
-        "Action": "sts:AssumeRole",
-    }
+    resolved = member.resolve(properties["AssumeRolePolicyDocument"]["Statement"])
+    assert resolved == [
+        {
+            "Effect": "Allow",
+            "Principal": {"AWS": f"arn:aws:iam::123456789012:role/peering-autopilot/{function}"},
+            "Action": "sts:AssumeRole",
+        }
+    ]
+    assert member.resolve(statement) == resolved[0]
 
 
 def test_the_reader_role_alone_may_also_be_assumed_by_the_read_only_principals_given() -> None:
-    [statement] = MEMBER["Resources"]["ReaderRole"]["Properties"]["AssumeRolePolicyDocument"]["Statement"]
+    statements = MEMBER["Resources"]["ReaderRole"]["Properties"]["AssumeRolePolicyDocument"]["Statement"]
     people = "arn:aws:iam::222222222222:role/NetworkOps,arn:aws:iam::222222222222:role/Audit"
     member = Stack(
         PROJECT / "member/template.yaml",
-        {**MEMBER_VALUES, "ReadOnlyPrincipalArns": people},
+        {**MEMBER_VALUES, "ReadOnlyPrincipalArns": people, "OrganizationId": "o-abc123def4"},
         "222222222222",
         "us-east-1",
     )
-    assert member.resolve(statement)["Principal"]["AWS"] == [MEMBER_VALUES["SweepFunctionRoleArn"], *people.split(",")]
+    # the sweep's role without a condition; the people's only from inside the Organization
+    assert member.resolve(statements) == [
+        {"Effect": "Allow", "Principal": {"AWS": MEMBER_VALUES["SweepFunctionRoleArn"]}, "Action": "sts:AssumeRole"},
+        {
+            "Sid": "ReadOnlyPrincipalsOfTheOrganization",
+            "Effect": "Allow",
+            "Principal": {"AWS": people.split(",")},
+            "Action": "sts:AssumeRole",
+            "Condition": {"StringEquals": {"aws:PrincipalOrgID": "o-abc123def4"}},
+        },
+    ]
+    # no other member role trusts anyone but its function's role
+    for role, _ in MEMBER_ROLES.values():
+        trust = member.resolve(MEMBER["Resources"][role]["Properties"]["AssumeRolePolicyDocument"]["Statement"])
+        assert len(trust) == (2 if role == "ReaderRole" else 1), role
+
+
+def test_read_only_principals_need_the_organization() -> None:
+    with pytest.raises(ValueError, match="ReadOnlyPrincipalArns needs OrganizationId"):
+        Stack(
+            PROJECT / "member/template.yaml",
+            {**MEMBER_VALUES, "ReadOnlyPrincipalArns": "arn:aws:iam::222222222222:role/NetworkOps"},
+            "222222222222",
+            "us-east-1",
+        )
 
 
 def test_the_reader_role_grants_every_read_of_the_status_command() -> None:
@@ -155,6 +183,20 @@ MEMBER_VALUES = {
         for name in ("Accept", "Configure", "Verify", "Cleanup", "Connect", "Sweep")
     },
 }
+
+
+def _accepter_vpc(more: str) -> dict[str, Any]:
+    """The connector's ec2:AccepterVpc (raw, as written): any with OUs, else the managed accounts by id."""
+    accounts = f"arn:*:ec2:*:${{AWS::AccountId}}:vpc/*{more},arn:*:ec2:*:${{Accounts}}:vpc/*"
+    joined = {"Fn::Join": [":vpc/*,arn:*:ec2:*:", {"Ref": "ApprovedAccountIds"}]}
+    return {
+        "Fn::If": [
+            "HasManagedUnits",
+            "arn:*:ec2:*:*:vpc/*",
+            {"Fn::Split": [",", {"Fn::Sub": [accounts, {"Accounts": joined}]}]},
+        ]
+    }
+
 
 GUARDED = {
     "AcceptIntoOptedInVpcs": {"StringEquals": {"aws:ResourceTag/peering-autopilot:enabled": "true"}},
@@ -189,6 +231,15 @@ GUARDED = {
     "AddPeeringRoutesTablesTaggedTrue": {
         "StringEqualsIgnoreCase": {"aws:ResourceTag/peering-autopilot:routes": "true"}
     },
+    # Routes are taken back only where they may be added (issue 23, point 13): the same two statements.
+    **{
+        f"{verb}UntaggedTables": {"Null": {"aws:ResourceTag/peering-autopilot:routes": "true"}}
+        for verb in ("RemovePeeringRoutes", "RemoveUnwantedRoutes")
+    },
+    **{
+        f"{verb}TablesTaggedTrue": {"StringEqualsIgnoreCase": {"aws:ResourceTag/peering-autopilot:routes": "true"}}
+        for verb in ("RemovePeeringRoutes", "RemoveUnwantedRoutes")
+    },
     "OpenTaggedGroups": {"Null": {"aws:ResourceTag/peering-autopilot:allow": "false"}},
     "PingFromProbeInstances": {"StringEquals": {"ssm:resourceTag/peering-autopilot:probe": "true"}},
     # Reachability Analyzer: tagged at creation; only tagged paths analysed, only tagged ones deleted.
@@ -202,8 +253,59 @@ GUARDED = {
     # Peering groups: requests only from opted-in VPCs, to other accounts' VPCs, carrying the
     # created-for-group tag (and only that tag at creation); only such peerings deleted.
     "RequestFromOptedInVpcs": {"StringEquals": {"aws:ResourceTag/peering-autopilot:enabled": "true"}},
-    "RequestToOtherAccountsVpcs": {"StringNotEquals": {"aws:ResourceAccount": {"Ref": "AWS::AccountId"}}},
-    "RequestTaggedForAGroup": {"Null": {"aws:RequestTag/peering-autopilot:created-for-group": "false"}},
+    # ... in the Organization (or the managed accounts); the accepter's account limited by ARN
+    # (the hub's and the member's forms: test_the_connectors_accepter_is_limited_to_managed_accounts)
+    "RequestToOtherAccountsVpcs": (
+        {
+            "StringNotEquals": {"aws:ResourceAccount": {"Ref": "AWS::AccountId"}},
+            "StringEquals": {
+                "Fn::If": [
+                    "HasOrganization",
+                    {"aws:ResourceOrgID": {"Ref": "OrganizationId"}},
+                    {"aws:ResourceAccount": {"Ref": "ApprovedAccountIds"}},
+                ]
+            },
+        },
+        {
+            "StringNotEquals": {"aws:ResourceAccount": {"Ref": "AWS::AccountId"}},
+            "StringEquals": {
+                "Fn::If": [
+                    "HasOrganization",
+                    {"aws:ResourceOrgID": {"Ref": "OrganizationId"}},
+                    {
+                        "aws:ResourceAccount": {
+                            "Fn::Split": [
+                                ",",
+                                {
+                                    "Fn::Join": [
+                                        ",",
+                                        [{"Ref": "HubAccountId"}, {"Fn::Join": [",", {"Ref": "ApprovedAccountIds"}]}],
+                                    ]
+                                },
+                            ]
+                        }
+                    },
+                ]
+            },
+        },
+    ),
+    "RequestTaggedForAGroup": (
+        {
+            "Null": {"aws:RequestTag/peering-autopilot:created-for-group": "false"},
+            "ArnLike": {"ec2:AccepterVpc": _accepter_vpc("")},
+        },
+        {
+            "Null": {"aws:RequestTag/peering-autopilot:created-for-group": "false"},
+            "ArnLike": {"ec2:AccepterVpc": _accepter_vpc(",arn:*:ec2:*:${HubAccountId}:vpc/*")},
+        },
+    ),
+    # Remote DNS only on a peering whose side the autopilot marked as its own to turn on
+    "SetRemoteDnsOfMarkedRequesterSides": {
+        "StringEquals": {"aws:ResourceTag/peering-autopilot:remote-dns:requester": "on"}
+    },
+    "SetRemoteDnsOfMarkedAccepterSides": {
+        "StringEquals": {"aws:ResourceTag/peering-autopilot:remote-dns:accepter": "on"}
+    },
     "TagRequestsAtCreation": {
         "StringEquals": {"ec2:CreateAction": "CreateVpcPeeringConnection"},
         "ForAllValues:StringEquals": {"aws:TagKeys": ["peering-autopilot:created-for-group"]},
@@ -217,7 +319,10 @@ def test_mutations_are_limited_by_the_owners_tags(owner: str) -> None:
     statements = _statements(owner)
     for statement in statements:
         if statement.get("Sid") in GUARDED:
-            assert statement["Condition"] == GUARDED[statement["Sid"]], statement["Sid"]
+            expected = GUARDED[statement["Sid"]]
+            assert statement["Condition"] in (expected if isinstance(expected, tuple) else (expected,)), statement[
+                "Sid"
+            ]
     mutating = {
         "ec2:AcceptVpcPeeringConnection",
         "ec2:CreateTags",
@@ -231,6 +336,8 @@ def test_mutations_are_limited_by_the_owners_tags(owner: str) -> None:
         "ec2:DeleteNetworkInsightsPath",
         "ec2:CreateVpcPeeringConnection",
         "ec2:DeleteVpcPeeringConnection",
+        "ec2:ModifyVpcPeeringConnectionOptions",
+        "ec2:DeleteRoute",
     }
     for action in mutating & _actions(statements):
         if action == "ec2:AcceptVpcPeeringConnection":
@@ -432,3 +539,85 @@ def test_the_reader_roles_extra_principals_are_whole_role_arns(value: str, allow
     pattern before deploying (AllowedPattern on a CommaDelimitedList applies to each value)."""
     pattern = load_yaml(PROJECT / "member/template.yaml")["Parameters"]["ReadOnlyPrincipalArns"]["AllowedPattern"]
     assert bool(re.fullmatch(pattern, value)) is allowed
+
+
+def _connector_statement(stack: Stack, sid: str, member: bool) -> dict[str, Any]:
+    if member:
+        policies = stack.resolve(stack.resources["ConnectorRole"]["Properties"]["Policies"])
+        statements = [s for p in policies for s in p["PolicyDocument"]["Statement"]]
+    else:
+        policies = stack.resolve(stack.resources["ConnectPeeringFunction"]["Properties"]["Policies"])
+        statements = [s for p in policies for s in p["Statement"]]
+    [statement] = [s for s in statements if s.get("Sid") == sid]
+    return statement
+
+
+@pytest.mark.parametrize("member", [False, True], ids=["hub", "member"])
+def test_the_connectors_accepter_is_limited_to_managed_accounts(member: bool) -> None:
+    """ec2:AccepterVpc on the new peering (what AWS enforces on the accepter): the accounts managed
+    by id; with OUs (accounts read at run time) any; evaluated as IAM does (access.conditions_hold)."""
+    from autopilot_local.access import conditions_hold
+
+    path, account = ("member/template.yaml", "222222222222") if member else ("template.yaml", "123456789012")
+    values = {"ApprovedAccountIds": "222222222222,333333333333"}
+    by_id = Stack(PROJECT / path, {**(MEMBER_VALUES if member else {}), **values}, account, "us-east-1")
+    with_ous = Stack(
+        PROJECT / path,
+        {
+            **(MEMBER_VALUES if member else {}),
+            **values,
+            "OrganizationId": "o-abc123def4",
+            "ManagedOrganizationalUnitIds": "ou-ab12-cdefgh34",
+        },
+        account,
+        "us-east-1",
+    )
+
+    def allows(stack: Stack, accepter_account: str) -> bool:
+        condition = _connector_statement(stack, "RequestTaggedForAGroup", member)["Condition"]
+        context = {
+            "ec2:acceptervpc": f"arn:aws:ec2:eu-west-1:{accepter_account}:vpc/vpc-0123456789abcdef0",
+            "aws:requesttag/peering-autopilot:created-for-group": "blue",
+        }
+        return conditions_hold(condition, context)
+
+    for managed in ("123456789012", "222222222222", "333333333333"):
+        assert allows(by_id, managed), managed
+    assert not allows(by_id, "444444444444")  # outside: refused
+    assert allows(with_ous, "444444444444")  # an OU's account: IAM cannot know it, the code checks
+    # the other account's VPC (should AWS authorize it as a resource): in the Organization
+    assert _connector_statement(with_ous, "RequestToOtherAccountsVpcs", member)["Condition"]["StringEquals"] == {
+        "aws:ResourceOrgID": "o-abc123def4"
+    }
+
+
+@pytest.mark.parametrize(
+    ("pattern", "arn", "like"),
+    [
+        ("arn:*:ec2:*:222222222222:vpc/*", "arn:aws:ec2:us-east-1:222222222222:vpc/vpc-1", True),
+        ("arn:*:ec2:*:222222222222:vpc/*", "arn:aws:ec2:us-east-1:444444444444:vpc/vpc-1", False),
+        # a wildcard matches within its part of the ARN only, never past a colon
+        ("arn:*:ec2:*:222222222222:vpc/*", "arn:aws:ec2:us-east-1:222222222222:x:vpc/vpc-1", False),
+        ("arn:*:ec2:*:*:vpc/*", "arn:aws:ec2:us-east-1:444444444444:vpc/vpc-1", True),
+        ("arn:*:ec2:*:222222222222:vpc/*", "arn:aws:ec2:us-east-1:222222222222:subnet/subnet-1", False),
+    ],
+)
+def test_arn_like_matches_each_part_of_the_arn_on_its_own(pattern: str, arn: str, like: bool) -> None:
+    from autopilot_local.access import arn_like
+
+    assert arn_like(pattern, arn) is like
+
+
+def test_the_harness_resolves_sub_with_variables_and_leaves_out_no_value_items(tmp_path: Path) -> None:
+    """What the statements above rely on, as CloudFormation does it: Fn::Sub's variable map (its
+    names first, then parameters and pseudo parameters), and a list item !Ref AWS::NoValue left out."""
+    template = tmp_path / "t.yaml"
+    template.write_text(
+        "Parameters:\n  Ids: {Type: CommaDelimitedList, Default: 'a,b'}\n"
+        "Conditions:\n  Never: !Equals ['1', '2']\n"
+        "Resources: {}\n"
+    )
+    stack = Stack(template, {}, "123456789012", "us-east-1")
+    sub = {"Fn::Sub": ["x-${Name}-${AWS::AccountId}", {"Name": {"Fn::Join": ["+", {"Ref": "Ids"}]}}]}
+    assert stack.resolve(sub) == "x-a+b-123456789012"
+    assert stack.resolve([1, {"Fn::If": ["Never", 2, {"Ref": "AWS::NoValue"}]}, 3]) == [1, 3]

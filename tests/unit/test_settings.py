@@ -380,6 +380,8 @@ OWN = Settings.from_env(
         pytest.param("arn:aws:iam::222222222222:role/PeeringAutopilotMember-admin", False, id="stem-other-suffix"),
         pytest.param("arn:aws:iam::333333333333:role/PeeringAutopilotMember-reader", False, id="member-name-unmanaged"),
         pytest.param("arn:aws:iam::222222222222:role/peering-autopilot/x", False, id="hub-path-in-member"),
+        # the hub's account has no member roles: a role of its named like one is a person's
+        pytest.param("arn:aws:iam::111111111111:role/PeeringAutopilotMember-accepter", False, id="member-name-in-hub"),
         pytest.param("arn:aws:iam::111111111111:role/other/peering-autopilot/x", False, id="nested-path"),
         pytest.param(
             "arn:aws:iam::222222222222:role/team/PeeringAutopilotMember-reader", False, id="member-name-other-path"

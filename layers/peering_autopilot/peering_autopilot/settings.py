@@ -243,14 +243,16 @@ class Settings:
 
     def is_own_role(self, role_arn: str) -> bool:
         """A role of the autopilot's own: a hub function's (the template's RolePath in the hub's
-        account) or the member role in a managed account. Its calls come back through CloudTrail
-        and must not trigger the autopilot again."""
+        account, never that path in another) or a member role in a managed account other than the
+        hub's (which has none: there a role of that name is a person's). Its calls come back
+        through CloudTrail and must not trigger the autopilot again; the rules' patterns drop the
+        same (template.yaml)."""
         match = ROLE_ARN.fullmatch(role_arn)
         if not match:
             return False
         account, path, name = match.group("account"), match.group("path"), match.group("name")
-        if account == self.hub_account_id and path == HUB_ROLE_PATH:
-            return True
+        if account == self.hub_account_id:
+            return path == HUB_ROLE_PATH
         own_names = self.member_role_names | {self.member_role_name}
         return self.is_managed_account(account) and path == "/" and name in own_names
 
