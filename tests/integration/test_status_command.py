@@ -291,12 +291,12 @@ def calls_per_place(sent: list[Request]) -> dict[tuple[str, str], Counter[str]]:
     return found
 
 
-def test_by_default_only_your_account_in_your_region_is_read_as_a_table(
+def test_by_default_only_your_account_in_your_region_is_read_as_a_table_which_wide_shows_whole(
     world: World, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    # WHEN the operator runs the command bare (the session's region is us-east-1)
+    # WHEN the operator runs the command bare (the session's region is us-east-1), --wide
     capsys.readouterr()
-    code = cli.main(["status"])
+    code = cli.main(["status", "--wide"])
     out = capsys.readouterr().out.splitlines()
 
     # THEN one table: a header, a row per peering seen from the hub's us-east-1, the member's
@@ -310,7 +310,8 @@ def test_by_default_only_your_account_in_your_region_is_read_as_a_table(
         "",
         RECORD_NOT_READ,  # the command reads no record yet: nothing counts as the autopilot's
     ]
-    header, *rows, blank, legend = out[:-5]
+    places, blank_after_places, header, *rows, blank, legend = out[:-5]
+    assert (places, blank_after_places) == (f"Read 1 place: {HUB} {REGION}.", "")
     assert header.split() == [
         "PEERING", "STATE", "REQUESTER", "ACCEPTER", "STATUS", "TAG", "VERDICT", "GROUPS", "MISSING", "HEADROOM"
     ]  # fmt: skip
@@ -329,3 +330,29 @@ def test_by_default_only_your_account_in_your_region_is_read_as_a_table(
         ]
     )  # fmt: skip
     assert (blank, legend) == ("", "Per-side columns read requester / accepter; ? not readable, - none.")
+
+
+def test_the_default_table_fits_120_columns_and_names_the_places_read(
+    world: World, capsys: pytest.CaptureFixture[str]
+) -> None:
+    capsys.readouterr()
+
+    # WHEN the operator lists both accounts and two regions (no --wide)
+    code = cli.main(["status", "--accounts", BOTH_ACCOUNTS, "--regions", f"{REGION},{OTHER_REGION}"])
+    out = capsys.readouterr().out.splitlines()
+
+    # THEN the first line says the four places read; the table fits 120 columns: the VPCs, each
+    # row's verdict (its state when not active) and what is missing
+    assert code == 0
+    assert out[0] == f"Read 4 places: {HUB} {REGION}, {OTHER_REGION}; {MEMBER} {REGION}, {OTHER_REGION}."
+    assert max(len(line) for line in out) <= 120
+    assert out[2].split() == ["PEERING", "STATE/VERDICT", "REQUESTER", "VPC", "ACCEPTER", "VPC", "MISSING"]
+    rows = {line.split()[0]: line.split() for line in out[3:6]}
+    assert rows[world.verified][:4] == [world.verified, "verified", world.a.side.vpc_id, world.b.side.vpc_id]
+    assert rows[world.undecided][:4] == [
+        world.undecided,
+        "pending-acceptance",
+        world.c.side.vpc_id,
+        world.b.side.vpc_id,
+    ]
+    assert "Every column (accounts, regions, blocks, status tags, groups, headroom): --wide." in out

@@ -33,6 +33,7 @@ from peering_autopilot.aws.sessions import (
     AwsAccess,
     assumed_session,
     caller_account,
+    credentials_problem,
     operator_session,
     organizations_reader,
     record_reader,
@@ -76,7 +77,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     commands = parser.add_subparsers(dest="command", required=True)
     doctor = commands.add_parser("doctor", help="walk the runbook's checklist for a peering, both ways")
     doctor.add_argument("peering_id", help="the peering, pcx-…")
-    doctor.add_argument("--region", default=None, help="region where your account sees the peering")
     doctor.add_argument(
         "--member-role-name",
         default="PeeringAutopilotMember-reader",
@@ -84,7 +84,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     doctor.add_argument("--reachability-analyzer", action="store_true", help="also run VPC Reachability Analyzer")
     doctor.add_argument("--ping", action="store_true", help="also ping from SSM-managed probe instances")
-    doctor.add_argument("--endpoint-url", default=None, help="talk to this endpoint (an emulator) instead of AWS")
+    aws_options(doctor, "region where your account sees the peering (default: your session's)")
     doctor.add_argument("--json", action="store_true", help="print the diagnosis as JSON")
     status = commands.add_parser("status", help="every peering of the accounts and regions, in one table")
     status.add_argument("--accounts", default=None, help="comma-separated account ids (default: your own)")
@@ -138,7 +138,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         default=None,
         help="the hub's OrganizationsReadRoleArn, to assume for the walk of --organizational-units",
     )
-    status.add_argument("--endpoint-url", default=None, help="talk to this endpoint (an emulator) instead of AWS")
+    aws_options(status, None)
+    status.add_argument(
+        "--wide",
+        action="store_true",
+        help="every column, nothing shortened: accounts, regions, blocks, status tags, groups, headroom",
+    )
     status_policy = status.add_mutually_exclusive_group()
     status_policy.add_argument(
         "--policy",
@@ -168,8 +173,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         default=None,
         help=RECORD_ROLE_HELP,
     )
-    history.add_argument("--region", default=None, help="the hub's region (default: your session's)")
-    history.add_argument("--endpoint-url", default=None, help="talk to this endpoint (an emulator) instead of AWS")
+    aws_options(history, "the hub's region (default: your session's)")
     history.add_argument("--json", action="store_true", help="print the timeline as JSON")
     history.add_argument(
         "--verify", action="store_true", help="check the hash chain: exit 0 intact, 1 broken (says where)"
@@ -180,8 +184,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         command.add_argument("peering_id", help="the peering, pcx-…")
         command.add_argument("--reason", required=True, help="why: tagged on the peering and kept in the record")
-        command.add_argument("--region", default=None, help="the accepter's region (default: your session's)")
-        command.add_argument("--profile", default=None, help="your AWS profile (default: AWS_PROFILE / environment)")
+        aws_options(command, "the accepter's region (default: your session's)")
         command.add_argument(
             "--role-arn", default=None, help="assume this role in the accepter account first (your approver role)"
         )
@@ -198,7 +201,6 @@ def main(argv: Sequence[str] | None = None) -> int:
             default=DEFAULT_PEER_CIDRS,
             help="the hub's AllowedPeerCidrs (default: %(default)s)",
         )
-        command.add_argument("--endpoint-url", default=None, help="talk to this endpoint (an emulator) instead of AWS")
     policy_tools.add_commands(commands)
     args = parser.parse_args(argv)
     runs = {
@@ -209,7 +211,47 @@ def main(argv: Sequence[str] | None = None) -> int:
         "approve": run_person_decides,
         "reject": run_person_decides,
     }
-    return runs[args.command](args)
+    try:
+        return runs[args.command](args)
+    except Exception as e:  # the operator's credentials at fault, wherever that shows: one line, no traceback
+        problem = credentials_problem(e, profile_source(args))
+        if problem is None:
+            raise
+        print(f"error: {problem}", file=sys.stderr)
+        return 2
+
+
+def aws_options(parser: argparse.ArgumentParser, region_help: str | None) -> None:
+    """The options every command that talks to AWS takes, alike: --profile, --region (where one
+    region makes sense; `region_help` None where the command has its own) and --endpoint-url."""
+    parser.add_argument("--profile", default=None, help="your AWS profile (default: AWS_PROFILE, or the environment)")
+    if region_help is not None:
+        parser.add_argument("--region", default=None, help=region_help)
+    parser.add_argument("--endpoint-url", default=None, help="talk to this endpoint (an emulator) instead of AWS")
+
+
+def aws_options_problem(args: argparse.Namespace) -> str | None:
+    """What is wrong with the options aws_options added, if anything; uses --endpoint-url when right."""
+    region = getattr(args, "region", None)
+    if region is not None and not REGION.fullmatch(region):
+        return f"--region {region!r} is not a region name (like us-east-1)"
+    if getattr(args, "profile", None) == "":
+        return "--profile is empty: give a profile's name"
+    return _endpoint(getattr(args, "endpoint_url", None))
+
+
+def profile_source(args: argparse.Namespace) -> str:
+    """Where the profile's name came from, for a message about it."""
+    if getattr(args, "profile", None):
+        return "--profile"
+    return "AWS_PROFILE" if os.environ.get("AWS_PROFILE") else "AWS_DEFAULT_PROFILE"
+
+
+def _error(e: BaseException, args: argparse.Namespace, say: str | None = None) -> int:
+    """Say on one line why the command stopped: the credentials, when they are why; otherwise `say`
+    (default: the error itself). Exit status 2."""
+    print(f"error: {credentials_problem(e, profile_source(args)) or say or e}", file=sys.stderr)
+    return 2
 
 
 def run_person_decides(args: argparse.Namespace) -> int:
@@ -238,7 +280,7 @@ def run_person_decides(args: argparse.Namespace) -> int:
             document = _policy_file(args.policy, ranges) if args.policy else None
         except (SettingsError, PolicyError, OSError, ValueError) as e:
             problem = str(e)
-    problem = problem or _endpoint(args.endpoint_url)  # used only once everything else is right
+    problem = problem or aws_options_problem(args)  # the endpoint used only once everything else is right
     if problem:
         print(f"error: {problem}", file=sys.stderr)
         return 2
@@ -253,8 +295,7 @@ def run_person_decides(args: argparse.Namespace) -> int:
         account = caller_account(session)
         done = person_decides(session, account, region, args.peering_id, approve, reason, args, ranges, document)
     except AutopilotError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
+        return _error(e, args)
     if done:
         print(f"error: {done}", file=sys.stderr)
         return 2
@@ -346,9 +387,14 @@ def run_doctor(args: argparse.Namespace) -> int:
     if not ROLE_NAME.fullmatch(args.member_role_name):
         print(f"error: --member-role-name {args.member_role_name!r} is not a valid role name", file=sys.stderr)
         return 2
-    if args.endpoint_url:
-        os.environ["AWS_ENDPOINT_URL"] = args.endpoint_url
-    session = operator_session(args.region)
+    problem = aws_options_problem(args)
+    if problem:
+        print(f"error: {problem}", file=sys.stderr)
+        return 2
+    try:
+        session = operator_session(args.region, args.profile)
+    except AwsCallError as e:
+        return _error(e, args)
     region = session.region_name
     if not region:
         print("error: no region: pass --region or set AWS_REGION", file=sys.stderr)
@@ -359,8 +405,7 @@ def run_doctor(args: argparse.Namespace) -> int:
         reader = AwsAccess(_doctor_settings(args, account, region, set(), {region}), session)
         peering = reader.ec2(account, region).find_peering(args.peering_id)
     except AwsCallError as e:
-        print(f"error: cannot read {args.peering_id} in {region}: {e}", file=sys.stderr)
-        return 2
+        return _error(e, args, f"cannot read {args.peering_id} in {region}: {e}")
     if peering is None:
         print(f"error: {args.peering_id} is not visible to account {account} in {region}", file=sys.stderr)
         return 2
@@ -374,8 +419,7 @@ def run_doctor(args: argparse.Namespace) -> int:
         context = Context(settings, AwsAccess(settings, session))
         diagnosis, _ = diagnose(PeeringHint(args.peering_id, account, region), context)
     except AutopilotError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
+        return _error(e, args)
     if args.json:
         print(
             json.dumps(
@@ -390,6 +434,11 @@ def run_doctor(args: argparse.Namespace) -> int:
         )
     else:
         print(report_text(diagnosis))
+    # The analyzer was asked for and its API refused: said on one line (the report above shows the rest).
+    refused = [d.analyzer.api_error for d in diagnosis.directions if d.analyzer and d.analyzer.api_error]
+    if refused:
+        print(f"error: --reachability-analyzer: the API answered {refused[0]}", file=sys.stderr)
+        return 2
     return 0 if diagnosis.verified else 1
 
 
@@ -426,11 +475,14 @@ def run_status(args: argparse.Namespace) -> int:
         print(f"error: --member-role-name {args.member_role_name!r} is not a valid role name", file=sys.stderr)
         return 2
     problem = _record_options(args.record_table, args.record_role_arn, "--record-table", "--record-role-arn")
-    problem = problem or _endpoint(args.endpoint_url)
+    problem = problem or aws_options_problem(args)
     if problem:
         print(f"error: {problem}", file=sys.stderr)
         return 2
-    session = operator_session()
+    try:
+        session = operator_session(None, args.profile)
+    except AwsCallError as e:
+        return _error(e, args)
     regions = regions or ([session.region_name] if session.region_name else [])
     if not regions:
         print("error: no region: pass --regions or set AWS_REGION", file=sys.stderr)
@@ -438,16 +490,14 @@ def run_status(args: argparse.Namespace) -> int:
     try:
         account = caller_account(session)
     except AwsCallError as e:
-        print(f"error: cannot tell which account your credentials belong to: {e}", file=sys.stderr)
-        return 2
+        return _error(e, args, f"cannot tell which account your credentials belong to: {e}")
     accounts = accounts or [account]
     walk_problems: tuple[str, ...] = ()
     if units:  # the accounts the sweep manages through the Organization, as it walks them
         try:
             snapshot = organizations_reader(session, args.organizations_role_arn).walk(units)
         except AutopilotError as e:
-            print(f"error: cannot read the Organization: {e}", file=sys.stderr)
-            return 2
+            return _error(e, args, f"cannot read the Organization: {e}")
         accounts = list(dict.fromkeys([*accounts, *sorted(snapshot.paths)]))
         walk_problems = snapshot.problems
         for problem in walk_problems:
@@ -509,7 +559,7 @@ def run_status(args: argparse.Namespace) -> int:
     )
     if args.record_table:
         report.decisions, report.record_not_read = _last_decisions(recorder, report.peerings, record_problem)
-    print(json.dumps(report.describe(), indent=2) if args.json else estate.report_text(report))
+    print(json.dumps(report.describe(), indent=2) if args.json else estate.report_text(report, wide=args.wide))
     return 1 if unread or report.record_not_read or walk_problems else 0
 
 
@@ -539,11 +589,14 @@ def run_history(args: argparse.Namespace) -> int:
     if not PEERING_ID.fullmatch(args.peering_id):
         print(f"error: {args.peering_id!r} is not a peering id (pcx- and 8 to 17 hex digits)", file=sys.stderr)
         return 2
-    problem = _record_options(args.table, args.role_arn, "--table", "--role-arn") or _endpoint(args.endpoint_url)
+    problem = _record_options(args.table, args.role_arn, "--table", "--role-arn") or aws_options_problem(args)
     if problem:
         print(f"error: {problem}", file=sys.stderr)
         return 2
-    session = operator_session(args.region)
+    try:
+        session = operator_session(args.region, args.profile)
+    except AwsCallError as e:
+        return _error(e, args)
     if not session.region_name:
         print("error: no region: pass --region or set AWS_REGION", file=sys.stderr)
         return 2
@@ -551,11 +604,9 @@ def run_history(args: argparse.Namespace) -> int:
         recorder = _record_recorder(session, args.table, args.role_arn)
         entries = recorder.history(args.peering_id)
     except RecordUnavailableError as e:
-        print(f"error: cannot read the history of {args.peering_id}: {_record_reason(e)}", file=sys.stderr)
-        return 2
+        return _error(e, args, f"cannot read the history of {args.peering_id}: {_record_reason(e)}")
     except AutopilotError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
+        return _error(e, args)
     check = verify_chain(entries) if args.verify else None
     if args.json:
         out: dict[str, Any] = {
