@@ -26,7 +26,13 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from peering_autopilot.aws.sessions import AwsAccess, caller_account, operator_session, parameter_store
+from peering_autopilot.aws.sessions import (
+    AwsAccess,
+    caller_account,
+    credentials_problem,
+    operator_session,
+    parameter_store,
+)
 from peering_autopilot.aws.ssm import ADVANCED_TIER_BYTES, STANDARD_TIER_BYTES
 from peering_autopilot.errors import AutopilotError, SettingsError
 from peering_autopilot.organization import ACCOUNT_ID, OU_ID, ROOT_ID, parse_units
@@ -358,7 +364,7 @@ def run_explain(args: argparse.Namespace) -> int:
         if found is None:
             found = _found_live(args, (requester, accepter))
     except (SettingsError, FileFault, AutopilotError) as e:
-        print(f"error: {e}", file=sys.stderr)
+        print(f"error: {_credentials(e, args) or e}", file=sys.stderr)
         return EXIT_BAD
     except PolicyError as e:
         _print_faults(e.source, e.problems)
@@ -554,6 +560,11 @@ def _found_live(args: argparse.Namespace, sides: Sequence[Side]) -> dict[Side, F
 
 
 # ---------------------------------------------------------------------------- deploy
+def _credentials(error: Exception, args: argparse.Namespace) -> str | None:
+    """What is wrong with the operator's credentials, when they are why `error` happened."""
+    return credentials_problem(error, "--profile" if args.profile else "AWS_PROFILE")
+
+
 def run_deploy(args: argparse.Namespace) -> int:
     name = args.parameter_name
     if not PARAMETER_NAME.fullmatch(name) or name == NO_POLICY_PARAMETER:
@@ -575,7 +586,7 @@ def run_deploy(args: argparse.Namespace) -> int:
             name, checked.text, description="Peering Autopilot policy (peering-autopilot policy deploy)"
         )
     except AutopilotError as e:
-        print(f"error: {args.file} was not deployed: {e}", file=sys.stderr)
+        print(f"error: {args.file} was not deployed: {_credentials(e, args) or e}", file=sys.stderr)
         return EXIT_BAD
     tier = "Standard" if checked.size <= STANDARD_TIER_BYTES else "Advanced"
     print(

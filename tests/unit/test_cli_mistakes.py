@@ -1,0 +1,248 @@
+"""Every-day mistakes with the command line's credentials and options: one line on stderr naming
+what is wrong, nothing on stdout, no traceback, exit status 2 (issue 23, item 6).
+
+Expired or unrecognised credentials are AWS's answers: a small HTTP server on 127.0.0.1 answers
+each service in its own protocol's error shape (STS's XML, EC2's XML, DynamoDB's JSON), as AWS
+does, and botocore parses them as it parses AWS's. An unknown profile and no credentials at all
+are botocore's own refusals, before any request.
+"""
+
+from __future__ import annotations
+
+import http.server
+import os
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+import pytest
+
+from autopilot_local.metering import CallLog
+from peering_autopilot.cli import main
+
+PCX = "pcx-0123456789abcdef0"
+REGION = "us-east-1"
+# One command of each kind that talks to AWS, with what it needs besides the credentials.
+COMMANDS = {
+    "status": ["status"],
+    "doctor": ["doctor", PCX],
+    "history": ["history", PCX],
+    "approve": ["approve", PCX, "--reason", "change 42"],
+    "reject": ["reject", PCX, "--reason", "change 42"],
+    "policy explain": [
+        "policy", "explain", "--from", "111111111111/us-east-1/vpc-0123456789abcdef0",
+        "--to", "222222222222/us-east-1/vpc-0fedcba9876543210", "--parameter-name", "/peering-autopilot/policy",
+    ],
+}  # fmt: skip
+
+UNKNOWN_PROFILE = (
+    "error: the AWS profile 'nope' ({source}) is not in your AWS config files: "
+    "`aws configure list-profiles` lists those there are\n"
+)
+NO_CREDENTIALS = "error: no AWS credentials found: pass --profile or set AWS_PROFILE (or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY)\n"
+
+
+def expired(code: str) -> str:
+    return f"your AWS credentials have expired ({code}): renew them (`aws sso login`, or new keys) and try again"
+
+
+def unrecognised(code: str) -> str:
+    return f"AWS does not recognise your credentials ({code}): check the access key, or the profile, you use"
+
+
+@pytest.fixture
+def no_aws_config(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No config or credentials files, no instance metadata: only what the test sets."""
+    monkeypatch.setenv("AWS_CONFIG_FILE", os.devnull)
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", os.devnull)
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    for name in (
+        "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
+        "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+        "AWS_WEB_IDENTITY_TOKEN_FILE",
+    ):
+        monkeypatch.delenv(name, raising=False)
+
+
+def refused(capsys: pytest.CaptureFixture[str], argv: list[str]) -> str:
+    """Run the command; assert exit 2, nothing on stdout, one line on stderr; that line."""
+    code = main(argv)
+    out = capsys.readouterr()
+    assert (code, out.out) == (2, ""), out.err
+    assert out.err.count("\n") == 1 and "Traceback" not in out.err, out.err
+    return out.err
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_an_unknown_aws_profile_is_named_with_where_it_came_from(
+    command: str,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    no_aws_config: None,
+    api_calls: CallLog,
+) -> None:
+    monkeypatch.setenv("AWS_PROFILE", "nope")
+    assert refused(capsys, COMMANDS[command]) == UNKNOWN_PROFILE.format(source="AWS_PROFILE")
+    monkeypatch.delenv("AWS_PROFILE")
+    assert refused(capsys, [*COMMANDS[command], "--profile", "nope"]) == UNKNOWN_PROFILE.format(source="--profile")
+    assert api_calls.calls == []
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_no_credentials_at_all_say_how_to_give_them(
+    command: str,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    no_aws_config: None,
+) -> None:
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
+    assert refused(capsys, COMMANDS[command]) == NO_CREDENTIALS
+
+
+# ---------------------------------------------------------------------- AWS's answers, from a stub
+@dataclass
+class StubAws:
+    """Answers every request for a service with the error given for it (or STS's identity)."""
+
+    url: str = ""
+    errors: dict[str, str] = field(default_factory=dict)  # service -> error code
+    asked: list[str] = field(default_factory=list)
+
+
+def _answer(service: str, code: str | None) -> tuple[int, str, bytes]:
+    if code is None and service == "sts":
+        body = (
+            '<GetCallerIdentityResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/"><GetCallerIdentityResult>'
+            "<Arn>arn:aws:iam::123456789012:user/jane</Arn><UserId>AIDAEXAMPLE</UserId>"
+            "<Account>123456789012</Account></GetCallerIdentityResult>"
+            "<ResponseMetadata><RequestId>1</RequestId></ResponseMetadata></GetCallerIdentityResponse>"
+        )
+        return 200, "text/xml", body.encode()
+    code = code or "InternalFailure"
+    message = "The security token included in the request is expired"
+    if service in ("dynamodb", "ssm"):  # the JSON protocol
+        body = f'{{"__type":"{code}","message":"{message}"}}'
+        return 400, "application/x-amz-json-1.1", body.encode()
+    if service == "ec2":
+        body = f"<Response><Errors><Error><Code>{code}</Code><Message>{message}</Message></Error></Errors><RequestID>1</RequestID></Response>"
+        return 400, "text/xml", body.encode()
+    body = f"<ErrorResponse><Error><Type>Sender</Type><Code>{code}</Code><Message>{message}</Message></Error><RequestId>1</RequestId></ErrorResponse>"
+    return 403, "text/xml", body.encode()
+
+
+@pytest.fixture
+def stub_aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[StubAws]:
+    stub = StubAws()
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers.get("Content-Length", 0)))
+            # the service is in the signature's scope: Credential=KEY/DATE/REGION/SERVICE/aws4_request
+            service = self.headers.get("Authorization", "").split("Credential=")[1].split("/")[3]
+            stub.asked.append(service)
+            status, kind, body = _answer(service, stub.errors.get(service))
+            self.send_response(status)
+            self.send_header("Content-Type", kind)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *_: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    stub.url = f"http://127.0.0.1:{server.server_address[1]}"
+    monkeypatch.setenv("AWS_ENDPOINT_URL", stub.url)
+    yield stub
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.mark.parametrize(
+    ("command", "errors", "line"),
+    [
+        pytest.param("status", {"sts": "ExpiredToken"}, expired("ExpiredToken"), id="status, STS ExpiredToken"),
+        pytest.param("doctor", {"sts": "ExpiredToken"}, expired("ExpiredToken"), id="doctor, STS ExpiredToken"),
+        pytest.param("approve", {"sts": "ExpiredToken"}, expired("ExpiredToken"), id="approve, STS ExpiredToken"),
+        pytest.param("doctor", {"ec2": "RequestExpired"}, expired("RequestExpired"), id="doctor, EC2 RequestExpired"),
+        pytest.param(
+            "history",
+            {"dynamodb": "ExpiredTokenException"},
+            expired("ExpiredTokenException"),
+            id="history, DynamoDB ExpiredTokenException",
+        ),
+        pytest.param(
+            "history",
+            {"dynamodb": "UnrecognizedClientException"},
+            unrecognised("UnrecognizedClientException"),
+            id="history, DynamoDB UnrecognizedClientException",
+        ),
+        pytest.param(
+            "status",
+            {"sts": "InvalidClientTokenId"},
+            unrecognised("InvalidClientTokenId"),
+            id="status, STS InvalidClientTokenId",
+        ),
+        pytest.param(
+            "policy explain", {"ssm": "ExpiredTokenException"}, expired("ExpiredTokenException"), id="explain, SSM"
+        ),
+    ],
+)
+def test_expired_or_unrecognised_credentials_are_one_line_naming_aws_s_answer(
+    command: str,
+    errors: dict[str, str],
+    line: str,
+    stub_aws: StubAws,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    stub_aws.errors.update(errors)
+    assert refused(capsys, COMMANDS[command]) == f"error: {line}\n"
+    assert set(errors) <= set(stub_aws.asked)
+
+
+# ---------------------------------------------------------------------- the options
+@pytest.mark.parametrize(
+    ("argv", "line"),
+    [
+        pytest.param(
+            ["doctor", PCX, "--endpoint-url", "127.0.0.1:5000"],
+            "--endpoint-url '127.0.0.1:5000' is not an http(s) URL",
+            id="doctor: endpoint without a scheme (as status says)",
+        ),
+        pytest.param(
+            ["doctor", PCX, "--region", "Mars"], "--region 'Mars' is not a region name (like us-east-1)", id="doctor"
+        ),
+        pytest.param(
+            ["history", PCX, "--region", "us east 1"],
+            "--region 'us east 1' is not a region name (like us-east-1)",
+            id="history",
+        ),
+        pytest.param(
+            ["approve", PCX, "--reason", "x", "--region", "useast1"],
+            "--region 'useast1' is not a region name (like us-east-1)",
+            id="approve",
+        ),
+        pytest.param(["status", "--profile", ""], "--profile is empty: give a profile's name", id="empty profile"),
+    ],
+)
+def test_a_bad_shared_option_is_named_before_any_aws_call(
+    argv: list[str], line: str, capsys: pytest.CaptureFixture[str], api_calls: CallLog
+) -> None:
+    assert refused(capsys, argv) == f"error: {line}\n"
+    assert api_calls.calls == []
+    assert "AWS_ENDPOINT_URL" not in os.environ
+
+
+@pytest.mark.parametrize("command", ["status", "doctor", "history", "approve", "reject"])
+def test_every_command_that_talks_to_aws_takes_profile_and_endpoint_url(
+    command: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as exited:
+        main([*COMMANDS[command][:1], "--help"])
+    assert exited.value.code == 0
+    text = capsys.readouterr().out
+    assert "--profile PROFILE" in text and "--endpoint-url ENDPOINT_URL" in text
+    assert ("--region REGION" in text) is (command != "status")  # status: --regions, a list
