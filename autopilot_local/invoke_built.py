@@ -61,12 +61,12 @@ def main(argv: list[str] | None = None) -> int:
     refusal = real_aws_refusal(os.environ, args.real_aws)
     if refusal:
         parser.exit(2, f"error: {refusal}\n")
-    if "peering_autopilot" in sys.modules:
-        raise SystemExit("peering_autopilot is already imported: the built layer would not be the one tested")
     try:
         event, env, spec = _prepared(args)
     except Mistake as e:
         parser.exit(2, f"error: {e}\n")
+    if "peering_autopilot" in sys.modules:
+        raise SystemExit("peering_autopilot is already imported: the built layer would not be the one tested")
     os.environ.update(env)
     os.environ.update(
         {"AWS_REGION": args.region, "AWS_LAMBDA_FUNCTION_NAME": args.function, "POWERTOOLS_TRACE_DISABLED": "true"}
