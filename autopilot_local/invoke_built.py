@@ -1,7 +1,7 @@
 """Invoke a function from the built artifacts (`sam build`), as Lambda would, in this process.
 
     python -m autopilot_local.invoke_built FUNCTION EVENT.json [--template .aws-sam/build/template.yaml]
-        [--env-vars events/env.json ...] [--parameter KEY=VALUE ...] [--real-aws]
+        [--env-vars events/env.json ...] [--parameter KEY=VALUE ...] [--profile NAME] [--real-aws]
 
 The handler is resolved from the built template, its code dir and the built layer's `python/`
 go first on sys.path (as /var/task and /opt/python do in Lambda), and its environment comes from
@@ -56,6 +56,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--real-aws", action="store_true", help="allow calls to real AWS when no emulator endpoint is set"
     )
+    parser.add_argument(
+        "--profile", default=None, help="the AWS profile the function's calls use (default: AWS_PROFILE)"
+    )
     args = parser.parse_args(argv)
 
     refusal = real_aws_refusal(os.environ, args.real_aws)
@@ -74,7 +77,12 @@ def main(argv: list[str] | None = None) -> int:
 
     sys.path[:0] = [str(spec.code_dir), *(str(d) for d in spec.layer_dirs)]
     # The built layer's own settings parse and credentials check, before the handler: a fault is one line.
-    problem = _environment_problem(dict(os.environ), env.sources) or _credentials_problem(args.real_aws)
+    if args.profile:
+        os.environ["AWS_PROFILE"] = args.profile  # the handler's boto3 reads it, as it reads the rest
+    source = "--profile" if args.profile else "AWS_PROFILE"
+    problem = _environment_problem(dict(os.environ), env.sources) or _credentials_problem(
+        args.real_aws, source, args.region
+    )
     if problem:
         parser.exit(2, f"error: {problem}\n")
     module_name, handler_name = spec.handler.rsplit(".", 1)
@@ -185,7 +193,7 @@ def _environment_problem(environ: Mapping[str, str], sources: Mapping[str, Path]
     return ""
 
 
-def _credentials_problem(real_aws: bool) -> str:
+def _credentials_problem(real_aws: bool, profile_source: str, region: str) -> str:
     """An unknown AWS_PROFILE or no credentials at all, always (the handler's boto3 would fail
     on either); with --real-aws, expired ones too (an STS GetCallerIdentity, which needs no permission)."""
     import boto3
@@ -194,13 +202,13 @@ def _credentials_problem(real_aws: bool) -> str:
     from peering_autopilot.aws.sessions import credentials_problem
 
     try:
-        session = boto3.Session()
+        session = boto3.Session(region_name=region)
         if session.get_credentials() is None:
             raise NoCredentialsError()
         if real_aws and not any(name.startswith("AWS_ENDPOINT_URL") and value for name, value in os.environ.items()):
             session.client("sts").get_caller_identity()
     except (BotoCoreError, ClientError) as e:  # what is not about the credentials is the handler's to meet
-        return credentials_problem(e) or ""
+        return credentials_problem(e, profile_source) or ""
     return ""
 
 

@@ -1,24 +1,22 @@
 """Every-day mistakes with the command line's credentials and options: one line on stderr naming
 what is wrong, nothing on stdout, no traceback, exit status 2 (issue 23, item 6).
 
-Expired or unrecognised credentials are AWS's answers: a small HTTP server on 127.0.0.1 answers
-each service in its own protocol's error shape (STS's XML, EC2's XML, DynamoDB's JSON), as AWS
-does, and botocore parses them as it parses AWS's. An unknown profile and no credentials at all
+Expired or unrecognised credentials are AWS's answers: a small HTTP server on 127.0.0.1
+(tests/support/stub_aws.py) answers each service in its own protocol's error shape, as AWS does,
+and botocore parses them as it parses AWS's. An unknown profile and no credentials at all
 are botocore's own refusals, before any request.
 """
 
 from __future__ import annotations
 
-import http.server
 import os
-import threading
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 
 import pytest
 
 from autopilot_local.metering import CallLog
 from peering_autopilot.cli import main
+from tests.support.stub_aws import StubAws, serving
 
 PCX = "pcx-0123456789abcdef0"
 REGION = "us-east-1"
@@ -101,64 +99,11 @@ def test_no_credentials_at_all_say_how_to_give_them(
 
 
 # ---------------------------------------------------------------------- AWS's answers, from a stub
-@dataclass
-class StubAws:
-    """Answers every request for a service with the error given for it (or STS's identity)."""
-
-    url: str = ""
-    errors: dict[str, str] = field(default_factory=dict)  # service -> error code
-    asked: list[str] = field(default_factory=list)
-
-
-def _answer(service: str, code: str | None) -> tuple[int, str, bytes]:
-    if code is None and service == "sts":
-        body = (
-            '<GetCallerIdentityResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/"><GetCallerIdentityResult>'
-            "<Arn>arn:aws:iam::123456789012:user/jane</Arn><UserId>AIDAEXAMPLE</UserId>"
-            "<Account>123456789012</Account></GetCallerIdentityResult>"
-            "<ResponseMetadata><RequestId>1</RequestId></ResponseMetadata></GetCallerIdentityResponse>"
-        )
-        return 200, "text/xml", body.encode()
-    code = code or "InternalFailure"
-    message = "The security token included in the request is expired"
-    if service in ("dynamodb", "ssm"):  # the JSON protocol
-        body = f'{{"__type":"{code}","message":"{message}"}}'
-        return 400, "application/x-amz-json-1.1", body.encode()
-    if service == "ec2":
-        body = f"<Response><Errors><Error><Code>{code}</Code><Message>{message}</Message></Error></Errors><RequestID>1</RequestID></Response>"
-        return 400, "text/xml", body.encode()
-    body = f"<ErrorResponse><Error><Type>Sender</Type><Code>{code}</Code><Message>{message}</Message></Error><RequestId>1</RequestId></ErrorResponse>"
-    return 403, "text/xml", body.encode()
-
-
 @pytest.fixture
 def stub_aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[StubAws]:
-    stub = StubAws()
-
-    class Handler(http.server.BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            self.rfile.read(int(self.headers.get("Content-Length", 0)))
-            # the service is in the signature's scope: Credential=KEY/DATE/REGION/SERVICE/aws4_request
-            service = self.headers.get("Authorization", "").split("Credential=")[1].split("/")[3]
-            stub.asked.append(service)
-            status, kind, body = _answer(service, stub.errors.get(service))
-            self.send_response(status)
-            self.send_header("Content-Type", kind)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *_: object) -> None:
-            pass
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    stub.url = f"http://127.0.0.1:{server.server_address[1]}"
-    monkeypatch.setenv("AWS_ENDPOINT_URL", stub.url)
-    yield stub
-    server.shutdown()
-    server.server_close()
+    with serving() as stub:
+        monkeypatch.setenv("AWS_ENDPOINT_URL", stub.url)
+        yield stub
 
 
 @pytest.mark.parametrize(

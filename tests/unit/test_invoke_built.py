@@ -15,6 +15,7 @@ import pytest
 
 from autopilot_local import invoke_built
 from autopilot_local.template import Stack
+from tests.support.stub_aws import serving
 
 EVENTS = Path(__file__).resolve().parents[2] / "events"
 
@@ -246,4 +247,40 @@ def test_an_unknown_aws_profile_or_no_credentials_stop_it_in_one_line(tmp_path: 
     assert done.stderr == (
         "error: no AWS credentials found: pass --profile or set AWS_PROFILE "
         "(or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY)\n"
+    )
+
+
+def test_with_real_aws_expired_credentials_stop_it_before_the_handler(tmp_path: Path) -> None:
+    # GIVEN no endpoint in the environment (--real-aws), but the config file sends every service
+    # this function calls to a stand-in that answers as AWS does for an expired session token
+    with serving() as stub:
+        stub.errors["sts"] = "ExpiredToken"
+        config = tmp_path / "config"
+        services = "".join(f"{name} =\n  endpoint_url = {stub.url}\n" for name in ("sts", "ec2", "events", "dynamodb"))
+        config.write_text(f"[default]\nservices = stand-in\n\n[services stand-in]\n{services}")
+
+        # WHEN make invoke … REAL_AWS=1 runs
+        done = run_invoke(
+            tmp_path,
+            "--env-vars",
+            str(EVENTS / "env.json"),
+            "--real-aws",
+            AWS_ENDPOINT_URL="",
+            AWS_CONFIG_FILE=str(config),
+        )
+
+    # THEN one line says so, and the handler never ran (STS was the only service asked)
+    assert (done.returncode, done.stdout) == (2, "")
+    assert done.stderr == (
+        "error: your AWS credentials have expired (ExpiredToken): renew them (`aws sso login`, or new keys) and try again\n"
+    )
+    assert stub.asked == ["sts"]
+
+
+def test_a_profile_option_names_itself_when_unknown(tmp_path: Path) -> None:
+    done = run_invoke(tmp_path, "--env-vars", str(EVENTS / "env.json"), "--profile", "nope")
+    assert (done.returncode, done.stdout) == (2, "")
+    assert done.stderr == (
+        "error: the AWS profile 'nope' (--profile) is not in your AWS config files: "
+        "`aws configure list-profiles` lists those there are\n"
     )
