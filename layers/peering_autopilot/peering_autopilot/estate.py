@@ -378,11 +378,12 @@ def report_text(report: EstateReport, wide: bool = False) -> str:
         lines.append(f"No peerings in the {plural(len(report.places), 'place')} read.")
     if report.approvals:
         lines += ["", "Pending approvals (the policy asks a person):"]
-        lines += [
-            f"  {a.peering_id}  {a.requester} -> {a.accepter}  rule {a.rule}  age {age_words(a.age_seconds)}"
-            f"  expires {a.expires or '?'}{'  (reminded)' if a.reminded else ''}"
-            for a in report.approvals
-        ]
+        for a in report.approvals:
+            pair = f"  {a.peering_id}  {a.requester} -> {a.accepter}"
+            asked = f"rule {a.rule}  age {age_words(a.age_seconds)}  expires {a.expires or '?'}"
+            asked += "  (reminded)" if a.reminded else ""
+            # one line with --wide; by default the pair, then what asked on a line of its own
+            lines += [f"{pair}  {asked}"] if wide else [pair, f"    {asked}"]
     if report.groups is not None:
         lines += ["", *_group_lines(report.groups)]
     if not report.record_read:
