@@ -4,9 +4,13 @@
 Uses the operator's own credentials (the usual AWS_PROFILE / environment); reads other accounts
 through the member role (the read-only `-reader`, by default). Works against an emulator too:
 `--endpoint-url http://127.0.0.1:5000` (or AWS_ENDPOINT_URL).
-Doctor's exit status: 0 verified, 1 blocked or not verifiable, 2 the peering could not be read.
+Doctor's exit status: 0 verified, 1 blocked or not verifiable, 2 the peering could not be read
+(or --reachability-analyzer's API answered an error: one line names it).
 Status's: 0 every place read, 1 some place (or the record, with --record-table) not read, 2 bad
-options or no identity.
+options or no identity. Its text fits 120 columns; --wide shows every column.
+Every command that talks to AWS takes --profile, --region (status: --regions) and --endpoint-url
+alike (`aws_options`); a mistake (a bad option, an unknown profile, no or expired credentials) is
+one line on stderr and exit status 2, never a traceback.
 `peering-autopilot history pcx-…`: the peering's timeline from the autopilot's record (its table in
 the hub), read with the operator's credentials or the hub's record reader role (`--role-arn`);
 `--verify` checks the hash chain. Exit status: 0 read (and intact), 1 the chain is broken, 2 the
