@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from peering_autopilot import estate
 from peering_autopilot.errors import AccessDeniedError, RoleAssumptionError
 from peering_autopilot.estate import (
     RECORD_NOT_READ,
@@ -434,7 +435,7 @@ def test_the_default_text_fits_120_columns_with_realistic_ids_and_wide_shows_eve
     assert first.startswith(
         f"{ids[0]}  blocked:security-groups  vpc-0123456789abcdef0  vpc-0fedcba9876543210  12 routes"
     )
-    assert first.endswith("…") and "due in" not in first
+    assert first.endswith("  12 routes,… / 12 routes,…") and "due in" not in first  # each side keeps its share
     assert second.startswith(f"{ids[1]}  pending-acceptance       vpc-0fedcba9876543210  vpc-0a1b2c3d4e5f60718")
     assert third.startswith(f"{ids[2]}  held:routed-elsewhere    vpc-0a1b2c3d4e5f60718  vpc-0123456789abcdef0")
     assert (
@@ -544,3 +545,19 @@ def test_a_peering_without_a_name_or_with_remote_dns_due_shows_it_missing() -> N
     reads = [converged_hub(p1, a_tags={"peering-autopilot:dns": "true"})]
     [row] = survey(reads, 50, POLICY, NOW)
     assert row.requester.missing == "remote DNS on due; Name due"
+
+
+@pytest.mark.parametrize(
+    ("requester", "accepter", "width", "shown"),
+    [
+        pytest.param("nothing", "side not readable", 40, "nothing / side not readable", id="fits"),
+        pytest.param("nothing", "12 routes, 4 rules due, 1 peer block refused", 30, "nothing / 12 routes, 4 rules…", id="short first"),
+        pytest.param("12 routes, 4 rules due, 1 peer block refused", "nothing", 30, "12 routes, 4 rules… / nothing", id="short last"),
+        pytest.param("12 routes due", "4 rules due", 21, "12 route… / 4 rules…", id="both shortened"),
+    ],
+)  # fmt: skip
+def test_the_default_table_keeps_each_side_s_share_of_what_is_missing(
+    requester: str, accepter: str, width: int, shown: str
+) -> None:
+    assert estate._both(requester, accepter, width) == shown
+    assert len(shown) <= width

@@ -424,23 +424,41 @@ def _aligned(rows: Sequence[Sequence[str]]) -> list[str]:
 
 def _narrow_table(peerings: Sequence[PeeringRow]) -> list[str]:
     """The default table: fits WIDTH, MISSING shortened to the room the other columns leave."""
-    rows = [NARROW_COLUMNS, *(_narrow_cells(row) for row in peerings)]
-    fixed = [max(len(r[i]) for r in rows) for i in range(len(NARROW_COLUMNS) - 1)]
+    cells = [_narrow_cells(row) for row in peerings]
+    fixed = [max(len(r[i]) for r in [NARROW_COLUMNS, *cells]) for i in range(len(NARROW_COLUMNS) - 1)]
     fixed[1] = min(fixed[1], _WIDEST_STATE)  # ids are at most 21 characters; a verdict gives way
     room = WIDTH - sum(fixed) - 2 * len(fixed)
+    rows = [NARROW_COLUMNS, *((*r[:-2], _both(r[-2], r[-1], room)) for r in cells)]
     return _aligned([tuple(_cut(c, w) for c, w in zip(r, (*fixed, room), strict=True)) for r in rows])
 
 
 def _narrow_cells(row: PeeringRow) -> tuple[str, ...]:
+    """The row's cells, each side's missing work last (two cells): its own VPC is in its column,
+    so its missing work need not name it again."""
     sides = (row.requester, row.accepter)
     state = row.verdict if row.state == "active" and row.verdict else row.state
-    # Each side's own VPC is in its column: its missing work need not name it again.
-    missing = " / ".join(s.missing.replace(f" in {s.vpc_id}", "") for s in sides)
-    return (row.peering_id, state, *(s.vpc_id for s in sides), missing)
+    return (
+        row.peering_id,
+        state,
+        *(s.vpc_id for s in sides),
+        *(s.missing.replace(f" in {s.vpc_id}", "") for s in sides),
+    )
+
+
+def _both(requester: str, accepter: str, width: int) -> str:
+    """`requester / accepter` in `width`: where it must be shortened, each side keeps its share."""
+    if len(requester) + len(accepter) + 3 <= width:
+        return f"{requester} / {accepter}"
+    share = (width - 3) // 2
+    if len(requester) <= share:
+        return f"{requester} / {_cut(accepter, width - 3 - len(requester))}"
+    if len(accepter) <= share:
+        return f"{_cut(requester, width - 3 - len(accepter))} / {accepter}"
+    return f"{_cut(requester, share)} / {_cut(accepter, width - 3 - share)}"
 
 
 def _cut(text: str, width: int) -> str:
-    return text if len(text) <= width else text[: width - 1] + "…"
+    return text if len(text) <= width else text[: max(width - 1, 0)].rstrip() + "…"
 
 
 def _wrapped(line: str) -> list[str]:
