@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -19,6 +20,7 @@ from peering_autopilot.cli import main
 from tests.support.stub_aws import StubAws, serving
 
 PCX = "pcx-0123456789abcdef0"
+EXAMPLE_POLICY = Path(__file__).resolve().parents[2] / "examples" / "policy.yaml"
 REGION = "us-east-1"
 # One command of each kind that talks to AWS, with what it needs besides the credentials.
 COMMANDS = {
@@ -171,6 +173,24 @@ def test_expired_or_unrecognised_credentials_are_one_line_naming_aws_s_answer(
             id="approve",
         ),
         pytest.param(["status", "--profile", ""], "--profile is empty: give a profile's name", id="empty profile"),
+        pytest.param(
+            [*COMMANDS["policy explain"], "--endpoint-url", "localhost:4566"],
+            "--endpoint-url 'localhost:4566' is not an http(s) URL",
+            id="policy explain",
+        ),
+        pytest.param(
+            [
+                "policy",
+                "deploy",
+                str(EXAMPLE_POLICY),
+                "--parameter-name",
+                "/peering-autopilot/policy",
+                "--region",
+                "EU",
+            ],
+            "--region 'EU' is not a region name (like us-east-1)",
+            id="policy deploy",
+        ),
     ],
 )
 def test_a_bad_shared_option_is_named_before_any_aws_call(
@@ -181,12 +201,14 @@ def test_a_bad_shared_option_is_named_before_any_aws_call(
     assert "AWS_ENDPOINT_URL" not in os.environ
 
 
-@pytest.mark.parametrize("command", ["status", "doctor", "history", "approve", "reject"])
+@pytest.mark.parametrize(
+    "command", ["status", "doctor", "history", "approve", "reject", "policy explain", "policy deploy"]
+)
 def test_every_command_that_talks_to_aws_takes_profile_and_endpoint_url(
     command: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
     with pytest.raises(SystemExit) as exited:
-        main([*COMMANDS[command][:1], "--help"])
+        main([*command.split(), "--help"])
     assert exited.value.code == 0
     text = capsys.readouterr().out
     assert "--profile PROFILE" in text and "--endpoint-url ENDPOINT_URL" in text

@@ -23,13 +23,11 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
-import os
 import re
 import sys
 import time
 from collections.abc import Sequence
 from typing import Any
-from urllib.parse import urlsplit
 
 from peering_autopilot import approval, estate, places, policy_tools
 from peering_autopilot.aws.service_quotas import QuotaReaders
@@ -42,6 +40,7 @@ from peering_autopilot.aws.sessions import (
     organizations_reader,
     record_reader,
 )
+from peering_autopilot.command_options import aws_options, aws_options_problem, profile_source
 from peering_autopilot.context import Context
 from peering_autopilot.decision import decide
 from peering_autopilot.errors import AutopilotError, AwsCallError, RecordUnavailableError, SettingsError
@@ -223,32 +222,6 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise
         print(f"error: {problem}", file=sys.stderr)
         return 2
-
-
-def aws_options(parser: argparse.ArgumentParser, region_help: str | None) -> None:
-    """The options every command that talks to AWS takes, alike: --profile, --region (where one
-    region makes sense; `region_help` None where the command has its own) and --endpoint-url."""
-    parser.add_argument("--profile", default=None, help="your AWS profile (default: AWS_PROFILE, or the environment)")
-    if region_help is not None:
-        parser.add_argument("--region", default=None, help=region_help)
-    parser.add_argument("--endpoint-url", default=None, help="talk to this endpoint (an emulator) instead of AWS")
-
-
-def aws_options_problem(args: argparse.Namespace) -> str | None:
-    """What is wrong with the options aws_options added, if anything; uses --endpoint-url when right."""
-    region = getattr(args, "region", None)
-    if region is not None and not REGION.fullmatch(region):
-        return f"--region {region!r} is not a region name (like us-east-1)"
-    if getattr(args, "profile", None) == "":
-        return "--profile is empty: give a profile's name"
-    return _endpoint(getattr(args, "endpoint_url", None))
-
-
-def profile_source(args: argparse.Namespace) -> str:
-    """Where the profile's name came from, for a message about it."""
-    if getattr(args, "profile", None):
-        return "--profile"
-    return "AWS_PROFILE" if os.environ.get("AWS_PROFILE") else "AWS_DEFAULT_PROFILE"
 
 
 def _error(e: BaseException, args: argparse.Namespace, say: str | None = None) -> int:
@@ -678,17 +651,6 @@ def _record_options(table: str | None, role_arn: str | None, table_option: str, 
             return f"{role_option} {role_arn!r} is not an IAM role ARN"
         if table is None:
             return f"{role_option} reads the record: give {table_option} too"
-    return None
-
-
-def _endpoint(endpoint_url: str | None) -> str | None:
-    """Check --endpoint-url and use it for every client; the problem, if any."""
-    if endpoint_url is None:
-        return None
-    url = urlsplit(endpoint_url)
-    if url.scheme not in ("http", "https") or not url.netloc:
-        return f"--endpoint-url {endpoint_url!r} is not an http(s) URL"
-    os.environ["AWS_ENDPOINT_URL"] = endpoint_url
     return None
 
 
