@@ -132,10 +132,10 @@ emulator: $(STAMP) ## keep a seeded AWS emulator running for invoke and the doct
 
 # Against the emulator (AWS_ENDPOINT_URL set) DryRun is off; REAL_AWS=1 is the only way to reach the
 # account your credentials name, and then events/env.json keeps DryRun on.
-invoke: $(STAMP) build ## run a built function on an event: FN=<function> EVENT=<file> [REAL_AWS=1]
+invoke: $(STAMP) build ## run a built function on an event: FN=<function> EVENT=<file> [REAL_AWS=1 PROFILE=]
 	@test -n "$(FN)" -a -n "$(EVENT)" || { echo "usage: make invoke FN=AcceptPeeringFunction EVENT=events/accept_peering/create-cross-account.json [REAL_AWS=1]" >&2; exit 2; }
 	$(BIN)/python -m autopilot_local.invoke_built $(FN) $(EVENT) --env-vars events/env.json \
-		$(if $(REAL_AWS),--real-aws,--env-vars events/env.emulator.json)
+		$(if $(REAL_AWS),--real-aws,--env-vars events/env.emulator.json) $(if $(PROFILE),--profile $(PROFILE))
 
 # Reads the deployed hub stack with your credentials; prints the commands, runs none.
 member-stackset: $(STAMP) ## the StackSet commands for the members, from the hub's outputs: OU=ou-… [HUB_STACK= REGION= CALL_AS= READ_ONLY= ROLE_REGION= ADD_REGIONS=]

@@ -17,6 +17,7 @@ import json
 import logging
 import os
 import signal
+import socket
 import sys
 import threading
 from dataclasses import dataclass
@@ -125,11 +126,32 @@ def describe(emulator: Emulator) -> str:
     return "\n".join(lines)
 
 
+def port_in_use(port: int) -> str:
+    """Why the emulator cannot listen on `port` (another `make emulator` there, say), or "". Without
+    this check the server's thread would fail alone and the world would be built in whatever
+    answers on that port."""
+    if not 0 <= port <= 65535:
+        return f"--port {port} is not a TCP port (0 to 65535; 0: any free one)"
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the server binds: TIME_WAIT is no use
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError as e:
+            return (
+                f"port {port} on 127.0.0.1 is in use ({e.strerror}): another `make emulator`? "
+                "Stop it, or choose another port: make emulator EMULATOR_PORT=5001"
+            )
+    return ""
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--port", type=int, default=int(os.environ.get("EMULATOR_PORT", "5000")), help="0: any")
     parser.add_argument("--out", type=Path, default=OUT, help="where the events with this world's ids go")
     args = parser.parse_args(argv)
+    busy = port_in_use(args.port)
+    if busy:
+        parser.exit(2, f"error: {busy}\n")
     emulator = start(args.port, args.out)
     print(describe(emulator), flush=True)
     stopped = threading.Event()

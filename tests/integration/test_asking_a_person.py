@@ -567,11 +567,17 @@ def test_the_status_command_lists_pending_approvals_with_age_and_rule(
     assert 0 <= pending["ageSeconds"] < 600 and pending["reminded"] is False
     [row] = [r for r in report["peerings"] if r["peeringId"] == peering_id]
     assert row["accepter"]["missing"] == f"awaiting a person's approval (rule {RULE})"
-    # ... and the table says so in words
-    assert cli.main(["status", "--accounts", f"{HUB},{MEMBER}", "--regions", REGION]) == 0
+    # ... and the table says so in words (--wide: on one line)
+    assert cli.main(["status", "--accounts", f"{HUB},{MEMBER}", "--regions", REGION, "--wide"]) == 0
     out = capsys.readouterr().out
     assert "Pending approvals (the policy asks a person):" in out
     assert f"{peering_id}  {HUB}/{REGION}/{a.vpc_id} -> {MEMBER}/{REGION}/{b.vpc_id}  rule {RULE}  age 0h 0m" in out
+    # ... by default, in 120 columns: the pair, then what asked
+    assert cli.main(["status", "--accounts", f"{HUB},{MEMBER}", "--regions", REGION]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    pair = lines.index(f"  {peering_id}  {HUB}/{REGION}/{a.vpc_id} -> {MEMBER}/{REGION}/{b.vpc_id}")
+    assert lines[pair + 1].startswith(f"    rule {RULE}  age 0h 0m  expires ")
+    assert max(len(line) for line in lines) <= 120
 
 
 def test_an_approval_whose_cloudtrail_event_is_late_is_unproven_until_it_arrives(

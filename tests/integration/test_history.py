@@ -399,9 +399,12 @@ def test_status_shows_each_peerings_last_decision(
     assert last[declined]["summary"] == f"accepter VPC {d.vpc_id} tag peering-autopilot:enabled is missing, not 'true'"
     assert report["recordNotRead"] is None
 
-    # ... and as a table, one column more
+    # ... and as the --wide table, one column more (the default table of 120 columns points to it)
     code = cli.main(["status", "--accounts", f"{HUB},{MEMBER}", "--record-table", TABLE])
     lines = capsys.readouterr().out.splitlines()
+    assert "Every column (accounts, regions, blocks, status tags, groups, headroom, last decision): --wide." in lines
+    code = cli.main(["status", "--accounts", f"{HUB},{MEMBER}", "--record-table", TABLE, "--wide"])
+    lines = capsys.readouterr().out.splitlines()[2:]  # after the places read
     assert lines[0].split()[-2:] == ["LAST", "DECISION"]
     row = next(line for line in lines if line.startswith(verified))
     assert row.split()[-3:-2] == ["verified"] and row.endswith(fn("VerifyPeeringFunction"))

@@ -255,7 +255,7 @@ def test_the_status_command_shows_only_group_names_the_planner_accepts(
 
     report = status_json(capsys, "--accounts", f"{HUB},{MEMBER}", "--regions", REGION)
     capsys.readouterr()
-    assert cli.main(["status", "--accounts", f"{HUB},{MEMBER}", "--regions", REGION]) == 0
+    assert cli.main(["status", "--accounts", f"{HUB},{MEMBER}", "--regions", REGION, "--wide"]) == 0  # with GROUPS
     [line] = [x for x in capsys.readouterr().out.splitlines() if x.startswith(peering_id)]
 
     groups = status_row(report, peering_id)["requester"]["groups"]

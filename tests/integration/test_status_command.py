@@ -8,8 +8,10 @@ import json
 from collections import Counter
 from typing import Any
 
+import botocore.handlers
 import pytest
 from botocore.awsrequest import AWSResponse
+from botocore.exceptions import ClientError
 
 from autopilot_local.harness import PROJECT, Delivery, LocalAutopilot, LocalCloud
 from autopilot_local.template import SCHEDULE
@@ -291,12 +293,12 @@ def calls_per_place(sent: list[Request]) -> dict[tuple[str, str], Counter[str]]:
     return found
 
 
-def test_by_default_only_your_account_in_your_region_is_read_as_a_table(
+def test_by_default_only_your_account_in_your_region_is_read_as_a_table_which_wide_shows_whole(
     world: World, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    # WHEN the operator runs the command bare (the session's region is us-east-1)
+    # WHEN the operator runs the command bare (the session's region is us-east-1), --wide
     capsys.readouterr()
-    code = cli.main(["status"])
+    code = cli.main(["status", "--wide"])
     out = capsys.readouterr().out.splitlines()
 
     # THEN one table: a header, a row per peering seen from the hub's us-east-1, the member's
@@ -310,7 +312,8 @@ def test_by_default_only_your_account_in_your_region_is_read_as_a_table(
         "",
         RECORD_NOT_READ,  # the command reads no record yet: nothing counts as the autopilot's
     ]
-    header, *rows, blank, legend = out[:-5]
+    places, blank_after_places, header, *rows, blank, legend = out[:-5]
+    assert (places, blank_after_places) == (f"Read 1 place: {HUB} {REGION}.", "")
     assert header.split() == [
         "PEERING", "STATE", "REQUESTER", "ACCEPTER", "STATUS", "TAG", "VERDICT", "GROUPS", "MISSING", "HEADROOM"
     ]  # fmt: skip
@@ -329,3 +332,79 @@ def test_by_default_only_your_account_in_your_region_is_read_as_a_table(
         ]
     )  # fmt: skip
     assert (blank, legend) == ("", "Per-side columns read requester / accepter; ? not readable, - none.")
+
+
+def test_the_default_table_fits_120_columns_and_names_the_places_read(
+    world: World, capsys: pytest.CaptureFixture[str]
+) -> None:
+    capsys.readouterr()
+
+    # WHEN the operator lists both accounts and two regions (no --wide)
+    code = cli.main(["status", "--accounts", BOTH_ACCOUNTS, "--regions", f"{REGION},{OTHER_REGION}"])
+    out = capsys.readouterr().out.splitlines()
+
+    # THEN the first line says the four places read; the table fits 120 columns: the VPCs, each
+    # row's verdict (its state when not active) and what is missing
+    assert code == 0
+    assert out[0] == f"Read 4 places: {HUB} {REGION}, {OTHER_REGION}; {MEMBER} {REGION}, {OTHER_REGION}."
+    assert max(len(line) for line in out) <= 120
+    assert out[2].split() == ["PEERING", "STATE/VERDICT", "REQUESTER", "VPC", "ACCEPTER", "VPC", "MISSING"]
+    rows = {line.split()[0]: line.split() for line in out[3:6]}
+    assert rows[world.verified][:4] == [world.verified, "verified", world.a.side.vpc_id, world.b.side.vpc_id]
+    assert rows[world.undecided][:4] == [
+        world.undecided,
+        "pending-acceptance",
+        world.c.side.vpc_id,
+        world.b.side.vpc_id,
+    ]
+    assert "Every column (accounts, regions, blocks, status tags, groups, headroom): --wide." in out
+
+
+# ---------------------------------------------------------------------- the doctor, on the same estate
+def test_the_doctor_exits_0_on_a_verified_peering_and_1_on_one_it_cannot_verify(
+    world: World, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # (README: 0 verified, 1 blocked or not verifiable, 2 the peering could not be read)
+    assert cli.main(["doctor", world.verified, "--region", REGION]) == 0
+    assert "Verdict: verified" in capsys.readouterr().out
+    assert cli.main(["doctor", world.undecided, "--region", REGION]) == 1
+    assert "Verdict: unverified:not-active" in capsys.readouterr().out
+
+
+def test_the_doctor_says_in_one_line_what_the_analyzer_s_api_answered_and_exits_2(
+    world: World, cloud: LocalCloud, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # GIVEN a probe instance on each side, and an account where Reachability Analyzer is not allowed
+    for net, app in ((world.a, "10.0.1.0/24"), (world.b, "10.1.1.0/24")):  # the subnets with managed tables
+        ec2 = cloud.ec2(net.side.account, REGION)
+        [subnet] = ec2.describe_subnets(Filters=[{"Name": "cidr-block", "Values": [app]}])["Subnets"]
+        ec2.run_instances(
+            ImageId="ami-12c6146b",
+            InstanceType="t3.micro",
+            MinCount=1,
+            MaxCount=1,
+            SubnetId=subnet["SubnetId"],
+            TagSpecifications=[
+                {"ResourceType": "instance", "Tags": [{"Key": "peering-autopilot:probe", "Value": "true"}]}
+            ],
+        )
+    message = "You are not authorized to perform this operation."
+
+    def refuse(**_: Any) -> None:
+        raise ClientError({"Error": {"Code": "UnauthorizedOperation", "Message": message}}, "CreateNetworkInsightsPath")
+
+    handlers = [*botocore.handlers.BUILTIN_HANDLERS, ("before-call.ec2.CreateNetworkInsightsPath", refuse)]
+    monkeypatch.setattr(botocore.handlers, "BUILTIN_HANDLERS", handlers)
+    capsys.readouterr()
+
+    # WHEN the operator asks the doctor for the analyzer too
+    code = cli.main(["doctor", world.verified, "--region", REGION, "--reachability-analyzer"])
+
+    # THEN the checklist is still printed, and one line names the API's answer: exit status 2
+    out = capsys.readouterr()
+    assert code == 2
+    assert "reachability" in out.out and "UNAVAILABLE" in out.out
+    assert out.err == (
+        "error: --reachability-analyzer: the API answered UnauthorizedOperation to ec2 CreateNetworkInsightsPath: "
+        f"{message}\n"
+    )

@@ -8,8 +8,17 @@ from typing import Any
 
 import pytest
 
+from peering_autopilot import estate
 from peering_autopilot.errors import AccessDeniedError, RoleAssumptionError
-from peering_autopilot.estate import EstateReport, PeeringRow, SideRow, group_names, report_text, survey
+from peering_autopilot.estate import (
+    RECORD_NOT_READ,
+    EstateReport,
+    PeeringRow,
+    SideRow,
+    group_names,
+    report_text,
+    survey,
+)
 from peering_autopilot.holds import new_hold
 from peering_autopilot.model import Cidrs, Peering, PeeringSide, RouteTable, SecurityGroup, Vpc
 from peering_autopilot.places import LISTED_STATES, PlaceRead, UnreadPlace, read_estate, read_place
@@ -345,7 +354,8 @@ def test_differing_verdicts_of_the_two_sides_are_both_shown() -> None:
     assert (row.requester.status, row.accepter.status) == ("verified", "blocked:network-acls")
 
 
-def test_the_text_report_is_one_table_then_the_places_not_read() -> None:
+def test_the_wide_text_report_is_the_places_then_one_table_with_every_column_then_the_places_not_read() -> None:
+    # (--wide: the table as it was before issue 23's default of 120 columns, after the places line)
     p1 = peering(P1, "active", A, B, **{STATUS: "configured"})
     report = EstateReport(
         [(HUB, EAST)],
@@ -354,7 +364,10 @@ def test_the_text_report_is_one_table_then_the_places_not_read() -> None:
         record_read=True,
     )
 
-    assert report_text(report).splitlines() == [
+    assert report_text(report, wide=True).splitlines() == [
+        f"Read 1 place: {HUB} us-east-1.",
+        f"Not read 1 place (why: below): {MEMBER} us-east-1.",
+        "",
         "PEERING                STATE   REQUESTER                                 ACCEPTER                                  STATUS TAG      VERDICT  GROUPS    MISSING                      HEADROOM",
         "pcx-0000000000000000a  active  111111111111 us-east-1 vpc-a 10.0.0.0/16  222222222222 us-east-1 vpc-b 10.1.0.0/16  configured / ?  -        prod / ?  nothing / side not readable  49 / ?",
         "",
@@ -368,13 +381,90 @@ def test_the_text_report_is_one_table_then_the_places_not_read() -> None:
 def test_a_report_without_peerings_says_how_many_places_it_read() -> None:
     assert (
         report_text(EstateReport([(HUB, EAST), (HUB, WEST)], [], [], record_read=True))
-        == "No peerings in the 2 places read."
+        == f"Read 2 places: {HUB} {EAST}, {WEST}.\n\nNo peerings in the 2 places read."
     )
+
+
+def test_the_default_text_fits_120_columns_with_realistic_ids_and_wide_shows_every_column() -> None:
+    # GIVEN an estate with full-length ids, 12-digit accounts, long region names, two blocks a
+    # side, long verdicts and long missing work, a group plan, a place not read and the record
+    sydney, frankfurt = "ap-southeast-2", "eu-central-1"
+    sides = [
+        PeeringSide(HUB, sydney, "vpc-0123456789abcdef0", Cidrs.of(["10.0.0.0/16", "10.10.0.0/16"])),
+        PeeringSide(MEMBER, frankfurt, "vpc-0fedcba9876543210", Cidrs.of(["10.1.0.0/16", "10.11.0.0/16"])),
+        PeeringSide(PARTNER, sydney, "vpc-0a1b2c3d4e5f60718", Cidrs.of(["10.2.0.0/16"])),
+    ]
+    ids = ["pcx-0123456789abcdef0", "pcx-0fedcba9876543210", "pcx-0a1b2c3d4e5f60718"]
+    verdicts = ["blocked:security-groups", "unverified:not-active", "held:routed-elsewhere"]
+    rows = [
+        PeeringRow(
+            pid,
+            "active" if n != 1 else "pending-acceptance",
+            verdict,
+            *(
+                SideRow(
+                    s.account_id, s.region, s.vpc_id, tuple(str(b) for b in s.cidrs.ipv4), True, verdict,
+                    ("shared-services", "prod"), f"12 routes, 4 rules due in {s.vpc_id}, 1 peer block refused", 47,
+                )
+                for s in (sides[n], sides[(n + 1) % 3])
+            ),
+        )
+        for n, (pid, verdict) in enumerate(zip(ids, verdicts, strict=True))
+    ]  # fmt: skip
+    places = [(HUB, sydney), (HUB, frankfurt), (MEMBER, sydney), (MEMBER, frankfurt), (PARTNER, sydney)]
+    unread = [
+        UnreadPlace(PARTNER, frankfurt, "AccessDeniedError", "OptInRequired", "ec2 DescribeVpcs failed: " + "x" * 150)
+    ]
+    report = EstateReport(places, rows, unread, record_read=True, decisions={})
+
+    # WHEN it is printed by default
+    lines = report_text(report).splitlines()
+
+    # THEN no line is wider than 120 columns; each side shows its VPC, the row its verdict and
+    # what is missing on each side, shortened (its own VPC not named again)
+    assert max(len(line) for line in lines) <= 120
+    assert lines[:5] == [  # (one line would be wider than 120: a line per account)
+        "Read 5 places:",
+        f"  {HUB} {sydney}, {frankfurt}",
+        f"  {MEMBER} {sydney}, {frankfurt}",
+        f"  {PARTNER} {sydney}",
+        f"Not read 1 place (why: below): {PARTNER} {frankfurt}.",
+    ]
+    header, first, second, third = lines[6:10]
+    assert header.split() == ["PEERING", "STATE/VERDICT", "REQUESTER", "VPC", "ACCEPTER", "VPC", "MISSING"]
+    assert first.startswith(
+        f"{ids[0]}  blocked:security-groups  vpc-0123456789abcdef0  vpc-0fedcba9876543210  12 routes"
+    )
+    assert first.endswith("  12 routes,… / 12 routes,…") and "due in" not in first  # each side keeps its share
+    assert second.startswith(f"{ids[1]}  pending-acceptance       vpc-0fedcba9876543210  vpc-0a1b2c3d4e5f60718")
+    assert third.startswith(f"{ids[2]}  held:routed-elsewhere    vpc-0a1b2c3d4e5f60718  vpc-0123456789abcdef0")
+    assert (
+        lines[12] == "Every column (accounts, regions, blocks, status tags, groups, headroom, last decision): --wide."
+    )
+    assert lines[-2].startswith(f"  {PARTNER} {frankfurt}: ec2 DescribeVpcs failed: xxx")  # wrapped, indented
+    assert lines[-1].startswith("      xxx")
+
+    # WHEN it is printed --wide: every column, nothing shortened
+    wide = report_text(report, wide=True).splitlines()
+    assert wide[6].split() == [
+        "PEERING", "STATE", "REQUESTER", "ACCEPTER", "STATUS", "TAG", "VERDICT", "GROUPS", "MISSING", "HEADROOM",
+        "LAST", "DECISION",
+    ]  # fmt: skip
+    assert f"{HUB} {sydney} vpc-0123456789abcdef0 10.0.0.0/16,10.10.0.0/16" in wide[7]
+    assert "12 routes, 4 rules due in vpc-0123456789abcdef0, 1 peer block refused" in wide[7]
+    assert "shared-services,prod / shared-services,prod" in wide[7] and "47 / 47" in wide[7]
+    assert max(len(line) for line in wide) > 200
+    assert "--wide" not in "\n".join(wide)
 
 
 def test_a_report_judged_without_the_record_says_so() -> None:
     text = report_text(EstateReport([(HUB, EAST)], [], []))
-    assert text.splitlines()[-1].startswith("The autopilot's record was not read: nothing counts as the autopilot's")
+    assert text.splitlines()[-2:] == [  # wrapped to fit 120 columns (--wide: one line)
+        "The autopilot's record was not read: nothing counts as the autopilot's, so no route or rule is shown as due"
+        " for removal",
+        "    (such removals are listed as left alone).",
+    ]
+    assert report_text(EstateReport([(HUB, EAST)], [], []), wide=True).splitlines()[-1] == RECORD_NOT_READ
 
 
 class FakeGateway:
@@ -455,3 +545,19 @@ def test_a_peering_without_a_name_or_with_remote_dns_due_shows_it_missing() -> N
     reads = [converged_hub(p1, a_tags={"peering-autopilot:dns": "true"})]
     [row] = survey(reads, 50, POLICY, NOW)
     assert row.requester.missing == "remote DNS on due; Name due"
+
+
+@pytest.mark.parametrize(
+    ("requester", "accepter", "width", "shown"),
+    [
+        pytest.param("nothing", "side not readable", 40, "nothing / side not readable", id="fits"),
+        pytest.param("nothing", "12 routes, 4 rules due, 1 peer block refused", 30, "nothing / 12 routes, 4 rules…", id="short first"),
+        pytest.param("12 routes, 4 rules due, 1 peer block refused", "nothing", 30, "12 routes, 4 rules… / nothing", id="short last"),
+        pytest.param("12 routes due", "4 rules due", 21, "12 route… / 4 rules…", id="both shortened"),
+    ],
+)  # fmt: skip
+def test_the_default_table_keeps_each_side_s_share_of_what_is_missing(
+    requester: str, accepter: str, width: int, shown: str
+) -> None:
+    assert estate._both(requester, accepter, width) == shown
+    assert len(shown) <= width

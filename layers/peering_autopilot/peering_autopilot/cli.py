@@ -4,9 +4,13 @@
 Uses the operator's own credentials (the usual AWS_PROFILE / environment); reads other accounts
 through the member role (the read-only `-reader`, by default). Works against an emulator too:
 `--endpoint-url http://127.0.0.1:5000` (or AWS_ENDPOINT_URL).
-Doctor's exit status: 0 verified, 1 blocked or not verifiable, 2 the peering could not be read.
+Doctor's exit status: 0 verified, 1 blocked or not verifiable, 2 the peering could not be read
+(or --reachability-analyzer's API answered an error: one line names it).
 Status's: 0 every place read, 1 some place (or the record, with --record-table) not read, 2 bad
-options or no identity.
+options or no identity. Its text fits 120 columns; --wide shows every column.
+Every command that talks to AWS takes --profile, --region (status: --regions) and --endpoint-url
+alike (`aws_options`); a mistake (a bad option, an unknown profile, no or expired credentials) is
+one line on stderr and exit status 2, never a traceback.
 `peering-autopilot history pcx-…`: the peering's timeline from the autopilot's record (its table in
 the hub), read with the operator's credentials or the hub's record reader role (`--role-arn`);
 `--verify` checks the hash chain. Exit status: 0 read (and intact), 1 the chain is broken, 2 the
@@ -25,7 +29,6 @@ import sys
 import time
 from collections.abc import Sequence
 from typing import Any
-from urllib.parse import urlsplit
 
 from peering_autopilot import approval, estate, estate_page, places, policy_tools
 from peering_autopilot.aws.service_quotas import QuotaReaders
@@ -33,10 +36,12 @@ from peering_autopilot.aws.sessions import (
     AwsAccess,
     assumed_session,
     caller_account,
+    credentials_problem,
     operator_session,
     organizations_reader,
     record_reader,
 )
+from peering_autopilot.command_options import aws_options, aws_options_problem, profile_source
 from peering_autopilot.context import Context
 from peering_autopilot.decision import decide
 from peering_autopilot.errors import AutopilotError, AwsCallError, RecordUnavailableError, SettingsError
@@ -76,7 +81,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     commands = parser.add_subparsers(dest="command", required=True)
     doctor = commands.add_parser("doctor", help="walk the runbook's checklist for a peering, both ways")
     doctor.add_argument("peering_id", help="the peering, pcx-…")
-    doctor.add_argument("--region", default=None, help="region where your account sees the peering")
     doctor.add_argument(
         "--member-role-name",
         default="PeeringAutopilotMember-reader",
@@ -84,7 +88,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     doctor.add_argument("--reachability-analyzer", action="store_true", help="also run VPC Reachability Analyzer")
     doctor.add_argument("--ping", action="store_true", help="also ping from SSM-managed probe instances")
-    doctor.add_argument("--endpoint-url", default=None, help="talk to this endpoint (an emulator) instead of AWS")
+    aws_options(doctor, "region where your account sees the peering (default: your session's)")
     doctor.add_argument("--json", action="store_true", help="print the diagnosis as JSON")
     status = commands.add_parser("status", help="every peering of the accounts and regions, in one table")
     status.add_argument("--accounts", default=None, help="comma-separated account ids (default: your own)")
@@ -138,7 +142,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         default=None,
         help="the hub's OrganizationsReadRoleArn, to assume for the walk of --organizational-units",
     )
-    status.add_argument("--endpoint-url", default=None, help="talk to this endpoint (an emulator) instead of AWS")
+    aws_options(status, None)
+    status.add_argument(
+        "--wide",
+        action="store_true",
+        help="every column, nothing shortened: accounts, regions, blocks, status tags, groups, headroom",
+    )
     status_policy = status.add_mutually_exclusive_group()
     status_policy.add_argument(
         "--policy",
@@ -174,8 +183,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         default=None,
         help=RECORD_ROLE_HELP,
     )
-    history.add_argument("--region", default=None, help="the hub's region (default: your session's)")
-    history.add_argument("--endpoint-url", default=None, help="talk to this endpoint (an emulator) instead of AWS")
+    aws_options(history, "the hub's region (default: your session's)")
     history.add_argument("--json", action="store_true", help="print the timeline as JSON")
     history.add_argument(
         "--verify", action="store_true", help="check the hash chain: exit 0 intact, 1 broken (says where)"
@@ -186,8 +194,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         command.add_argument("peering_id", help="the peering, pcx-…")
         command.add_argument("--reason", required=True, help="why: tagged on the peering and kept in the record")
-        command.add_argument("--region", default=None, help="the accepter's region (default: your session's)")
-        command.add_argument("--profile", default=None, help="your AWS profile (default: AWS_PROFILE / environment)")
+        aws_options(command, "the accepter's region (default: your session's)")
         command.add_argument(
             "--role-arn", default=None, help="assume this role in the accepter account first (your approver role)"
         )
@@ -204,7 +211,6 @@ def main(argv: Sequence[str] | None = None) -> int:
             default=DEFAULT_PEER_CIDRS,
             help="the hub's AllowedPeerCidrs (default: %(default)s)",
         )
-        command.add_argument("--endpoint-url", default=None, help="talk to this endpoint (an emulator) instead of AWS")
     policy_tools.add_commands(commands)
     args = parser.parse_args(argv)
     runs = {
@@ -215,7 +221,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         "approve": run_person_decides,
         "reject": run_person_decides,
     }
-    return runs[args.command](args)
+    try:
+        return runs[args.command](args)
+    except Exception as e:  # the operator's credentials at fault, wherever that shows: one line, no traceback
+        problem = credentials_problem(e, profile_source(args))
+        if problem is None:
+            raise
+        print(f"error: {problem}", file=sys.stderr)
+        return 2
+
+
+def _error(e: BaseException, args: argparse.Namespace, say: str | None = None) -> int:
+    """Say on one line why the command stopped: the credentials, when they are why; otherwise `say`
+    (default: the error itself). Exit status 2."""
+    print(f"error: {credentials_problem(e, profile_source(args)) or say or e}", file=sys.stderr)
+    return 2
 
 
 def run_person_decides(args: argparse.Namespace) -> int:
@@ -244,7 +264,7 @@ def run_person_decides(args: argparse.Namespace) -> int:
             document = _policy_file(args.policy, ranges) if args.policy else None
         except (SettingsError, PolicyError, OSError, ValueError) as e:
             problem = str(e)
-    problem = problem or _endpoint(args.endpoint_url)  # used only once everything else is right
+    problem = problem or aws_options_problem(args)  # the endpoint used only once everything else is right
     if problem:
         print(f"error: {problem}", file=sys.stderr)
         return 2
@@ -259,8 +279,7 @@ def run_person_decides(args: argparse.Namespace) -> int:
         account = caller_account(session)
         done = person_decides(session, account, region, args.peering_id, approve, reason, args, ranges, document)
     except AutopilotError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
+        return _error(e, args)
     if done:
         print(f"error: {done}", file=sys.stderr)
         return 2
@@ -352,9 +371,14 @@ def run_doctor(args: argparse.Namespace) -> int:
     if not ROLE_NAME.fullmatch(args.member_role_name):
         print(f"error: --member-role-name {args.member_role_name!r} is not a valid role name", file=sys.stderr)
         return 2
-    if args.endpoint_url:
-        os.environ["AWS_ENDPOINT_URL"] = args.endpoint_url
-    session = operator_session(args.region)
+    problem = aws_options_problem(args)
+    if problem:
+        print(f"error: {problem}", file=sys.stderr)
+        return 2
+    try:
+        session = operator_session(args.region, args.profile)
+    except AwsCallError as e:
+        return _error(e, args)
     region = session.region_name
     if not region:
         print("error: no region: pass --region or set AWS_REGION", file=sys.stderr)
@@ -365,8 +389,7 @@ def run_doctor(args: argparse.Namespace) -> int:
         reader = AwsAccess(_doctor_settings(args, account, region, set(), {region}), session)
         peering = reader.ec2(account, region).find_peering(args.peering_id)
     except AwsCallError as e:
-        print(f"error: cannot read {args.peering_id} in {region}: {e}", file=sys.stderr)
-        return 2
+        return _error(e, args, f"cannot read {args.peering_id} in {region}: {e}")
     if peering is None:
         print(f"error: {args.peering_id} is not visible to account {account} in {region}", file=sys.stderr)
         return 2
@@ -380,8 +403,7 @@ def run_doctor(args: argparse.Namespace) -> int:
         context = Context(settings, AwsAccess(settings, session))
         diagnosis, _ = diagnose(PeeringHint(args.peering_id, account, region), context)
     except AutopilotError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
+        return _error(e, args)
     if args.json:
         print(
             json.dumps(
@@ -396,6 +418,11 @@ def run_doctor(args: argparse.Namespace) -> int:
         )
     else:
         print(report_text(diagnosis))
+    # The analyzer was asked for and its API refused: said on one line (the report above shows the rest).
+    refused = [d.analyzer.api_error for d in diagnosis.directions if d.analyzer and d.analyzer.api_error]
+    if refused:
+        print(f"error: --reachability-analyzer: the API answered {refused[0]}", file=sys.stderr)
+        return 2
     return 0 if diagnosis.verified else 1
 
 
@@ -432,11 +459,14 @@ def run_status(args: argparse.Namespace) -> int:
         print(f"error: --member-role-name {args.member_role_name!r} is not a valid role name", file=sys.stderr)
         return 2
     problem = _record_options(args.record_table, args.record_role_arn, "--record-table", "--record-role-arn")
-    problem = problem or _html_target(args.html) or _endpoint(args.endpoint_url)
+    problem = problem or _html_target(args.html) or aws_options_problem(args)
     if problem:
         print(f"error: {problem}", file=sys.stderr)
         return 2
-    session = operator_session()
+    try:
+        session = operator_session(None, args.profile)
+    except AwsCallError as e:
+        return _error(e, args)
     regions = regions or ([session.region_name] if session.region_name else [])
     if not regions:
         print("error: no region: pass --regions or set AWS_REGION", file=sys.stderr)
@@ -444,16 +474,14 @@ def run_status(args: argparse.Namespace) -> int:
     try:
         account = caller_account(session)
     except AwsCallError as e:
-        print(f"error: cannot tell which account your credentials belong to: {e}", file=sys.stderr)
-        return 2
+        return _error(e, args, f"cannot tell which account your credentials belong to: {e}")
     accounts = accounts or [account]
     walk_problems: tuple[str, ...] = ()
     if units:  # the accounts the sweep manages through the Organization, as it walks them
         try:
             snapshot = organizations_reader(session, args.organizations_role_arn).walk(units)
         except AutopilotError as e:
-            print(f"error: cannot read the Organization: {e}", file=sys.stderr)
-            return 2
+            return _error(e, args, f"cannot read the Organization: {e}")
         accounts = list(dict.fromkeys([*accounts, *sorted(snapshot.paths)]))
         walk_problems = snapshot.problems
         for problem in walk_problems:
@@ -521,7 +549,7 @@ def run_status(args: argparse.Namespace) -> int:
         if problem := _write_page(args.html, page):
             print(f"error: {problem}", file=sys.stderr)
             return 2
-    print(json.dumps(report.describe(), indent=2) if args.json else estate.report_text(report))
+    print(json.dumps(report.describe(), indent=2) if args.json else estate.report_text(report, wide=args.wide))
     return 1 if unread or report.record_not_read or walk_problems else 0
 
 
@@ -551,11 +579,14 @@ def run_history(args: argparse.Namespace) -> int:
     if not PEERING_ID.fullmatch(args.peering_id):
         print(f"error: {args.peering_id!r} is not a peering id (pcx- and 8 to 17 hex digits)", file=sys.stderr)
         return 2
-    problem = _record_options(args.table, args.role_arn, "--table", "--role-arn") or _endpoint(args.endpoint_url)
+    problem = _record_options(args.table, args.role_arn, "--table", "--role-arn") or aws_options_problem(args)
     if problem:
         print(f"error: {problem}", file=sys.stderr)
         return 2
-    session = operator_session(args.region)
+    try:
+        session = operator_session(args.region, args.profile)
+    except AwsCallError as e:
+        return _error(e, args)
     if not session.region_name:
         print("error: no region: pass --region or set AWS_REGION", file=sys.stderr)
         return 2
@@ -563,11 +594,9 @@ def run_history(args: argparse.Namespace) -> int:
         recorder = _record_recorder(session, args.table, args.role_arn)
         entries = recorder.history(args.peering_id)
     except RecordUnavailableError as e:
-        print(f"error: cannot read the history of {args.peering_id}: {_record_reason(e)}", file=sys.stderr)
-        return 2
+        return _error(e, args, f"cannot read the history of {args.peering_id}: {_record_reason(e)}")
     except AutopilotError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
+        return _error(e, args)
     check = verify_chain(entries) if args.verify else None
     if args.json:
         out: dict[str, Any] = {
@@ -635,17 +664,6 @@ def _record_options(table: str | None, role_arn: str | None, table_option: str, 
             return f"{role_option} {role_arn!r} is not an IAM role ARN"
         if table is None:
             return f"{role_option} reads the record: give {table_option} too"
-    return None
-
-
-def _endpoint(endpoint_url: str | None) -> str | None:
-    """Check --endpoint-url and use it for every client; the problem, if any."""
-    if endpoint_url is None:
-        return None
-    url = urlsplit(endpoint_url)
-    if url.scheme not in ("http", "https") or not url.netloc:
-        return f"--endpoint-url {endpoint_url!r} is not an http(s) URL"
-    os.environ["AWS_ENDPOINT_URL"] = endpoint_url
     return None
 
 

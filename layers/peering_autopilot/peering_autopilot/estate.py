@@ -12,6 +12,7 @@ skipped and why, and the mesh advice.
 
 from __future__ import annotations
 
+import textwrap
 from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -348,26 +349,41 @@ class EstateReport:
 COLUMNS = ("PEERING", "STATE", "REQUESTER", "ACCEPTER", "STATUS TAG", "VERDICT", "GROUPS", "MISSING", "HEADROOM")
 
 
-def report_text(report: EstateReport) -> str:
-    """One table, a row per peering; per-side columns read `requester / accepter`, `?` where that
-    side was not read and `-` where there is nothing."""
-    lines = []
-    if report.peerings:
+# The default table's columns, to fit WIDTH: each side's VPC only, the verdict where the peering is
+# active (its EC2 state otherwise), what is missing shortened to the room left. `--wide`: COLUMNS.
+NARROW_COLUMNS = ("PEERING", "STATE/VERDICT", "REQUESTER VPC", "ACCEPTER VPC", "MISSING")
+WIDTH = 120  # a terminal's columns the default text fits
+_WIDEST_STATE = 24  # blocked:security-groups; leaves MISSING 25 columns at least
+
+
+def report_text(report: EstateReport, wide: bool = False) -> str:
+    """The places read (and not read), then one table, a row per peering; per-side columns read
+    `requester / accepter`, `?` where that side was not read and `-` where there is nothing. Fits
+    WIDTH columns (long cells shortened with `…`, long lines wrapped) unless `wide`: every column,
+    nothing shortened."""
+    lines = [*places_lines(report), ""]
+    if report.peerings and wide:
         columns = COLUMNS if report.decisions is None else (*COLUMNS, "LAST DECISION")
         rows = [columns, *(_cells(row, report.decisions) for row in report.peerings)]
-        widths = [max(len(r[i]) for r in rows) for i in range(len(columns))]
-        lines += ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in rows]
+        lines += _aligned(rows)
         lines.append("")
         lines.append("Per-side columns read requester / accepter; ? not readable, - none.")
+    elif report.peerings:
+        lines += _narrow_table(report.peerings)
+        lines.append("")
+        lines.append("Per-side columns read requester / accepter; ? not readable, - none.")
+        more = "accounts, regions, blocks, status tags, groups, headroom"
+        lines.append(f"Every column ({more}{', last decision' if report.decisions is not None else ''}): --wide.")
     else:
         lines.append(f"No peerings in the {plural(len(report.places), 'place')} read.")
     if report.approvals:
         lines += ["", "Pending approvals (the policy asks a person):"]
-        lines += [
-            f"  {a.peering_id}  {a.requester} -> {a.accepter}  rule {a.rule}  age {age_words(a.age_seconds)}"
-            f"  expires {a.expires or '?'}{'  (reminded)' if a.reminded else ''}"
-            for a in report.approvals
-        ]
+        for a in report.approvals:
+            pair = f"  {a.peering_id}  {a.requester} -> {a.accepter}"
+            asked = f"rule {a.rule}  age {age_words(a.age_seconds)}  expires {a.expires or '?'}"
+            asked += "  (reminded)" if a.reminded else ""
+            # one line with --wide; by default the pair, then what asked on a line of its own
+            lines += [f"{pair}  {asked}"] if wide else [pair, f"    {asked}"]
     if report.groups is not None:
         lines += ["", *_group_lines(report.groups)]
     if not report.record_read:
@@ -378,7 +394,79 @@ def report_text(report: EstateReport) -> str:
         lines += [f"  {p.account_id} {p.region}: {p.message}" for p in report.not_read]
     if report.record_not_read:
         lines += ["", f"Record not read: {report.record_not_read}"]
-    return "\n".join(lines)
+    return "\n".join(lines if wide else [short for line in lines for short in _wrapped(line)])
+
+
+def places_lines(report: EstateReport) -> list[str]:
+    """Which places (accounts x regions) were read, and which could not be (why: under Not read)."""
+    lines = _places_line(f"Read {plural(len(report.places), 'place')}", report.places)
+    if report.not_read:
+        unread = [(p.account_id, p.region) for p in report.not_read]
+        lines += _places_line(f"Not read {plural(len(unread), 'place')} (why: below)", unread)
+    return lines
+
+
+def _places_line(title: str, where: Sequence[Place]) -> list[str]:
+    """`title: 111111111111 us-east-1, eu-west-1; 222222222222 us-east-1.` (in the order given), or
+    where that is wider than WIDTH, the title and a line per account."""
+    regions: dict[str, list[str]] = {}
+    for account, region in where:
+        regions.setdefault(account, []).append(region)
+    each = [f"{account} {', '.join(names)}" for account, names in regions.items()]
+    line = f"{title}: {'; '.join(each) or 'none'}."
+    return [line] if len(line) <= WIDTH else [f"{title}:", *(f"  {e}" for e in each)]
+
+
+def _aligned(rows: Sequence[Sequence[str]]) -> list[str]:
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    return ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in rows]
+
+
+def _narrow_table(peerings: Sequence[PeeringRow]) -> list[str]:
+    """The default table: fits WIDTH, MISSING shortened to the room the other columns leave."""
+    cells = [_narrow_cells(row) for row in peerings]
+    fixed = [max(len(r[i]) for r in [NARROW_COLUMNS, *cells]) for i in range(len(NARROW_COLUMNS) - 1)]
+    fixed[1] = min(fixed[1], _WIDEST_STATE)  # ids are at most 21 characters; a verdict gives way
+    room = WIDTH - sum(fixed) - 2 * len(fixed)
+    rows = [NARROW_COLUMNS, *((*r[:-2], _both(r[-2], r[-1], room)) for r in cells)]
+    return _aligned([tuple(_cut(c, w) for c, w in zip(r, (*fixed, room), strict=True)) for r in rows])
+
+
+def _narrow_cells(row: PeeringRow) -> tuple[str, ...]:
+    """The row's cells, each side's missing work last (two cells): its own VPC is in its column,
+    so its missing work need not name it again."""
+    sides = (row.requester, row.accepter)
+    state = row.verdict if row.state == "active" and row.verdict else row.state
+    return (
+        row.peering_id,
+        state,
+        *(s.vpc_id for s in sides),
+        *(s.missing.replace(f" in {s.vpc_id}", "") for s in sides),
+    )
+
+
+def _both(requester: str, accepter: str, width: int) -> str:
+    """`requester / accepter` in `width`: where it must be shortened, each side keeps its share."""
+    if len(requester) + len(accepter) + 3 <= width:
+        return f"{requester} / {accepter}"
+    share = (width - 3) // 2
+    if len(requester) <= share:
+        return f"{requester} / {_cut(accepter, width - 3 - len(requester))}"
+    if len(accepter) <= share:
+        return f"{_cut(requester, width - 3 - len(accepter))} / {accepter}"
+    return f"{_cut(requester, share)} / {_cut(accepter, width - 3 - share)}"
+
+
+def _cut(text: str, width: int) -> str:
+    return text if len(text) <= width else text[: max(width - 1, 0)].rstrip() + "…"
+
+
+def _wrapped(line: str) -> list[str]:
+    """A line longer than WIDTH, wrapped with its indent and four more spaces."""
+    if len(line) <= WIDTH:
+        return [line]
+    indent = " " * (len(line) - len(line.lstrip()) + 4)
+    return textwrap.wrap(line, WIDTH, subsequent_indent=indent, break_on_hyphens=False)
 
 
 def _cells(row: PeeringRow, decisions: Mapping[str, HistoryEntry | None] | None = None) -> tuple[str, ...]:

@@ -447,7 +447,9 @@ class Described:
 def as_event(value: Any) -> Any:
     """A dataclass (or a list of them) as the JSON of an event: field names in lowerCamelCase."""
     if is_dataclass(value) and not isinstance(value, type):
-        return {_camel(f.name): as_event(getattr(value, f.name)) for f in fields(value)}
+        return {
+            _camel(f.name): as_event(getattr(value, f.name)) for f in fields(value) if f.metadata.get("event", True)
+        }
     if isinstance(value, list | tuple):
         return [as_event(v) for v in value]
     return value

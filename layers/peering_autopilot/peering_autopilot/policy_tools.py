@@ -26,8 +26,15 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from peering_autopilot.aws.sessions import AwsAccess, caller_account, operator_session, parameter_store
+from peering_autopilot.aws.sessions import (
+    AwsAccess,
+    caller_account,
+    credentials_problem,
+    operator_session,
+    parameter_store,
+)
 from peering_autopilot.aws.ssm import ADVANCED_TIER_BYTES, STANDARD_TIER_BYTES
+from peering_autopilot.command_options import aws_options, aws_options_problem, profile_source
 from peering_autopilot.errors import AutopilotError, SettingsError
 from peering_autopilot.organization import ACCOUNT_ID, OU_ID, ROOT_ID, parse_units
 from peering_autopilot.policy import (
@@ -102,14 +109,12 @@ def add_commands(commands: Any) -> None:
         default="PeeringAutopilotMember-reader",
         help="role to assume to read a VPC in another account (default: %(default)s)",
     )
-    explain.add_argument("--region", default=None, help="the hub's region, for --parameter-name")
-    explain.add_argument("--profile", default=None, help="the AWS profile to use (default: your usual credentials)")
+    aws_options(explain, "the hub's region, for --parameter-name (default: your session's)")
 
     deploy = sub.add_parser("deploy", help="validate, then store the document in its SSM parameter")
     deploy.add_argument("file")
     deploy.add_argument("--parameter-name", required=True, help="the hub's PolicyParameterName (/a/path)")
-    deploy.add_argument("--profile", default=None, help="the AWS profile to use (default: your usual credentials)")
-    deploy.add_argument("--region", default=None, help="the hub's region (default: your session's)")
+    aws_options(deploy, "the hub's region (default: your session's)")
     deploy.add_argument("--allowed-peer-cidrs", default=DEFAULT_PEER_CIDRS, help=cidrs_help)
     deploy.add_argument("--known-ous", default=None, help=units_help)
 
@@ -353,12 +358,15 @@ def run_explain(args: argparse.Namespace) -> int:
         paths = _ou_paths(args.ou_path)
         account_tags = _account_tags(args.account_tags)
         at = time.time() if args.at is None else _explain_time(args.at)
+        problem = aws_options_problem(args)  # the endpoint used only once everything else is right
+        if problem:
+            raise SettingsError(problem)
         policy = _explain_policy(args, ranges)
         found = _found_in_status(args.status_json, (requester, accepter)) if args.status_json else None
         if found is None:
             found = _found_live(args, (requester, accepter))
     except (SettingsError, FileFault, AutopilotError) as e:
-        print(f"error: {e}", file=sys.stderr)
+        print(f"error: {_credentials(e, args) or e}", file=sys.stderr)
         return EXIT_BAD
     except PolicyError as e:
         _print_faults(e.source, e.problems)
@@ -554,6 +562,11 @@ def _found_live(args: argparse.Namespace, sides: Sequence[Side]) -> dict[Side, F
 
 
 # ---------------------------------------------------------------------------- deploy
+def _credentials(error: Exception, args: argparse.Namespace) -> str | None:
+    """What is wrong with the operator's credentials, when they are why `error` happened."""
+    return credentials_problem(error, profile_source(args))
+
+
 def run_deploy(args: argparse.Namespace) -> int:
     name = args.parameter_name
     if not PARAMETER_NAME.fullmatch(name) or name == NO_POLICY_PARAMETER:
@@ -566,6 +579,10 @@ def run_deploy(args: argparse.Namespace) -> int:
     checked = _checked(args.file, args.allowed_peer_cidrs, args.known_ous)
     if checked is None:
         return EXIT_BAD
+    problem = aws_options_problem(args)
+    if problem:
+        print(f"error: {problem}", file=sys.stderr)
+        return EXIT_BAD
     try:
         session = operator_session(args.region, args.profile)
         if not session.region_name:
@@ -575,7 +592,7 @@ def run_deploy(args: argparse.Namespace) -> int:
             name, checked.text, description="Peering Autopilot policy (peering-autopilot policy deploy)"
         )
     except AutopilotError as e:
-        print(f"error: {args.file} was not deployed: {e}", file=sys.stderr)
+        print(f"error: {args.file} was not deployed: {_credentials(e, args) or e}", file=sys.stderr)
         return EXIT_BAD
     tier = "Standard" if checked.size <= STANDARD_TIER_BYTES else "Advanced"
     print(

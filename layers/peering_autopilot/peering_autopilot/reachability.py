@@ -34,6 +34,9 @@ class AnalyzerResult(Described):
     status: str  # reachable, blocked, unavailable, timed-out
     detail: str
     findings: list[Finding] = field(default_factory=list)
+    # The API's refusal when the analyzer could not run (code, call, message), for the doctor's one
+    # line; not part of the events (the detail says it there).
+    api_error: str = field(default="", compare=False, metadata={"event": False})
 
 
 def step_of(code: str) -> str:
@@ -121,9 +124,10 @@ def _finding(explanation: Mapping[str, Any]) -> Finding:
 
 
 def _unavailable(error: AwsCallError) -> AnalyzerResult:
+    api_error = f"{error.code} to {error.service} {error.operation}: {error.message}"
     if isinstance(error, AccessDeniedError):
-        return AnalyzerResult("unavailable", f"not permitted ({error.code}): {error.message}")
-    return AnalyzerResult("unavailable", f"{error.code}: {error.message}")
+        return AnalyzerResult("unavailable", f"not permitted ({error.code}): {error.message}", api_error=api_error)
+    return AnalyzerResult("unavailable", f"{error.code}: {error.message}", api_error=api_error)
 
 
 def _clean_up(gateway: NetworkInsightsGateway, path_id: str, analysis_id: str) -> None:

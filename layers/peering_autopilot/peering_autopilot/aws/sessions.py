@@ -20,7 +20,15 @@ from typing import TYPE_CHECKING, Any
 
 import boto3
 import botocore.session
-from botocore.exceptions import ClientError
+from botocore.exceptions import (
+    ClientError,
+    NoCredentialsError,
+    PartialCredentialsError,
+    ProfileNotFound,
+    SSOTokenLoadError,
+    TokenRetrievalError,
+    UnauthorizedSSOTokenError,
+)
 
 from peering_autopilot.aws.calls import BOTO_CONFIG, error_code, error_message, translated
 from peering_autopilot.aws.dynamodb import BacklogQueue, RecordStore
@@ -215,6 +223,46 @@ def operator_session(region: str | None = None, profile: str | None = None) -> b
     command line."""
     with translated("sts"):
         return boto3.Session(region_name=region, profile_name=profile)
+
+
+# What AWS answers when the caller's credentials, not its permissions, are at fault.
+EXPIRED_CODES = frozenset({"ExpiredToken", "ExpiredTokenException", "RequestExpired"})
+UNRECOGNIZED_CODES = frozenset({"UnrecognizedClientException", "InvalidClientTokenId", "SignatureDoesNotMatch"})
+
+
+def credentials_problem(error: BaseException, profile_source: str = "AWS_PROFILE") -> str | None:
+    """One line saying what is wrong with the operator's credentials, when that is why `error` (or
+    any exception it was raised from) happened; None when the credentials are not the cause.
+    `profile_source` says where the profile's name came from (`--profile` or `AWS_PROFILE`)."""
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, ProfileNotFound):
+            profile = current.kwargs.get("profile", "")
+            return (
+                f"the AWS profile {profile!r} ({profile_source}) is not in your AWS config files: "
+                "`aws configure list-profiles` lists those there are"
+            )
+        if isinstance(current, NoCredentialsError | PartialCredentialsError):
+            return (
+                "no AWS credentials found: pass --profile or set AWS_PROFILE "
+                "(or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY)"
+            )
+        if isinstance(current, UnauthorizedSSOTokenError | SSOTokenLoadError | TokenRetrievalError):
+            return (
+                f"your AWS SSO session has expired or was never started: run `aws sso login` and try again ({current})"
+            )
+        code = error_code(current) if isinstance(current, ClientError) else getattr(current, "code", "")
+        code = code if isinstance(code, str) else ""
+        if code in EXPIRED_CODES:
+            return (
+                f"your AWS credentials have expired ({code}): renew them (`aws sso login`, or new keys) and try again"
+            )
+        if code in UNRECOGNIZED_CODES:
+            return f"AWS does not recognise your credentials ({code}): check the access key, or the profile, you use"
+        current = current.__cause__ or current.__context__
+    return None
 
 
 def caller_account(session: boto3.Session) -> str:
