@@ -1,7 +1,8 @@
 """What a handler imports at a cold start (README "Measurements", `make coldstart`): its own step and
 what every invocation needs, never another function's step nor what only an option or a setting
-uses. Structural (which modules are in sys.modules after `import app`), not timed: the timings are
-`make coldstart`'s, on the built artifacts."""
+uses; in a Lambda container, with the cyclic garbage collector paused while they load and what they
+made frozen. Structural (sys.modules and the collector's state after `import app`), not timed: the
+timings are `make coldstart`'s, on the built artifacts."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -40,15 +42,19 @@ ON_SOME_PATHS = {
 # A fresh interpreter, as Lambda starts one: the function's code dir, then the layer (this
 # checkout's sources), tracing off as the tests run.
 CHILD = """
-import json, sys
+import gc, json, sys
 sys.path[:0] = sys.argv[1:3]
 import app
 import peering_autopilot
-print(json.dumps({"layer": peering_autopilot.__file__, "modules": sorted(sys.modules)}))
+print(json.dumps({
+    "layer": peering_autopilot.__file__,
+    "modules": sorted(sys.modules),
+    "collector": {"enabled": gc.isenabled(), "frozen": gc.get_freeze_count()},
+}))
 """
 
 
-def imported_by(function: str) -> tuple[str, set[str]]:
+def import_app(function: str, in_lambda: bool = False) -> dict[str, Any]:
     code_dir = PROJECT / "functions" / function
     env = {
         "PATH": os.environ.get("PATH", os.defpath),
@@ -56,6 +62,8 @@ def imported_by(function: str) -> tuple[str, set[str]]:
         "POWERTOOLS_SERVICE_NAME": "peering-autopilot",
         "POWERTOOLS_TRACE_DISABLED": "true",
     }
+    if in_lambda:
+        env["LAMBDA_TASK_ROOT"] = str(code_dir)  # the Lambda runtime sets it
     done = subprocess.run(
         [sys.executable, "-P", "-c", CHILD, str(code_dir), str(LAYER)],
         cwd=code_dir,
@@ -66,7 +74,12 @@ def imported_by(function: str) -> tuple[str, set[str]]:
         timeout=120,
     )
     assert done.returncode == 0, done.stderr
-    result = json.loads(done.stdout.strip().splitlines()[-1])
+    result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    return result
+
+
+def imported_by(function: str) -> tuple[str, set[str]]:
+    result = import_app(function)
     return result["layer"], {
         name.removeprefix("peering_autopilot.") for name in result["modules"] if name.startswith("peering_autopilot.")
     }
@@ -84,3 +97,13 @@ def test_a_handler_imports_its_own_step_and_nothing_only_some_paths_use(function
     assert own in modules
     assert sorted(modules & (set(STEP_OF.values()) - {own})) == []  # no other function's step
     assert sorted(modules & set(ON_SOME_PATHS)) == []
+
+
+def test_in_lambda_the_cold_start_loads_without_collecting_and_freezes_what_it_made() -> None:
+    collector = import_app("verify_peering", in_lambda=True)["collector"]
+    assert collector["enabled"] is True  # collecting again once the handler is built
+    assert collector["frozen"] > 10_000  # the modules, classes and functions loaded: never walked again
+
+
+def test_outside_lambda_the_collector_is_left_as_it_is() -> None:
+    assert import_app("verify_peering")["collector"] == {"enabled": True, "frozen": 0}
