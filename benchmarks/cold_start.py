@@ -1,7 +1,7 @@
 """Cold-start import time of each built Lambda function, against the Lambda runtime's own `import boto3`.
 
 The layer ships no AWS SDK: the functions import the runtime's boto3, which the runtime ships precompiled. So the
-yardstick is what a bare `import boto3` costs there, and the target is every handler's import at most 1.5x that.
+yardstick is what a bare `import boto3` costs there, and the target is every handler's import at most 1.3x that.
 
 Method (printed in the output's header too):
   runtime SDK  the python3.13 runtime ships boto3 and what it requires, with their bytecode, outside the layer
@@ -57,7 +57,7 @@ FUNCTIONS_DIR = ROOT / "functions"
 LAYER_SRC = ROOT / "layers" / "peering_autopilot"
 TEMPLATE = ROOT / "template.yaml"
 REFERENCE = "import boto3"  # the row every ratio is taken against
-TARGET = 1.5
+TARGET = 1.3  # issue 23: headroom, so that the gate holds on a loaded machine
 
 # The function environment of template.yaml (Globals.Function), the Lambda runtime's own variables and dummy
 # credentials. Nothing is inherited from this process but PATH: no PYTHONPATH, no ~/.aws.
