@@ -1,7 +1,7 @@
 """Cold-start import time of each built Lambda function, against the Lambda runtime's own `import boto3`.
 
 The layer ships no AWS SDK: the functions import the runtime's boto3, which the runtime ships precompiled. So the
-yardstick is what a bare `import boto3` costs there, and the target is every handler's import at most 1.5x that.
+yardstick is what a bare `import boto3` costs there, and the target is every handler's import at most 1.3x that.
 
 Method (printed in the output's header too):
   runtime SDK  the python3.13 runtime ships boto3 and what it requires, with their bytecode, outside the layer
@@ -15,15 +15,17 @@ Method (printed in the output's header too):
                compiled from source on every run (sam build ships no .pyc for it and /var/task is read-only).
                Twice: tracing on, as deployed (Tracing: Active; Powertools traces when LAMBDA_TASK_ROOT is set),
                and tracing off (POWERTOOLS_TRACE_DISABLED=true, as the local runner and the tests run).
-  figures      wall time (time.perf_counter) of the one statement inside a fresh interpreter started with -S -P (no
-               site-packages, no PYTHONPATH: only the dirs above are importable), the template's environment;
-               N measured runs per row in interleaved rounds after one discarded warm-up round; median and p90;
-               ratio = median / baseline median.
+  figures      the CPU time of the process (time.process_time: user + system) over the one statement inside a fresh
+               interpreter started with -S -P (no site-packages, no PYTHONPATH: only the dirs above are importable),
+               the template's environment; N measured runs per row in interleaved rounds after one discarded warm-up
+               round; median and p90; ratio = median / baseline median. The CPU time is the import's own work: on a
+               machine other work shares, the wall time also counts the time the process waited for a CPU, which
+               moves the ratio from run to run (--clock wall judges by it instead; both are printed).
 
 --bytecode none ignores the layer's .pyc and compiles the layer on every run instead, as the layer cost before it
 shipped bytecode. Exit status 1 if a handler misses the target or a module loads from the wrong place.
 
-Usage: python benchmarks/cold_start.py [--runs N] [--target X] [--bytecode built|none] [--json]
+Usage: python benchmarks/cold_start.py [--runs N] [--target X] [--bytecode built|none] [--clock cpu|wall] [--json]
 """
 
 from __future__ import annotations
@@ -57,7 +59,7 @@ FUNCTIONS_DIR = ROOT / "functions"
 LAYER_SRC = ROOT / "layers" / "peering_autopilot"
 TEMPLATE = ROOT / "template.yaml"
 REFERENCE = "import boto3"  # the row every ratio is taken against
-TARGET = 1.5
+TARGET = 1.3  # issue 23: headroom, so that the gate holds on a loaded machine
 
 # The function environment of template.yaml (Globals.Function), the Lambda runtime's own variables and dummy
 # credentials. Nothing is inherited from this process but PATH: no PYTHONPATH, no ~/.aws.
@@ -79,11 +81,13 @@ TEMPLATE_ENV = {
     "PYTHONDONTWRITEBYTECODE": "1",  # leave the build as sam built it
 }
 TRACING_OFF = {"POWERTOOLS_TRACE_DISABLED": "true"}
+CLOCKS = {"cpu": "CPU time (user + system) of the process", "wall": "wall time"}
+OTHER_CLOCK = {"cpu": "wall", "wall": "cpu"}
 
 APP_CODE = 'importlib.import_module("app")'
 
 # Runs in the fresh interpreter (python -S -P: nothing on sys.path but the stdlib and what the spec says). Prints the
-# statement's wall time and the top-level packages it loaded, with the file each came from. Under the spec's
+# statement's wall time and CPU time and the top-level packages it loaded, with the file each came from. Under the spec's
 # "compile" dirs a path hook makes the source loader ignore existing .pyc: those modules compile on every run.
 CHILD = """
 import importlib, importlib.machinery as machinery, json, os, sys, time
@@ -111,15 +115,15 @@ if spec["compile"]:
 sys.path[:0] = spec["path"]
 code = compile(spec["code"], "<cold-start>", "exec")
 before = set(sys.modules)
-start = time.perf_counter()
+start, cpu_start = time.perf_counter(), time.process_time()
 exec(code, {"importlib": importlib})
-elapsed = time.perf_counter() - start
+elapsed, cpu = time.perf_counter() - start, time.process_time() - cpu_start
 new = set(sys.modules) - before
 files = {}
 for top in sorted({name.partition(".")[0] for name in new}):
     module = sys.modules.get(top)
     files[top] = getattr(module, "__file__", None) or next(iter(getattr(module, "__path__", [])), None)
-print(json.dumps({"ms": elapsed * 1000, "modules": len(new), "files": files}))
+print(json.dumps({"wall": elapsed * 1000, "cpu": cpu * 1000, "modules": len(new), "files": files}))
 """
 
 # Where each package of a handler row must come from: the SDK from the runtime, never the layer.
@@ -159,7 +163,8 @@ class Case:
 @dataclass
 class Row:
     case: Case
-    samples: list[float] = field(default_factory=list)
+    samples: list[float] = field(default_factory=list)  # by the clock the target is judged by
+    other: list[float] = field(default_factory=list)  # by the other clock, printed beside it
     modules: int = 0
     files: dict[str, str | None] = field(default_factory=dict)
     error: str | None = None
@@ -331,7 +336,7 @@ def origin(file: str | None, layout: Layout, code_dir: Path) -> str:
     return rel(path)
 
 
-def run(layout: Layout, runs: int, bytecode: str) -> list[Row]:
+def run(layout: Layout, runs: int, bytecode: str, clock: str) -> list[Row]:
     rows = [Row(case) for case in cases(layout)]
     print(f"measuring {len(rows)} cases x {runs} runs (+1 warm-up each) ...", file=sys.stderr)
     # Rounds over all cases rather than one case at a time, so that drift in machine load spreads over every row.
@@ -345,7 +350,8 @@ def run(layout: Layout, runs: int, bytecode: str) -> list[Row]:
                 row.error = f"failed: {e}"
                 continue
             if round_no > 0:  # round 0 warms the OS file cache
-                row.samples.append(result["ms"])
+                row.samples.append(result[clock])
+                row.other.append(result[OTHER_CLOCK[clock]])
             row.modules, row.files = result["modules"], result["files"]
     return rows
 
@@ -373,7 +379,7 @@ def du(path: Path) -> int:
     return sum(file.stat().st_size for file in path.rglob("*") if file.is_file())
 
 
-def report(rows: list[Row], layout: Layout, runs: int, bytecode: str, target: float) -> dict[str, Any]:
+def report(rows: list[Row], layout: Layout, runs: int, bytecode: str, target: float, clock: str) -> dict[str, Any]:
     reference = next(row for row in rows if row.case.label == REFERENCE)
     base = reference.median if reference.samples else None
     notes = list(layout.notes)
@@ -397,6 +403,7 @@ def report(rows: list[Row], layout: Layout, runs: int, bytecode: str, target: fl
         "implementation": platform.python_implementation(),
         "executable": sys.executable,
         "bytecode": bytecode,
+        "clock": clock,
         "runs": runs,
         "target": target,
         "layer_dir": rel(layout.layer_dir),
@@ -419,6 +426,8 @@ def report(rows: list[Row], layout: Layout, runs: int, bytecode: str, target: fl
                 "verdict": verdict(row),
                 "modules_imported": row.modules if row.samples else None,
                 "samples_ms": row.samples,
+                f"{OTHER_CLOCK[clock]}_median_ms": statistics.median(row.other) if row.other else None,
+                f"{OTHER_CLOCK[clock]}_samples_ms": row.other,
             }
             for row in rows
         ],
@@ -432,7 +441,7 @@ def render(figures: dict[str, Any]) -> str:
     }[figures["bytecode"]]
     sdk = ", ".join(f"{name} {version}" for name, version in figures["runtime_sdk"].items())
     lines = [
-        "Peering Autopilot cold-start import time (wall time inside a fresh interpreter; ms)",
+        f"Peering Autopilot cold-start import time ({CLOCKS[figures['clock']]} inside a fresh interpreter; ms)",
         "method: runtime SDK = the venv's boto3 and its requirements copied into a temporary dir and precompiled "
         "(compileall), as the Lambda runtime ships them;",
         f"        baseline = `{figures['reference']}` from that dir alone; handler = `import app` with sys.path = "
@@ -446,11 +455,12 @@ def render(figures: dict[str, Any]) -> str:
     ]
     lines += [f"note: {note}" for note in figures["notes"]]
 
-    header = ("case", "median", "p90", "ratio", "modules", "")
+    other = OTHER_CLOCK[figures["clock"]]
+    header = ("case", "median", "p90", "ratio", f"{other} median", "modules", "")
     table = [header]
     for row in figures["rows"]:
         if row["median_ms"] is None:
-            table.append((row["label"], "-", "-", "-", "-", row["status"]))
+            table.append((row["label"], "-", "-", "-", "-", "-", row["status"]))
             continue
         table.append(
             (
@@ -458,6 +468,7 @@ def render(figures: dict[str, Any]) -> str:
                 f"{row['median_ms']:.1f}",
                 f"{row['p90_ms']:.1f}",
                 "(ref)" if row["label"] == figures["reference"] else f"{row['ratio']:.2f}x",
+                f"{row[f'{other}_median_ms']:.1f}",
                 str(row["modules_imported"]),
                 row["verdict"] or "",
             )
@@ -504,6 +515,9 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=15, help="measured runs per row (default 15)")
     parser.add_argument("--target", type=float, default=TARGET, help=f"ratio each handler must meet (default {TARGET})")
     parser.add_argument("--bytecode", choices=["built", "none"], default="built", help="see above (default built)")
+    parser.add_argument(
+        "--clock", choices=sorted(CLOCKS), default="cpu", help="the clock the target is judged by (default cpu)"
+    )
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
     args = parser.parse_args()
     if args.runs < 1:
@@ -511,8 +525,8 @@ def main() -> int:
 
     with tempfile.TemporaryDirectory(prefix="cold-start-runtime-sdk-") as sdk_dir, xray_touch_file_removed():
         layout = discover(Path(sdk_dir))
-        rows = run(layout, args.runs, args.bytecode)
-        figures = report(rows, layout, args.runs, args.bytecode, args.target)
+        rows = run(layout, args.runs, args.bytecode, args.clock)
+        figures = report(rows, layout, args.runs, args.bytecode, args.target, args.clock)
         problems = layout_problems(rows, layout)
     problems += [f"{row.case.label}: {row.error}" for row in rows if row.error]
     problems += [

@@ -12,13 +12,27 @@ A handler imports only its own step: `ACCEPT`, `CONFIGURE`, ... are built on fir
 module `__getattr__`), so a cold start does not pay for the other functions' modules. No step is
 special here: the trigger's hint names the subject (the log lines' correlation id), and the step's
 result says what to log and count (`Result`; `results.StepResult` and the sweep's report).
+
+In a Lambda container (LAMBDA_TASK_ROOT set) the cyclic garbage collector is paused while the
+function's modules load, from this module's first import to the end of `lambda_handler()`, and what
+they made (modules, classes, functions: alive as long as the container) is then frozen out of every
+later collection (`gc.freeze`, as Python's documentation advises before a fork): the cold start
+does not walk it again and again as it grows, and no later collection walks it at all. Elsewhere
+(the tests, the local runner, the command line) modules load with the collector as it is.
 """
 
+# ruff: noqa: E402  (the collector is paused before the imports below run)
 from __future__ import annotations
+
+import gc
+import os
+
+_collector_paused = "LAMBDA_TASK_ROOT" in os.environ and gc.isenabled()
+if _collector_paused:
+    gc.disable()
 
 import dataclasses
 import importlib
-import os
 import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -98,6 +112,7 @@ class LambdaFunction[H: Hint, R: Result]:
         def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
             return self.handle(event, logger, metrics)
 
+        _resume_collector()  # the handler is the cold start's last import: Tracer's X-Ray SDK
         return cast(Callable[[dict[str, Any], LambdaContext], dict[str, Any]], lambda_handler)
 
     def handle(self, event: Mapping[str, Any], logger: Logger, metrics: Metrics) -> dict[str, Any]:
@@ -155,6 +170,15 @@ class LambdaFunction[H: Hint, R: Result]:
         for name, count in result.metrics().items():
             metrics.add_metric(name=name, unit=MetricUnit.Count, value=count)
         return result.response()
+
+
+def _resume_collector() -> None:
+    """The cold start's modules are loaded: what they made is frozen, and the collector runs again."""
+    global _collector_paused
+    if _collector_paused:
+        _collector_paused = False
+        gc.freeze()
+        gc.enable()
 
 
 def _build(name: str) -> LambdaFunction[Any, Any]:

@@ -28,7 +28,7 @@ from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from peering_autopilot import approval
 from peering_autopilot.adoption import Adoption
@@ -43,7 +43,6 @@ from peering_autopilot.aws.ssm import ParameterStore
 from peering_autopilot.context import Context
 from peering_autopilot.decision import policy_verdict, retry_state
 from peering_autopilot.events import Event, GroupRequestFound, PeeringGroupPlan, VpcPlace, WorkFound, publish_all
-from peering_autopilot.membership import Refresh, refresh
 from peering_autopilot.mesh import RECORD_UNREADABLE, GroupPlan, withdraw_only_recorded
 from peering_autopilot.model import ACCEPTER, GROUP_TAG, STATUS_TAG, Peering, QuotaRead, Vpc
 from peering_autopilot.permissions import actions_of
@@ -66,6 +65,11 @@ from peering_autopilot.security_groups import peerings_opened
 from peering_autopilot.settings import DEFAULT_BUDGETS, BudgetLimits, Ranges
 from peering_autopilot.side_plan import SideFacts, acceptance_due, leftovers, plan_side, settle_intents
 from peering_autopilot.triggers import ScheduledSweep, VpcHint
+
+if TYPE_CHECKING:
+    # The Organization's walk runs only where ManagedOrganizationalUnitIds names OUs: membership.py is
+    # imported there, not at every cold start.
+    from peering_autopilot.membership import Refresh
 
 IAM_ACTIONS = actions_of(
     AwsAccess.session_for,
@@ -214,6 +218,8 @@ def handle_sweep_trigger(trigger: VpcHint | ScheduledSweep, ctx: Context) -> Swe
         # functions read the difference it writes (membership.py). Tag changes use the cache: a
         # storm of them must not walk the Organization each time (it throttles at a few calls a
         # second).
+        from peering_autopilot.membership import refresh
+
         membership, walked = refresh(ctx)
         recorder = ctx.recorder
         ctx = dataclasses.replace(ctx, settings=dataclasses.replace(ctx.settings, membership=membership))

@@ -16,9 +16,9 @@ from __future__ import annotations
 from collections.abc import Container, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
-from peering_autopilot import endpoints, live_ping, reachability
+from peering_autopilot import endpoints
 from peering_autopilot.aws.dynamodb import BacklogQueue, RecordStore
 from peering_autopilot.aws.ec2 import Ec2Gateway
 from peering_autopilot.aws.eventbridge import EventPublisher
@@ -35,18 +35,22 @@ from peering_autopilot.events import (
     PeeringVerificationFailed,
     PeeringVerified,
 )
-from peering_autopilot.live_ping import PingResult
 from peering_autopilot.lookup import read_peering
 from peering_autopilot.model import ACTIVE, PROVISIONING, Peering
 from peering_autopilot.permissions import actions_of
 from peering_autopilot.probe import Direction, Endpoint, SideSnapshot, describe_traffic, evaluate
-from peering_autopilot.reachability import AnalyzerResult
 from peering_autopilot.results import StepResult
 from peering_autopilot.settings import DEFAULT_BUDGETS, BudgetLimits, Ranges
 from peering_autopilot.side_plan import ROUTED_ELSEWHERE, SideFacts, kept_out_subnets, plan_side
 from peering_autopilot.sides import Side, managed_place, open_sides
 from peering_autopilot.status import HELD, NOT_ACTIVE, VERIFIED, peering_seen_by, retag, status_of
 from peering_autopilot.triggers import PeeringHint
+
+if TYPE_CHECKING:
+    # Reachability Analyzer and the live ping are options (off by default): their modules are
+    # imported where a diagnosis uses them, not at every cold start.
+    from peering_autopilot.live_ping import PingResult
+    from peering_autopilot.reachability import AnalyzerResult
 
 IAM_ACTIONS = actions_of(
     AwsAccess.session_for,
@@ -220,14 +224,18 @@ def diagnose(hint: PeeringHint, ctx: Context) -> tuple[Diagnosis, list[Side]]:
         src, dst = source.endpoint, destination.endpoint
         analyzable = src and dst and src.kind != "subnet" and dst.kind != "subnet"
         if settings.reachability_analyzer and analyzable and src and dst:
+            from peering_autopilot import reachability  # an option: imported where it is on
+
             if source.region != destination.region:
-                result.analyzer = AnalyzerResult(
+                result.analyzer = reachability.AnalyzerResult(
                     "unavailable", "inter-region: Reachability Analyzer works in one region"
                 )
             else:
                 gateway = aws.network_insights(source.account_id, source.region)
                 result.analyzer = reachability.analyze(gateway, src.resource_id, dst.resource_id, traffic, budget)
         if settings.live_ping and src and dst and src.kind == "probe instance":
+            from peering_autopilot import live_ping  # an option: imported where it is on
+
             ssm = aws.ssm(source.account_id, source.region)
             result.ping = live_ping.ping(ssm, src.resource_id, dst.ip, budget)
         diagnosis.directions.append(result)
