@@ -15,7 +15,7 @@ import functools
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import TYPE_CHECKING, Any
 
 import boto3
@@ -41,6 +41,7 @@ from peering_autopilot.aws.ssm import ParameterStore, SsmGateway
 from peering_autopilot.errors import RoleAssumptionError
 from peering_autopilot.permissions import needs
 from peering_autopilot.settings import Settings
+from peering_autopilot.structs import struct
 
 if TYPE_CHECKING:
     from peering_autopilot.aws.cloudtrail import TrailGateway
@@ -51,7 +52,7 @@ ORGANIZATIONS_REGION = "us-east-1"  # Organizations' endpoint (the aws partition
 _CREDENTIAL_MARGIN_SECONDS = 300
 
 
-@dataclass
+@struct
 class _Account:
     session: boto3.Session
     expires_at: float
