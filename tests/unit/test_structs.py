@@ -5,11 +5,13 @@ from __future__ import annotations
 import copy
 import dataclasses
 import pickle
+import typing
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 import pytest
 
+from peering_autopilot import structs
 from peering_autopilot.structs import struct
 
 
@@ -173,3 +175,85 @@ def test_definitions_refused_as_by_a_dataclass() -> None:
         @struct
         class Shared:
             a: list[int] = []  # noqa: RUF012
+
+
+class TPoint(typing.NamedTuple):
+    name: str
+    size: int = 0
+    tags: tuple[str, ...] = ()
+
+    def label(self) -> str:
+        return f"{self.name}:{self.size}"
+
+    @classmethod
+    def of(cls, name: str) -> TPoint:
+        return cls(name, 1)
+
+
+class SPoint(structs.NamedTuple):
+    name: str
+    size: int = 0
+    tags: tuple[str, ...] = ()
+
+    def label(self) -> str:
+        return f"{self.name}:{self.size}"
+
+    @classmethod
+    def of(cls, name: str) -> SPoint:
+        return cls(name, 1)
+
+
+def test_named_tuple_as_typings() -> None:
+    calls: list[tuple[tuple[Any, ...], dict[str, Any]]] = [
+        (("a",), {}),
+        (("a", 2, ("x",)), {}),
+        ((), {"name": "a", "tags": ("y",)}),
+        (("a",), {"size": 3}),
+        ((), {}),
+        (("a",), {"name": "b"}),
+        (("a",), {"colour": "red"}),
+        (("a", 1, (), "too many"), {}),
+    ]
+    for args, kwargs in calls:
+        _same_result(
+            lambda a=args, k=kwargs: repr(TPoint(*a, **k)).replace("TPoint", "P"),
+            lambda a=args, k=kwargs: repr(SPoint(*a, **k)).replace("SPoint", "P"),
+        )
+    value, typed = SPoint("a", 2, ("x",)), TPoint("a", 2, ("x",))
+    plain: tuple[Any, ...] = ("a", 2, ("x",))
+    assert value == plain  # tuples: equal by value, whatever the class
+    assert tuple(value) == tuple(typed)
+    assert hash(value) == hash(typed)
+    assert isinstance(value, tuple) and type(value).__mro__ == (SPoint, tuple, object)
+    assert value.name == "a" and value[1] == 2 and value.label() == "a:2" and SPoint.of("b") == ("b", 1, ())
+    assert SPoint._fields == TPoint._fields and SPoint._field_defaults == TPoint._field_defaults
+    assert SPoint.__match_args__ == TPoint.__match_args__
+    assert value._asdict() == typed._asdict()
+    assert value._replace(size=5) == SPoint("a", 5, ("x",)) and type(value._replace(size=5)) is SPoint
+    assert copy.replace(value, name="b") == SPoint("b", 2, ("x",))
+    assert SPoint._make(["a", 1, ()]) == SPoint("a", 1)
+    with pytest.raises(ValueError, match="unexpected field names"):
+        value._replace(colour="red")  # type: ignore[call-arg]
+    with pytest.raises(TypeError):
+        SPoint._make(["a"])
+    assert pickle.loads(pickle.dumps(value)) == value and copy.deepcopy(value) == value
+    assert sorted([SPoint("b"), SPoint("a", 2), SPoint("a", 1)]) == [SPoint("a", 1), SPoint("a", 2), SPoint("b")]
+    with pytest.raises(AttributeError):
+        value.name = "b"  # type: ignore[misc]
+    match value:
+        case SPoint(name, size):
+            assert (name, size) == ("a", 2)
+
+
+def test_named_tuple_definitions_refused_as_by_typing() -> None:
+    with pytest.raises(TypeError, match="Non-default namedtuple field b cannot follow default field"):
+
+        class Bad(structs.NamedTuple):
+            a: int = 0
+            b: int  # type: ignore[misc]
+
+    with pytest.raises(AttributeError, match="Cannot overwrite NamedTuple attribute _fields"):
+
+        class Overwrites(structs.NamedTuple):
+            a: int
+            _fields = ("b",)  # type: ignore[misc]

@@ -8,12 +8,11 @@ from dataclasses import field
 from datetime import UTC, datetime
 from enum import Enum
 from ipaddress import IPv4Network, IPv6Network
-from typing import NamedTuple
 
 from peering_autopilot.model import ENABLED_TAG, STATUS_TAG, Cidrs, Peering, Vpc
 from peering_autopilot.policy import ASK, PARAMETERS_RULE, REJECT, Party, Verdict
 from peering_autopilot.settings import Settings
-from peering_autopilot.structs import struct
+from peering_autopilot.structs import NamedTuple, struct
 
 PENDING = "pending-acceptance"
 

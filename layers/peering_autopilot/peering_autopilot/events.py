@@ -13,12 +13,12 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from enum import Enum
-from typing import Any, ClassVar, NamedTuple, Protocol
+from typing import Any, ClassVar, Protocol
 
 from peering_autopilot.errors import InvalidEventError
 from peering_autopilot.model import GROUP_NAME, Peering
 from peering_autopilot.settings import ACCOUNT_ID, REGION
-from peering_autopilot.structs import struct
+from peering_autopilot.structs import NamedTuple, struct
 
 SOURCE = "peering-autopilot"
 PEERING_ID = re.compile(r"pcx-[0-9a-f]{8,17}", re.ASCII)

@@ -8,9 +8,9 @@ from collections.abc import Iterable, Mapping
 from dataclasses import field, fields, is_dataclass
 from datetime import UTC, datetime
 from types import MappingProxyType
-from typing import Any, NamedTuple
+from typing import Any
 
-from peering_autopilot.structs import struct
+from peering_autopilot.structs import NamedTuple, struct
 
 # The model's values are NamedTuples where nothing needs a dataclass (a field left out of equality,
 # `as_event`): immutable, compared by value, and about a sixth of a frozen dataclass's cost to

@@ -37,11 +37,11 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import field
 from datetime import datetime
 from types import MappingProxyType
-from typing import Any, NamedTuple
+from typing import Any
 
 from peering_autopilot.organization import ACCOUNT_ID, OU_ID, ROOT_ID
 from peering_autopilot.settings import PeerCidrPolicy
-from peering_autopilot.structs import struct
+from peering_autopilot.structs import NamedTuple, struct
 
 ACCEPT, ASK, REJECT = "accept", "ask", "reject"
 OUTCOMES = (ACCEPT, ASK, REJECT)

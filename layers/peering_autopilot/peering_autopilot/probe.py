@@ -10,7 +10,7 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import field
-from typing import Any, NamedTuple
+from typing import Any
 
 from peering_autopilot.allow import PROTOCOL_NAMES, Traffic, parse_allow
 from peering_autopilot.model import (
@@ -24,7 +24,7 @@ from peering_autopilot.model import (
     TableRoute,
 )
 from peering_autopilot.routes import route_target
-from peering_autopilot.structs import struct
+from peering_autopilot.structs import NamedTuple, struct
 
 STEPS = ("peering", "routes", "security-groups", "network-acls", "addresses")
 ICMP_ECHO = Traffic("icmp")

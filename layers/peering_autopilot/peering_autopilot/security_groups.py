@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import field
-from typing import Any, NamedTuple
+from typing import Any
 
 from peering_autopilot.allow import PROTOCOL_NAMES, BadEntry, Traffic, parse_allow
 from peering_autopilot.model import ALLOW_TAG, Network, SecurityGroup
-from peering_autopilot.structs import struct
+from peering_autopilot.structs import NamedTuple, struct
 
 
 def rule_description(peering_id: str) -> str:

@@ -7,10 +7,10 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import field
 from enum import Enum
-from typing import TYPE_CHECKING, NamedTuple, Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from peering_autopilot.errors import SettingsError
-from peering_autopilot.structs import struct
+from peering_autopilot.structs import NamedTuple, struct
 
 if TYPE_CHECKING:
     from peering_autopilot.organization import Membership

@@ -1,4 +1,5 @@
-"""`@struct`: a class declared like a dataclass, without a dataclass's cost at import.
+"""`@struct` and `NamedTuple`: classes declared like a dataclass and like typing's NamedTuple, without
+their cost at import (the NamedTuple: see its section below).
 
 `@dataclass` writes each class's `__init__`, `__repr__`, `__eq__`, `__hash__` (and a frozen class's
 `__setattr__`) as source text and compiles it when the class is defined: about 0.6 ms a class, and a
@@ -30,7 +31,7 @@ from __future__ import annotations
 import dataclasses
 import inspect  # boto3 has imported it already
 from collections.abc import Callable
-from typing import Any, ClassVar, dataclass_transform, get_origin, overload
+from typing import TYPE_CHECKING, Any, ClassVar, dataclass_transform, get_origin, overload
 
 _MISSING: Any = dataclasses.MISSING
 _FIELD: Any = getattr(dataclasses, "_FIELD")  # noqa: B009 - the marker `dataclasses.fields()` keeps a field by
@@ -186,3 +187,112 @@ def _frozen_setattr(self: Any, name: str, value: Any) -> None:
 
 def _frozen_delattr(self: Any, name: str) -> None:
     raise dataclasses.FrozenInstanceError(f"cannot delete field {name!r}")
+
+
+# ---------------------------------------------------------------------------------------- NamedTuple
+# `typing.NamedTuple` compiles twice for each class it defines: `collections.namedtuple` writes the
+# class's `__new__` as source text and evaluates it, and `typing` compiles each field's annotation
+# (a string, under `from __future__ import annotations`) into a ForwardRef it never uses here. About
+# 0.1 ms a class, some fifty classes at a handler's import. This `NamedTuple` makes the same class
+# (a subclass of tuple, with the same `_fields`, `_field_defaults`, `_make`, `_replace`, `_asdict`,
+# `__repr__`, `__match_args__`, `__getnewargs__`, `__replace__`, field properties) from methods
+# written once. mypy sees typing's NamedTuple. `tests/unit/test_structs.py` holds it against typing's.
+
+_tuplegetter: Any = getattr(__import__("collections"), "_tuplegetter")  # noqa: B009 - namedtuple's own
+
+
+def _nt_new(cls: Any, *args: Any, **kwargs: Any) -> Any:
+    fields = cls._fields
+    if not kwargs and len(args) == len(fields):
+        return tuple.__new__(cls, args)
+    if len(args) > len(fields):
+        given = f"{len(fields) + 1} positional arguments but {len(args) + 1} were given"
+        raise TypeError(f"{cls.__name__}.__new__() takes {given}")
+    values = list(args)
+    defaults = cls._field_defaults
+    for name in fields[len(args) :]:
+        if name in kwargs:
+            values.append(kwargs.pop(name))
+        elif name in defaults:
+            values.append(defaults[name])
+        else:
+            raise TypeError(f"{cls.__name__}.__new__() missing 1 required positional argument: {name!r}")
+    for name in kwargs:
+        if name in fields:
+            raise TypeError(f"{cls.__name__}.__new__() got multiple values for argument {name!r}")
+        raise TypeError(f"{cls.__name__}.__new__() got an unexpected keyword argument {name!r}")
+    return tuple.__new__(cls, values)
+
+
+def _nt_make(cls: Any, iterable: Any) -> Any:
+    result = tuple.__new__(cls, iterable)
+    if len(result) != len(cls._fields):
+        raise TypeError(f"Expected {len(cls._fields)} arguments, got {len(result)}")
+    return result
+
+
+def _nt_replace(self: Any, /, **changes: Any) -> Any:
+    result = self._make(map(changes.pop, self._fields, self))
+    if changes:
+        raise ValueError(f"Got unexpected field names: {list(changes)!r}")
+    return result
+
+
+def _nt_repr(self: Any) -> str:
+    shown = ", ".join(f"{name}={value!r}" for name, value in zip(self._fields, self, strict=True))
+    return f"{self.__class__.__name__}({shown})"
+
+
+def _nt_asdict(self: Any) -> dict[str, Any]:
+    return dict(zip(self._fields, self, strict=True))
+
+
+def _nt_getnewargs(self: Any) -> tuple[Any, ...]:
+    return tuple(self)
+
+
+_NT_RESERVED = frozenset({"__new__", "__init__", "__slots__", "__getnewargs__", "_fields", "_field_defaults", "_make"})
+_NT_RESERVED |= {"_replace", "_asdict", "_source"}
+
+
+class _NamedTupleMeta(type):
+    def __new__(mcls, name: str, bases: tuple[type, ...], ns: dict[str, Any]) -> Any:
+        annotations = ns.get("__annotations__", {})
+        fields = tuple(annotations)
+        defaults: dict[str, Any] = {}
+        for field_name in fields:
+            if field_name.startswith("_"):
+                raise ValueError(f"Field names cannot start with an underscore: {field_name!r}")
+            if field_name in ns:
+                defaults[field_name] = ns[field_name]
+            elif defaults:
+                joined = ", ".join(defaults)
+                raise TypeError(f"Non-default namedtuple field {field_name} cannot follow default field(s) {joined}")
+        for key in ns:
+            if key in _NT_RESERVED:
+                raise AttributeError(f"Cannot overwrite NamedTuple attribute {key}")
+        body: dict[str, Any] = {key: value for key, value in ns.items() if key not in defaults}
+        body.update(
+            __slots__=(),
+            __new__=_nt_new,
+            _fields=fields,
+            _field_defaults=defaults,
+            __match_args__=fields,
+            _make=classmethod(_nt_make),
+            _replace=_nt_replace,
+            __replace__=_nt_replace,
+            _asdict=_nt_asdict,
+            __getnewargs__=_nt_getnewargs,
+            __orig_bases__=bases,
+        )
+        body.setdefault("__repr__", _nt_repr)
+        for index, field_name in enumerate(fields):
+            body[field_name] = _tuplegetter(index, f"Alias for field number {index}")
+        return type(name, (tuple,), body)
+
+
+if TYPE_CHECKING:
+    from typing import NamedTuple as NamedTuple
+else:
+    # `class Point(NamedTuple): ...` runs the metaclass (typing's own NamedTuple is made alike)
+    NamedTuple = type.__new__(_NamedTupleMeta, "NamedTuple", (), {"__module__": __name__})
