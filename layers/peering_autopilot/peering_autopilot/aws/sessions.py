@@ -312,5 +312,7 @@ def organizations_reader(session: boto3.Session, role_arn: str | None = None) ->
     region = _ORGANIZATIONS_REGIONS.get(
         _partition_of(session.region_name or ORGANIZATIONS_REGION), ORGANIZATIONS_REGION
     )
+    from peering_autopilot.aws.organizations import OrganizationsGateway  # as AwsAccess.organizations: on use
+
     with translated("organizations"):
         return OrganizationsGateway(session.client("organizations", region_name=region, config=BOTO_CONFIG))
