@@ -31,12 +31,13 @@ from __future__ import annotations
 import dataclasses
 import inspect  # boto3 has imported it already
 from collections.abc import Callable
+from operator import attrgetter
 from typing import TYPE_CHECKING, Any, ClassVar, dataclass_transform, get_origin, overload
 
 _MISSING: Any = dataclasses.MISSING
 _FIELD: Any = getattr(dataclasses, "_FIELD")  # noqa: B009 - the marker `dataclasses.fields()` keeps a field by
 _SPEC = "__struct_spec__"  # per class: ((name, default, factory), ...) in __init__ order
-_KEYS = "__struct_keys__"  # per class: the names __eq__, __hash__ and the order compare
+_KEYS = "__struct_key__"  # per class: the values __eq__, __hash__ and the order compare (an attrgetter)
 _REPRS = "__struct_reprs__"  # per class: the names __repr__ shows
 _MUTABLE_DEFAULTS = (list, dict, set)
 
@@ -89,7 +90,8 @@ def _make(cls: type, frozen: bool, order: bool) -> type:
             raise TypeError(f"non-default argument {f.name!r} follows default argument {seen_default!r}")
     cls.__dataclass_fields__ = fields  # type: ignore[attr-defined]
     setattr(cls, _SPEC, tuple((f.name, f.default, f.default_factory) for f in init))
-    setattr(cls, _KEYS, tuple(f.name for f in fields.values() if f.compare))
+    keys = [f.name for f in fields.values() if f.compare]
+    setattr(cls, _KEYS, attrgetter(*keys) if keys else _no_key)  # attrgetter: one name gives the value, not a tuple
     setattr(cls, _REPRS, tuple(f.name for f in fields.values() if f.repr))
     methods: dict[str, Any] = {
         "__init__": _init,
@@ -142,8 +144,12 @@ def _init(self: Any, *args: Any, **kwargs: Any) -> None:
         raise TypeError(f"{cls.__qualname__}.__init__() got an unexpected keyword argument {next(iter(kwargs))!r}")
 
 
-def _key(self: Any) -> tuple[Any, ...]:
-    return tuple([getattr(self, name) for name in getattr(type(self), _KEYS)])
+def _key(self: Any) -> Any:
+    return getattr(type(self), _KEYS)(self)
+
+
+def _no_key(_: Any) -> tuple[()]:
+    return ()
 
 
 def _eq(self: Any, other: Any) -> Any:
