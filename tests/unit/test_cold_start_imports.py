@@ -39,6 +39,13 @@ ON_SOME_PATHS = {
     "policy_tools": "the policy commands",
 }
 
+# Gateways only some functions' steps name (their IAM_ACTIONS): the others never import them.
+ONLY_IN = {
+    "aws.network_insights": {"verify_peering"},  # Reachability Analyzer
+    "aws.organizations": {"sweep"},  # the Organization's walk
+    "aws.sns": {"accept_peering", "verify_peering"},  # the optional notification topic
+}
+
 # A fresh interpreter, as Lambda starts one: the function's code dir, then the layer (this
 # checkout's sources), tracing off as the tests run.
 CHILD = """
@@ -97,6 +104,7 @@ def test_a_handler_imports_its_own_step_and_nothing_only_some_paths_use(function
     assert own in modules
     assert sorted(modules & (set(STEP_OF.values()) - {own})) == []  # no other function's step
     assert sorted(modules & set(ON_SOME_PATHS)) == []
+    assert sorted(name for name, functions in ONLY_IN.items() if name in modules and function not in functions) == []
 
 
 def test_in_lambda_the_cold_start_loads_without_collecting_and_freezes_what_it_made() -> None:

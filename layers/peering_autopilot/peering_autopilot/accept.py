@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from dataclasses import dataclass
 from enum import Enum
 from typing import Any, ClassVar
 
@@ -35,6 +34,7 @@ from peering_autopilot.results import StepResult
 from peering_autopilot.settings import Settings, UnapprovedAction
 from peering_autopilot.side_plan import SideFacts, SidePlan, plan_side
 from peering_autopilot.sides import Side, open_side, requester_blocks
+from peering_autopilot.structs import struct
 from peering_autopilot.triggers import PeeringRequestHint
 
 logger = logging.getLogger(__name__)
@@ -77,7 +77,7 @@ EVENTS: dict[Outcome, type[PeeringDecision]] = {
 }
 
 
-@dataclass(frozen=True)
+@struct(frozen=True)
 class AcceptResult(StepResult[Outcome]):
     METRICS: ClassVar[Mapping[Enum, str]] = {
         Outcome.ACCEPTED: "PeeringsAccepted",

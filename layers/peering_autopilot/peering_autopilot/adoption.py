@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterable, Mapping
-from typing import Any, NamedTuple
+from typing import Any
 
 from peering_autopilot.aws.cloudtrail import TrailEvent
 from peering_autopilot.context import Context
@@ -44,6 +44,7 @@ from peering_autopilot.record import META, OwnedPeering, OwnedRoute, OwnedRule, 
 from peering_autopilot.security_groups import own_rules
 from peering_autopilot.settings import Ranges, Settings
 from peering_autopilot.side_plan import SideFacts, plan_side
+from peering_autopilot.structs import NamedTuple
 
 ADOPTED = "adopted"  # the `how` of an adopted ownership item, and the history entry's kind
 MARKER = "adopted#"

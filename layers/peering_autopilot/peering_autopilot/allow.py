@@ -7,7 +7,8 @@ A bad entry is reported; the good entries of the same tag still apply.
 from __future__ import annotations
 
 import re
-from typing import NamedTuple
+
+from peering_autopilot.structs import NamedTuple
 
 # EC2 answers with protocol numbers or names, in security groups and network ACLs alike.
 PROTOCOL_NAMES = {"-1": "-1", "all": "-1", "6": "tcp", "17": "udp", "1": "icmp", "58": "icmpv6"}

@@ -16,10 +16,11 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
-from typing import Any, NamedTuple
+from typing import Any
 
 from peering_autopilot.decision import Decision, Reason
 from peering_autopilot.model import STATUS_TAG, Peering
+from peering_autopilot.structs import NamedTuple
 
 AWAITING = "awaiting-approval"  # status tag `awaiting-approval:<rule>`: pending, a person decides
 REFUSED = "blocked:approval-refused"  # a person accepted it, but the approval did not count

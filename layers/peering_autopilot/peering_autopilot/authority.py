@@ -21,7 +21,6 @@ import dataclasses
 import threading
 import weakref
 from collections.abc import Iterable
-from typing import NamedTuple
 
 from peering_autopilot.aws.sessions import AwsAccess
 from peering_autopilot.context import Context
@@ -29,6 +28,7 @@ from peering_autopilot.errors import AwsCallError, PolicyUnavailableError
 from peering_autopilot.organization import Membership
 from peering_autopilot.policy import Policy, PolicyError, check_units, from_json
 from peering_autopilot.settings import Settings
+from peering_autopilot.structs import NamedTuple
 
 POLICY_CACHE_SECONDS = 60.0  # how long a container keeps the policy it read before reading it again
 

@@ -26,11 +26,12 @@ about which blocks or rules to keep.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any, NamedTuple
+from typing import Any
 
 from peering_autopilot.model import Network, QuotaRead, RouteTable, SecurityGroup
 from peering_autopilot.settings import DEFAULT_BUDGETS
 from peering_autopilot.settings import BudgetLimits as Limits
+from peering_autopilot.structs import NamedTuple
 
 QUOTA = "quota"  # the status code: held:quota
 

@@ -7,7 +7,7 @@ says why."""
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import field
 from enum import Enum
 from typing import Any, ClassVar
 
@@ -28,6 +28,7 @@ from peering_autopilot.security_groups import ip_permissions
 from peering_autopilot.settings import Settings
 from peering_autopilot.side_plan import Leftovers, Settled, leftovers, settle_intents
 from peering_autopilot.sides import Side, open_sides
+from peering_autopilot.structs import struct
 from peering_autopilot.triggers import PeeringHint
 
 IAM_ACTIONS = actions_of(
@@ -55,7 +56,7 @@ class Outcome(Enum):
     SKIPPED = "skipped"  # not ended, or not this hub's
 
 
-@dataclass
+@struct
 class SideCleanup:
     side: Side
     routes_removed: list[dict[str, str]] = field(default_factory=list)
@@ -75,7 +76,7 @@ class SideCleanup:
         }
 
 
-@dataclass(frozen=True)
+@struct(frozen=True)
 class CleanupResult(StepResult[Outcome]):
     METRICS: ClassVar[Mapping[Enum, str]] = {Outcome.CLEANED_UP: "PeeringsCleanedUp"}
 

@@ -15,7 +15,7 @@ the peering has none.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import field
 from enum import Enum
 from typing import Any, ClassVar
 
@@ -62,6 +62,7 @@ from peering_autopilot.status import (
     status_seen_by,
     write_status,
 )
+from peering_autopilot.structs import struct
 from peering_autopilot.triggers import PeeringHint
 
 ACCEPTED = "accepted"  # the accept step's history kind for a request it accepted (accept.Outcome.ACCEPTED)
@@ -98,7 +99,7 @@ class Outcome(Enum):
     SKIPPED = "skipped"  # nothing to configure: not accepted (yet), ended, or not this hub's
 
 
-@dataclass
+@struct
 class SideReport:
     side: Side
     plan: SidePlan | None = None  # the judge's plan, for a managed side
@@ -257,7 +258,7 @@ class SideReport:
         }
 
 
-@dataclass(frozen=True)
+@struct(frozen=True)
 class ConfigureResult(StepResult[Outcome]):
     METRICS: ClassVar[Mapping[Enum, str]] = {
         Outcome.CONFIGURED: "PeeringsConfigured",

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import field
 from enum import Enum
 from typing import ClassVar
 
@@ -48,6 +48,7 @@ from peering_autopilot.model import CREATED_FOR_TAG, GROUP_TAG, LIVE_STATES, Pee
 from peering_autopilot.permissions import actions_of
 from peering_autopilot.record import OwnedPeering, pair_key
 from peering_autopilot.results import StepResult
+from peering_autopilot.structs import struct
 from peering_autopilot.triggers import GroupRequestHint, PeeringHint
 
 IAM_ACTIONS = actions_of(
@@ -85,7 +86,7 @@ class Outcome(Enum):
     SKIPPED = "skipped"  # the plan no longer holds when read again: said why
 
 
-@dataclass(frozen=True)
+@struct(frozen=True)
 class ConnectResult(StepResult[Outcome]):
     METRICS: ClassVar[Mapping[Enum, str]] = {
         Outcome.REQUESTED: "PeeringsRequested",

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from functools import cached_property
 from typing import TYPE_CHECKING
 
@@ -13,12 +12,13 @@ from peering_autopilot.aws.sessions import AwsAccess
 from peering_autopilot.record import Origin
 from peering_autopilot.recorder import NO_ORIGIN, Recorder
 from peering_autopilot.settings import Settings
+from peering_autopilot.structs import struct
 
 if TYPE_CHECKING:
     from peering_autopilot.aws.service_quotas import QuotaReaders
 
 
-@dataclass(frozen=True)
+@struct(frozen=True)
 class Budget:
     """Time left for polls (Reachability Analyzer, the live ping) within the function's timeout."""
 
@@ -30,7 +30,7 @@ class Budget:
         return self.clock() + seconds <= self.deadline
 
 
-@dataclass(frozen=True)
+@struct(frozen=True)
 class Context:
     settings: Settings
     aws: AwsAccess

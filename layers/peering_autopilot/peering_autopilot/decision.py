@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import field
 from datetime import UTC, datetime
 from enum import Enum
 from ipaddress import IPv4Network, IPv6Network
-from typing import NamedTuple
 
 from peering_autopilot.model import ENABLED_TAG, STATUS_TAG, Cidrs, Peering, Vpc
 from peering_autopilot.policy import ASK, PARAMETERS_RULE, REJECT, Party, Verdict
 from peering_autopilot.settings import Settings
+from peering_autopilot.structs import NamedTuple, struct
 
 PENDING = "pending-acceptance"
 
@@ -55,7 +55,7 @@ class Reason(Enum):
         return self in (Reason.REQUESTER_NOT_READ, Reason.ROUTED_ELSEWHERE)
 
 
-@dataclass(frozen=True)
+@struct(frozen=True)
 class Decision:
     accept: bool
     reasons: tuple[Reason, ...]

@@ -15,7 +15,7 @@ from __future__ import annotations
 import textwrap
 from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Any
 
 from peering_autopilot import approval
@@ -46,6 +46,7 @@ from peering_autopilot.side_plan import (
     settle_intents,
 )
 from peering_autopilot.status import is_verdict
+from peering_autopilot.structs import struct
 
 # What counts against AWS's quota of active peerings per VPC (50 by default): a pending request
 # already holds its slot.
@@ -62,7 +63,7 @@ NOT_OPTED_IN = "not opted in"
 
 
 # ---------------------------------------------------------------------- judging (pure)
-@dataclass(frozen=True)
+@struct(frozen=True)
 class SideRow(Described):
     """One side of a peering as the table shows it."""
 
@@ -83,7 +84,7 @@ GoneReader = Callable[[Place, set[tuple[str, str]]], frozenset[str]]
 QuotaReader = Callable[[Place, str], QuotaRead]
 
 
-@dataclass(frozen=True)
+@struct(frozen=True)
 class PeeringRow(Described):
     peering_id: str
     state: str
@@ -240,7 +241,7 @@ def _missing(
 
 
 # ---------------------------------------------------------------------- pending approvals
-@dataclass(frozen=True)
+@struct(frozen=True)
 class PendingApproval(Described):
     """A request the policy asked a person about, still pending: as its accepter's account tags it."""
 
@@ -286,7 +287,7 @@ def age_words(seconds: int | None) -> str:
 
 
 # ---------------------------------------------------------------------- the report
-@dataclass
+@struct
 class EstateReport:
     places: list[Place]  # the places read
     peerings: list[PeeringRow]

@@ -15,7 +15,7 @@ import base64
 import hashlib
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import field
 from html import escape
 
 from peering_autopilot import approval
@@ -33,10 +33,11 @@ from peering_autopilot.model import (
     Vpc,
 )
 from peering_autopilot.status import is_verdict
+from peering_autopilot.structs import struct
 
 
 # ---------------------------------------------------------------------- where a peering stands
-@dataclass(frozen=True)
+@struct(frozen=True)
 class Verdict:
     """A colour of the map: one class of where a peering stands."""
 
@@ -92,7 +93,7 @@ def verdict_of(row: PeeringRow) -> Verdict:
 OPTED_IN, NOT_OPTED_IN, NOT_READ = "opted-in", "not-opted-in", "not-read"
 
 
-@dataclass
+@struct
 class VpcBox:
     account_id: str
     region: str

@@ -12,13 +12,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
 from enum import Enum
-from typing import Any, ClassVar, NamedTuple, Protocol
+from typing import Any, ClassVar, Protocol
 
 from peering_autopilot.errors import InvalidEventError
 from peering_autopilot.model import GROUP_NAME, Peering
 from peering_autopilot.settings import ACCOUNT_ID, REGION
+from peering_autopilot.structs import NamedTuple, struct
 
 SOURCE = "peering-autopilot"
 PEERING_ID = re.compile(r"pcx-[0-9a-f]{8,17}", re.ASCII)
@@ -86,7 +86,7 @@ class VpcPlace(NamedTuple):
 
 
 # ---------------------------------------------------------------------------------------- accept
-@dataclass(frozen=True)
+@struct(frozen=True)
 class PeeringDecision(Event):
     """The accept step's decision on a request (Accepted, Declined, Rejected)."""
 
@@ -142,7 +142,7 @@ class PeeringRejected(PeeringDecision):
 
 
 # ---------------------------------------------------------------------------------------- configure, clean-up
-@dataclass(frozen=True)
+@struct(frozen=True)
 class PeeringSides(Event):
     """A step's event about a peering and what it did on each of its two sides."""
 
@@ -231,7 +231,7 @@ def _side_place(side: Mapping[str, Any], role: str) -> tuple[str, str]:
     )
 
 
-@dataclass(frozen=True)
+@struct(frozen=True)
 class PeeringHeld(Event):
     """Something of a peering is held for a person (`held:<code>` in the status tag): for each
     held peer block, the account, region and VPC, the table, and the route that already claims it."""
@@ -248,7 +248,7 @@ class PeeringHeld(Event):
 
 
 # ---------------------------------------------------------------------------------------- asking a person
-@dataclass(frozen=True)
+@struct(frozen=True)
 class PeeringApproval(Event):
     """A request the policy asks a person about (approval.py): what is asked (`ask`: the request's
     sides with their blocks, the rule and why, who may approve, what approval would add on each
@@ -284,7 +284,7 @@ class PeeringApprovalRefused(PeeringApproval):
 
 
 # ---------------------------------------------------------------------------------------- verify
-@dataclass(frozen=True)
+@struct(frozen=True)
 class PeeringVerdict(Event):
     """The verify step's finding (Verified, Verification Failed, Verification Deferred)."""
 
@@ -331,7 +331,7 @@ class PeeringVerificationDeferred(PeeringVerdict):
 
 
 # ---------------------------------------------------------------------------------------- groups
-@dataclass(frozen=True)
+@struct(frozen=True)
 class PeeringRequested(Event):
     """The connect step's request for a group (peering id None while only planned: DryRun)."""
 
@@ -355,7 +355,7 @@ class PeeringRequested(Event):
         }
 
 
-@dataclass(frozen=True)
+@struct(frozen=True)
 class PeeringWithdrawn(Event):
     """The connect step's withdrawal of its own group peering, and why."""
 
@@ -381,7 +381,7 @@ class PeeringWithdrawn(Event):
         }
 
 
-@dataclass(frozen=True)
+@struct(frozen=True)
 class PeeringGroupPlan(Event):
     """The sweep's plan for the peering groups (requests, withdrawals, skipped pairs, advice)."""
 
@@ -396,7 +396,7 @@ class PeeringGroupPlan(Event):
 
 
 # ---------------------------------------------------------------------------------------- work
-@dataclass(frozen=True)
+@struct(frozen=True)
 class WorkFound(Event):
     """One peering that needs one kind of work (accept, configure, clean-up, withdraw), and an
     account and region to read it in. Who found it (the sweep's outcome, or the connect step)."""
@@ -443,7 +443,7 @@ class WorkFound(Event):
         )
 
 
-@dataclass(frozen=True)
+@struct(frozen=True)
 class GroupRequestFound(Event):
     """The sweep's plan for a peering group: request a peering from one VPC to another."""
 

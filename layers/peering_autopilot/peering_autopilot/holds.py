@@ -8,16 +8,16 @@ person may have made room. Pure: the steps read and write the tags.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from peering_autopilot.model import Described, RouteTable, SecurityGroup
+from peering_autopilot.structs import struct
 
 HOLD_PREFIX = "peering-autopilot:held:"
 RETRY_AFTER_SECONDS = 3600.0
 
 
-@dataclass(frozen=True)
+@struct(frozen=True)
 class Hold(Described):
     resource_id: str
     code: str

@@ -35,7 +35,6 @@ import dataclasses
 import importlib
 import warnings
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from enum import Enum
 from typing import Any, Protocol, cast
 
@@ -54,6 +53,7 @@ from peering_autopilot.errors import (
     VpcNotFoundError,
 )
 from peering_autopilot.runtime import runtime
+from peering_autopilot.structs import struct
 from peering_autopilot.triggers import EventNotActionableError
 
 # Final for this event: the same delivery would fail alike. The sweep comes back to it later. A
@@ -92,7 +92,7 @@ class Result(Protocol):
     def problem_lines(self) -> list[str]: ...  # places it could not act in, one error line each
 
 
-@dataclass(frozen=True)
+@struct(frozen=True)
 class LambdaFunction[H: Hint, R: Result]:
     """One function of the template: its trigger and its step."""
 

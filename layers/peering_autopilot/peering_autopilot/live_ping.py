@@ -4,19 +4,19 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from typing import Any
 
 from peering_autopilot.aws.ssm import SsmGateway
 from peering_autopilot.context import Budget
 from peering_autopilot.errors import AwsCallError
 from peering_autopilot.model import Described
+from peering_autopilot.structs import struct
 
 _SUMMARY = re.compile(r"(\d+) packets transmitted, (\d+) (?:packets )?received")
 _DONE = {"Success", "Failed", "TimedOut", "Cancelled", "Undeliverable", "Terminated"}
 
 
-@dataclass(frozen=True)
+@struct(frozen=True)
 class PingResult(Described):
     status: str  # replied, no-reply, unavailable, timed-out
     detail: str

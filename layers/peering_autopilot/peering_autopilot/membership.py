@@ -31,7 +31,6 @@ import dataclasses
 import logging
 import weakref
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any
 
@@ -43,6 +42,7 @@ from peering_autopilot.errors import AutopilotError, RecordUnavailableError
 from peering_autopilot.organization import Membership, OrgSnapshot, fresh_tags, membership_changes, pick_tag_reads
 from peering_autopilot.permissions import actions_of
 from peering_autopilot.settings import Settings
+from peering_autopilot.structs import struct
 
 logger = logging.getLogger(__name__)
 
@@ -66,7 +66,7 @@ REFRESH_ACTIONS = actions_of(
 _containers: weakref.WeakKeyDictionary[AwsAccess, tuple[float, Membership]] = weakref.WeakKeyDictionary()
 
 
-@dataclass(frozen=True)
+@struct(frozen=True)
 class Cache:
     """The membership partition as read: each account's OU path (and tags with when they were read,
     where a walk read them), and the last walk."""
@@ -196,7 +196,7 @@ def cached(ctx: Context) -> Membership:
     return membership
 
 
-@dataclass
+@struct
 class Refresh:
     """What the sweep's walk read and wrote, for its report."""
 

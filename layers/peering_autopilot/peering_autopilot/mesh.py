@@ -32,7 +32,7 @@ from __future__ import annotations
 import itertools
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Any
 
 from peering_autopilot.decision import find_overlaps
@@ -51,6 +51,7 @@ from peering_autopilot.model import (
 from peering_autopilot.record import PeeringRecord
 from peering_autopilot.routes import claim_elsewhere, route_target
 from peering_autopilot.settings import Ranges
+from peering_autopilot.structs import struct
 
 # Why a candidate withdrawal stays: the tag says a peering was made for a group, the record who made it.
 NOT_IN_RECORD = "tagged created-for-group but not in the autopilot's record: a person's"
@@ -76,7 +77,7 @@ def parse_groups(text: str) -> tuple[frozenset[str], list[str]]:
     return frozenset(n for n in names if n not in bad), bad
 
 
-@dataclass(frozen=True)
+@struct(frozen=True)
 class Member:
     vpc: Vpc
     groups: frozenset[str]
@@ -87,7 +88,7 @@ class Member:
         return vpc_key(self.vpc)
 
 
-@dataclass(frozen=True, order=True)
+@struct(frozen=True, order=True)
 class Pair:
     requester: str  # vpc_key of the requester (sorts first)
     accepter: str
@@ -96,7 +97,7 @@ class Pair:
         return {"requester": self.requester, "accepter": self.accepter}
 
 
-@dataclass(frozen=True)
+@struct(frozen=True)
 class Request:
     """Send a peering request from `requester` to `accepter` for `group`."""
 
@@ -112,7 +113,7 @@ class Request:
         }
 
 
-@dataclass(frozen=True)
+@struct(frozen=True)
 class Withdrawal:
     """A group peering whose VPCs share no group any more: deleted only where the autopilot's record
     holds it as the autopilot's (the sweep keeps the others back: `GroupPlan.keep`)."""
@@ -122,7 +123,7 @@ class Withdrawal:
     why: str
 
 
-@dataclass(frozen=True)
+@struct(frozen=True)
 class Kept:
     """A candidate withdrawal left alone: the record does not hold it as the autopilot's, or
     could not be read."""
@@ -136,7 +137,7 @@ class Kept:
         return {"peeringId": self.peering.peering_id, "group": self.group, "code": self.code, "reason": self.reason}
 
 
-@dataclass(frozen=True)
+@struct(frozen=True)
 class Skipped:
     group: str
     pair: Pair
@@ -147,7 +148,7 @@ class Skipped:
         return {"group": self.group, **self.pair.describe(), "code": self.code, "reason": self.reason}
 
 
-@dataclass(frozen=True)
+@struct(frozen=True)
 class Advice:
     subject: str  # a group name, or a VPC key
     code: str  # large-mesh, near-quota
@@ -158,7 +159,7 @@ class Advice:
         return {"subject": self.subject, "code": self.code, "message": self.message, **self.numbers}
 
 
-@dataclass
+@struct
 class GroupPlan:
     requests: list[Request] = field(default_factory=list)
     withdrawals: list[Withdrawal] = field(default_factory=list)
@@ -392,7 +393,7 @@ def routed_elsewhere(tables: Iterable[RouteTable], peer: Cidrs) -> tuple[str, Ta
     return None
 
 
-@dataclass(frozen=True)
+@struct(frozen=True)
 class OlderPeer:
     """A live peering a VPC already has, and the blocks of the VPC at its other end (as the
     peering's views and, where read, that VPC itself say: every block either names)."""

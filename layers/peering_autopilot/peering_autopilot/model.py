@@ -5,10 +5,12 @@ from __future__ import annotations
 import ipaddress
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field, fields, is_dataclass
+from dataclasses import field, fields, is_dataclass
 from datetime import UTC, datetime
 from types import MappingProxyType
-from typing import Any, NamedTuple
+from typing import Any
+
+from peering_autopilot.structs import NamedTuple, struct
 
 # The model's values are NamedTuples where nothing needs a dataclass (a field left out of equality,
 # `as_event`): immutable, compared by value, and about a sixth of a frozen dataclass's cost to
@@ -87,7 +89,7 @@ class Cidrs(NamedTuple):
         return [str(n) for n in (*self.ipv4, *self.ipv6)]
 
 
-@dataclass(frozen=True)
+@struct(frozen=True)
 class PeeringSide:
     """One end of a peering as the peering itself describes it."""
 

@@ -12,10 +12,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import field
 from types import MappingProxyType
 
 from peering_autopilot.errors import SettingsError
+from peering_autopilot.structs import struct
 
 OU_ID = re.compile(r"ou-[0-9a-z]{4,32}-[0-9a-z]{8,32}", re.ASCII)
 ROOT_ID = re.compile(r"r-[0-9a-z]{4,32}", re.ASCII)
@@ -31,7 +32,7 @@ def parse_units(text: str, name: str = "MANAGED_OU_IDS") -> frozenset[str]:
     return frozenset(items)
 
 
-@dataclass(frozen=True)
+@struct(frozen=True)
 class OrgSnapshot:
     """What one walk of the Organization read: each ACTIVE account under the walked units with its
     OU path (the root first, the account's parent last), and when. `complete` is False when a part
@@ -53,7 +54,7 @@ class OrgSnapshot:
         return frozenset(self.paths)
 
 
-@dataclass(frozen=True)
+@struct(frozen=True)
 class Membership:
     """The managed accounts and their OU paths, as the hub knows them now: the explicit list (its
     accounts have no known path unless the walk read one) and the Organization's snapshot."""

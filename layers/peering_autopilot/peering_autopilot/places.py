@@ -13,7 +13,7 @@ import threading
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Self
 
 from peering_autopilot.aws.ec2 import Ec2Gateway
@@ -34,6 +34,7 @@ from peering_autopilot.model import (
 )
 from peering_autopilot.permissions import actions_of
 from peering_autopilot.settings import Ranges, Settings
+from peering_autopilot.structs import struct
 
 IAM_ACTIONS = actions_of(
     AwsAccess.session_for,
@@ -77,7 +78,7 @@ def gone_once(read: GoneRead) -> GoneRead:
     return read_gone
 
 
-@dataclass(frozen=True)
+@struct(frozen=True)
 class PlaceRead:
     """What one account and region holds, from one read of each resource type."""
 
@@ -93,7 +94,7 @@ class PlaceRead:
         return self.account_id, self.region
 
 
-@dataclass(frozen=True, order=True)
+@struct(frozen=True, order=True)
 class UnreadPlace(Described):
     """An account and region that could not be read, and why."""
 

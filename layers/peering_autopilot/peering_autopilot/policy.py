@@ -34,13 +34,14 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import field
 from datetime import datetime
 from types import MappingProxyType
-from typing import Any, NamedTuple
+from typing import Any
 
 from peering_autopilot.organization import ACCOUNT_ID, OU_ID, ROOT_ID
 from peering_autopilot.settings import PeerCidrPolicy
+from peering_autopilot.structs import NamedTuple, struct
 
 ACCEPT, ASK, REJECT = "accept", "ask", "reject"
 OUTCOMES = (ACCEPT, ASK, REJECT)
@@ -87,7 +88,7 @@ def _with_unknown(said: str, unknown: Sequence[str]) -> str:
     return f"{said} ({'; '.join(unknown)})" if unknown else said
 
 
-@dataclass(frozen=True)
+@struct(frozen=True)
 class Selector:
     """Which parties a rule's side matches: the account is one of `accounts` or sits under one of
     `ous` (either, when both are given; any account when neither is), the account carries every
@@ -144,7 +145,7 @@ class Window(NamedTuple):
         return self.start <= now < self.end
 
 
-@dataclass(frozen=True)
+@struct(frozen=True)
 class Rule:
     name: str
     outcome: str
@@ -199,7 +200,7 @@ class Verdict(NamedTuple):
         return not self.approvers or principal_arn in self.approvers
 
 
-@dataclass(frozen=True)
+@struct(frozen=True)
 class Policy:
     rules: tuple[Rule, ...]
     default_outcome: str

@@ -24,7 +24,7 @@ import time
 from collections.abc import Mapping, Sequence
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any
 
 from peering_autopilot.aws.sessions import (
     AwsAccess,
@@ -48,6 +48,7 @@ from peering_autopilot.policy import (
     parse,
 )
 from peering_autopilot.settings import DEFAULT_PEER_CIDRS, REGION, PeerCidrPolicy, Settings
+from peering_autopilot.structs import NamedTuple
 
 # The template's PolicyParameterName pattern (a path: the grant's ARN is `parameter` + the name),
 # and the name its grant uses when there is no document: never written.

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import Any, NamedTuple
+from dataclasses import field
+from typing import Any
 
 from peering_autopilot.allow import PROTOCOL_NAMES, Traffic, parse_allow
 from peering_autopilot.model import (
@@ -24,6 +24,7 @@ from peering_autopilot.model import (
     TableRoute,
 )
 from peering_autopilot.routes import route_target
+from peering_autopilot.structs import NamedTuple, struct
 
 STEPS = ("peering", "routes", "security-groups", "network-acls", "addresses")
 ICMP_ECHO = Traffic("icmp")
@@ -51,7 +52,7 @@ class Endpoint(NamedTuple):
         return f"{self.kind} {self.resource_id} {self.ip}"
 
 
-@dataclass
+@struct
 class SideSnapshot:
     """What the probe needs of one VPC, read once per side."""
 
@@ -87,7 +88,7 @@ class Check(NamedTuple):
         return {"step": self.step, "result": result, "detail": self.detail, "component": self.component}
 
 
-@dataclass
+@struct
 class Direction:
     source: SideSnapshot
     destination: SideSnapshot

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Any
 
 from peering_autopilot.allow import Traffic
@@ -18,18 +18,19 @@ from peering_autopilot.aws.network_insights import NetworkInsightsGateway
 from peering_autopilot.context import Budget
 from peering_autopilot.errors import AccessDeniedError, AwsCallError
 from peering_autopilot.model import Described
+from peering_autopilot.structs import struct
 
 logger = logging.getLogger(__name__)
 
 
-@dataclass(frozen=True)
+@struct(frozen=True)
 class Finding(Described):
     step: str  # one of probe.STEPS, or "other"
     code: str
     component: str
 
 
-@dataclass
+@struct
 class AnalyzerResult(Described):
     status: str  # reachable, blocked, unavailable, timed-out
     detail: str

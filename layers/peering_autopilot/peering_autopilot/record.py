@@ -18,9 +18,10 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any, NamedTuple
+from typing import Any
 
 from peering_autopilot.security_groups import Rule
+from peering_autopilot.structs import NamedTuple
 
 OWN = "own#"
 HISTORY = "history#"

@@ -12,7 +12,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any, NamedTuple
+from typing import Any
 
 from peering_autopilot.aws.dynamodb import BacklogQueue, RecordStore
 from peering_autopilot.errors import RecordConflictError, RecordUnavailableError
@@ -35,6 +35,7 @@ from peering_autopilot.record import (
     rule_item,
     unreadable_record,
 )
+from peering_autopilot.structs import NamedTuple
 
 
 class LockTaken(NamedTuple):

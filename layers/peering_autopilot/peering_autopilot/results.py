@@ -4,12 +4,14 @@ line's message and level, the places it could not act in, and the metrics it cou
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import field
 from enum import Enum
 from typing import Any, ClassVar
 
+from peering_autopilot.structs import struct
 
-@dataclass(frozen=True)
+
+@struct(frozen=True)
 class StepResult[O: Enum]:
     # The metric each outcome counts as (namespace PeeringAutopilot); outcomes not listed count nothing.
     METRICS: ClassVar[Mapping[Enum, str]] = {}

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Container, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import field
 
 from peering_autopilot.model import PEERING_TARGET, ROUTES_TAG, Cidrs, Described, Network, RouteTable, TableRoute
 from peering_autopilot.settings import PeerCidrPolicy
+from peering_autopilot.structs import struct
 
 
-@dataclass(frozen=True)
+@struct(frozen=True)
 class Route(Described):
     route_table_id: str
     destination: str
@@ -18,7 +19,7 @@ class Route(Described):
 # The findings about one route below are a Route with one fact more: they name it the same way.
 
 
-@dataclass(frozen=True)
+@struct(frozen=True)
 class RouteConflict(Route):
     """Held: a live route of the table already sends (part of) this block elsewhere. Nothing is
     written for the block there; the older claim keeps its traffic, a person decides."""
@@ -27,20 +28,20 @@ class RouteConflict(Route):
     existing_destination: str  # the claiming route's destination (the block itself, or one overlapping it)
 
 
-@dataclass(frozen=True)
+@struct(frozen=True)
 class SkippedTable(Described):
     route_table_id: str
     reason: str
 
 
-@dataclass(frozen=True)
+@struct(frozen=True)
 class RouteReplacement(Route):
     """The table sends this destination to a target that is gone (State blackhole): replaced."""
 
     dead_target: str
 
 
-@dataclass(frozen=True)
+@struct(frozen=True)
 class RouteLeftAlone(Route):
     """A route through this peering that is no longer wanted but whose removal cannot be justified
     (routes carry no author): reported, not removed."""
@@ -48,7 +49,7 @@ class RouteLeftAlone(Route):
     reason: str
 
 
-@dataclass(frozen=True)
+@struct(frozen=True)
 class PersonsRoute(Route):
     """A route the autopilot's record does not hold: a person's. It stays, whatever it is; where
     it sends a slice of a peer block somewhere other than this peering (`changes_path`), the
@@ -59,7 +60,7 @@ class PersonsRoute(Route):
     changes_path: bool = False
 
 
-@dataclass(frozen=True)
+@struct(frozen=True)
 class RefusedBlock(Described):
     """A peer block the autopilot does not route or allow, and why."""
 
@@ -67,7 +68,7 @@ class RefusedBlock(Described):
     reason: str
 
 
-@dataclass
+@struct
 class RoutePlan:
     add: list[Route] = field(default_factory=list)
     present: list[Route] = field(default_factory=list)

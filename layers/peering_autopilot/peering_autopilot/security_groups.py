@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
-from typing import Any, NamedTuple
+from dataclasses import field
+from typing import Any
 
 from peering_autopilot.allow import PROTOCOL_NAMES, BadEntry, Traffic, parse_allow
 from peering_autopilot.model import ALLOW_TAG, Network, SecurityGroup
+from peering_autopilot.structs import NamedTuple, struct
 
 
 def rule_description(peering_id: str) -> str:
@@ -40,7 +41,7 @@ class Rule(NamedTuple):
         return f"{kind} from {self.cidr}"
 
 
-@dataclass
+@struct
 class GroupPlan:
     group_id: str
     add: list[Rule] = field(default_factory=list)

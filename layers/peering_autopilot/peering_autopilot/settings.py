@@ -5,11 +5,12 @@ from __future__ import annotations
 import ipaddress
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import field
 from enum import Enum
-from typing import TYPE_CHECKING, NamedTuple, Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from peering_autopilot.errors import SettingsError
+from peering_autopilot.structs import NamedTuple, struct
 
 if TYPE_CHECKING:
     from peering_autopilot.organization import Membership
@@ -36,7 +37,7 @@ BUS_NAME = re.compile(r"[\w./-]{1,256}|arn:aws[\w-]*:events:[\w-]+:[0-9]{12}:eve
 DEFAULT_PEER_CIDRS = "10.0.0.0/8,172.16.0.0/12,192.168.0.0/16,100.64.0.0/10"
 
 
-@dataclass(frozen=True)
+@struct(frozen=True)
 class PeerCidrPolicy:
     """Parameter AllowedPeerCidrs: the address space a peer VPC's blocks must fall in to be
     accepted, routed or allowed. `ipv6` None means any IPv6 block (none were listed)."""
@@ -137,7 +138,7 @@ class UnapprovedAction(Enum):
     REJECT = "reject"
 
 
-@dataclass(frozen=True)
+@struct(frozen=True)
 class Settings:
     hub_account_id: str
     hub_region: str

@@ -14,9 +14,9 @@ VPC's Name or id>`; a Name already there, a person's or an earlier one, is kept.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import NamedTuple
 
 from peering_autopilot.model import DNS_TAG, NAME_TAG, REMOTE_DNS_TAG
+from peering_autopilot.structs import NamedTuple
 
 MARK = "on"
 MAX_TAG_VALUE = 256

@@ -24,7 +24,6 @@ fact has one rule, here or in the planner it calls:
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from typing import NamedTuple
 
 from peering_autopilot import budgets
 from peering_autopilot.budgets import NOT_HELD, QUOTA, Budget
@@ -60,6 +59,7 @@ from peering_autopilot.routes import (
 from peering_autopilot.security_groups import GroupPlan, Rule, own_rules, plan_group
 from peering_autopilot.settings import BudgetLimits, Ranges
 from peering_autopilot.side_options import DnsPlan, name_needed, peering_name, plan_dns, vpc_label
+from peering_autopilot.structs import NamedTuple
 
 NOTHING = "nothing"
 

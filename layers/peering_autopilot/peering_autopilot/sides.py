@@ -8,17 +8,18 @@ managed sides; the probe may read a readable side to explain a verdict, and tags
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import replace
 
 from peering_autopilot.aws.ec2 import Ec2Gateway
 from peering_autopilot.aws.sessions import AwsAccess
 from peering_autopilot.errors import RoleAssumptionError, VpcNotFoundError
 from peering_autopilot.model import ENABLED_TAG, Cidrs, Peering, PeeringSide, Vpc
 from peering_autopilot.settings import Settings
+from peering_autopilot.structs import struct
 from peering_autopilot.triggers import PeeringHint
 
 
-@dataclass
+@struct
 class Side:
     role: str  # "requester" or "accepter"
     info: PeeringSide

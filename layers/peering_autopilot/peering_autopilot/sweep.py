@@ -26,7 +26,7 @@ import dataclasses
 import threading
 from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import field
 from enum import Enum
 from typing import TYPE_CHECKING, Any
 
@@ -64,6 +64,7 @@ from peering_autopilot.routes import peerings_routed
 from peering_autopilot.security_groups import peerings_opened
 from peering_autopilot.settings import DEFAULT_BUDGETS, BudgetLimits, Ranges
 from peering_autopilot.side_plan import SideFacts, acceptance_due, leftovers, plan_side, settle_intents
+from peering_autopilot.structs import struct
 from peering_autopilot.triggers import ScheduledSweep, VpcHint
 
 if TYPE_CHECKING:
@@ -104,7 +105,7 @@ class Outcome(Enum):
     NOT_MANAGED = "not-managed"  # a VPC's tags changed where the hub does not manage: nothing read
 
 
-@dataclass(frozen=True, order=True)
+@struct(frozen=True, order=True)
 class Work:
     """One peering that needs one kind of work, and where to read it."""
 
@@ -127,7 +128,7 @@ class PlaceProblem(UnreadPlace):
         return f"{self.account_id}/{self.region} not swept: {self.message}"
 
 
-@dataclass
+@struct
 class SweepReport:
     outcome: Outcome
     subject: str = "sweep"  # what was swept: the estate, or one VPC

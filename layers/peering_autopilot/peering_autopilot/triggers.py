@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Any
 
 from peering_autopilot import events
@@ -24,6 +24,7 @@ from peering_autopilot.events import object_field as _mapping
 from peering_autopilot.events import quoted as _short
 from peering_autopilot.record import Origin
 from peering_autopilot.settings import ACCOUNT_ID, REGION
+from peering_autopilot.structs import struct
 
 MAX_EVENT_BYTES = 256 * 1024  # EventBridge's own ceiling for an event
 AUTOPILOT = events.SOURCE
@@ -37,7 +38,7 @@ class EventNotActionableError(InvalidEventError):
 
 
 # ---------------------------------------------------------------------------------------- hints
-@dataclass(frozen=True)
+@struct(frozen=True)
 class PeeringRequestHint:
     """A peering request to consider, and the account and region of its accepter."""
 
@@ -52,7 +53,7 @@ class PeeringRequestHint:
         return self.peering_id
 
 
-@dataclass(frozen=True)
+@struct(frozen=True)
 class PeeringHint:
     """A peering to bring up to date, and an account and region that can see it."""
 
@@ -69,7 +70,7 @@ class PeeringHint:
         return self.peering_id
 
 
-@dataclass(frozen=True)
+@struct(frozen=True)
 class VpcHint:
     """A VPC whose opt-in, group or DNS tag changed, and its tags after the change."""
 
@@ -84,7 +85,7 @@ class VpcHint:
         return self.vpc_id
 
 
-@dataclass(frozen=True)
+@struct(frozen=True)
 class GroupRequestHint:
     """The sweep's plan for a peering group: request a peering from one VPC to another."""
 
@@ -101,7 +102,7 @@ class GroupRequestHint:
         return self.peering_id
 
 
-@dataclass(frozen=True)
+@struct(frozen=True)
 class ScheduledSweep:
     """The schedule fired: sweep every managed account and region."""
 
@@ -111,7 +112,7 @@ class ScheduledSweep:
 
 
 # ---------------------------------------------------------------------------------------- shapes
-@dataclass(frozen=True)
+@struct(frozen=True)
 class Shape[H]:
     """One event shape: its envelope's source and detail-type, and the parser of its detail."""
 

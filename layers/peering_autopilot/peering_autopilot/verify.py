@@ -14,7 +14,7 @@ and nothing is sent: the "Peering Verification Failed" event carries the finding
 from __future__ import annotations
 
 from collections.abc import Container, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import field
 from enum import Enum
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -44,6 +44,7 @@ from peering_autopilot.settings import DEFAULT_BUDGETS, BudgetLimits, Ranges
 from peering_autopilot.side_plan import ROUTED_ELSEWHERE, SideFacts, kept_out_subnets, plan_side
 from peering_autopilot.sides import Side, managed_place, open_sides
 from peering_autopilot.status import HELD, NOT_ACTIVE, VERIFIED, peering_seen_by, retag, status_of
+from peering_autopilot.structs import struct
 from peering_autopilot.triggers import PeeringHint
 
 if TYPE_CHECKING:
@@ -96,7 +97,7 @@ EVENTS: dict[Outcome, type[PeeringVerdict]] = {
 }
 
 
-@dataclass
+@struct
 class DirectionResult:
     path: Direction
     analyzer: AnalyzerResult | None = None
@@ -124,7 +125,7 @@ class DirectionResult:
         }
 
 
-@dataclass
+@struct
 class Diagnosis:
     peering: Peering
     directions: list[DirectionResult] = field(default_factory=list)
@@ -317,7 +318,7 @@ def probe_endpoint(ec2: Ec2Gateway, vpc_id: str, kept_out: Container[str]) -> En
     )
 
 
-@dataclass(frozen=True)
+@struct(frozen=True)
 class VerifyResult(StepResult[Outcome]):
     METRICS: ClassVar[Mapping[Enum, str]] = {
         Outcome.VERIFIED: "PeeringsVerified",

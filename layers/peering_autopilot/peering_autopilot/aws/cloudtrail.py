@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
-from typing import Any, NamedTuple
+from typing import Any
 
 from peering_autopilot.aws.calls import translated
 from peering_autopilot.permissions import needs
+from peering_autopilot.structs import NamedTuple
 
 CREATE_PEERING = "CreateVpcPeeringConnection"
 

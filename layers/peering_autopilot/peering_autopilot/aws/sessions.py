@@ -15,7 +15,7 @@ import functools
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import TYPE_CHECKING, Any
 
 import boto3
@@ -34,24 +34,25 @@ from peering_autopilot.aws.calls import BOTO_CONFIG, error_code, error_message, 
 from peering_autopilot.aws.dynamodb import BacklogQueue, RecordStore
 from peering_autopilot.aws.ec2 import Ec2Gateway
 from peering_autopilot.aws.eventbridge import EventPublisher
-from peering_autopilot.aws.network_insights import NetworkInsightsGateway
-from peering_autopilot.aws.organizations import OrganizationsGateway
-from peering_autopilot.aws.sns import Notifier
 from peering_autopilot.aws.ssm import ParameterStore, SsmGateway
 from peering_autopilot.errors import RoleAssumptionError
 from peering_autopilot.permissions import needs
 from peering_autopilot.settings import Settings
+from peering_autopilot.structs import struct
 
 if TYPE_CHECKING:
     from peering_autopilot.aws.cloudtrail import TrailGateway
+    from peering_autopilot.aws.network_insights import NetworkInsightsGateway
+    from peering_autopilot.aws.organizations import OrganizationsGateway
     from peering_autopilot.aws.service_quotas import ServiceQuotasGateway
+    from peering_autopilot.aws.sns import Notifier
 
 MEMBER_SESSION_NAME = "peering-autopilot"  # how the hub shows in the members' CloudTrail
 ORGANIZATIONS_REGION = "us-east-1"  # Organizations' endpoint (the aws partition's; others: their own)
 _CREDENTIAL_MARGIN_SECONDS = 300
 
 
-@dataclass
+@struct
 class _Account:
     session: boto3.Session
     expires_at: float
@@ -88,6 +89,9 @@ class AwsAccess:
         return Ec2Gateway(self._client(account_id, "ec2", region), account_id, region)
 
     def network_insights(self, account_id: str, region: str) -> NetworkInsightsGateway:
+        # Reachability Analyzer: verify's option only (off by default), so not imported at cold start
+        from peering_autopilot.aws.network_insights import NetworkInsightsGateway
+
         return NetworkInsightsGateway(self._client(account_id, "ec2", region), account_id, region)
 
     def ssm(self, account_id: str, region: str) -> SsmGateway:
@@ -116,7 +120,10 @@ class AwsAccess:
     def organizations(self) -> OrganizationsGateway:
         """AWS Organizations, read only: with ORGANIZATIONS_ROLE_ARN (the reader role in the
         management account) assumed, else with the hub's own credentials (the hub account is a
-        delegated administrator for Organizations). RoleAssumptionError if the role refuses."""
+        delegated administrator for Organizations). RoleAssumptionError if the role refuses.
+        Imported here: only the sweep walks the Organization, and only where OUs are named."""
+        from peering_autopilot.aws.organizations import OrganizationsGateway
+
         role_arn = self._settings.organizations_role_arn
         region = _ORGANIZATIONS_REGIONS.get(self.partition(self._settings.hub_region), self._settings.hub_region)
         if not role_arn:
@@ -154,6 +161,8 @@ class AwsAccess:
         return BacklogQueue(self._client(self._settings.hub_account_id, "sqs", self._settings.hub_region), url)
 
     def notifier(self, topic_arn: str) -> Notifier:
+        from peering_autopilot.aws.sns import Notifier  # the optional topic: not at every cold start
+
         region = topic_arn.split(":")[3]
         return Notifier(self._client(self._settings.hub_account_id, "sns", region), topic_arn)
 
@@ -303,5 +312,7 @@ def organizations_reader(session: boto3.Session, role_arn: str | None = None) ->
     region = _ORGANIZATIONS_REGIONS.get(
         _partition_of(session.region_name or ORGANIZATIONS_REGION), ORGANIZATIONS_REGION
     )
+    from peering_autopilot.aws.organizations import OrganizationsGateway  # as AwsAccess.organizations: on use
+
     with translated("organizations"):
         return OrganizationsGateway(session.client("organizations", region_name=region, config=BOTO_CONFIG))

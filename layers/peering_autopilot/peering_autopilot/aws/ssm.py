@@ -4,12 +4,13 @@ hub: the network team's policy document (`ParameterStore`; what it says is `poli
 
 from __future__ import annotations
 
-from typing import Any, NamedTuple
+from typing import Any
 
 from botocore.exceptions import ClientError
 
 from peering_autopilot.aws.calls import error_code, translated
 from peering_autopilot.permissions import needs
+from peering_autopilot.structs import NamedTuple
 
 PING_COMMENT = "peering-autopilot verification ping"
 # The stacks' own command document (template.yaml and member/template.yaml PingDocument): ping one
