@@ -184,11 +184,7 @@ def scenario(
     expect_tag: str,
 ) -> bool:
     heading(title)
-    user = cloud.ec2(requester.account, requester.region, record=True)
-    response = user.create_vpc_peering_connection(
-        VpcId=requester.vpc_id, PeerVpcId=accepter.vpc_id, PeerOwnerId=accepter.account, PeerRegion=accepter.region
-    )
-    peering_id = response["VpcPeeringConnection"]["VpcPeeringConnectionId"]
+    peering_id = person_requests(cloud, requester, accepter)
     say(
         f"  A network engineer in {requester.account} requests {requester.name} ({requester.cidr}) -> "
         f"{accepter.name} ({accepter.cidr}) in {accepter.account}: {peering_id}"
@@ -356,10 +352,7 @@ def held_case(autopilot: LocalAutopilot, cloud: LocalCloud, hub_net: Network) ->
     ec2.create_route(RouteTableId=app, DestinationCidrBlock="10.50.0.0/16", GatewayId=vgw)
     say(f"  {hub_net.name}'s app table {app} sends 10.50.0.0/16 on-premises, through {vgw}")
     member = build_network(cloud, Network("VPC-H", MEMBER_ACCOUNT, REGION, "10.50.0.0/16", tags=dict(ENABLED)))
-    user = cloud.ec2(member.account, member.region, record=True)
-    peering_id = user.create_vpc_peering_connection(
-        VpcId=member.vpc_id, PeerVpcId=hub_net.vpc_id, PeerOwnerId=hub_net.account, PeerRegion=hub_net.region
-    )["VpcPeeringConnection"]["VpcPeeringConnectionId"]
+    peering_id = person_requests(cloud, member, hub_net)
     say(
         f"  An approved member's VPC-H ({member.cidr}) in {member.account} asks to peer with {hub_net.name}: {peering_id}"
     )
@@ -389,10 +382,7 @@ def asked_case(autopilot: LocalAutopilot, cloud: LocalCloud) -> bool:
         cloud, Network("VPC-P", MEMBER_ACCOUNT, REGION, "10.60.0.0/16", tags={**ENABLED, "zone": "partner"})
     )
     asking = build_network(cloud, Network("VPC-Q", THIRD_ACCOUNT, REGION, "10.61.0.0/16", tags=dict(ENABLED)))
-    user = cloud.ec2(asking.account, asking.region, record=True)
-    peering_id = user.create_vpc_peering_connection(
-        VpcId=asking.vpc_id, PeerVpcId=partner.vpc_id, PeerOwnerId=partner.account, PeerRegion=partner.region
-    )["VpcPeeringConnection"]["VpcPeeringConnectionId"]
+    peering_id = person_requests(cloud, asking, partner)
     say(
         f"  {asking.name} ({asking.cidr}) in {asking.account} asks to peer with {partner.name} (zone=partner): {peering_id}"
     )
@@ -501,6 +491,15 @@ def group_peerings(
             if p["Status"]["Code"] in states and all(e in by_vpc for e in ends):
                 found[p["VpcPeeringConnectionId"]] = (by_vpc[ends[0]], by_vpc[ends[1]])
     return found
+
+
+def person_requests(cloud: LocalCloud, requester: Network, accepter: Network) -> str:
+    """A person in the requester's account asks to peer, as in the console (CloudTrail records it)."""
+    user = cloud.ec2(requester.account, requester.region, record=True)
+    response = user.create_vpc_peering_connection(
+        VpcId=requester.vpc_id, PeerVpcId=accepter.vpc_id, PeerOwnerId=accepter.account, PeerRegion=accepter.region
+    )
+    return str(response["VpcPeeringConnection"]["VpcPeeringConnectionId"])
 
 
 def routes_between(cloud: LocalCloud, net: Network, peer: Network, peering_id: str) -> bool:

@@ -49,6 +49,7 @@ from botocore.exceptions import (
 )
 
 from autopilot_local.template import load_yaml
+from peering_autopilot.aws.sessions import EXPIRED_CODES, UNRECOGNIZED_CODES  # AWS's answers: the credentials' fault
 
 PROJECT = Path(__file__).resolve().parents[1]
 MEMBER_TEMPLATE = PROJECT / "member" / "template.yaml"
@@ -58,10 +59,6 @@ STACK_SET = "peering-autopilot-member"
 HUB_MEMBER_STACK = "peering-autopilot-member"
 READ_ONLY = "ReadOnlyPrincipalArns"
 CLEAR = "none"  # --read-only-principals none: the reader role trusts no one besides the sweep
-
-# AWS's answers that mean the credentials, not the request, are at fault.
-EXPIRED = {"ExpiredToken", "ExpiredTokenException", "RequestExpired"}
-NOT_RECOGNISED = {"InvalidClientTokenId", "UnrecognizedClientException", "InvalidAccessKeyId", "SignatureDoesNotMatch"}
 
 
 class DeployError(Exception):
@@ -94,9 +91,9 @@ def credentials_problem(error: Exception, region: str) -> str | None:
         return f"CloudFormation in {region} cannot be reached: is {region} the hub stack's region?"
     if isinstance(error, ClientError):
         code = error.response.get("Error", {}).get("Code", "")
-        if code in EXPIRED:
+        if code in EXPIRED_CODES:
             return f"your AWS credentials have expired ({code}): renew them for the hub account and run this again"
-        if code in NOT_RECOGNISED:
+        if code in UNRECOGNIZED_CODES:
             return f"AWS does not recognise your credentials ({code}): sign in to the hub account again"
     return None
 

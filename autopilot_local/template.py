@@ -105,7 +105,7 @@ class Stack:
         """The template's Rules, as CloudFormation checks them before it creates anything: a rule
         whose condition holds refuses the parameters when an assertion fails."""
         for name, rule in self.body.get("Rules", {}).items():
-            outside = sorted(_functions(rule) - RULE_FUNCTIONS)
+            outside = sorted(intrinsic_functions(rule) - RULE_FUNCTIONS)
             if outside:
                 # cfn-lint lets these pass; CloudFormation documents only its rule functions here.
                 raise ValueError(f"rule {name}: {', '.join(outside)} is not a rule function")
@@ -311,11 +311,11 @@ RULE_FUNCTIONS = {
 }
 
 
-def _functions(node: Any) -> set[str]:
+def intrinsic_functions(node: Any) -> set[str]:
     """Every intrinsic function named in a template fragment (keys Ref and Fn::…)."""
     if isinstance(node, list):
-        return set().union(*map(_functions, node)) if node else set()
+        return set().union(*map(intrinsic_functions, node)) if node else set()
     if not isinstance(node, dict):
         return set()
     named = {key for key in node if key == "Ref" or key.startswith("Fn::")}
-    return named.union(*map(_functions, node.values()))
+    return named.union(*map(intrinsic_functions, node.values()))

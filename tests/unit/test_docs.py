@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 
 from autopilot_local.template import load_yaml
+from tests.support.docs import DOCUMENTS, section
 
 PROJECT = Path(__file__).resolve().parents[2]
-DOCUMENTS = [PROJECT / "README.md", *sorted((PROJECT / "docs").glob("*.md"))]
 TEXT = {path: path.read_text() for path in DOCUMENTS}
 README = TEXT[PROJECT / "README.md"]
 DEPLOYING = TEXT[PROJECT / "docs" / "deploying.md"]
@@ -29,12 +29,6 @@ def slug(heading: str) -> str:
 def anchors(text: str) -> set[str]:
     outside_code = re.sub(r"```.*?```", "", text, flags=re.DOTALL)
     return {slug(m.group(1)) for m in re.finditer(r"^#{1,6} (.+)$", outside_code, re.MULTILINE)}
-
-
-def section(text: str, title: str) -> str:
-    start = text.index(f"\n## {title}\n")
-    end = text.find("\n## ", start + 1)
-    return text[start : end if end != -1 else None]
 
 
 @pytest.mark.parametrize("document", DOCUMENTS, ids=lambda p: str(p.relative_to(PROJECT)))

@@ -474,10 +474,12 @@ def test_units_without_the_organization_are_refused_before_deploy() -> None:
 
 @pytest.mark.parametrize("path", ["template.yaml", "member/template.yaml", "org-reader/template.yaml"])
 def test_every_rule_uses_only_cloudformations_rule_functions(path: str) -> None:
-    from autopilot_local.template import RULE_FUNCTIONS, _functions, load_yaml
+    from autopilot_local.template import RULE_FUNCTIONS, intrinsic_functions, load_yaml
 
     rules = load_yaml(PROJECT / path).get("Rules", {})
-    assert {name: _functions(rule) - RULE_FUNCTIONS for name, rule in rules.items()} == {name: set() for name in rules}
+    assert {name: intrinsic_functions(rule) - RULE_FUNCTIONS for name, rule in rules.items()} == {
+        name: set() for name in rules
+    }
 
 
 @pytest.mark.parametrize("function", sorted(FUNCTIONS))

@@ -14,18 +14,13 @@ import pytest
 from autopilot_local.template import load_yaml
 from peering_autopilot.mesh import parse_groups
 from peering_autopilot.model import GROUP_NAME
+from tests.support.docs import section
 
 PROJECT = Path(__file__).resolve().parents[2]
 README = (PROJECT / "README.md").read_text()
 DOCS = {path.name: path.read_text() for path in sorted((PROJECT / "docs").glob("*.md"))}
 EVERYTHING = "\n".join([README, *DOCS.values()])
 TEMPLATES = {path: load_yaml(PROJECT / path) for path in ("template.yaml", "member/template.yaml")}
-
-
-def section(document: str, title: str) -> str:
-    start = document.index(f"\n## {title}\n")
-    end = document.find("\n## ", start + 1)
-    return document[start : end if end != -1 else None]
 
 
 DEPLOYING = DOCS["deploying.md"]

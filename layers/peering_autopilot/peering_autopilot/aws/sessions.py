@@ -236,7 +236,9 @@ def operator_session(region: str | None = None, profile: str | None = None) -> b
 
 # What AWS answers when the caller's credentials, not its permissions, are at fault.
 EXPIRED_CODES = frozenset({"ExpiredToken", "ExpiredTokenException", "RequestExpired"})
-UNRECOGNIZED_CODES = frozenset({"UnrecognizedClientException", "InvalidClientTokenId", "SignatureDoesNotMatch"})
+UNRECOGNIZED_CODES = frozenset(
+    {"UnrecognizedClientException", "InvalidClientTokenId", "InvalidAccessKeyId", "SignatureDoesNotMatch"}
+)
 
 
 def credentials_problem(error: BaseException, profile_source: str = "AWS_PROFILE") -> str | None:
