@@ -8,13 +8,27 @@ Method (printed in the output's header too):
                (/var/runtime). Laid out the same way in a temporary dir: the files of the venv's boto3 and of every
                distribution it requires, extras aside (the versions the tests run with), copied as installed, then
                compiled with compileall (timestamp-checked .pyc, as an installer writes them).
-  baseline     `import boto3` with only that dir on sys.path.
+  baseline     a function whose handler module does nothing but `import boto3`, with only that dir on sys.path,
+               imported as the handlers are (below): what a bare `import boto3` costs a Lambda cold start.
   handlers     `import app` of each built function, sys.path in Lambda's order: its code dir (/var/task), the built
                layer's python dir (/opt/python), the runtime SDK dir (/var/runtime). The layer's bytecode as
                `sam build` made it (layers/peering_autopilot/Makefile compiles it); the function's own app.py
                compiled from source on every run (sam build ships no .pyc for it and /var/task is read-only).
+               Imported with importlib.import_module, as the runtime's bootstrap imports a handler.
                Twice: tracing on, as deployed (Tracing: Active; Powertools traces when LAMBDA_TASK_ROOT is set),
                and tracing off (POWERTOOLS_TRACE_DISABLED=true, as the local runner and the tests run).
+  call depth   each round runs every row from another call depth: 0 to 120 frames in steps of 8 (round n at
+               8 * (n mod 16)). CPython 3.13 keeps the frames of Python calls in 16 KiB chunks and unmaps a chunk as
+               soon as the calls return below it, so an import tree that recurses back and forth across a chunk's
+               edge maps and unmaps it again each time: with strace, 1,243 to 6,164 mmap calls for the same handler
+               by the depth it started at; the baseline's page faults ranged 5,700 to 9,700 and a handler's 6,800 to
+               12,600 over depths 0 to 196. The runtime's bootstrap, not the function, sets that depth, and no depth
+               here is the runtime's. A padding frame takes about 120 bytes, so the 16 depths place the import at
+               offsets spread over a whole chunk; the median is over them all, the same for every row.
+  extensions   on a machine that is not arm64, the layer's arm64 extension modules (wrapt's) cannot load, and wrapt
+               would run its pure-Python fallback, which Lambda never does. The rows then use a temporary copy of
+               the layer with the same version's extension built for this machine, taken from the venv beside it
+               (said in a note; if the venv's version differs, the fallback runs and the note says so).
   figures      the CPU time of the process (time.process_time: user + system) over the one statement inside a fresh
                interpreter started with -S -P (no site-packages, no PYTHONPATH: only the dirs above are importable),
                the template's environment; N measured runs per row in interleaved rounds after one discarded warm-up
@@ -34,6 +48,7 @@ import argparse
 import compileall
 import contextlib
 import filecmp
+import importlib.machinery
 import importlib.metadata
 import json
 import os
@@ -85,10 +100,13 @@ CLOCKS = {"cpu": "CPU time (user + system) of the process", "wall": "wall time"}
 OTHER_CLOCK = {"cpu": "wall", "wall": "cpu"}
 
 APP_CODE = 'importlib.import_module("app")'
+BASELINE_APP = "import boto3\n"  # the baseline function's handler module
+DEPTHS, DEPTH_STEP = 16, 8  # round n runs every row DEPTH_STEP * (n mod DEPTHS) frames deep (see "call depth")
 
-# Runs in the fresh interpreter (python -S -P: nothing on sys.path but the stdlib and what the spec says). Prints the
-# statement's wall time and CPU time and the top-level packages it loaded, with the file each came from. Under the spec's
-# "compile" dirs a path hook makes the source loader ignore existing .pyc: those modules compile on every run.
+# Runs in the fresh interpreter (python -S -P: nothing on sys.path but the stdlib and what the spec says), from the
+# spec's call depth. Prints the statement's wall time and CPU time and the top-level packages it loaded, with the file
+# each came from. Under the spec's "compile" dirs a path hook makes the source loader ignore existing .pyc: those
+# modules compile on every run.
 CHILD = """
 import importlib, importlib.machinery as machinery, json, os, sys, time
 spec = json.loads(sys.argv[1])
@@ -114,11 +132,16 @@ if spec["compile"]:
     sys.path_importer_cache.clear()
 sys.path[:0] = spec["path"]
 code = compile(spec["code"], "<cold-start>", "exec")
-before = set(sys.modules)
-start, cpu_start = time.perf_counter(), time.process_time()
-exec(code, {"importlib": importlib})
-elapsed, cpu = time.perf_counter() - start, time.process_time() - cpu_start
-new = set(sys.modules) - before
+
+def at_depth(frames):  # the statement runs `frames` Python calls deeper than the top
+    if frames:
+        return at_depth(frames - 1)
+    before = set(sys.modules)
+    start, cpu_start = time.perf_counter(), time.process_time()
+    exec(code, {"importlib": importlib})
+    return time.perf_counter() - start, time.process_time() - cpu_start, set(sys.modules) - before
+
+elapsed, cpu, new = at_depth(spec["depth"])
 files = {}
 for top in sorted({name.partition(".")[0] for name in new}):
     module = sys.modules.get(top)
@@ -139,8 +162,10 @@ EXPECTED_ORIGIN = {
 
 @dataclass(frozen=True)
 class Layout:
-    layer_dir: Path
+    built_layer_dir: Path  # as sam built it
+    layer_dir: Path  # as the rows import it: the built one, or its copy with this machine's extension modules
     sdk_dir: Path
+    baseline_dir: Path  # the baseline function's code dir
     sdk_versions: dict[str, str]  # distribution -> version, as laid out in sdk_dir
     sdk_packages: list[str]  # the top-level import names they provide
     code_dirs: dict[str, Path]  # function folder name -> built code dir
@@ -245,7 +270,61 @@ def lay_out_runtime_sdk(target: Path) -> tuple[dict[str, str], list[str]]:
     return versions, sorted(tops)
 
 
-def discover(sdk_dir: Path) -> Layout:
+def extension_stand_ins(layer_dir: Path, copy_dir: Path) -> tuple[Path, list[str]]:
+    """The layer as its extension modules run on Lambda: on a machine that cannot load them (not arm64), a copy of
+    the layer with the same version of each built for this machine, from this venv. Returns the dir to import from."""
+    ours = tuple(importlib.machinery.EXTENSION_SUFFIXES)
+    foreign = [
+        path
+        for path in sorted(layer_dir.rglob("*.so"))
+        if not any((path.parent / (path.name.partition(".")[0] + suffix)).exists() for suffix in ours)
+    ]
+    if not foreign:
+        return layer_dir, []
+    owners: dict[Path, importlib.metadata.Distribution] = {}
+    for info in layer_dir.glob("*.dist-info"):
+        dist = importlib.metadata.PathDistribution(info)
+        owners.update({layer_dir / file: dist for file in dist.files or []})
+    stand_ins: dict[Path, Path] = {}
+    notes = []
+    for path in foreign:
+        module = path.relative_to(layer_dir).with_name(path.name.partition(".")[0])
+        dist = owners.get(path)
+        try:
+            here = importlib.metadata.distribution(dist.metadata["Name"]) if dist is not None else None
+        except importlib.metadata.PackageNotFoundError:
+            here = None
+        built = next(
+            (
+                Path(str(here.locate_file(file)))
+                for file in (here.files or [])
+                if here is not None
+                and here.version == dist.version  # type: ignore[union-attr]
+                and file.parent.as_posix() == module.parent.as_posix()
+                and file.name in {module.name + suffix for suffix in ours}
+            ),
+            None,
+        )
+        if built is None:
+            notes.append(
+                f"{rel(path)} cannot load on {platform.machine()} and this venv has no build of the same version: "
+                "its package runs without it here, as it never does on Lambda"
+            )
+            continue
+        stand_ins[copy_dir / module.parent / built.name] = built
+        notes.append(
+            f"{rel(path)} cannot load on {platform.machine()}: the rows use the same version's {built.name} "
+            f"({dist.metadata['Name']} {dist.version} from this venv) in a copy of the layer, as Lambda loads its own"  # type: ignore[union-attr]
+        )
+    if not stand_ins:
+        return layer_dir, notes
+    shutil.copytree(layer_dir, copy_dir, symlinks=True)
+    for destination, built in stand_ins.items():
+        shutil.copy2(built, destination)
+    return copy_dir, notes
+
+
+def discover(work_dir: Path) -> Layout:
     functions = sorted(path.parent.name for path in FUNCTIONS_DIR.glob("*/app.py"))
     if not functions:
         raise SystemExit(f"no functions/*/app.py under {ROOT}")
@@ -260,8 +339,22 @@ def discover(sdk_dir: Path) -> Layout:
     for name in functions:
         stale += stale_files(FUNCTIONS_DIR / name, code_dirs[name])
     notes = [f"STALE BUILD: differs from source: {', '.join(stale)} (run `make build`)"] if stale else []
+    sdk_dir, baseline_dir = work_dir / "runtime-sdk", work_dir / "baseline-function"
     versions, tops = lay_out_runtime_sdk(sdk_dir)
-    return Layout(layer_dir, sdk_dir, versions, tops, code_dirs, names, notes)
+    baseline_dir.mkdir()
+    (baseline_dir / "app.py").write_text(BASELINE_APP)
+    imported_layer_dir, extension_notes = extension_stand_ins(layer_dir, work_dir / "layer" / "python")
+    return Layout(
+        layer_dir,
+        imported_layer_dir,
+        sdk_dir,
+        baseline_dir,
+        versions,
+        tops,
+        code_dirs,
+        names,
+        notes + extension_notes,
+    )
 
 
 def cases(layout: Layout) -> list[Case]:
@@ -269,7 +362,7 @@ def cases(layout: Layout) -> list[Case]:
     sdk, layer = (layout.sdk_dir,), (layout.layer_dir, layout.sdk_dir)
     where = {"code_dir": layout.code_dirs[first], "function_name": layout.function_names[first]}
     listed = [
-        Case(REFERENCE, "import boto3", sdk, **where),
+        Case(REFERENCE, APP_CODE, (layout.baseline_dir, *sdk), layout.baseline_dir, "Baseline"),
         Case(
             "  ... + boto3.client('ec2')  (paid at the first call)", "import boto3\nboto3.client('ec2')", sdk, **where
         ),
@@ -298,12 +391,14 @@ def cases(layout: Layout) -> list[Case]:
     return listed
 
 
-def measure_once(case: Case, layout: Layout, bytecode: str) -> dict[str, Any]:
+def measure_once(case: Case, layout: Layout, bytecode: str, depth: int) -> dict[str, Any]:
     env = {"PATH": os.environ.get("PATH", os.defpath), **TEMPLATE_ENV, **dict(case.env)}
     env["LAMBDA_TASK_ROOT"] = str(case.code_dir)
     env["AWS_LAMBDA_FUNCTION_NAME"] = case.function_name
     compile_dirs = [str(case.code_dir)] + ([str(layout.layer_dir)] if bytecode == "none" else [])
-    spec = json.dumps({"path": [str(path) for path in case.path], "code": case.code, "compile": compile_dirs})
+    spec = json.dumps(
+        {"path": [str(path) for path in case.path], "code": case.code, "compile": compile_dirs, "depth": depth}
+    )
     done = subprocess.run(
         [sys.executable, "-S", "-P", "-c", CHILD, spec],
         cwd=case.code_dir,
@@ -339,13 +434,15 @@ def origin(file: str | None, layout: Layout, code_dir: Path) -> str:
 def run(layout: Layout, runs: int, bytecode: str, clock: str) -> list[Row]:
     rows = [Row(case) for case in cases(layout)]
     print(f"measuring {len(rows)} cases x {runs} runs (+1 warm-up each) ...", file=sys.stderr)
-    # Rounds over all cases rather than one case at a time, so that drift in machine load spreads over every row.
+    # Rounds over all cases rather than one case at a time, so that drift in machine load spreads over every row;
+    # every row of a round runs from the same call depth, and each round from the next one.
     for round_no in range(runs + 1):
+        depth = DEPTH_STEP * ((round_no - 1) % DEPTHS)
         for row in rows:
             if row.error is not None:
                 continue
             try:
-                result = measure_once(row.case, layout, bytecode)
+                result = measure_once(row.case, layout, bytecode, depth)
             except RuntimeError as e:
                 row.error = f"failed: {e}"
                 continue
@@ -359,9 +456,9 @@ def run(layout: Layout, runs: int, bytecode: str, clock: str) -> list[Row]:
 def layout_problems(rows: list[Row], layout: Layout) -> list[str]:
     """The layer must not ship the SDK, and each handler must load each package from where Lambda would."""
     problems = [
-        f"the layer ships {top} ({rel(layout.layer_dir / top)}): it would shadow the runtime's SDK"
+        f"the layer ships {top} ({rel(layout.built_layer_dir / top)}): it would shadow the runtime's SDK"
         for top in layout.sdk_packages
-        if (layout.layer_dir / top).exists() or (layout.layer_dir / f"{top}.py").exists()
+        if (layout.built_layer_dir / top).exists() or (layout.built_layer_dir / f"{top}.py").exists()
     ]
     for row in rows:
         if row.case.function is None or not row.files:
@@ -385,8 +482,7 @@ def report(rows: list[Row], layout: Layout, runs: int, bytecode: str, target: fl
     notes = list(layout.notes)
     if platform.machine().lower() not in ("aarch64", "arm64"):
         notes.append(
-            f"this machine is {platform.machine()}; the functions run on arm64 (Graviton): absolute figures differ, "
-            "and the layer's arm64 extension (wrapt's) gives way here to its pure-Python fallback"
+            f"this machine is {platform.machine()}; the functions run on arm64 (Graviton): absolute figures differ"
         )
 
     def verdict(row: Row) -> str | None:
@@ -406,8 +502,8 @@ def report(rows: list[Row], layout: Layout, runs: int, bytecode: str, target: fl
         "clock": clock,
         "runs": runs,
         "target": target,
-        "layer_dir": rel(layout.layer_dir),
-        "layer_bytes": du(layout.layer_dir.parent),
+        "layer_dir": rel(layout.built_layer_dir),
+        "layer_bytes": du(layout.built_layer_dir.parent),
         "runtime_sdk": layout.sdk_versions,
         "code_dirs": {name: rel(path) for name, path in layout.code_dirs.items()},
         "reference": REFERENCE,
@@ -444,8 +540,10 @@ def render(figures: dict[str, Any]) -> str:
         f"Peering Autopilot cold-start import time ({CLOCKS[figures['clock']]} inside a fresh interpreter; ms)",
         "method: runtime SDK = the venv's boto3 and its requirements copied into a temporary dir and precompiled "
         "(compileall), as the Lambda runtime ships them;",
-        f"        baseline = `{figures['reference']}` from that dir alone; handler = `import app` with sys.path = "
-        "built code dir, built layer, runtime SDK (Lambda's order);",
+        f"        baseline = a function whose app.py is `{BASELINE_APP.strip()}`, from that dir alone; handler = the built "
+        "function's app.py with sys.path = built code dir, built layer, runtime SDK (Lambda's order);",
+        "        both imported with importlib.import_module, as the runtime imports a handler, each round from another "
+        f"call depth (0-{DEPTH_STEP * (DEPTHS - 1)} frames in steps of {DEPTH_STEP}, the same for every row);",
         f"        fresh `python -S -P` per run, template environment; {figures['runs']} runs per row (+1 warm-up, "
         f"discarded), interleaved; ratio = median / baseline median; target <= {figures['target']}x",
         f"machine: {figures['machine']} {figures['system']}, {figures['implementation']} {figures['python']}",
@@ -512,7 +610,9 @@ def xray_touch_file_removed() -> Iterator[None]:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--runs", type=int, default=15, help="measured runs per row (default 15)")
+    parser.add_argument(
+        "--runs", type=int, default=DEPTHS, help=f"measured runs per row, one call depth each (default {DEPTHS})"
+    )
     parser.add_argument("--target", type=float, default=TARGET, help=f"ratio each handler must meet (default {TARGET})")
     parser.add_argument("--bytecode", choices=["built", "none"], default="built", help="see above (default built)")
     parser.add_argument(
@@ -523,8 +623,8 @@ def main() -> int:
     if args.runs < 1:
         parser.error("--runs must be at least 1")
 
-    with tempfile.TemporaryDirectory(prefix="cold-start-runtime-sdk-") as sdk_dir, xray_touch_file_removed():
-        layout = discover(Path(sdk_dir))
+    with tempfile.TemporaryDirectory(prefix="cold-start-") as work_dir, xray_touch_file_removed():
+        layout = discover(Path(work_dir))
         rows = run(layout, args.runs, args.bytecode, args.clock)
         figures = report(rows, layout, args.runs, args.bytecode, args.target, args.clock)
         problems = layout_problems(rows, layout)
