@@ -29,7 +29,11 @@ help: ## this list
 demo: $(STAMP) ## the whole automation, narrated, against an embedded AWS emulator
 	$(BIN)/python -m autopilot_local.demo
 
-test: lint typecheck imports templates checkov parliament build pytest ## every check and test (what CI runs)
+# The checks run two at a time (each is mostly one process), each one's output kept together; then the tests.
+CHECKS := lint typecheck imports templates checkov parliament build
+test: $(STAMP) ## every check and test (what CI runs)
+	$(MAKE) --no-print-directory -j2 --output-sync=target $(CHECKS)
+	$(MAKE) --no-print-directory pytest
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
