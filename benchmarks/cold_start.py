@@ -31,8 +31,8 @@ Method (printed in the output's header too):
                (said in a note; if the venv's version differs, the fallback runs and the note says so).
   figures      the CPU time of the process (time.process_time: user + system) over the one statement inside a fresh
                interpreter started with -S -P (no site-packages, no PYTHONPATH: only the dirs above are importable),
-               the template's environment; N measured runs per row in interleaved rounds after one discarded warm-up
-               round; median and p90; ratio = median / baseline median. The CPU time is the import's own work: on a
+               the template's environment; N measured runs per row (default 32) in interleaved rounds after one
+               discarded warm-up round; median and p90; ratio = median / baseline median. The CPU time is the import's own work: on a
                machine other work shares, the wall time also counts the time the process waited for a CPU, which
                moves the ratio from run to run (--clock wall judges by it instead; both are printed).
 
@@ -102,6 +102,9 @@ OTHER_CLOCK = {"cpu": "wall", "wall": "cpu"}
 APP_CODE = 'importlib.import_module("app")'
 BASELINE_APP = "import boto3\n"  # the baseline function's handler module
 DEPTHS, DEPTH_STEP = 16, 8  # round n runs every row DEPTH_STEP * (n mod DEPTHS) frames deep (see "call depth")
+# Two rounds per depth: with 16 runs a row's median still moved by up to 0.2x from one run to the next on a loaded
+# machine (the worst handler read 1.37x in one run, 1.25x in the next with 32).
+RUNS = 2 * DEPTHS
 
 # Runs in the fresh interpreter (python -S -P: nothing on sys.path but the stdlib and what the spec says), from the
 # spec's call depth. Prints the statement's wall time and CPU time and the top-level packages it loaded, with the file
@@ -611,7 +614,10 @@ def xray_touch_file_removed() -> Iterator[None]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument(
-        "--runs", type=int, default=DEPTHS, help=f"measured runs per row, one call depth each (default {DEPTHS})"
+        "--runs",
+        type=int,
+        default=RUNS,
+        help=f"measured runs per row, round n from depth {DEPTH_STEP} * (n mod {DEPTHS}) (default {RUNS})",
     )
     parser.add_argument("--target", type=float, default=TARGET, help=f"ratio each handler must meet (default {TARGET})")
     parser.add_argument("--bytecode", choices=["built", "none"], default="built", help="see above (default built)")
