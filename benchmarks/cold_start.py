@@ -297,13 +297,12 @@ def extension_stand_ins(layer_dir: Path, copy_dir: Path) -> tuple[Path, list[str
             here = importlib.metadata.distribution(dist.metadata["Name"]) if dist is not None else None
         except importlib.metadata.PackageNotFoundError:
             here = None
+        same_version = here is not None and dist is not None and here.version == dist.version
         built = next(
             (
                 Path(str(here.locate_file(file)))
-                for file in (here.files or [])
-                if here is not None
-                and here.version == dist.version  # type: ignore[union-attr]
-                and file.parent.as_posix() == module.parent.as_posix()
+                for file in (here.files or [] if here is not None and same_version else [])
+                if file.parent.as_posix() == module.parent.as_posix()
                 and file.name in {module.name + suffix for suffix in ours}
             ),
             None,
