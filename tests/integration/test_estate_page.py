@@ -24,7 +24,18 @@ from autopilot_local.world import ENABLED, Network, build_network
 from peering_autopilot import cli
 from peering_autopilot.estate_page import BY_KEY
 from tests.support.browser import find_chromium, load_page
-from tests.support.world import HUB, MEMBER, OTHER_REGION, REGION, Side, build_net, make_vpc, request_peering, tags_of
+from tests.support.world import (
+    HUB,
+    MEMBER,
+    OTHER_REGION,
+    REGION,
+    Side,
+    build_net,
+    deny_ping_in,
+    make_vpc,
+    request_peering,
+    tags_of,
+)
 
 STATUS = "peering-autopilot:status"
 HOSTILE_NAME = "<script>alert(1)</script>"
@@ -42,23 +53,6 @@ class Estate:
 
 def side(net: Network) -> Side:
     return Side(net.account, net.region, net.vpc_id)
-
-
-def deny_ping_in(cloud: LocalCloud, net: Network, from_cidr: str) -> None:
-    """Rule 90 of the subnet's ACL denies ICMP in from `from_cidr`, before the default allow."""
-    ec2 = cloud.ec2(net.account, net.region)
-    [acl] = ec2.describe_network_acls(Filters=[{"Name": "association.subnet-id", "Values": [net.subnet_id]}])[
-        "NetworkAcls"
-    ]
-    ec2.create_network_acl_entry(
-        NetworkAclId=acl["NetworkAclId"],
-        RuleNumber=90,
-        Protocol="1",
-        RuleAction="deny",
-        Egress=False,
-        CidrBlock=from_cidr,
-        IcmpTypeCode={"Type": -1, "Code": -1},
-    )
 
 
 def converge(autopilot: LocalAutopilot) -> None:

@@ -10,7 +10,7 @@ from typing import Any
 from autopilot_local.harness import Delivery, LocalAutopilot, LocalCloud
 from autopilot_local.world import ENABLED, Network, build_network
 from tests.support.observed import Inbox, metrics_emitted
-from tests.support.world import HUB, MEMBER, REGION, Side, request_peering, tags_of
+from tests.support.world import HUB, MEMBER, REGION, Side, deny_ping_in, request_peering, tags_of
 
 STATUS = "peering-autopilot:status"
 
@@ -25,29 +25,6 @@ def world(cloud: LocalCloud) -> tuple[Network, Network]:
 
 def side(net: Network) -> Side:
     return Side(net.account, net.region, net.vpc_id)
-
-
-def subnet_acl(cloud: LocalCloud, net: Network) -> str:
-    ec2 = cloud.ec2(net.account, net.region)
-    [acl] = ec2.describe_network_acls(Filters=[{"Name": "association.subnet-id", "Values": [net.subnet_id]}])[
-        "NetworkAcls"
-    ]
-    return str(acl["NetworkAclId"])
-
-
-def deny_ping_in(cloud: LocalCloud, net: Network, from_cidr: str) -> str:
-    """Rule 90 of the subnet's ACL denies ICMP in from `from_cidr`, before the default allow."""
-    acl_id = subnet_acl(cloud, net)
-    cloud.ec2(net.account, net.region).create_network_acl_entry(
-        NetworkAclId=acl_id,
-        RuleNumber=90,
-        Protocol="1",
-        RuleAction="deny",
-        Egress=False,
-        CidrBlock=from_cidr,
-        IcmpTypeCode={"Type": -1, "Code": -1},
-    )
-    return acl_id
 
 
 def results(deliveries: list[Delivery], function: str) -> list[str]:

@@ -14,7 +14,7 @@ from peering_autopilot import verify
 from peering_autopilot.triggers import PeeringHint
 from peering_autopilot.verify import VerifyResult, verify_peering
 from tests.support.domain import context, settings
-from tests.support.world import HUB, MEMBER, OUTSIDER, REGION, ApiCalls, Side, tags_of
+from tests.support.world import HUB, MEMBER, OUTSIDER, REGION, ApiCalls, Side, deny_ping_in, tags_of
 
 ENABLED = {"peering-autopilot:enabled": "true"}
 
@@ -187,26 +187,14 @@ def test_restricted_group_egress_is_named(cloud: LocalCloud, bus: str) -> None:
 
 def test_an_acl_deny_before_the_allow_is_named_with_its_rule_number(cloud: LocalCloud, bus: str) -> None:
     a, b, peering_id = peered(cloud)
-    ec2 = cloud.ec2(MEMBER, REGION)
-    [acl] = ec2.describe_network_acls(Filters=[{"Name": "association.subnet-id", "Values": [b.subnet_id]}])[
-        "NetworkAcls"
-    ]
-    ec2.create_network_acl_entry(
-        NetworkAclId=acl["NetworkAclId"],
-        RuleNumber=90,
-        Protocol="1",
-        RuleAction="deny",
-        Egress=False,
-        CidrBlock=a.cidr,
-        IcmpTypeCode={"Type": -1, "Code": -1},
-    )
+    acl_id = deny_ping_in(cloud, b, a.cidr)
 
     result = run_verify(peering_id)
 
     assert result.verdict == "blocked:network-acls"
     found = failure(result)
-    assert found["component"] == f"{acl['NetworkAclId']} rule 90"
-    assert found["detail"] == f"{acl['NetworkAclId']} rule 90 denies icmp echo request in from {a.private_ip}"
+    assert found["component"] == f"{acl_id} rule 90"
+    assert found["detail"] == f"{acl_id} rule 90 denies icmp echo request in from {a.private_ip}"
 
 
 def test_an_acl_that_blocks_the_ephemeral_return_ports_is_named(cloud: LocalCloud, bus: str) -> None:

@@ -8,6 +8,7 @@ from typing import Any
 
 from autopilot_local.harness import LocalCloud
 from autopilot_local.metering import CallLog
+from autopilot_local.world import Network
 
 HUB = "123456789012"
 MEMBER = "222222222222"  # approved account with a member stack
@@ -166,3 +167,27 @@ def expected_routes(net: Net, destinations: set[str]) -> dict[str, set[str]]:
     routes = {key: set[str]() for key in [net.excluded_table, net.loose_table]}
     routes.update(dict.fromkeys(net.managed_tables, destinations))
     return routes
+
+
+def subnet_acl(cloud: LocalCloud, net: Network) -> str:
+    """The network ACL of the network's subnet."""
+    ec2 = cloud.ec2(net.account, net.region)
+    [acl] = ec2.describe_network_acls(Filters=[{"Name": "association.subnet-id", "Values": [net.subnet_id]}])[
+        "NetworkAcls"
+    ]
+    return str(acl["NetworkAclId"])
+
+
+def deny_ping_in(cloud: LocalCloud, net: Network, from_cidr: str) -> str:
+    """Rule 90 of the subnet's ACL denies ICMP in from `from_cidr`, before the default allow; the ACL's id."""
+    acl_id = subnet_acl(cloud, net)
+    cloud.ec2(net.account, net.region).create_network_acl_entry(
+        NetworkAclId=acl_id,
+        RuleNumber=90,
+        Protocol="1",
+        RuleAction="deny",
+        Egress=False,
+        CidrBlock=from_cidr,
+        IcmpTypeCode={"Type": -1, "Code": -1},
+    )
+    return acl_id
